@@ -1,0 +1,45 @@
+# Obruten: one entry point for every developer task. `make help` lists them.
+# The virtual environment uses Debian's /usr/bin/python3 when present: PostgreSQL and Patroni run
+# as an unprivileged user, who cannot read a Python installed under /root (pyenv).
+PY ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PATIENTS ?= 2000
+
+.PHONY: help setup demo test lint browser bench clean
+
+help: ## list the tasks
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## create .venv and install Obruten with its test tools
+
+$(STAMP): pyproject.toml
+	@echo "==> Creating $(VENV) with $(PY) and installing Obruten (a few minutes the first time)"
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --progress-bar off -e '.[test]'
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+browser: ## install Debian's Chromium for the end-to-end tests (needs root or sudo)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "==> Installing Chromium from Debian's packages"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  command -v chromium >/dev/null 2>&1 || { echo "Chromium could not be installed: install the 'chromium' package by hand"; exit 1; }; }
+
+demo: setup ## start PostgreSQL, seed a synthetic region, serve the web UI on http://127.0.0.1:8000
+	$(BIN)/obruten demo --patients $(PATIENTS)
+
+lint: setup ## ruff
+	$(BIN)/ruff check src tests bench
+
+test: setup browser lint ## set up and run the whole test suite
+	$(BIN)/python -m pytest
+
+bench: setup ## run the read-path benchmark (100,000 patients)
+	$(BIN)/python bench/read_path.py
+
+clean: ## stop the embedded database and remove var/ (all local data!)
+	-$(BIN)/obruten db stop
+	rm -rf var

@@ -1,0 +1,86 @@
+"""Running server processes as an unprivileged OS user.
+
+PostgreSQL and Patroni refuse to run as root. When we are root we run them as a service user
+(``postgres`` if the system has it, else an ``obruten`` system user that we create) and hand that
+user the directories it needs. When we are not root we run them as ourselves.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ServiceUser:
+    name: str
+    uid: int
+    gid: int
+    home: str
+
+    @property
+    def is_self(self) -> bool:
+        return self.uid == os.geteuid()
+
+    def popen_kwargs(self) -> dict[str, object]:
+        """Keyword arguments for subprocess that drop privileges to this user (none if it is us)."""
+        if self.is_self:
+            return {}
+        return {"user": self.uid, "group": self.gid, "extra_groups": []}
+
+    def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        env = dict(os.environ if base is None else base)
+        if not self.is_self:
+            env.update({"HOME": self.home, "USER": self.name, "LOGNAME": self.name})
+        env.setdefault("LC_ALL", "C.UTF-8")
+        env.setdefault("LANG", "C.UTF-8")
+        return env
+
+    def own(self, path: Path) -> None:
+        """Make ``path`` (recursively) belong to this user, so the server can write it."""
+        if self.is_self:
+            return
+        os.chown(path, self.uid, self.gid)
+        for root, dirs, files in os.walk(path):
+            os.chown(root, self.uid, self.gid)
+            for name in dirs + files:
+                os.lchown(os.path.join(root, name), self.uid, self.gid)
+
+
+def service_user(preferred: str | None = None) -> ServiceUser:
+    """The OS user that runs PostgreSQL and Patroni."""
+    if os.geteuid() != 0:
+        entry = pwd.getpwuid(os.geteuid())
+        return ServiceUser(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
+    candidates = [preferred] if preferred else ["postgres", "obruten"]
+    for name in candidates:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return ServiceUser(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir or "/tmp")
+    name = preferred or "obruten"
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    subprocess.run([useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+                   check=True)
+    entry = pwd.getpwnam(name)
+    return ServiceUser(entry.pw_name, entry.pw_uid, entry.pw_gid, "/tmp")
+
+
+def check_reachable(user: ServiceUser, path: Path) -> None:
+    """Fail clearly if ``user`` cannot pass through every parent of ``path``.
+
+    We never loosen permissions on directories we do not own (the wheel's own root handling
+    opens every parent up to ``/``; we refuse to do that).
+    """
+    if user.is_self:
+        return
+    for parent in path.resolve().parents:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            raise PermissionError(
+                f"the service user {user.name!r} cannot enter {parent} (no o+x permission); "
+                f"put the data directory somewhere it can reach, e.g. OBRUTEN_VAR_DIR=/var/lib/obruten")
