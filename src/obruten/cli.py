@@ -88,3 +88,182 @@ def _guard(fn):  # type: ignore[no-untyped-def]
 
 def run() -> None:  # pragma: no cover
     sys.exit(main())
+from obruten.cluster.cli import cluster  # noqa: E402
+
+main.add_command(cluster)
+from obruten.backup.cli import backup  # noqa: E402
+
+main.add_command(backup)
+from obruten.drill.cli import drill  # noqa: E402
+
+main.add_command(drill)
+
+
+# ---- serve, demo, seed -------------------------------------------------------------------------
+def _serve(cfg: Config, url: str, host: str, port: int, workers: int) -> None:
+    import os
+
+    import uvicorn
+
+    os.environ["OBRUTEN_SERVE_DATABASE_URL"] = url
+    os.environ["OBRUTEN_VAR_DIR"] = str(cfg.var_dir.resolve())
+    if not cfg.secret_key:
+        from obruten.auth import load_or_create_secret
+
+        os.environ["OBRUTEN_SECRET_KEY"] = load_or_create_secret(cfg.var_dir / "secret_key")
+    uvicorn.run("obruten.web.main:create_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default 1).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Serve the web UI and API (embedded database, or --database-url)."""
+    from obruten.database import prepare
+
+    cfg = config_from(ctx, http_host=host, http_port=port, workers=workers)
+    url = _guard(lambda: prepare(cfg, say=lambda m: click.echo(m, err=True)))
+    click.echo(f"Obruten journal on http://{cfg.http_host}:{cfg.http_port}/", err=True)
+    _serve(cfg, url, cfg.http_host, cfg.http_port, cfg.workers)
+
+
+def _progress_bar():  # type: ignore[no-untyped-def]
+    """A progress callback for long jobs: one bar per stage, on stderr."""
+    bars: dict[str, object] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.render_finish()  # type: ignore[attr-defined]
+            bar = click.progressbar(length=max(total, 1), label=f"{stage:<24}", file=sys.stderr, show_pos=True)
+            bar.__enter__()
+            bars[stage] = bar
+        bar.update(done - bar.pos)  # type: ignore[attr-defined]
+        if done >= total:
+            bar.render_finish()  # type: ignore[attr-defined]
+
+    return progress
+
+
+@main.command()
+@click.option("--patients", type=click.IntRange(1, 5_000_000), default=2000, show_default=True)
+@click.option("--seed", "seed_value", type=int, default=1, show_default=True, help="Random seed (same seed, same region).")
+@click.pass_context
+def seed(ctx: click.Context, patients: int, seed_value: int) -> None:
+    """Generate a synthetic region (fake personal numbers, demo logins) into an empty database."""
+    from obruten import seed as seed_mod
+    from obruten.database import prepare
+
+    cfg = config_from(ctx)
+    url = _guard(lambda: prepare(cfg, say=lambda m: click.echo(m, err=True)))
+    try:
+        counts = seed_mod.generate(url, patients, seed=seed_value, progress=_progress_bar())
+    except seed_mod.SeedError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(", ".join(f"{k}: {v:,}" for k, v in counts.items()))
+
+
+DEMO_LOGINS = (("lakare", "läkare / physician"), ("sjukskoterska", "sjuksköterska / nurse"),
+               ("admin", "administratör / admin"), ("it", "IT-drift / IT operations"))
+
+
+@main.command()
+@click.option("--patients", type=click.IntRange(1, 5_000_000), default=2000, show_default=True)
+@click.option("--port", type=int, default=None)
+@click.pass_context
+def demo(ctx: click.Context, patients: int, port: int | None) -> None:
+    """Start the embedded database, seed a synthetic region (first run only) and serve the UI."""
+    import asyncio
+
+    from obruten import seed as seed_mod
+    from obruten.database import embedded_instance, prepare
+
+    cfg = config_from(ctx, http_port=port)
+    url = _guard(lambda: prepare(cfg, say=lambda m: click.echo(m, err=True)))
+    if not asyncio.run(_has_region(url)):
+        click.echo(f"Generating a synthetic region with {patients:,} patients …", err=True)
+        seed_mod.generate(url, patients, progress=_progress_bar())
+    else:
+        click.echo("Reusing the region already in the database (make clean starts over).", err=True)
+    base = f"http://{cfg.http_host}:{cfg.http_port}/"
+    click.echo("\n" + "=" * 64)
+    click.echo(f"  Obruten journal: {base}")
+    click.echo(f"  API:             {base}api/v1/openapi.json")
+    click.echo("  Demo logins (password 'demo'):")
+    for user, role in DEMO_LOGINS:
+        click.echo(f"    {user:<15} {role}")
+    click.echo("  Ctrl-C stops everything.")
+    click.echo("=" * 64 + "\n")
+    try:
+        _serve(cfg, url, cfg.http_host, cfg.http_port, cfg.workers)
+    finally:
+        if cfg.embedded:
+            click.echo("Stopping PostgreSQL …", err=True)
+            embedded_instance(cfg).stop()
+
+
+async def _has_region(url: str) -> bool:
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM patient)")
+        row = await cur.fetchone()
+        return bool(row and row[0])
+
+
+# ---- audit and users ------------------------------------------------------------------------------------
+@main.group()
+def audit() -> None:
+    """The hash-chained access log."""
+
+
+@audit.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Recompute the audit chain; exit 1 and name the first bad event if it was tampered with."""
+    from obruten import audit as audit_mod
+    from obruten.database import url_for
+
+    result = audit_mod.verify(url_for(config_from(ctx)))
+    if result.ok:
+        click.echo(f"audit chain intact: {result.events:,} events verified")
+        return
+    click.echo(f"AUDIT CHAIN BROKEN at event id {result.first_bad_id}: {result.problem}. "
+               f"Preserve the database as evidence and report it to the information-security officer.", err=True)
+    sys.exit(1)
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--name", "full_name", required=True)
+@click.option("--role", type=click.Choice(["physician", "nurse", "admin", "it"]), required=True)
+@click.option("--unit", "units", multiple=True, help="Care unit id (repeatable).")
+@click.password_option()
+@click.pass_context
+def user_add(ctx: click.Context, username: str, full_name: str, role: str, units: tuple[str, ...], password: str) -> None:
+    """Create a staff account."""
+    import asyncio
+
+    import psycopg
+
+    from obruten import staff
+    from obruten.database import url_for
+    from obruten.errors import DomainError
+
+    async def run() -> int:
+        async with await psycopg.AsyncConnection.connect(url_for(config_from(ctx)), autocommit=True) as conn:
+            return await staff.create(conn, username, full_name, role, password, list(units))
+
+    try:
+        click.echo(f"created user {username} (id {asyncio.run(run())})")
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc

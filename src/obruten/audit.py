@@ -1,0 +1,154 @@
+"""The audit log: who read or changed which patient's record, when and why.
+
+One writer, pluggable sinks. ``AuditWriter.record`` returns only once the event is durable, so a
+record is never shown without its read being logged (fail closed). Concurrent events are grouped
+into one batch per write (group commit). The database sink chains every event to the previous
+one: ``hash = sha256(prev_hash || canonical(event))``; ``verify`` recomputes the chain. A later
+sink writes a local spool file on a read-only node (same event, same chain rule).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+GENESIS = b"\x00" * 32
+_CHAIN_LOCK = 0x0B5C_A0D1  # advisory lock held while a batch is linked into the chain
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    actor: str
+    action: str  # read, emergency_access, write, login, login_failed, read_access_log …
+    actor_id: int | None = None
+    patient_id: int | None = None
+    purpose: str = ""
+    detail: dict[str, str | int | bool | None] = field(default_factory=dict)
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    node: str = "journal"
+    source_seq: int | None = None
+
+    def canonical(self) -> bytes:
+        """The bytes the chain hashes: stable across a round trip through the database."""
+        body = {
+            "at": self.at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "node": self.node, "source_seq": self.source_seq, "actor_id": self.actor_id,
+            "actor": self.actor, "action": self.action, "patient_id": self.patient_id,
+            "purpose": self.purpose, "detail": self.detail,
+        }
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def link(prev_hash: bytes, event: AuditEvent) -> bytes:
+    return hashlib.sha256(prev_hash + event.canonical()).digest()
+
+
+class AuditSink(Protocol):
+    """Makes a batch of events durable, in order, chained; raises if it cannot."""
+
+    async def append(self, events: Sequence[AuditEvent]) -> None: ...
+
+
+class DatabaseSink:
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def append(self, events: Sequence[AuditEvent]) -> None:
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK,))
+            cur = await conn.execute("SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1")
+            row = await cur.fetchone()
+            prev = bytes(row[0]) if row else GENESIS
+            rows = []
+            for event in events:
+                digest = link(prev, event)
+                rows.append((event.at, event.node, event.source_seq, event.actor_id, event.actor,
+                             event.action, event.patient_id, event.purpose, json.dumps(event.detail),
+                             prev, digest))
+                prev = digest
+            async with conn.cursor() as cur2:
+                await cur2.executemany(
+                    "INSERT INTO audit_event (at, node, source_seq, actor_id, actor, action, patient_id,"
+                    " purpose, detail, prev_hash, hash) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows)
+
+
+class AuditWriter:
+    """Group commit: events recorded while a batch is being written go into the next batch."""
+
+    def __init__(self, sink: AuditSink, max_batch: int = 1000) -> None:
+        self.sink = sink
+        self.max_batch = max_batch
+        self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
+        self._flushing = False
+
+    async def record(self, event: AuditEvent) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((event, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.ensure_future(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+                try:
+                    await self.sink.append([event for event, _ in batch])
+                except Exception as exc:  # every waiting request learns the log failed
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(AuditUnavailable(str(exc)))
+                    continue
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+        finally:
+            self._flushing = False
+
+
+class AuditUnavailable(RuntimeError):
+    """The audit log could not be written, so the read is refused (fail closed)."""
+
+
+@dataclass
+class VerifyResult:
+    events: int
+    ok: bool
+    first_bad_id: int | None = None
+    problem: str = ""
+
+
+def verify_rows(rows: Iterable[tuple]) -> VerifyResult:
+    """Rows: (id, at, node, source_seq, actor_id, actor, action, patient_id, purpose, detail, prev, hash)."""
+    prev = GENESIS
+    count = 0
+    for (row_id, at, node, source_seq, actor_id, actor, action, patient_id, purpose, detail,
+         prev_hash, digest) in rows:
+        count += 1
+        event = AuditEvent(actor=actor, action=action, actor_id=actor_id, patient_id=patient_id,
+                           purpose=purpose, detail=detail, at=at, node=node, source_seq=source_seq)
+        if bytes(prev_hash) != prev:
+            return VerifyResult(count, False, row_id, "link to the previous event is broken "
+                                "(an event was removed or inserted)")
+        if link(prev, event) != bytes(digest):
+            return VerifyResult(count, False, row_id, "event content does not match its hash (it was altered)")
+        prev = bytes(digest)
+    return VerifyResult(count, True)
+
+
+def verify(url: str) -> VerifyResult:
+    """Recompute the whole chain from the database (streams; constant memory)."""
+    with psycopg.connect(url) as conn, conn.cursor(name="audit_verify") as cur:
+        cur.itersize = 5000
+        cur.execute("SELECT id, at, node, source_seq, actor_id, actor, action, patient_id, purpose,"
+                    " detail, prev_hash, hash FROM audit_event ORDER BY id")
+        return verify_rows(cur)

@@ -1,0 +1,36 @@
+"""Domain errors. Each says what went wrong and what to do; the web layer maps them to 4xx."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class Invalid(DomainError):
+    status = 422
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class NeedsEmergencyAccess(Forbidden):
+    """The patient is outside the user's care units: emergency access with a reason is needed."""
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class Unauthenticated(DomainError):
+    status = 401
