@@ -34,8 +34,8 @@ CREATE TABLE staff_unit (
 );
 CREATE INDEX staff_unit_unit ON staff_unit (unit_id);
 
--- Personal numbers are synthetic: YYYYMMDD-NNNN with a valid Luhn check digit, drawn from
--- ranges that the generator marks as fake (see obruten.personal_number).
+-- Personal numbers are YYYYMMDD-NNNC. The synthetic region's numbers carry a deliberately wrong
+-- Luhn check digit, so none can belong to a real person (see obruten.personal_number).
 CREATE TABLE patient (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     personal_number text NOT NULL UNIQUE CHECK (personal_number ~ '^[0-9]{8}-[0-9]{4}$'),
