@@ -111,7 +111,7 @@ CREATE TABLE admission (
     cause       text NOT NULL DEFAULT '',
     signed_by   bigint NOT NULL REFERENCES staff(id),
     signed_at   timestamptz NOT NULL DEFAULT now(),
-    reason      text CHECK (version = 1 OR length(reason) > 0),
+    reason      text CHECK (version = 1 OR coalesce(length(reason), 0) > 0),
     UNIQUE (entry_id, version)
 );
 
@@ -129,7 +129,7 @@ CREATE TABLE note (
     clinical_at timestamptz NOT NULL,
     signed_by   bigint NOT NULL REFERENCES staff(id),
     signed_at   timestamptz NOT NULL DEFAULT now(),
-    reason      text CHECK (version = 1 OR length(reason) > 0),
+    reason      text CHECK (version = 1 OR coalesce(length(reason), 0) > 0),
     UNIQUE (entry_id, version)
 );
 
@@ -145,7 +145,7 @@ CREATE TABLE diagnosis (
     clinical_at timestamptz NOT NULL,
     signed_by   bigint NOT NULL REFERENCES staff(id),
     signed_at   timestamptz NOT NULL DEFAULT now(),
-    reason      text CHECK (version = 1 OR length(reason) > 0),
+    reason      text CHECK (version = 1 OR coalesce(length(reason), 0) > 0),
     UNIQUE (entry_id, version)
 );
 
@@ -163,7 +163,7 @@ CREATE TABLE warning (
     clinical_at timestamptz NOT NULL,
     signed_by   bigint NOT NULL REFERENCES staff(id),
     signed_at   timestamptz NOT NULL DEFAULT now(),
-    reason      text CHECK (version = 1 OR length(reason) > 0),
+    reason      text CHECK (version = 1 OR coalesce(length(reason), 0) > 0),
     UNIQUE (entry_id, version)
 );
 
@@ -186,7 +186,7 @@ CREATE TABLE medication_order (
     stop_at     timestamptz CHECK (stop_at IS NULL OR stop_at >= start_at),
     signed_by   bigint NOT NULL REFERENCES staff(id),   -- the prescriber
     signed_at   timestamptz NOT NULL DEFAULT now(),
-    reason      text CHECK (version = 1 OR length(reason) > 0),
+    reason      text CHECK (version = 1 OR coalesce(length(reason), 0) > 0),
     UNIQUE (entry_id, version)
 );
 
@@ -203,7 +203,7 @@ CREATE TABLE medication_administration (
     clinical_at timestamptz NOT NULL,              -- when it was (not) given
     signed_by   bigint NOT NULL REFERENCES staff(id),
     signed_at   timestamptz NOT NULL DEFAULT now(),
-    reason      text CHECK (version = 1 OR length(reason) > 0),
+    reason      text CHECK (version = 1 OR coalesce(length(reason), 0) > 0),
     UNIQUE (entry_id, version)
 );
 
@@ -241,7 +241,7 @@ CREATE TABLE referral (
     clinical_at  timestamptz NOT NULL,
     signed_by    bigint NOT NULL REFERENCES staff(id),
     signed_at    timestamptz NOT NULL DEFAULT now(),
-    reason       text CHECK (version = 1 OR length(reason) > 0),
+    reason       text CHECK (version = 1 OR coalesce(length(reason), 0) > 0),
     UNIQUE (entry_id, version),
     UNIQUE (order_number, version)
 );
@@ -258,7 +258,7 @@ CREATE TABLE referral_result (
     clinical_at  timestamptz NOT NULL,          -- when the result was reported
     signed_by    bigint NOT NULL REFERENCES staff(id),
     signed_at    timestamptz NOT NULL DEFAULT now(),
-    reason       text CHECK (version = 1 OR length(reason) > 0),
+    reason       text CHECK (version = 1 OR coalesce(length(reason), 0) > 0),
     UNIQUE (entry_id, version)
 );
 
