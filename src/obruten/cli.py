@@ -198,8 +198,16 @@ def demo(ctx: click.Context, patients: int, port: int | None) -> None:
         click.echo(f"    {user:<15} {role}")
     click.echo("  Ctrl-C stops everything.")
     click.echo("=" * 64 + "\n")
+    import signal
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # uvicorn re-raises SIGTERM after its shutdown; we still stop PostgreSQL
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         _serve(cfg, url, cfg.http_host, cfg.http_port, cfg.workers)
+    except KeyboardInterrupt:
+        pass
     finally:
         if cfg.embedded:
             click.echo("Stopping PostgreSQL …", err=True)
@@ -267,3 +275,12 @@ def user_add(ctx: click.Context, username: str, full_name: str, role: str, units
         click.echo(f"created user {username} (id {asyncio.run(run())})")
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
+
+from obruten.ops.cli import ops  # noqa: E402
+main.add_command(ops)
+from obruten.cluster.cli import cluster  # noqa: E402
+main.add_command(cluster)
+from obruten.backup.cli import backup  # noqa: E402
+main.add_command(backup)
+from obruten.drill.cli import drill  # noqa: E402
+main.add_command(drill)
