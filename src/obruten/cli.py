@@ -174,8 +174,9 @@ DEMO_LOGINS = (("lakare", "läkare / physician"), ("sjukskoterska", "sjuksköter
 @main.command()
 @click.option("--patients", type=click.IntRange(1, 5_000_000), default=2000, show_default=True)
 @click.option("--port", type=int, default=None)
+@click.option("--ops-port", type=int, default=8010, show_default=True)
 @click.pass_context
-def demo(ctx: click.Context, patients: int, port: int | None) -> None:
+def demo(ctx: click.Context, patients: int, port: int | None, ops_port: int) -> None:
     """Start the embedded database, seed a synthetic region (first run only) and serve the UI."""
     import asyncio
 
@@ -190,12 +191,16 @@ def demo(ctx: click.Context, patients: int, port: int | None) -> None:
     else:
         click.echo("Reusing the region already in the database (make clean starts over).", err=True)
     base = f"http://{cfg.http_host}:{cfg.http_port}/"
+    from obruten.ops.cli import spawn as spawn_ops
+
+    ops_proc = spawn_ops(cfg.var_dir, port=ops_port, journal_url=url)
     click.echo("\n" + "=" * 64)
     click.echo(f"  Obruten journal: {base}")
     click.echo(f"  API:             {base}api/v1/openapi.json")
     click.echo("  Demo logins (password 'demo'):")
     for user, role in DEMO_LOGINS:
         click.echo(f"    {user:<15} {role}")
+    click.echo(f"  Ops console:     http://{cfg.http_host}:{ops_port}/  (logins it / tib, password 'demo')")
     click.echo("  Ctrl-C stops everything.")
     click.echo("=" * 64 + "\n")
     import signal
@@ -209,6 +214,8 @@ def demo(ctx: click.Context, patients: int, port: int | None) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        ops_proc.send_signal(signal.SIGINT)  # type: ignore[attr-defined]
+        ops_proc.wait(timeout=15)  # type: ignore[attr-defined]
         if cfg.embedded:
             click.echo("Stopping PostgreSQL …", err=True)
             embedded_instance(cfg).stop()
@@ -276,7 +283,7 @@ def user_add(ctx: click.Context, username: str, full_name: str, role: str, units
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
 
-from obruten.ops.cli import ops  # noqa: E402
+from obruten.ops.cli import ops  # noqa: E402, I001
 main.add_command(ops)
 from obruten.cluster.cli import cluster  # noqa: E402
 main.add_command(cluster)

@@ -1,0 +1,522 @@
+"""Read path: the journal over HTTP against the same reads done directly with psycopg.
+
+One run on this machine: starts its own embedded PostgreSQL in a temp dir, seeds a synthetic
+region, serves the journal with uvicorn (a subprocess, ``--workers`` processes), then drives a
+closed-loop load on two audited reads:
+
+* patient overview  GET /api/v1/patients/{id}        (access check + OVERVIEW_SQL + audit write)
+* ward list         GET /api/v1/units/{unit}/patients (unit lookup + WARD_LIST_SQL + audit write)
+
+and the very same statements straight from psycopg (same module functions, same group-commit
+audit writer), at the same concurrency and for the same time. Each side runs ``--repeat`` times
+interleaved (http, raw, http, raw …); medians are reported. The goal line is printed, never
+asserted.
+
+    .venv/bin/python bench/read_path.py [--patients 100000] [--seconds 10] [--concurrency 16] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _machine import machine_info, print_machine_info  # noqa: E402
+from obruten import access, patients, seed, staff, ward  # noqa: E402
+from obruten.audit import AuditEvent, AuditWriter, DatabaseSink  # noqa: E402
+from obruten.auth import Session  # noqa: E402
+from obruten.errors import Forbidden  # noqa: E402
+from obruten.pgserver import DATABASE, PostgresInstance, children_of  # noqa: E402
+from obruten.schema import migrate  # noqa: E402
+
+GOAL = 0.50
+RESULTS = Path(__file__).resolve().parent / "results" / "read_path.json"
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def reachable_tempdir(prefix: str) -> Path:
+    """A temp dir the PostgreSQL service user can enter (as in tests/conftest.py)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(path, 0o755)
+    return path
+
+
+# ---- CPU accounting ---------------------------------------------------------------------------
+def _proc_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def tree_cpu(root: int | None) -> float:
+    """CPU seconds used so far by ``root`` and its live descendants."""
+    if root is None:
+        return 0.0
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += _proc_cpu(pid)
+        todo.extend(children_of(pid))
+    return total
+
+
+# ---- a lean HTTP/1.1 keep-alive client ---------------------------------------------------------------
+class HttpConn:
+    """One keep-alive connection; GET only. Cheaper per request than httpx on a 2-core box."""
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.host, self.port = host, port
+        self.head = (f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+                     "Accept: application/json\r\n\r\n").encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def _open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    async def get(self, path: str) -> tuple[int, int]:
+        """(status, body bytes)."""
+        if self.writer is None:
+            await self._open()
+        assert self.reader is not None and self.writer is not None
+        try:
+            return await self._get(path)
+        except BaseException:
+            await self.close()  # never reuse a connection in an unknown state; the next call reconnects
+            raise
+
+    async def _get(self, path: str) -> tuple[int, int]:
+        assert self.reader is not None and self.writer is not None
+        self.writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self.head)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length, chunked, close = 0, False, False
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+            elif name == b"connection" and b"close" in value.lower():
+                close = True
+        if chunked:
+            length = 0
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                await self.reader.readexactly(size + 2)
+                length += size
+                if size == 0:
+                    break
+        else:
+            await self.reader.readexactly(length)
+        if close:
+            await self.close()
+        return status, length
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+# ---- closed-loop driver ---------------------------------------------------------------------------
+Op = Callable[[int, int], Awaitable[int]]  # (worker, i) -> body bytes; raises on failure
+
+
+@dataclass
+class Run:
+    side: str
+    endpoint: str
+    requests: int
+    errors: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_body_bytes: float
+    cpu_bench_s: float
+    cpu_server_s: float
+    cpu_postgres_s: float
+    first_error: str = ""
+
+
+def pct(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(q * len(sorted_values) + 0.5) - 1))
+    return sorted_values[k]
+
+
+async def drive(op: Op, concurrency: int, seconds: float) -> tuple[list[float], int, int, float, str]:
+    latencies: list[float] = []
+    body_bytes = 0
+    errors = 0
+    first_error = ""
+    deadline = time.perf_counter() + seconds
+
+    async def worker(w: int) -> None:
+        nonlocal body_bytes, errors, first_error
+        i = w
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            try:
+                body_bytes += await op(w, i)
+            except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
+                errors += 1
+                first_error = first_error or f"{type(exc).__name__}: {exc}"[:200]
+                if errors > 1000:
+                    raise RuntimeError(f"too many errors, giving up: {first_error}") from exc
+                await asyncio.sleep(0.01)
+            else:
+                latencies.append(time.perf_counter() - t0)
+            i += concurrency
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    return latencies, body_bytes, errors, time.perf_counter() - start, first_error
+
+
+async def measure(side: str, endpoint: str, op: Op, concurrency: int, seconds: float,
+                  server_pid: int | None, pg_pid: int | None) -> Run:
+    cpu0, srv0, pg0 = time.process_time(), tree_cpu(server_pid), tree_cpu(pg_pid)
+    lat, body_bytes, errors, elapsed, first_error = await drive(op, concurrency, seconds)
+    cpu1, srv1, pg1 = time.process_time(), tree_cpu(server_pid), tree_cpu(pg_pid)
+    lat.sort()
+    n = len(lat)
+    return Run(side=side, endpoint=endpoint, requests=n, errors=errors, seconds=round(elapsed, 3),
+               rps=n / elapsed if elapsed else 0.0, p50_ms=pct(lat, 0.50) * 1e3, p95_ms=pct(lat, 0.95) * 1e3,
+               p99_ms=pct(lat, 0.99) * 1e3, mean_body_bytes=body_bytes / n if n else 0.0,
+               cpu_bench_s=round(cpu1 - cpu0, 3), cpu_server_s=round(srv1 - srv0, 3),
+               cpu_postgres_s=round(pg1 - pg0, 3), first_error=first_error)
+
+
+# ---- the two sides ------------------------------------------------------------------------------
+@dataclass
+class Target:
+    patient_ids: list[int]
+    units: list[str]
+    session: Session
+    node: str = "journal"
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def http_ops(host: str, port: int, token: str, target: Target, concurrency: int) -> tuple[dict[str, Op], list[HttpConn]]:
+    conns = [HttpConn(host, port, token) for _ in range(concurrency)]
+    pids, units = target.patient_ids, target.units
+
+    async def overview(w: int, i: int) -> int:
+        status, n = await conns[w].get(f"/api/v1/patients/{pids[i % len(pids)]}")
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}")
+        return n
+
+    async def ward_list(w: int, i: int) -> int:
+        status, n = await conns[w].get(f"/api/v1/units/{units[i % len(units)]}/patients")
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}")
+        return n
+
+    return {"overview": overview, "ward_list": ward_list}, conns
+
+
+def raw_ops(pool, writer: AuditWriter, target: Target) -> dict[str, Op]:  # type: ignore[no-untyped-def]
+    """Journal.overview_json / Journal.ward_list_json, statement for statement, without HTTP."""
+    session, pids, units, node = target.session, target.patient_ids, target.units, target.node
+
+    async def overview(w: int, i: int) -> int:
+        pid = pids[i % len(pids)]
+        async with pool.connection() as conn:
+            grant = await access.require_read(conn, session, pid)
+            body = await patients.overview_json(conn, pid)
+        await writer.record(AuditEvent(actor=session.username, actor_id=session.user_id, action="read",
+                                       patient_id=pid, purpose="vård",
+                                       detail={"view": "overview", "basis": grant.basis}, node=node))
+        return len(body.encode())
+
+    async def ward_list(w: int, i: int) -> int:
+        unit = units[i % len(units)]
+        if unit not in session.units:
+            raise Forbidden(f"you do not work on unit {unit}")
+        async with pool.connection() as conn:
+            await ward.unit(conn, unit)
+            body = await ward.ward_list_json(conn, unit)
+        await writer.record(AuditEvent(actor=session.username, actor_id=session.user_id, action="read_ward_list",
+                                       purpose="vård", detail={"unit": unit}, node=node))
+        return len(body.encode())
+
+    return {"overview": overview, "ward_list": ward_list}
+
+
+# ---- setup ------------------------------------------------------------------------------------
+def seed_progress() -> Callable[[str, int, int], None]:
+    last: dict[str, float] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage not in last or done >= total or now - last[stage] > 5:
+            last[stage] = now
+            say(f"  seed {stage:<26} {done:>10,} / {total:,}")
+
+    return report
+
+
+def start_server(url: str, var_dir: Path, port: int, workers: int, pool_size: int | None) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env.update({"OBRUTEN_SERVE_DATABASE_URL": url, "OBRUTEN_VAR_DIR": str(var_dir),
+                "OBRUTEN_SECRET_KEY": secrets.token_urlsafe(48)})
+    if pool_size is not None:
+        env["OBRUTEN_POOL_SIZE"] = str(pool_size)
+    code = ("import os, sys; from obruten import cli, config; "
+            "cli._serve(config.load(), os.environ['OBRUTEN_SERVE_DATABASE_URL'], '127.0.0.1', "
+            "int(sys.argv[1]), int(sys.argv[2]))")
+    return subprocess.Popen([sys.executable, "-c", code, str(port), str(workers)], env=env,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the journal server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(base + "/api/v1/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the journal server did not become healthy")
+
+
+def http_json(url: str, body: dict | None = None, token: str | None = None) -> object:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+# ---- the benchmark ----------------------------------------------------------------------------
+async def bench(args: argparse.Namespace, db_url: str, port: int, token: str, target: Target,
+                server_pid: int, pg_pid: int | None) -> list[Run]:
+    from psycopg_pool import AsyncConnectionPool
+
+    pool = AsyncConnectionPool(db_url, min_size=args.concurrency, max_size=args.concurrency, open=False,
+                               kwargs={"options": "-c TimeZone=UTC"})
+    await pool.open(wait=True, timeout=30)
+    async with pool.connection() as conn:
+        session = await staff.authenticate(conn, "lakare", "demo")
+    assert session is not None, "demo login lakare/demo missing"
+    target.session = session
+    raw = raw_ops(pool, AuditWriter(DatabaseSink(pool)), target)
+    http, conns = http_ops("127.0.0.1", port, token, target, args.concurrency)
+    runs: list[Run] = []
+    try:
+        for endpoint in ("overview", "ward_list"):
+            if args.warmup > 0:
+                say(f"warm-up {endpoint} ({args.warmup:g} s each side)")
+                await drive(http[endpoint], args.concurrency, args.warmup)
+                await drive(raw[endpoint], args.concurrency, args.warmup)
+            for r in range(args.repeat):
+                for side, op in (("http", http[endpoint]), ("raw", raw[endpoint])):
+                    if side == "http":  # fresh keep-alive connections: the server drops idle ones after 5 s
+                        for c in conns:
+                            await c.close()
+                    run = await measure(side, endpoint, op, args.concurrency, args.seconds, server_pid, pg_pid)
+                    runs.append(run)
+                    say(f"  {endpoint:<9} {side:<4} #{r + 1}: {run.rps:8.1f} req/s  p50 {run.p50_ms:6.1f} ms"
+                        f"  p99 {run.p99_ms:6.1f} ms  errors {run.errors}  cpu bench/server/pg "
+                        f"{run.cpu_bench_s:.1f}/{run.cpu_server_s:.1f}/{run.cpu_postgres_s:.1f} s"
+                        + (f"  first error: {run.first_error}" if run.first_error else ""))
+    finally:
+        for c in conns:
+            await c.close()
+        await pool.close()
+    return runs
+
+
+def med(runs: list[Run], attr: str) -> float:
+    return float(statistics.median(getattr(r, attr) for r in runs))
+
+
+def summarize(runs: list[Run]) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for endpoint in ("overview", "ward_list"):
+        row: dict[str, object] = {}
+        for side in ("http", "raw"):
+            mine = [r for r in runs if r.endpoint == endpoint and r.side == side]
+            row[side] = {a: round(med(mine, a), 2) for a in
+                         ("rps", "p50_ms", "p95_ms", "p99_ms", "mean_body_bytes", "cpu_bench_s", "cpu_server_s",
+                          "cpu_postgres_s", "seconds")}
+            row[side]["errors"] = sum(r.errors for r in mine)  # type: ignore[index]
+        h, w = row["http"]["rps"], row["raw"]["rps"]  # type: ignore[index]
+        ratio = h / w if w else 0.0
+        row["ratio"] = round(ratio, 3)
+        row["goal"] = "PASS" if ratio >= GOAL else "MISS"
+        out[endpoint] = row
+    return out
+
+
+def print_table(summary: dict[str, dict[str, object]]) -> None:
+    head = (f"{'endpoint':<10} | {'HTTP req/s':>10} | {'raw SQL req/s':>13} | {'HTTP/raw':>8} | "
+            f"{'HTTP p50/p95/p99 ms':>21} | {'raw p50/p95/p99 ms':>21}")
+    print(head)
+    print("-" * len(head))
+    for endpoint, row in summary.items():
+        h, r = row["http"], row["raw"]
+        print(f"{endpoint:<10} | {h['rps']:>10.1f} | {r['rps']:>13.1f} | {row['ratio']:>7.0%} | "  # type: ignore[index]
+              f"{h['p50_ms']:>6.1f}/{h['p95_ms']:>6.1f}/{h['p99_ms']:>6.1f} | "  # type: ignore[index]
+              f"{r['p50_ms']:>6.1f}/{r['p95_ms']:>6.1f}/{r['p99_ms']:>6.1f}")  # type: ignore[index]
+    print()
+    print("CPU seconds per run (median; bench = this process: HTTP client or psycopg driver):")
+    for endpoint, row in summary.items():
+        for side in ("http", "raw"):
+            s = row[side]
+            n = s["rps"] * s["seconds"]  # type: ignore[index,operator]
+            per = (1e3 * (s["cpu_bench_s"] + s["cpu_server_s"] + s["cpu_postgres_s"]) / n) if n else 0.0  # type: ignore[index,operator]
+            print(f"  {endpoint:<10} {side:<4} bench {s['cpu_bench_s']:5.1f}  uvicorn {s['cpu_server_s']:5.1f}  "  # type: ignore[index]
+                  f"postgres {s['cpu_postgres_s']:5.1f}  → {per:.2f} ms CPU/request, "  # type: ignore[index]
+                  f"body {s['mean_body_bytes']:.0f} B, errors {s['errors']}")  # type: ignore[index]
+    print()
+    print(f"goal: HTTP ≥ {GOAL:.0%} of raw SQL throughput  "
+          + "  ".join(f"{e}: {row['goal']} ({row['ratio']:.0%})" for e, row in summary.items()))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds per side before measuring")
+    parser.add_argument("--pool-size", type=int, default=None, help="OBRUTEN_POOL_SIZE per worker (default: app's)")
+    args = parser.parse_args()
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)  # run the finally below: stop uvicorn and PostgreSQL
+
+    signal.signal(signal.SIGTERM, _terminate)
+    base = reachable_tempdir("obruten-bench-")
+    pg: PostgresInstance | None = None
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        pg = PostgresInstance.at(base, free_port())
+        say(f"PostgreSQL in {base} on port {pg.port}")
+        pg.init()
+        pg.start()
+        pg.ensure_database(DATABASE)
+        db_url = pg.url()
+        migrate(db_url)
+        t0 = time.monotonic()
+        say(f"seeding {args.patients:,} patients …")
+        counts = seed.generate(db_url, args.patients, progress=seed_progress())
+        say(f"seeded in {time.monotonic() - t0:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+        import psycopg
+
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+            pg_version = str(conn.execute("SELECT version()").fetchone()[0])  # type: ignore[index]
+
+        var_dir = base / "var"
+        var_dir.mkdir()
+        port = free_port()
+        server = start_server(db_url, var_dir, port, args.workers, args.pool_size)
+        http_base = f"http://127.0.0.1:{port}"
+        wait_healthy(http_base, server)
+        login = http_json(http_base + "/api/v1/login", {"username": "lakare", "password": "demo"})
+        assert isinstance(login, dict)
+        token, units = login["token"], list(login["user"]["units"])
+        patient_ids: list[int] = []
+        ward_units: list[str] = []
+        for unit in units:
+            listed = http_json(f"{http_base}/api/v1/units/{unit}/patients", token=token)
+            assert isinstance(listed, list)
+            patient_ids.extend(int(p["id"]) for p in listed)
+            if listed:
+                ward_units.append(unit)
+        if not patient_ids:
+            raise RuntimeError(f"no patients admitted to lakare's units {units}")
+        say(f"lakare works on {units}; {len(patient_ids)} admitted patients")
+
+        info = machine_info(pg_version, patients_seeded=args.patients, uvicorn_workers=args.workers,
+                            concurrency=args.concurrency, seconds_per_run=args.seconds, repeat=args.repeat,
+                            admitted_patients=len(patient_ids), units=",".join(ward_units))
+        target = Target(patient_ids=patient_ids, units=ward_units, session=None)  # type: ignore[arg-type]
+        runs = asyncio.run(bench(args, db_url, port, token, target, server.pid, pg.postmaster_pid()))
+
+        summary = summarize(runs)
+        print()
+        print_machine_info(info)
+        print()
+        print_table(summary)
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps({"machine": info, "args": vars(args), "seed_counts": counts,
+                                       "summary": summary, "runs": [asdict(r) for r in runs]},
+                                      indent=2, ensure_ascii=False) + "\n")
+        say(f"results written to {RESULTS}")
+        return 0
+    finally:
+        if server is not None:
+            stop_server(server)
+        if pg is not None:
+            try:
+                pg.stop(mode="immediate")
+            except Exception as exc:  # noqa: BLE001 - keep cleaning up
+                say(f"could not stop PostgreSQL: {exc}")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""`obruten cluster …`: start, inspect, switch over, fail over and stop the Patroni cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+T = TypeVar("T")
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def root_for(ctx: click.Context, explicit: Path | None) -> Path:
+    if explicit is not None:
+        return explicit
+    from obruten.cli import config_from
+
+    return config_from(ctx).var_dir / "cluster"
+
+
+def guard(fn: Callable[[], T]) -> T:
+    """Our own errors become one clear line with what to do next."""
+    from obruten.backup.errors import BackupError
+    from obruten.cluster.members import ClusterError
+    from obruten.cluster.patroni import PatroniError
+    from obruten.cluster.topology import TopologyError
+    from obruten.config import ConfigError
+    from obruten.pgserver import PostgresError
+    from obruten.schema import MigrationError
+
+    try:
+        return fn()
+    except (ClusterError, PatroniError, TopologyError, PostgresError, MigrationError, ConfigError,
+            BackupError, PermissionError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def load_topology(ctx: click.Context, root: Path | None):  # type: ignore[no-untyped-def]
+    from obruten.cluster.topology import Topology
+
+    return guard(lambda: Topology.load(root_for(ctx, root)))
+
+
+root_option = click.option("--cluster-root", type=click.Path(path_type=Path), envvar="OBRUTEN_CLUSTER_ROOT",
+                           help="Cluster state directory (default: <var dir>/cluster).")
+
+
+@click.group()
+def cluster() -> None:
+    """The two-site Patroni cluster with a read copy and a lagged copy (runs on this machine)."""
+
+
+@cluster.command("up")
+@root_option
+@click.option("--backup-root", type=click.Path(path_type=Path), envvar="OBRUTEN_BACKUP_ROOT",
+              help="WAL archive and base backups; separate storage (default: <var dir>/backup).")
+@click.option("--base-port", type=int, default=55400, show_default=True, envvar="OBRUTEN_CLUSTER_BASE_PORT",
+              help="PostgreSQL on base+0..3, Patroni REST on base+10..13, Raft on base+20..23.")
+@click.option("--lag-delay", default="6h", show_default=True, envvar="OBRUTEN_LAG_DELAY",
+              help="recovery_min_apply_delay of the lagged copy (PostgreSQL units: 10s, 30min, 6h).")
+@click.option("--strict-sync/--no-strict-sync", default=False, show_default=True,
+              help="synchronous_mode_strict: refuse commits when no sync standby is left (ADR 0011).")
+@click.pass_context
+def up(ctx: click.Context, cluster_root: Path | None, backup_root: Path | None, base_port: int,
+       lag_delay: str, strict_sync: bool) -> None:
+    """Start (or complete) the cluster and print the journal's connection string."""
+    from obruten.cli import config_from
+    from obruten.cluster import lifecycle
+    from obruten.cluster.topology import Topology, TopologyError
+
+    root = root_for(ctx, cluster_root)
+    try:
+        topo = Topology.load(root)
+        _say(f"Using the existing cluster in {topo.root}")
+    except TopologyError:
+        var_dir = config_from(ctx).var_dir
+        topo = guard(lambda: Topology.create(root, backup_root or var_dir / "backup", base_port, lag_delay,
+                                             strict_sync))
+    _say(guard(lambda: lifecycle.up(topo, _say)))
+    click.echo(topo.write_url())
+
+
+@cluster.command("status")
+@root_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status(ctx: click.Context, cluster_root: Path | None, as_json: bool) -> None:
+    """Role, timeline, sync state and lag of each member; last backup and verified restore; alarms."""
+    import dataclasses
+    import json
+
+    from obruten.cluster import status as status_mod
+
+    topo = load_topology(ctx, cluster_root)
+    st = status_mod.collect(topo)
+    click.echo(json.dumps(dataclasses.asdict(st), indent=2) if as_json else status_mod.render(st))
+
+
+@cluster.command("url")
+@root_option
+@click.option("--read", is_flag=True, help="The read copy's URL instead of the primary's.")
+@click.pass_context
+def url(ctx: click.Context, cluster_root: Path | None, read: bool) -> None:
+    """Print the journal's connection string (contains a password: keep it out of logs)."""
+    topo = load_topology(ctx, cluster_root)
+    click.echo(topo.read_url() if read else topo.write_url())
+
+
+@cluster.command("switchover")
+@root_option
+@click.option("--to", "candidate", help="Member to promote (default: the synchronous standby).")
+@click.pass_context
+def switchover(ctx: click.Context, cluster_root: Path | None, candidate: str | None) -> None:
+    """Planned switchover: the primary hands over to a synchronous standby, nothing is lost."""
+    from obruten.cluster import members
+
+    topo = load_topology(ctx, cluster_root)
+    _say(guard(lambda: members.switchover(topo, candidate)))
+    snap = guard(lambda: members.wait_for(topo, lambda v: v.leader is not None and v.leader != "", "a leader",
+                                          60, _say))
+    click.echo(snap.sentence())
+
+
+@cluster.command("failover")
+@root_option
+@click.option("--to", "candidate", required=True, help="Member to promote (a synchronous standby).")
+@click.pass_context
+def failover(ctx: click.Context, cluster_root: Path | None, candidate: str) -> None:
+    """Manual failover to a named member, also when the primary is unhealthy."""
+    from obruten.cluster import members
+
+    topo = load_topology(ctx, cluster_root)
+    _say(guard(lambda: members.failover(topo, candidate)))
+    snap = guard(lambda: members.wait_for(topo, lambda v: v.leader == candidate, f"{candidate} to lead",
+                                          60, _say))
+    click.echo(snap.sentence())
+
+
+@cluster.command("down")
+@root_option
+@click.pass_context
+def down(ctx: click.Context, cluster_root: Path | None) -> None:
+    """Stop every member (standbys first, then the primary). Data stays; `up` starts it again."""
+    from obruten.cluster import lifecycle
+
+    topo = load_topology(ctx, cluster_root)
+    click.echo(guard(lambda: lifecycle.down(topo, _say)))
+
+
+@cluster.command("recover-from-lagged")
+@root_option
+@click.option("--to", "target", required=True, help="Time to recover to, e.g. '2026-11-22 10:15:00+01'.")
+@click.pass_context
+def recover_from_lagged(ctx: click.Context, cluster_root: Path | None, target: str) -> None:
+    """Detach the lagged copy and recover it to a time before a replicated error."""
+    from obruten.cluster import lagged
+
+    topo = load_topology(ctx, cluster_root)
+    result = guard(lambda: lagged.recover(topo, target, _say))
+    click.echo(result)

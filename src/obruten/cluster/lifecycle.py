@@ -1,0 +1,87 @@
+"""Bringing the whole cluster up and down, in an order that never leaves two writers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+
+from obruten.cluster import patroni
+from obruten.cluster.members import ClusterError, all_streaming, view, wait_for
+from obruten.cluster.topology import Topology
+from obruten.pgserver import DATABASE
+from obruten.schema import migrate
+
+Say = Callable[[str], None]
+
+
+def up(topo: Topology, say: Say, timeout: float = 240) -> str:
+    """Start every member, create and migrate the journal database; return a sentence."""
+    topo.save()
+    patroni.prepare(topo)
+    started = []
+    # the two sites first (they form a Raft majority with each other); site-a normally wins the
+    # race to bootstrap, site-b clones it
+    for m in topo.sites:
+        if patroni.patroni_pid(topo, m) is None:
+            say(f"Starting {m.name}: PostgreSQL on 127.0.0.1:{m.pg_port}, Patroni API on :{m.rest_port}")
+            patroni.start(topo, m)
+            started.append(m.name)
+            time.sleep(1.0)  # let site-a take the initialize key first; not a correctness condition
+    snap = wait_for(topo, lambda v: v.leader is not None, "a leader", timeout, say)
+    say(f"Leader: {snap.leader}. Creating database {DATABASE!r} and applying migrations …")
+    _ensure_database(topo, snap.leader or "")
+    applied = migrate(topo.write_url())
+    if applied:
+        say(f"Applied migrations: {', '.join(applied)}")
+    for m in (topo.read_copy, topo.lagged_copy):
+        if patroni.patroni_pid(topo, m) is None:
+            say(f"Starting {m.name}: PostgreSQL on 127.0.0.1:{m.pg_port}, Patroni API on :{m.rest_port}")
+            patroni.start(topo, m)
+            started.append(m.name)
+    names = [m.name for m in topo.members]
+    wait_for(topo, all_streaming(names, (topo.lagged_copy.name,)), "every member streaming", timeout, say)
+    snap = wait_for(topo, lambda v: bool(v.sync_standbys), "a synchronous standby", 60, say)
+    return (f"cluster up ({'started ' + ', '.join(started) if started else 'already running'}): "
+            f"{snap.sentence()}")
+
+
+def _ensure_database(topo: Topology, leader: str) -> None:
+    url = topo.member_url(topo.member(leader), dbname="postgres")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                    raise psycopg.OperationalError("leader still in recovery")
+                if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
+                    conn.execute(f'CREATE DATABASE "{DATABASE}"')
+                return
+        except psycopg.OperationalError as exc:
+            if time.monotonic() > deadline:
+                raise ClusterError(f"could not create the database on {leader}: {exc}; read "
+                                   f"{topo.log_dir()}/{leader}-patroni.log") from exc
+            time.sleep(0.5)
+
+
+def down(topo: Topology, say: Say) -> str:
+    """Stop every member: standbys together first, the leader last (so no standby promotes itself)."""
+    snap = view(topo)
+    standbys = [m for m in topo.members if m.name != snap.leader]
+    with ThreadPoolExecutor(max_workers=len(standbys) or 1) as pool:
+        results = list(pool.map(lambda m: patroni.stop(topo, m), standbys))
+    if snap.leader:
+        results.append(patroni.stop(topo, topo.member(snap.leader)))
+    for line in results:
+        say(line)
+    return "cluster down: " + "; ".join(results)
+
+
+def kill_everything(topo: Topology) -> list[int]:
+    """Last resort (tests, a wedged cluster): SIGKILL every Patroni and postmaster of this cluster."""
+    killed = []
+    for m in topo.members:
+        killed += patroni.kill(topo, m)
+    return killed

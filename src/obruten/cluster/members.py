@@ -1,0 +1,172 @@
+"""What the members say about themselves: Patroni's REST API, read into immutable snapshots.
+
+A ``ClusterView`` is one snapshot; decisions (wait for a leader, choose a switchover candidate)
+are taken against it, never against live calls half-way through.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from obruten.cluster.topology import Member, Topology
+
+
+class ClusterError(RuntimeError):
+    """The cluster did not reach the state asked for; the message says what to do next."""
+
+
+@dataclass(frozen=True)
+class MemberState:
+    name: str
+    role: str  # leader, sync_standby, quorum_standby, replica, or "down"
+    state: str  # running, streaming, starting, stopped, … or "unreachable"
+    timeline: int | None
+    lag_bytes: int | None
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    at: float
+    members: tuple[MemberState, ...]
+
+    @property
+    def leader(self) -> str | None:
+        for m in self.members:
+            if m.role == "leader" and m.state == "running":
+                return m.name
+        return None
+
+    @property
+    def sync_standbys(self) -> list[str]:
+        return [m.name for m in self.members if m.role == "sync_standby"]
+
+    def state_of(self, name: str) -> MemberState | None:
+        return next((m for m in self.members if m.name == name), None)
+
+    def sentence(self) -> str:
+        parts = [f"{m.name}={m.role}/{m.state}" for m in self.members]
+        return "leader " + (self.leader or "NONE") + ": " + ", ".join(parts)
+
+
+def _request(url: str, method: str = "GET", body: dict[str, object] | None = None,
+             timeout: float = 2.0) -> tuple[int, object]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"} if data else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read().decode()
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        raw, status = exc.read().decode(errors="replace"), exc.code
+    try:
+        return status, json.loads(raw)
+    except json.JSONDecodeError:
+        return status, raw
+
+
+def api(m: Member) -> str:
+    return f"http://127.0.0.1:{m.rest_port}"
+
+
+def member_status(m: Member, timeout: float = 1.0) -> dict[str, object] | None:
+    """Patroni's own view of one member (GET /patroni), or None if its Patroni does not answer."""
+    try:
+        _, body = _request(api(m) + "/patroni", timeout=timeout)
+    except (OSError, urllib.error.URLError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def view(topo: Topology, timeout: float = 1.0) -> ClusterView:
+    """One snapshot: the cluster as seen by the first member whose Patroni answers /cluster."""
+    reported: dict[str, MemberState] = {}
+    for m in topo.members:
+        try:
+            status, body = _request(api(m) + "/cluster", timeout=timeout)
+        except (OSError, urllib.error.URLError):
+            continue
+        if status != 200 or not isinstance(body, dict):
+            continue
+        for row in body.get("members", []):
+            lag = row.get("lag") if isinstance(row.get("lag"), int) else (0 if row.get("role") == "leader" else None)
+            reported[row["name"]] = MemberState(row["name"], row.get("role", "?"), row.get("state", "?"),
+                                                row.get("timeline"), lag)
+        break
+    members = tuple(reported.get(m.name, MemberState(m.name, "down", "unreachable", None, None))
+                    for m in topo.members)
+    return ClusterView(time.time(), members)
+
+
+def wait_for(topo: Topology, condition: Callable[[ClusterView], bool], what: str, timeout: float,
+             say: Callable[[str], None] | None = None) -> ClusterView:
+    """Poll snapshots until ``condition`` holds; raise with the last snapshot after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last_sentence = ""
+    while True:
+        snap = view(topo)
+        if condition(snap):
+            return snap
+        if say and snap.sentence() != last_sentence:
+            last_sentence = snap.sentence()
+            say(f"  waiting for {what}: {last_sentence}")
+        if time.monotonic() > deadline:
+            raise ClusterError(f"timed out after {timeout:.0f} s waiting for {what}; last seen: "
+                               f"{snap.sentence()}. Read the logs in {topo.log_dir()}")
+        time.sleep(0.5)
+
+
+# A delayed standby reconnects to a new primary only after it has replayed the WAL it already
+# holds (PostgreSQL sleeps in the apply delay meanwhile) and catches up from the archive: for it,
+# replaying from the archive is as healthy as streaming.
+REPLAYING = ("streaming", "in archive recovery")
+
+
+def all_streaming(names: list[str], delayed: tuple[str, ...] = ()) -> Callable[[ClusterView], bool]:
+    """True when there is a leader and every other named member streams (a delayed one may
+    also be replaying from the archive)."""
+    def ok(v: ClusterView, n: str) -> bool:
+        s = v.state_of(n)
+        if s is None:
+            return False
+        return n == v.leader or s.state == "streaming" or (n in delayed and s.state in REPLAYING)
+
+    return lambda v: v.leader is not None and all(ok(v, n) for n in names)
+
+
+def switchover(topo: Topology, candidate: str | None = None) -> str:
+    """Planned switchover to ``candidate`` (default: a sync standby); return a sentence."""
+    snap = view(topo)
+    if snap.leader is None:
+        raise ClusterError("no leader to switch over from; use `obruten cluster failover --to <member>`")
+    target = candidate or next(iter(snap.sync_standbys), None)
+    if target is None:
+        raise ClusterError("no synchronous standby to switch over to; wait until `obruten cluster status` "
+                           "shows one, or name the member with --to")
+    status, body = _request(api(topo.member(snap.leader)) + "/switchover", "POST",
+                            {"leader": snap.leader, "candidate": target}, timeout=60)
+    if status != 200:
+        raise ClusterError(f"switchover from {snap.leader} to {target} refused ({status}): {body}")
+    return f"switched over from {snap.leader} to {target}"
+
+
+def failover(topo: Topology, candidate: str) -> str:
+    """Manual failover to ``candidate`` (works without a healthy leader); return a sentence."""
+    topo.member(candidate)
+    errors = []
+    for m in topo.members:
+        try:
+            status, body = _request(api(m) + "/failover", "POST", {"candidate": candidate}, timeout=60)
+        except (OSError, urllib.error.URLError) as exc:
+            errors.append(f"{m.name}: {exc}")
+            continue
+        if status == 200:
+            return f"failed over to {candidate}"
+        errors.append(f"{m.name}: {status} {body}")
+    raise ClusterError(f"failover to {candidate} refused: {'; '.join(errors)}. In synchronous mode only a "
+                       "synchronous standby can be chosen; see `obruten cluster status`")

@@ -1,0 +1,211 @@
+"""Patroni for each member: its configuration, and starting, stopping and killing its processes.
+
+Patroni runs as the service user with the virtual environment's Python (Debian's /usr/bin/python3,
+readable by that user). Each member gets its own YAML file (0600, owned by the service user, it
+holds passwords), its own log, a pid file, and a Raft data directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from obruten.backup import archive
+from obruten.cluster.topology import REPLICATION_USER, SCOPE, Member, Topology
+from obruten.pgserver import SUPERUSER, bin_dir, process_alive
+from obruten.privileges import ServiceUser, check_reachable, service_user
+
+# Timing agreed for the single-machine cluster (ttl >= loop_wait + 2 * retry_timeout).
+TTL, LOOP_WAIT, RETRY_TIMEOUT = 20, 2, 5
+
+
+class PatroniError(RuntimeError):
+    """A member's Patroni could not be started or stopped; the message says what to do next."""
+
+
+def render(topo: Topology, m: Member) -> dict[str, object]:
+    """The Patroni configuration of one member, as a dict (written as YAML)."""
+    voters = [f"127.0.0.1:{v.raft_port}" for v in topo.members if v.voter]
+    raft: dict[str, object] = {"data_dir": str(topo.root / "raft" / m.name),
+                               "partner_addrs": [a for a in voters if a != f"127.0.0.1:{m.raft_port}"]}
+    if m.voter:
+        raft["self_addr"] = f"127.0.0.1:{m.raft_port}"
+    recovery_conf: dict[str, str] = {"restore_command": archive.restore_command(topo.wal_archive)}
+    if m.kind == "lagged-copy":
+        recovery_conf["recovery_min_apply_delay"] = topo.lag_delay
+    return {
+        "scope": SCOPE,
+        "name": m.name,
+        "log": {"level": "INFO", "format": "%(asctime)s %(levelname)s: %(message)s"},
+        "restapi": {"listen": f"127.0.0.1:{m.rest_port}", "connect_address": f"127.0.0.1:{m.rest_port}"},
+        "raft": raft,
+        "bootstrap": {
+            "dcs": {
+                "ttl": TTL, "loop_wait": LOOP_WAIT, "retry_timeout": RETRY_TIMEOUT,
+                "maximum_lag_on_failover": 1024 * 1024,
+                "synchronous_mode": True,
+                "synchronous_mode_strict": topo.strict_sync,
+                "synchronous_node_count": 1,
+                "postgresql": {
+                    "use_pg_rewind": True,
+                    "use_slots": True,
+                    "parameters": {
+                        "wal_level": "replica", "hot_standby": "on", "wal_log_hints": "on",
+                        "max_connections": 100, "max_wal_senders": 10, "max_replication_slots": 10,
+                        "wal_keep_size": "256MB", "max_wal_size": "512MB",
+                        "archive_mode": "on", "archive_command": archive.archive_command(topo.backup_root),
+                        "archive_timeout": 30,
+                        "summarize_wal": "on", "track_commit_timestamp": "on",
+                        "hot_standby_feedback": "off",
+                        "wal_receiver_status_interval": "1s",
+                    },
+                },
+            },
+            "initdb": [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}, "data-checksums",
+                       {"auth-host": "scram-sha-256"}, {"auth-local": "scram-sha-256"}],
+        },
+        "postgresql": {
+            "listen": f"127.0.0.1:{m.pg_port}",
+            "connect_address": f"127.0.0.1:{m.pg_port}",
+            "data_dir": str(topo.data_dir(m)),
+            "bin_dir": str(bin_dir()),
+            "pgpass": str(topo.run_dir() / f"{m.name}.pgpass"),
+            "authentication": {
+                "superuser": {"username": SUPERUSER, "password": topo.passwords[SUPERUSER]},
+                "replication": {"username": REPLICATION_USER, "password": topo.passwords[REPLICATION_USER]},
+            },
+            "parameters": {
+                "unix_socket_directories": str(topo.run_dir()),
+                "shared_buffers": "128MB",
+                "password_encryption": "scram-sha-256",
+                "logging_collector": "on",
+                "log_directory": str(topo.log_dir() / f"{m.name}-postgres"),
+                "log_filename": "postgresql-%a.log",
+                "log_min_messages": "warning",
+                "log_line_prefix": "%m [%p] ",
+                "timezone": "UTC", "log_timezone": "UTC",
+            },
+            "pg_hba": [
+                f"host replication {REPLICATION_USER} 127.0.0.1/32 scram-sha-256",
+                "host all all 127.0.0.1/32 scram-sha-256",
+                "local all all scram-sha-256",
+            ],
+            "recovery_conf": recovery_conf,
+            "basebackup": [{"checkpoint": "fast"}],
+        },
+        "watchdog": {"mode": "off"},  # production: "required" with /dev/watchdog (docs/operations.md)
+        "tags": m.tags(),
+    }
+
+
+def user_of(topo: Topology) -> ServiceUser:
+    return service_user(topo.user_name)
+
+
+def prepare(topo: Topology) -> None:
+    """Create every directory and configuration file the members need."""
+    user = user_of(topo)
+    check_reachable(user, topo.root / "x")
+    check_reachable(user, Path(sys.executable))
+    for d in (topo.root / "data", topo.root / "raft", topo.root / "patroni", topo.log_dir(), topo.run_dir()):
+        d.mkdir(parents=True, exist_ok=True)
+    for m in topo.members:
+        (topo.root / "raft" / m.name).mkdir(exist_ok=True)
+        (topo.log_dir() / f"{m.name}-postgres").mkdir(exist_ok=True)
+        path = topo.config_file(m)
+        path.write_text(yaml.safe_dump(render(topo, m), sort_keys=False))
+        path.chmod(0o600)
+    archive.prepare(topo.backup_root, user)
+    user.own(topo.root / "data")
+    for d in ("raft", "patroni", "log", "run"):
+        user.own(topo.root / d)
+    topo.root.chmod(0o755)
+    (topo.root / "data").chmod(0o700)
+
+
+def _pid_file(topo: Topology, m: Member) -> Path:
+    return topo.root / "state" / f"{m.name}.patroni.pid"
+
+
+def patroni_pid(topo: Topology, m: Member) -> int | None:
+    try:
+        pid = int(_pid_file(topo, m).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if process_alive(pid) else None
+
+
+def postmaster_pid(topo: Topology, m: Member) -> int | None:
+    try:
+        pid = int((topo.data_dir(m) / "postmaster.pid").read_text().splitlines()[0])
+    except (FileNotFoundError, IndexError, ValueError, PermissionError):
+        return None
+    return pid if process_alive(pid) else None
+
+
+def start(topo: Topology, m: Member) -> int:
+    """Start the member's Patroni (which starts or creates its PostgreSQL); return its pid."""
+    pid = patroni_pid(topo, m)
+    if pid is not None:
+        return pid
+    user = user_of(topo)
+    patroni = Path(sys.executable).parent / "patroni"
+    if not patroni.exists():
+        raise PatroniError(f"Patroni is not installed in {patroni.parent}; run `make setup`")
+    log = topo.log_dir() / f"{m.name}-patroni.log"
+    log.touch(exist_ok=True)
+    user.own(log)
+    (topo.root / "state").mkdir(exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, str(patroni), str(topo.config_file(m))],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                cwd=str(topo.run_dir()), env=user.env(), start_new_session=True,
+                                **user.popen_kwargs())  # type: ignore[call-overload]
+    _pid_file(topo, m).write_text(str(proc.pid))
+    return proc.pid
+
+
+def kill(topo: Topology, m: Member, patroni: bool = True, postgres: bool = True) -> list[int]:
+    """SIGKILL the member's Patroni and/or postmaster (a crash); return the pids killed."""
+    pids = []
+    if patroni and (pid := patroni_pid(topo, m)) is not None:
+        pids.append(pid)
+    if postgres and (pid := postmaster_pid(topo, m)) is not None:
+        pids.append(pid)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def stop(topo: Topology, m: Member, timeout: float = 60) -> str:
+    """Stop Patroni (it shuts PostgreSQL down cleanly); kill both if that takes too long."""
+    pid = patroni_pid(topo, m)
+    if pid is None:
+        if (pm := postmaster_pid(topo, m)) is not None:
+            os.kill(pm, signal.SIGINT)  # fast shutdown of an orphaned postmaster
+            _wait_gone([pm], timeout)
+            return f"{m.name}: Patroni was not running; stopped its orphaned PostgreSQL"
+        return f"{m.name}: not running"
+    os.kill(pid, signal.SIGTERM)
+    if _wait_gone([pid], timeout) and postmaster_pid(topo, m) is None:
+        return f"{m.name}: stopped"
+    killed = kill(topo, m)
+    _wait_gone(killed, 10)
+    return f"{m.name}: did not stop within {timeout:.0f} s, killed {killed}"
+
+
+def _wait_gone(pids: list[int], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(process_alive(p) for p in pids):
+            return True
+        time.sleep(0.1)
+    return False

@@ -1,0 +1,99 @@
+"""`obruten cluster status`: one row per member, plus the age of the last backup and verification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg
+
+from obruten.backup import catalog
+from obruten.cluster.members import view
+from obruten.cluster.topology import Topology
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    role: str
+    state: str
+    timeline: int | None
+    sync_state: str
+    lag_bytes: int | None
+    lag_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Status:
+    rows: tuple[Row, ...]
+    leader: str | None
+    last_backup: str
+    last_verified: str
+    alarms: tuple[str, ...]
+
+
+def replication(topo: Topology, leader: str) -> dict[str, tuple[str, int | None, float | None]]:
+    """From the primary: per standby, its sync state, replay lag in bytes and seconds."""
+    try:
+        with psycopg.connect(topo.member_url(topo.member(leader), "postgres", timeout=2), autocommit=True) as c:
+            rows = c.execute("""SELECT application_name, sync_state,
+                                       pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,
+                                       extract(epoch FROM coalesce(replay_lag, '0'))::float8
+                                FROM pg_stat_replication""").fetchall()
+    except psycopg.Error:
+        return {}
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def collect(topo: Topology, now: datetime | None = None) -> Status:
+    now = now or datetime.now(UTC)
+    snap = view(topo)
+    repl = replication(topo, snap.leader) if snap.leader else {}
+    rows = []
+    for s in snap.members:
+        sync, lag_b, lag_s = repl.get(s.name, ("primary" if s.name == snap.leader else "-", s.lag_bytes, None))
+        if s.name == snap.leader:
+            lag_b, lag_s = 0, 0.0
+        rows.append(Row(s.name, s.role, s.state, s.timeline, sync, lag_b, lag_s))
+    backups = catalog.backups(topo.backup_root)
+    last_backup = (f"{backups[-1].label} ({backups[-1].kind}, {catalog.age(backups[-1].finished, now)})"
+                   if backups else "none")
+    good = catalog.last_good_verification(topo.backup_root)
+    last_verified = f"{good.backup} to {good.target_time} ({catalog.age(good.when, now)})" if good else "never"
+    return Status(tuple(rows), snap.leader, last_backup, last_verified, tuple(alarms(topo, rows, snap.leader, now)))
+
+
+def alarms(topo: Topology, rows: list[Row], leader: str | None, now: datetime) -> list[str]:
+    """What an operator must act on (docs/operations.md explains each one)."""
+    out = []
+    if leader is None:
+        out.append("NO-PRIMARY: no member accepts writes")
+    if leader and not any(r.sync_state == "sync" for r in rows):
+        out.append("NO-SYNC-STANDBY: commits are durable at one site only (RPO > 0 until a standby returns)")
+    for r in rows:
+        if r.state in ("unreachable", "stopped", "start failed", "crashed"):
+            out.append(f"MEMBER-DOWN: {r.name} is {r.state}")
+    rc = next((r for r in rows if r.name == topo.read_copy.name), None)
+    if rc and rc.lag_seconds is not None and rc.lag_seconds > 5:
+        out.append(f"READ-COPY-LAG: read copy {rc.lag_seconds:.1f} s behind")
+    backups = catalog.backups(topo.backup_root)
+    if not backups or (now - backups[-1].finished).total_seconds() > 26 * 3600:
+        out.append("BACKUP-OLD: no base backup in the last 26 h")
+    good = catalog.last_good_verification(topo.backup_root)
+    if good is None or (now - good.when).total_seconds() > 26 * 3600:
+        out.append("VERIFY-OLD: no successful restore verification in the last 26 h")
+    return out
+
+
+def render(status: Status) -> str:
+    head = f"{'member':<12} {'role':<13} {'state':<12} {'TL':>3} {'sync':<8} {'lag bytes':>10} {'lag s':>8}"
+    lines = [head, "-" * len(head)]
+    for r in status.rows:
+        lag_b = "-" if r.lag_bytes is None else str(r.lag_bytes)
+        lag_s = "-" if r.lag_seconds is None else f"{r.lag_seconds:.2f}"
+        lines.append(f"{r.name:<12} {r.role:<13} {r.state:<12} {r.timeline or '-':>3} {r.sync_state:<8} "
+                     f"{lag_b:>10} {lag_s:>8}")
+    lines.append(f"last backup:          {status.last_backup}")
+    lines.append(f"last verified restore: {status.last_verified}")
+    lines.extend(f"ALARM {a}" for a in status.alarms)
+    return "\n".join(lines)

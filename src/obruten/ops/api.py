@@ -1,0 +1,186 @@
+"""The ops service over HTTP: the JSON API, ``/metrics``, the signed acknowledgement links,
+and the console (``web``). Handlers stay thin: they check who asks and call the domain modules.
+
+API clients authenticate with ``POST /api/v1/session`` and then send ``Authorization: Bearer
+<token>``; ward agents report with the configured agent token.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+
+from obruten.auth import InvalidToken, Session
+from obruten.metrics import CONTENT_TYPE
+from obruten.ops import alarms, incidents, notifications, preparedness, timeline, users
+from obruten.ops.clock import iso
+from obruten.ops.probe_local import report_ward_agent
+from obruten.ops.service import OpsService
+
+
+class Login(BaseModel):
+    username: str
+    password: str
+
+
+class NewIncident(BaseModel):
+    title: str = Field(min_length=1, max_length=300)
+    classification: int = Field(ge=1, le=4)
+    affected_systems: list[str] = []
+    affected_units: list[str] = []
+
+
+class Entry(BaseModel):
+    summary: str = Field(min_length=1, max_length=4000)
+
+
+class StateChange(BaseModel):
+    state: str
+    note: str = ""
+
+
+class LevelChange(BaseModel):
+    level: str
+    reason: str = Field(min_length=1, max_length=2000)
+    incident_id: int | None = None
+
+
+class WardReport(BaseModel):
+    unit: str = Field(min_length=1, max_length=80)
+    agent: str = Field(min_length=1, max_length=120)
+    kit_generated_at: datetime | None = None
+
+
+def _alarm_json(a: alarms.Alarm) -> dict[str, object]:
+    return {"id": a.id, "rule": a.rule, "severity": a.severity, "state": a.state, "summary": a.summary,
+            "chain": a.chain, "step": a.step + 1, "round": a.round + 1, "opened_at": iso(a.opened_at),
+            "acked_at": iso(a.acked_at) if a.acked_at else None, "acked_by": a.acked_by,
+            "resolved_at": iso(a.resolved_at) if a.resolved_at else None, "incident_id": a.incident_id}
+
+
+def api_session(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session:
+    if not authorization or not authorization.startswith("Bearer "):
+        raise HTTPException(401, "send Authorization: Bearer <token> (POST /api/v1/session)")
+    try:
+        return request.app.state.ops.signer.read(authorization.removeprefix("Bearer ").strip())
+    except InvalidToken as exc:
+        raise HTTPException(401, str(exc)) from exc
+
+
+Who = Annotated[Session, Depends(api_session)]
+
+
+def create_app(service: OpsService) -> FastAPI:
+    from obruten.ops import web
+
+    app = FastAPI(title="Obruten ops", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.ops = service
+    store = service.store
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, object]:
+        return {"ok": True, "service": "ops", "now": iso(service.clock.now())}
+
+    @app.get("/metrics")
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(service.metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.post("/api/v1/session")
+    def login(body: Login) -> dict[str, str]:
+        session = users.authenticate(store, body.username, body.password)
+        if session is None:
+            raise HTTPException(401, "wrong username or password")
+        return {"token": service.signer.issue(session), "role": session.role}
+
+    @app.get("/api/v1/alarms")
+    def list_alarms(who: Who, all: bool = False) -> list[dict[str, object]]:
+        found = alarms.recent(store) if all else alarms.active(store)
+        return [_alarm_json(a) for a in found]
+
+    @app.get("/api/v1/alarms/{alarm_id}")
+    def show_alarm(alarm_id: int, who: Who) -> dict[str, object]:
+        alarm = alarms.get(store, alarm_id)
+        if alarm is None:
+            raise HTTPException(404, f"no alarm {alarm_id}")
+        return {**_alarm_json(alarm), "transitions": alarms.transitions(store, alarm_id),
+                "notifications": notifications.for_alarm(store, alarm_id)}
+
+    @app.post("/api/v1/alarms/{alarm_id}/ack")
+    def ack(alarm_id: int, who: Who) -> dict[str, object]:
+        if alarms.get(store, alarm_id) is None:
+            raise HTTPException(404, f"no alarm {alarm_id}")
+        done = service.acknowledge(alarm_id, who.username, "api")
+        return {"acknowledged": done, "alarm": _alarm_json(alarms.get(store, alarm_id))}  # type: ignore[arg-type]
+
+    @app.get("/api/v1/incidents")
+    def list_incidents(who: Who) -> list[dict[str, object]]:
+        return [timeline.export(store, i.id)["incident"] for i in incidents.listing(store, include_closed=True)]
+
+    @app.post("/api/v1/incidents", status_code=201)
+    def new_incident(body: NewIncident, who: Who) -> dict[str, object]:
+        incident_id = incidents.open_incident(store, service.var_dir, title=body.title,
+                                              classification=body.classification, by=who.username,
+                                              now=service.clock.now(), systems=body.affected_systems,
+                                              units=body.affected_units)
+        return timeline.export(store, incident_id)["incident"]  # type: ignore[return-value]
+
+    @app.get("/api/v1/incidents/{incident_id}/timeline")
+    def incident_timeline(incident_id: int, who: Who) -> dict[str, object]:
+        try:
+            return timeline.export(store, incident_id)
+        except KeyError as exc:
+            raise HTTPException(404, f"no incident {incident_id}") from exc
+
+    @app.post("/api/v1/incidents/{incident_id}/timeline", status_code=201)
+    def add_entry(incident_id: int, body: Entry, who: Who) -> dict[str, object]:
+        if incidents.get(store, incident_id) is None:
+            raise HTTPException(404, f"no incident {incident_id}")
+        timeline.add_manual(store, incident_id, body.summary, who.username, service.clock.now())
+        return timeline.export(store, incident_id)
+
+    @app.post("/api/v1/incidents/{incident_id}/state")
+    def incident_state(incident_id: int, body: StateChange, who: Who) -> dict[str, object]:
+        try:
+            incidents.change_state(store, service.var_dir, incident_id, body.state, who.username,
+                                   service.clock.now(), body.note)
+        except incidents.IncidentError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return timeline.export(store, incident_id)["incident"]  # type: ignore[return-value]
+
+    @app.get("/api/v1/preparedness")
+    def get_level(who: Who) -> dict[str, object]:
+        level = preparedness.current(store)
+        return {"level": level.level, "decided_by": level.decided_by, "reason": level.reason,
+                "at": iso(level.at) if level.at else None, "proposals": preparedness.open_proposals(store),
+                "history": preparedness.history(store)}
+
+    @app.post("/api/v1/preparedness")
+    def set_level(body: LevelChange, who: Who) -> dict[str, str]:
+        if who.role != "tib":
+            raise HTTPException(403, "only the officer on duty (tib) decides the preparedness level")
+        try:
+            sentence = preparedness.decide(store, service.var_dir, body.level, who=who.username,
+                                           reason=body.reason, now=service.clock.now(), incident_id=body.incident_id)
+        except preparedness.PreparednessError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {"said": sentence}
+
+    @app.post("/api/v1/ward-agents/report", status_code=204)
+    def ward_report(body: WardReport, authorization: Annotated[str | None, Header()] = None) -> None:
+        token = service.settings.agent_token
+        given = (authorization or "").removeprefix("Bearer ").strip()
+        if not token or not hmac.compare_digest(given, token):
+            raise HTTPException(401, "ward agents report with the configured agent token")
+        report_ward_agent(store, body.unit, body.agent, body.kit_generated_at, service.clock.now())
+
+    @app.exception_handler(alarms.AlarmError)
+    def alarm_error(request: Request, exc: alarms.AlarmError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    app.include_router(web.router(service))
+    return app

@@ -1,0 +1,195 @@
+"""Drill ``slow-storage``: freeze or throttle the primary's I/O under write load and measure the
+time from onset to alarm (goal ≤ 60 s), then from the end of the fault to the alarm's resolution.
+
+The fault stops the postmaster and all its children (SIGSTOP), as a SAN that stops answering
+does to every process waiting on it (F1); ``throttle`` alternates SIGSTOP and SIGCONT so the
+server still answers, slowly. The drill watches the ops store for the write-path alarm; give it
+``tick`` to drive an ops service in-process, or leave it None when the service runs on its own.
+The drill runner registers ``run`` under the name ``slow-storage``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from obruten import events
+from obruten.ops.clock import SystemClock, iso
+from obruten.ops.store import Store
+from obruten.pgserver import PostgresInstance, children_of
+
+NAME = "slow-storage"
+GOAL_S = 60.0
+
+
+@dataclass
+class SlowStorageReport:
+    mode: str
+    detected: bool
+    detect_s: float | None  # onset → alarm fired
+    incident_s: float | None  # onset → incident opened
+    recovered_s: float | None  # fault ended → alarm resolved
+    alarm_id: int | None
+    incident_id: int | None
+    writes_before: int
+    writes_during: int
+    goal_s: float = GOAL_S
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.detected and self.detect_s is not None and self.detect_s <= self.goal_s
+
+    def sentence(self) -> str:
+        if not self.detected:
+            return f"slow-storage ({self.mode}): no alarm within the drill's limit; goal {self.goal_s:.0f} s NOT met"
+        return (f"slow-storage ({self.mode}): alarm {self.alarm_id} {self.detect_s:.1f} s after onset "
+                f"(goal {self.goal_s:.0f} s {'met' if self.passed else 'NOT met'}), incident {self.incident_id} "
+                f"after {self.incident_s or 0:.1f} s; resolved {self.recovered_s or 0:.1f} s after the fault ended")
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "passed": self.passed, "sentence": self.sentence()}
+
+
+def _signal_all(pids: list[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):  # a backend that ended meanwhile
+            os.kill(pid, sig)
+
+
+def thaw(pg: PostgresInstance) -> None:
+    """SIGCONT the postmaster and its children (safe to call any time; tests call it in finally)."""
+    pid = pg.postmaster_pid()
+    if pid is not None:
+        _signal_all([pid, *children_of(pid)], signal.SIGCONT)
+
+
+class _Fault:
+    """SIGSTOP the postmaster and its children (freeze), or do so in a duty cycle (throttle)."""
+
+    def __init__(self, pg: PostgresInstance, mode: str, stopped_fraction: float = 0.9, period_s: float = 1.0) -> None:
+        pid = pg.postmaster_pid()
+        if pid is None:
+            raise RuntimeError("the primary is not running; start it before the drill")
+        self.pids = [pid, *children_of(pid)]
+        self.mode, self.fraction, self.period = mode, stopped_fraction, period_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.mode == "freeze":
+            _signal_all(self.pids, signal.SIGSTOP)
+            return
+        def cycle() -> None:
+            while not self._stop.is_set():
+                _signal_all(self.pids, signal.SIGSTOP)
+                self._stop.wait(self.period * self.fraction)
+                _signal_all(self.pids, signal.SIGCONT)
+                self._stop.wait(self.period * (1 - self.fraction))
+        self._thread = threading.Thread(target=cycle, name="drill-throttle", daemon=True)
+        self._thread.start()
+
+    def end(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        _signal_all(self.pids, signal.SIGCONT)
+
+
+class _WriteLoad:
+    """A few writers upserting into the probe table (no patient data) as fast as they can."""
+
+    def __init__(self, url: str, writers: int = 2) -> None:
+        self.url, self.writers, self.count = url, writers, 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._write, args=(i,), daemon=True, name=f"drill-load-{i}")
+                         for i in range(writers)]
+
+    def _write(self, i: int) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+                    while not self._stop.is_set():
+                        conn.execute("INSERT INTO ops_probe (prober, token, written_at) VALUES (%s, 'load', now()) "
+                                     "ON CONFLICT (prober) DO UPDATE SET written_at = now()", (f"drill-load-{i}",))
+                        with self._lock:
+                            self.count += 1
+                        self._stop.wait(0.01)
+            except psycopg.Error:
+                self._stop.wait(0.5)
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=10)
+
+
+def _alarm(store: Store, rule: str, since: str) -> tuple[int, int | None] | None:
+    row = store.one("SELECT id, incident_id FROM alarm WHERE rule = ? AND opened_at >= ? ORDER BY id LIMIT 1",
+                    (rule, since))
+    return (row["id"], row["incident_id"]) if row else None
+
+
+def run(pg: PostgresInstance, store: Store, *, var_dir: Path, mode: str = "freeze", rule: str = "journal-write",
+        tick: Callable[[], object] | None = None, limit_s: float = 120.0, recover_limit_s: float = 60.0,
+        writers: int = 2) -> SlowStorageReport:
+    """Inject the fault, wait for the alarm (at most ``limit_s``), end the fault, wait for the
+    alarm to resolve. The fault is always ended, whatever happens."""
+    if mode not in ("freeze", "throttle"):
+        raise ValueError("mode must be 'freeze' or 'throttle'")
+    clock = SystemClock()
+    events.emit(var_dir, "drill.started", f"Övning {NAME} ({mode}) startad", "drill", drill=NAME, mode=mode)
+    load = _WriteLoad(pg.url(), writers)
+    load.start()
+    time.sleep(1.0)  # let the load reach a steady pace before the fault (not an assertion)
+    writes_before = load.count
+    fault = _Fault(pg, mode)
+    onset_iso, onset = iso(clock.now()), time.monotonic()
+    report = SlowStorageReport(mode, False, None, None, None, None, None, writes_before, 0)
+    fault.start()
+    events.emit(var_dir, "drill.fault_injected", f"Primärens I/O {'fryst' if mode == 'freeze' else 'strypt'}",
+                "drill", drill=NAME)
+    try:
+        while time.monotonic() - onset < limit_s:
+            if tick is not None:
+                tick()
+            found = _alarm(store, rule, onset_iso)
+            if found and report.alarm_id is None:
+                report.alarm_id, report.detected = found[0], True
+                report.detect_s = round(time.monotonic() - onset, 1)
+            if found and found[1] is not None:
+                report.incident_id, report.incident_s = found[1], round(time.monotonic() - onset, 1)
+                break
+            if tick is None:
+                time.sleep(0.5)
+    finally:
+        fault.end()
+        report.writes_during = load.count - writes_before
+    ended = time.monotonic()
+    events.emit(var_dir, "drill.fault_ended", "Primärens I/O åter normal", "drill", drill=NAME)
+    while report.alarm_id is not None and time.monotonic() - ended < recover_limit_s:
+        if tick is not None:
+            tick()
+        row = store.one("SELECT state FROM alarm WHERE id = ?", (report.alarm_id,))
+        if row and row["state"] == "resolved":
+            report.recovered_s = round(time.monotonic() - ended, 1)
+            break
+        if tick is None:
+            time.sleep(0.5)
+    load.stop()
+    events.emit(var_dir, "drill.finished", report.sentence(), "drill", drill=NAME, **{
+        k: v for k, v in report.as_dict().items() if k in ("detect_s", "incident_s", "recovered_s", "passed")})
+    return report

@@ -1,0 +1,155 @@
+"""Local fakes for the ops tests: an SMTP server, an HTTP receiver (webhook and SMS gateway),
+a controllable clock, and an ops service wired to them (no journal database needed)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from conftest import free_port
+from obruten.ops import users
+from obruten.ops.clock import FakeClock
+from obruten.ops.service import OpsService
+from obruten.ops.settings import Settings
+from obruten.ops.store import Store
+
+
+@dataclass
+class Mailbox:
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        mail = message_from_bytes(envelope.content, policy=policy.default)  # type: ignore[attr-defined]
+        self.messages.append({"to": str(mail["To"]), "subject": str(mail["Subject"]),
+                              "body": mail.get_content()})  # type: ignore[attr-defined]
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Controller, Mailbox]]:
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, box
+    controller.stop()
+
+
+class Receiver:
+    """Collects JSON POSTs by path; ``fail`` makes it answer 503 (to test retries)."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, dict[str, object]]] = []
+        self.fail = False
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.fail:
+                    self.send_response(503)
+                else:
+                    receiver.posts.append((self.path, json.loads(body)))
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def at(self, path: str) -> list[dict[str, object]]:
+        return [body for p, body in self.posts if p == path]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, smtp: tuple[Controller, Mailbox], receiver: Receiver) -> Settings:
+    controller, _ = smtp
+    return Settings(var_dir=tmp_path / "var", smtp_host="127.0.0.1", smtp_port=controller.port,
+                    sms_gateway_url=receiver.url + "/sms", webhook_urls=(receiver.url + "/hook",),
+                    backup_probe=False, public_url="http://127.0.0.1:8010")
+
+
+@pytest.fixture
+def make_service(settings: Settings, clock: FakeClock) -> Iterator[Callable[..., OpsService]]:
+    made: list[OpsService] = []
+
+    def make(seed: bool = True, **changes: object) -> OpsService:
+        from dataclasses import replace
+
+        s = replace(settings, **changes)
+        service = OpsService(s, store=Store(s.store_file), clock=clock, probes=[])
+        if seed:
+            users.seed_demo(service.store, clock.now())
+        made.append(service)
+        return service
+
+    yield make
+    for service in made:
+        service.store.close()
+
+
+@pytest.fixture
+def service(make_service: Callable[..., OpsService]) -> OpsService:
+    return make_service()
+
+
+class Live:
+    """The ops app served by uvicorn in a thread on a free loopback port."""
+
+    def __init__(self, service: OpsService) -> None:
+        import time
+
+        import uvicorn
+
+        from obruten.ops.api import create_app
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the ops app did not start")
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.server.force_exit = True  # do not wait for idle keep-alive clients
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live(service: OpsService) -> Iterator[Live]:
+    server = Live(service)
+    yield server
+    server.close()

@@ -1,0 +1,57 @@
+"""End to end in headless Chromium: the officer on duty acknowledges an alarm and raises stabsläge."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from obruten.ops import alarms, preparedness
+from obruten.ops.findings import Finding
+from obruten.ops.service import OpsService
+
+pytestmark = pytest.mark.browser
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_officer_on_duty_acknowledges_and_raises_stabslage(service: OpsService, live, browser) -> None:
+    for _ in range(2):
+        service.step([Finding("journal_write", "primary", "down", None, "no answer for 4.0 s", service.clock.now())])
+        service.clock.advance(seconds=25)  # type: ignore[attr-defined]
+    alarm = next(a for a in alarms.active(service.store) if a.rule == "journal-write")
+
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(live.base + "/console")
+    page.fill("#username", "tib")
+    page.fill("#password", "demo")
+    page.click("#login")
+    page.wait_for_selector(f"#alarm-{alarm.id}")
+    assert "Förslag: höj beredskapsläget till stabsläge" in page.inner_text("#preparedness")
+
+    page.click(f"#alarm-{alarm.id} button.ack")
+    page.wait_for_selector(f"#alarm-{alarm.id} .alarm-state:has-text('kvitterat')")
+    acked = alarms.get(service.store, alarm.id)
+    assert acked is not None and acked.acked_by == "tib"
+
+    page.select_option("#level", "stabsläge")
+    page.fill("#reason", "Journalen skriver inte; reservrutiner i kraft")
+    page.click("#decide-level")
+    page.wait_for_selector("#current-level:has-text('stabsläge')")
+    level = preparedness.current(service.store)
+    assert (level.level, level.decided_by) == ("stabsläge", "tib")
+    assert preparedness.open_proposals(service.store) == []
+
+    page.click("text=English")
+    page.wait_for_selector("text=Preparedness level")
+    page.close()

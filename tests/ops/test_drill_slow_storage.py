@@ -1,0 +1,82 @@
+"""The primary's write path frozen under load (SIGSTOP of our OWN PostgreSQL, never the shared
+one): the write-path probe must see it, an alarm and an incident must follow within the rule's
+duration plus the probe's timeout, well inside the 60 s goal."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from conftest import free_port, reachable_tempdir
+from obruten.ops import alarms, drill_slow_storage, incidents, preparedness
+from obruten.ops.clock import SystemClock
+from obruten.ops.probe_database import JournalWriteProbe
+from obruten.ops.rules import Rule
+from obruten.ops.service import OpsService
+from obruten.ops.settings import Settings, default_rules
+from obruten.ops.store import Store
+from obruten.pgserver import DATABASE, PostgresInstance
+from obruten.schema import migrate
+
+RULE_FOR_S = 5.0
+PROBE_TIMEOUT_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def own_pg() -> Iterator[PostgresInstance]:
+    base = reachable_tempdir("obruten-ops-freeze-")
+    instance = PostgresInstance.at(base, free_port())
+    instance.init({"shared_buffers": "32MB", "max_connections": "40"})
+    instance.start()
+    try:
+        instance.ensure_database(DATABASE)
+        migrate(instance.url())
+        yield instance
+    finally:
+        instance.stop(mode="immediate")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_probe_writes_and_reads_back(own_pg: PostgresInstance) -> None:
+    [finding] = JournalWriteProbe(own_pg.url(), timeout_s=PROBE_TIMEOUT_S).check(SystemClock().now())
+    assert finding.status == "ok", finding.detail
+    assert finding.value is not None and finding.value < 500
+
+
+def test_slow_write_path_is_a_finding(own_pg: PostgresInstance) -> None:
+    [finding] = JournalWriteProbe(own_pg.url(), slow_ms=0).check(SystemClock().now())
+    assert finding.status == "slow"
+
+
+def test_frozen_primary_raises_alarm_and_incident_in_time(own_pg: PostgresInstance, tmp_path) -> None:
+    rules = tuple(replace(r, for_s=RULE_FOR_S) if r.name == "journal-write" else r for r in default_rules())
+    assert any(isinstance(r, Rule) and r.name == "journal-write" for r in rules)
+    settings = Settings(var_dir=tmp_path / "var", journal_url=own_pg.url(), write_timeout_s=PROBE_TIMEOUT_S,
+                        backup_probe=False, rules=rules)
+    store = Store(settings.store_file)
+    service = OpsService(settings, store=store, channels={})
+    try:
+        service.tick()
+        assert not alarms.active(store), "no alarm while the primary is healthy"
+        report = drill_slow_storage.run(own_pg, store, var_dir=settings.var_dir, mode="freeze",
+                                        tick=service.tick, limit_s=45, recover_limit_s=45)
+    finally:
+        # whatever happened, the server must run again (the drill SIGCONTs in a finally too)
+        drill_slow_storage.thaw(own_pg)
+        store.close()
+    print("\n" + report.sentence())
+    assert report.detected, report.sentence()
+    budget = RULE_FOR_S + PROBE_TIMEOUT_S + 1.0 + settings.write_timeout_s + 2.0  # duration + one probe round + slack
+    assert report.detect_s is not None and report.detect_s <= budget, report.sentence()
+    assert report.passed  # ≤ 60 s
+    assert report.incident_id is not None
+    store = Store(settings.store_file)
+    inc = incidents.get(store, report.incident_id)
+    assert inc is not None and inc.auto and inc.classification == 1 and inc.affected_systems == ["journal"]
+    assert [p["level"] for p in preparedness.open_proposals(store)] == ["stabsläge"]
+    assert report.recovered_s is not None, "the alarm resolves once the primary answers again"
+    assert report.writes_before > 0
+    store.close()
