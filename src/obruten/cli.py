@@ -88,13 +88,13 @@ def _guard(fn):  # type: ignore[no-untyped-def]
 
 def run() -> None:  # pragma: no cover
     sys.exit(main())
-from obruten.cluster.cli import cluster  # noqa: E402
+from obruten.cluster.cli import cluster  # noqa: E402, I001
 
 main.add_command(cluster)
-from obruten.backup.cli import backup  # noqa: E402
+from obruten.backup.cli import backup  # noqa: E402, I001
 
 main.add_command(backup)
-from obruten.drill.cli import drill  # noqa: E402
+from obruten.drill.cli import drill  # noqa: E402, I001
 
 main.add_command(drill)
 
@@ -285,9 +285,9 @@ def user_add(ctx: click.Context, username: str, full_name: str, role: str, units
 
 from obruten.ops.cli import ops  # noqa: E402, I001
 main.add_command(ops)
-from obruten.cluster.cli import cluster  # noqa: E402
+from obruten.cluster.cli import cluster  # noqa: E402, I001
 main.add_command(cluster)
-from obruten.backup.cli import backup  # noqa: E402
+from obruten.backup.cli import backup  # noqa: E402, I001
 main.add_command(backup)
-from obruten.drill.cli import drill  # noqa: E402
+from obruten.drill.cli import drill  # noqa: E402, I001
 main.add_command(drill)
