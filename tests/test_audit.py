@@ -8,9 +8,9 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from conftest import fresh_database
 from obruten import audit
 from obruten.audit import AuditEvent, AuditWriter, DatabaseSink
+from pgtools import fresh_database
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import time
 
 import psycopg
 
-from conftest import free_port, reachable_tempdir
 from obruten.pgserver import DATABASE, PostgresInstance, pg_bin
 from obruten.schema import migrate
+from pgtools import free_port, reachable_tempdir
 
 
 def issue(url: str, n: int) -> list[str]:

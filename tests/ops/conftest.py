@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import free_port
 from obruten.ops import users
 from obruten.ops.clock import FakeClock
 from obruten.ops.service import OpsService
 from obruten.ops.settings import Settings
 from obruten.ops.store import Store
+from pgtools import free_port
 
 
 @dataclass

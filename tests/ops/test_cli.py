@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import free_port
 from obruten.ops import settings as settings_mod
 from obruten.ops.cli import spawn
+from pgtools import free_port
 
 
 def test_spawned_service_answers_and_stops_on_sigint(tmp_path: Path) -> None:

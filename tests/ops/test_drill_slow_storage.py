@@ -10,7 +10,6 @@ from dataclasses import replace
 
 import pytest
 
-from conftest import free_port, reachable_tempdir
 from obruten.ops import alarms, drill_slow_storage, incidents, preparedness
 from obruten.ops.clock import SystemClock
 from obruten.ops.probe_database import JournalWriteProbe
@@ -20,6 +19,7 @@ from obruten.ops.settings import Settings, default_rules
 from obruten.ops.store import Store
 from obruten.pgserver import DATABASE, PostgresInstance
 from obruten.schema import migrate
+from pgtools import free_port, reachable_tempdir
 
 RULE_FOR_S = 5.0
 PROBE_TIMEOUT_S = 2.0
