@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import threading
 import time
@@ -90,10 +91,14 @@ class _Fault:
             return
         def cycle() -> None:
             while not self._stop.is_set():
+                # backends forked since the last cycle (new connections) are slowed down too
+                self.pids = [self.pids[0], *children_of(self.pids[0])]
+                # jittered, so that a probe on a fixed cadence cannot lock onto the fast moments
+                jitter = random.uniform(0.5, 1.5)
                 _signal_all(self.pids, signal.SIGSTOP)
-                self._stop.wait(self.period * self.fraction)
+                self._stop.wait(self.period * self.fraction * jitter)
                 _signal_all(self.pids, signal.SIGCONT)
-                self._stop.wait(self.period * (1 - self.fraction))
+                self._stop.wait(self.period * (1 - self.fraction) * jitter)
         self._thread = threading.Thread(target=cycle, name="drill-throttle", daemon=True)
         self._thread.start()
 
@@ -145,9 +150,11 @@ def _alarm(store: Store, rule: str, since: str) -> tuple[int, int | None] | None
 
 def run(pg: PostgresInstance, store: Store, *, var_dir: Path, mode: str = "freeze", rule: str = "journal-write",
         tick: Callable[[], object] | None = None, limit_s: float = 120.0, recover_limit_s: float = 60.0,
-        writers: int = 2) -> SlowStorageReport:
+        writers: int = 2, every_s: float = 1.0) -> SlowStorageReport:
     """Inject the fault, wait for the alarm (at most ``limit_s``), end the fault, wait for the
-    alarm to resolve. The fault is always ended, whatever happens."""
+    alarm to resolve. The fault is always ended, whatever happens. With ``tick`` the drill drives
+    the ops loop itself, one round every ``every_s`` seconds (evenly spaced, as the service does:
+    back-to-back rounds would sample a throttled server mostly in its fast moments)."""
     if mode not in ("freeze", "throttle"):
         raise ValueError("mode must be 'freeze' or 'throttle'")
     clock = SystemClock()
@@ -173,8 +180,7 @@ def run(pg: PostgresInstance, store: Store, *, var_dir: Path, mode: str = "freez
             if found and found[1] is not None:
                 report.incident_id, report.incident_s = found[1], round(time.monotonic() - onset, 1)
                 break
-            if tick is None:
-                time.sleep(0.5)
+            time.sleep(every_s if tick is not None else 0.5)
     finally:
         fault.end()
         report.writes_during = load.count - writes_before
@@ -187,8 +193,7 @@ def run(pg: PostgresInstance, store: Store, *, var_dir: Path, mode: str = "freez
         if row and row["state"] == "resolved":
             report.recovered_s = round(time.monotonic() - ended, 1)
             break
-        if tick is None:
-            time.sleep(0.5)
+        time.sleep(every_s if tick is not None else 0.5)
     load.stop()
     events.emit(var_dir, "drill.finished", report.sentence(), "drill", drill=NAME, **{
         k: v for k, v in report.as_dict().items() if k in ("detect_s", "incident_s", "recovered_s", "passed")})
