@@ -67,9 +67,10 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=500, help="writes/s for the lag measurement and the drills")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--writers", type=int, default=4)
-    ap.add_argument("--base-port", type=int, default=57400)
+    ap.add_argument("--base-port", type=int, default=27400)
     ap.add_argument("--cluster-root", type=Path, help="use a running cluster instead of starting one")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--keep", action="store_true", help="stop the cluster but keep its directory and logs")
     args = ap.parse_args()
 
     tmp = None
@@ -79,8 +80,9 @@ def main() -> None:
         tmp = Path(tempfile.mkdtemp(prefix="obruten-bench-", dir="/tmp"))
         tmp.chmod(0o755)
         topo = Topology.create(tmp / "cluster", tmp / "backup", args.base_port, lag_delay="6h")
-        say(lifecycle.up(topo, say))
     try:
+        if tmp is not None:
+            say(lifecycle.up(topo, say))
         with psycopg.connect(topo.write_url(), autocommit=True) as conn:
             pg_version = conn.execute("SHOW server_version").fetchone()[0]
         info = machine_info(pg_version, patroni="4.1.5", dcs="raft", members=len(topo.members))
@@ -136,7 +138,10 @@ def main() -> None:
         if tmp is not None:
             lifecycle.down(topo, say)
             lifecycle.kill_everything(topo)
-            shutil.rmtree(tmp, ignore_errors=True)
+            if not args.keep:
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                say(f"kept {tmp}")
 
 
 if __name__ == "__main__":

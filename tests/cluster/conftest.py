@@ -21,10 +21,11 @@ from obruten.cluster.topology import Topology
 
 def free_port_block(size: int = 40) -> int:
     """A base port with ``size`` consecutive free ports above it (checked now; good enough for tests)."""
-    for base in range(56000, 64000, 50):
+    for base in range(20000, 32000, 50):
         ok = True
         for port in range(base, base + size):
             with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     s.bind(("127.0.0.1", port))
                 except OSError:

@@ -59,7 +59,7 @@ def cluster() -> None:
 @root_option
 @click.option("--backup-root", type=click.Path(path_type=Path), envvar="OBRUTEN_BACKUP_ROOT",
               help="WAL archive and base backups; separate storage (default: <var dir>/backup).")
-@click.option("--base-port", type=int, default=55400, show_default=True, envvar="OBRUTEN_CLUSTER_BASE_PORT",
+@click.option("--base-port", type=int, default=25400, show_default=True, envvar="OBRUTEN_CLUSTER_BASE_PORT",
               help="PostgreSQL on base+0..3, Patroni REST on base+10..13, Raft on base+20..23.")
 @click.option("--lag-delay", default="6h", show_default=True, envvar="OBRUTEN_LAG_DELAY",
               help="recovery_min_apply_delay of the lagged copy (PostgreSQL units: 10s, 30min, 6h).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,12 @@ def up(topo: Topology, say: Say, timeout: float = 240) -> str:
     started = []
     # the two sites first (they form a Raft majority with each other); site-a normally wins the
     # race to bootstrap, site-b clones it
+    for m in topo.members:
+        if patroni.patroni_pid(topo, m) is None and patroni.postmaster_pid(topo, m) is None:
+            busy = [p for p in (m.pg_port, m.rest_port, m.raft_port) if _port_taken(p)]
+            if busy:
+                raise ClusterError(f"port(s) {busy} for {m.name} are taken by another program; choose other "
+                                   "ports with `obruten cluster up --base-port N` (on a new --cluster-root)")
     for m in topo.sites:
         if patroni.patroni_pid(topo, m) is None:
             say(f"Starting {m.name}: PostgreSQL on 127.0.0.1:{m.pg_port}, Patroni API on :{m.rest_port}")
@@ -46,6 +53,16 @@ def up(topo: Topology, say: Say, timeout: float = 240) -> str:
     snap = wait_for(topo, lambda v: bool(v.sync_standbys), "a synchronous standby", 60, say)
     return (f"cluster up ({'started ' + ', '.join(started) if started else 'already running'}): "
             f"{snap.sentence()}")
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is no conflict
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def _ensure_database(topo: Topology, leader: str) -> None:

@@ -48,6 +48,7 @@ class Member:
         if self.kind == "site":
             return {"failover_priority": 2, "sync_priority": 2}
         if self.kind == "read-copy":
+            # last sync candidate; promoted only when it is the synchronous standby (ADR 0011)
             return {"failover_priority": 1, "sync_priority": 1}
         return {"nofailover": True, "nosync": True, "noloadbalance": True}
 
@@ -65,7 +66,7 @@ class Topology:
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
-    def create(cls, root: Path, backup_root: Path, base_port: int = 55400, lag_delay: str = "6h",
+    def create(cls, root: Path, backup_root: Path, base_port: int = 25400, lag_delay: str = "6h",
                strict_sync: bool = False, user_name: str | None = None) -> Topology:
         root, backup_root = root.resolve(), backup_root.resolve()
         if backup_root == root or root in backup_root.parents or backup_root in root.parents:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from obruten.cluster import members, patroni
+from obruten.cluster import members, patroni, raft
 from obruten.cluster.members import ClusterView, all_streaming, view
 from obruten.cluster.topology import Topology
 from obruten.drill.ledger import write_gap, writer_runs
@@ -73,7 +73,7 @@ SCENARIOS: dict[str, Callable[[Topology, ClusterView], Fault]] = {
 
 def healthy(topo: Topology) -> Callable[[ClusterView], bool]:
     streaming = all_streaming([m.name for m in topo.members], (topo.lagged_copy.name,))
-    return lambda v: streaming(v) and bool(v.sync_standbys)
+    return lambda v: streaming(v) and bool(v.sync_standbys) and raft.healthy(topo)
 
 
 def run(topo: Topology, scenario: str, say: Say, rate: float = 200, writers: int = 2, warmup: float = 3.0,
