@@ -193,6 +193,14 @@ class Store:
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.executescript(_SCHEMA)
 
+    def apply_schema(self, ddl: str) -> None:
+        """Create a domain's own tables (``CREATE TABLE IF NOT EXISTS …``) beside the core schema.
+
+        Domains that live in the ops store but not in this module (e.g. event analysis) call this
+        once when they start; it is idempotent."""
+        with self._lock:
+            self._conn.executescript(ddl)
+
     @classmethod
     def under(cls, var_dir: Path) -> Store:
         return cls(var_dir / "ops" / "ops.sqlite3")
