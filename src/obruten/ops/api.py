@@ -76,7 +76,7 @@ Who = Annotated[Session, Depends(api_session)]
 
 
 def create_app(service: OpsService) -> FastAPI:
-    from obruten.ops import web
+    from obruten.ops import analysis, web
 
     app = FastAPI(title="Obruten ops", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ops = service
@@ -183,4 +183,5 @@ def create_app(service: OpsService) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
     app.include_router(web.router(service))
+    app.include_router(analysis.routes(service))  # event analysis: /api/v1/analyses and /console/analyses
     return app

@@ -1,0 +1,330 @@
+"""The event analysis over JSON: ``/api/v1/analyses``. Thin handlers: check who asks (the ops
+API's bearer token), call the domain, turn its errors into HTTP answers that say what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+
+from fastapi import APIRouter, HTTPException, Response
+from pydantic import BaseModel, Field
+
+from obruten.i18n import LANGUAGES, STOCKHOLM
+from obruten.ops.analysis import analyses, categories, editing, exports
+from obruten.ops.analysis.model import AnalysisError, Locked, NotFound, as_utc, load
+from obruten.ops.analysis.names import NameSource, NameSourceError
+from obruten.ops.api import Who
+from obruten.ops.service import OpsService
+
+
+class Start(BaseModel):
+    incident_id: int
+    commissioner: str = Field(min_length=1, max_length=80)
+    leader: str = Field(min_length=1, max_length=200)
+    team: list[str] = []
+    scope: str = Field("", max_length=4000)
+    title: str = Field("", max_length=300)
+
+
+class Header(BaseModel):
+    title: str | None = Field(None, max_length=300)
+    commissioner: str | None = Field(None, max_length=80)
+    leader: str | None = Field(None, max_length=200)
+    team: list[str] | None = None
+    scope: str | None = Field(None, max_length=4000)
+    summary: str | None = Field(None, max_length=20000)
+    consequences: str | None = Field(None, max_length=20000)
+
+
+class NewEvent(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+    at: datetime | None = None
+    at_end: datetime | None = None
+    number: int | None = Field(None, ge=1)
+
+
+class EventChange(BaseModel):
+    text: str | None = Field(None, max_length=4000)
+    at: datetime | None = None
+    at_end: datetime | None = None
+
+
+class Move(BaseModel):
+    number: int = Field(ge=1)
+
+
+class Merge(BaseModel):
+    from_event_id: int
+
+
+class WhyStep(BaseModel):
+    question: str = Field(min_length=1, max_length=2000)
+    answer: str = Field("", max_length=4000)
+
+
+class WhyChange(BaseModel):
+    question: str | None = Field(None, max_length=2000)
+    answer: str | None = Field(None, max_length=4000)
+
+
+class NewCause(BaseModel):
+    category: str
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CauseChange(BaseModel):
+    category: str | None = None
+    text: str | None = Field(None, max_length=4000)
+
+
+class NewAction(BaseModel):
+    description: str = Field(min_length=1, max_length=4000)
+    owner: str = Field(min_length=1, max_length=200)
+    deadline: date
+    strength: str
+    measure: str = Field("", max_length=2000)
+    status: str = "planned"
+
+
+class ActionChange(BaseModel):
+    description: str | None = Field(None, max_length=4000)
+    owner: str | None = Field(None, max_length=200)
+    deadline: date | None = None
+    strength: str | None = None
+    measure: str | None = Field(None, max_length=2000)
+    status: str | None = None
+
+
+class FollowUp(BaseModel):
+    status: str
+    note: str = Field("", max_length=2000)
+
+
+class Amend(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class Category(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+
+
+@contextmanager
+def answering() -> Iterator[None]:
+    """Domain errors as HTTP: unknown → 404, signed → 409, bad input → 422, names unavailable → 503."""
+    try:
+        yield
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except Locked as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except (AnalysisError, categories.CategoryError) as exc:
+        raise HTTPException(422, str(exc)) from exc
+    except NameSourceError as exc:
+        raise HTTPException(503, str(exc)) from exc
+
+
+def router(service: OpsService, sources: Callable[[OpsService], list[NameSource]]) -> APIRouter:
+    r = APIRouter(prefix="/api/v1")
+    store = service.store
+    now = service.clock.now
+
+    def show(analysis_id: int, version: int | None = None) -> dict[str, object]:
+        return load(store, analysis_id, version).as_json()
+
+    def belongs(what: str, row_id: int, analysis_id: int) -> None:
+        if editing.analysis_of(store, what, row_id) != analysis_id:
+            raise NotFound(f"analysis {analysis_id} has no {what} {row_id}")
+
+    @r.get("/analyses")
+    def listing(who: Who) -> list[dict[str, object]]:
+        return analyses.listing(store)
+
+    @r.get("/analyses/overdue-actions")
+    def overdue(who: Who) -> list[dict[str, object]]:
+        return analyses.overdue(store, now().astimezone(STOCKHOLM).date())
+
+    @r.post("/analyses", status_code=201)
+    def start(body: Start, who: Who) -> dict[str, object]:
+        with answering():
+            analysis_id = analyses.start(store, service.var_dir, incident_id=body.incident_id,
+                                         commissioner=body.commissioner, leader=body.leader, team=body.team,
+                                         scope=body.scope, title=body.title, who=who.username, now=now())
+            return show(analysis_id)
+
+    @r.get("/analyses/{analysis_id}")
+    def get(analysis_id: int, who: Who, version: int | None = None) -> dict[str, object]:
+        with answering():
+            return show(analysis_id, version)
+
+    @r.patch("/analyses/{analysis_id}")
+    def header(analysis_id: int, body: Header, who: Who) -> dict[str, object]:
+        with answering():
+            analyses.update(store, analysis_id, who.username, now(), **body.model_dump(exclude_none=True))
+            return show(analysis_id)
+
+    @r.get("/analyses/{analysis_id}/changes")
+    def changes(analysis_id: int, who: Who) -> list[dict[str, object]]:
+        with answering():
+            load(store, analysis_id)
+            return analyses.changes(store, analysis_id)
+
+    @r.post("/analyses/{analysis_id}/sign")
+    def sign(analysis_id: int, who: Who) -> dict[str, object]:
+        with answering():
+            sentence = analyses.sign(store, service.var_dir, analysis_id, who.username, now())
+            return {"said": sentence, "analysis": show(analysis_id)}
+
+    @r.post("/analyses/{analysis_id}/amend", status_code=201)
+    def amend(analysis_id: int, body: Amend, who: Who) -> dict[str, object]:
+        with answering():
+            number = analyses.amend(store, analysis_id, who.username, now(), body.reason)
+            return show(analysis_id, number)
+
+    # ---- events --------------------------------------------------------------------------------
+    @r.post("/analyses/{analysis_id}/events", status_code=201)
+    def add_event(analysis_id: int, body: NewEvent, who: Who) -> dict[str, object]:
+        with answering():
+            event_id = editing.add_event(store, analysis_id, body.text, as_utc(body.at), who.username, now(),
+                                         at_end=as_utc(body.at_end), number=body.number)
+            return {"event_id": event_id, "analysis": show(analysis_id)}
+
+    @r.patch("/analyses/{analysis_id}/events/{event_id}")
+    def edit_event(analysis_id: int, event_id: int, body: EventChange, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("event", event_id, analysis_id)
+            editing.edit_event(store, event_id, who.username, now(), text=body.text, at=as_utc(body.at),
+                               at_end=as_utc(body.at_end))
+            return show(analysis_id)
+
+    @r.delete("/analyses/{analysis_id}/events/{event_id}")
+    def delete_event(analysis_id: int, event_id: int, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("event", event_id, analysis_id)
+            editing.delete_event(store, event_id, who.username, now())
+            return show(analysis_id)
+
+    @r.post("/analyses/{analysis_id}/events/{event_id}/move")
+    def move_event(analysis_id: int, event_id: int, body: Move, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("event", event_id, analysis_id)
+            editing.move_event(store, event_id, body.number, who.username, now())
+            return show(analysis_id)
+
+    @r.post("/analyses/{analysis_id}/events/{event_id}/merge")
+    def merge_events(analysis_id: int, event_id: int, body: Merge, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("event", event_id, analysis_id)
+            belongs("event", body.from_event_id, analysis_id)
+            editing.merge_events(store, event_id, body.from_event_id, who.username, now())
+            return show(analysis_id)
+
+    # ---- why-chains, causes, actions -----------------------------------------------------------
+    @r.post("/analyses/{analysis_id}/events/{event_id}/whys", status_code=201)
+    def ask_event(analysis_id: int, event_id: int, body: WhyStep, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("event", event_id, analysis_id)
+            why_id = editing.ask_why(store, who.username, now(), question=body.question, answer=body.answer,
+                                     event_id=event_id)
+            return {"why_id": why_id, "analysis": show(analysis_id)}
+
+    @r.post("/analyses/{analysis_id}/whys/{why_id}/whys", status_code=201)
+    def ask_deeper(analysis_id: int, why_id: int, body: WhyStep, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("why", why_id, analysis_id)
+            new_id = editing.ask_why(store, who.username, now(), question=body.question, answer=body.answer,
+                                     parent_id=why_id)
+            return {"why_id": new_id, "analysis": show(analysis_id)}
+
+    @r.patch("/analyses/{analysis_id}/whys/{why_id}")
+    def edit_why(analysis_id: int, why_id: int, body: WhyChange, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("why", why_id, analysis_id)
+            editing.edit_why(store, why_id, who.username, now(), question=body.question, answer=body.answer)
+            return show(analysis_id)
+
+    @r.delete("/analyses/{analysis_id}/whys/{why_id}")
+    def delete_why(analysis_id: int, why_id: int, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("why", why_id, analysis_id)
+            editing.delete_why(store, why_id, who.username, now())
+            return show(analysis_id)
+
+    @r.post("/analyses/{analysis_id}/whys/{why_id}/causes", status_code=201)
+    def add_cause(analysis_id: int, why_id: int, body: NewCause, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("why", why_id, analysis_id)
+            cause_id = editing.add_cause(store, why_id, body.category, body.text, who.username, now())
+            return {"cause_id": cause_id, "analysis": show(analysis_id)}
+
+    @r.patch("/analyses/{analysis_id}/causes/{cause_id}")
+    def edit_cause(analysis_id: int, cause_id: int, body: CauseChange, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("cause", cause_id, analysis_id)
+            editing.edit_cause(store, cause_id, who.username, now(), category=body.category, text=body.text)
+            return show(analysis_id)
+
+    @r.delete("/analyses/{analysis_id}/causes/{cause_id}")
+    def delete_cause(analysis_id: int, cause_id: int, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("cause", cause_id, analysis_id)
+            editing.delete_cause(store, cause_id, who.username, now())
+            return show(analysis_id)
+
+    @r.post("/analyses/{analysis_id}/causes/{cause_id}/actions", status_code=201)
+    def add_action(analysis_id: int, cause_id: int, body: NewAction, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("cause", cause_id, analysis_id)
+            action_id = editing.add_action(store, cause_id, who.username, now(), **body.model_dump())
+            return {"action_id": action_id, "analysis": show(analysis_id)}
+
+    @r.patch("/analyses/{analysis_id}/actions/{action_id}")
+    def edit_action(analysis_id: int, action_id: int, body: ActionChange, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("action", action_id, analysis_id)
+            editing.edit_action(store, action_id, who.username, now(), **body.model_dump(exclude_none=True))
+            return show(analysis_id)
+
+    @r.delete("/analyses/{analysis_id}/actions/{action_id}")
+    def delete_action(analysis_id: int, action_id: int, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("action", action_id, analysis_id)
+            editing.delete_action(store, action_id, who.username, now())
+            return show(analysis_id)
+
+    @r.post("/analyses/{analysis_id}/actions/{action_id}/follow-up")
+    def follow_up(analysis_id: int, action_id: int, body: FollowUp, who: Who) -> dict[str, object]:
+        with answering():
+            belongs("action", action_id, analysis_id)
+            analyses.follow_up(store, action_id, body.status, body.note, who.username, now())
+            return show(analysis_id)
+
+    # ---- report and categories -----------------------------------------------------------------
+    @r.get("/analyses/{analysis_id}/report.{fmt}")
+    def report(analysis_id: int, fmt: str, who: Who, version: int | None = None, deidentified: bool = False,
+               lang: str = "sv") -> Response:
+        if lang not in LANGUAGES:
+            raise HTTPException(422, f"lang must be one of {', '.join(LANGUAGES)}")
+        with answering():
+            body, media, name = exports.export(store, analysis_id, fmt, version=version, lang=lang,
+                                               deidentified=deidentified,
+                                               sources=sources(service) if deidentified else ())
+        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @r.get("/analysis-categories")
+    def list_categories(who: Who) -> list[str]:
+        return categories.active(store)
+
+    @r.post("/analysis-categories", status_code=201)
+    def add_category(body: Category, who: Who) -> list[str]:
+        with answering():
+            categories.add(store, body.name)
+        return categories.active(store)
+
+    @r.delete("/analysis-categories/{name}")
+    def retire_category(name: str, who: Who) -> list[str]:
+        with answering():
+            categories.retire(store, name)
+        return categories.active(store)
+
+    return r

@@ -1,0 +1,98 @@
+"""Fixtures for the event analysis tests: an ops service on a clock the test moves, an incident
+made the way a drill makes one (drill events, then the write-path alarm), and the ops app."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from obruten import events
+from obruten.ops import alarms, incidents, users
+from obruten.ops.api import create_app
+from obruten.ops.clock import FakeClock
+from obruten.ops.findings import Finding
+from obruten.ops.service import OpsService
+from obruten.ops.settings import Settings
+from obruten.ops.store import Store
+from pgtools import free_port
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[OpsService]:
+    settings = Settings(var_dir=tmp_path / "var", backup_probe=False, public_url="http://127.0.0.1:8010")
+    # a little ahead of the wall clock: the drill's own events (stamped by the wall clock) come first
+    clock = FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5))
+    service = OpsService(settings, store=Store(settings.store_file), clock=clock, channels={}, probes=[])
+    users.seed_demo(service.store, clock.now())
+    users.add_user(service.store, "chef", "Cecilia Chefläkare", "tib", "demo")
+    yield service
+    service.store.close()
+
+
+def drill_incident(service: OpsService) -> int:
+    """What the slow-storage drill does, as far as the ops service sees it: drill events, the
+    journal's write path down until the alarm fires and opens an incident, then recovery."""
+    clock: FakeClock = service.clock  # type: ignore[assignment]
+    events.emit(service.var_dir, "drill.started", "Övning slow-storage (freeze) startad", "drill", drill="slow-storage")
+    events.emit(service.var_dir, "drill.fault_injected", "Primärens I/O fryst", "drill", drill="slow-storage")
+    for _ in range(2):
+        service.step([Finding("journal_write", "primary", "down", None, "no answer for 4.0 s", clock.now())])
+        clock.advance(seconds=25)
+    alarm = next(a for a in alarms.active(service.store) if a.rule == "journal-write")
+    assert alarm.incident_id is not None
+    service.acknowledge(alarm.id, "it", "console")
+    clock.advance(minutes=3)
+    service.step([Finding("journal_write", "primary", "ok", 12.0, "", clock.now())])
+    clock.advance(minutes=2)
+    incidents.change_state(service.store, service.var_dir, alarm.incident_id, "resolved", "it", clock.now(),
+                           "I/O åter normal")
+    clock.advance(minutes=10)
+    return alarm.incident_id
+
+
+def bearer(client: httpx.Client, username: str) -> dict[str, str]:
+    token = client.post("/api/v1/session", json={"username": username, "password": "demo"}).json()["token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Live:
+    """The ops app served by uvicorn in a thread on a free loopback port (for the browser)."""
+
+    def __init__(self, service: OpsService) -> None:
+        import uvicorn
+
+        self.base = f"http://127.0.0.1:{free_port()}"
+        port = int(self.base.rsplit(":", 1)[1])
+        self.server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port,
+                                                    log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the ops app did not start")
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.server.force_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def live(service: OpsService) -> Iterator[Live]:
+    server = Live(service)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def client(live: Live) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=live.base, timeout=30) as c:
+        yield c
