@@ -30,7 +30,7 @@ def service(tmp_path: Path) -> Iterator[OpsService]:
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5))
     service = OpsService(settings, store=Store(settings.store_file), clock=clock, channels={}, probes=[])
     users.seed_demo(service.store, clock.now())
-    users.add_user(service.store, "chef", "Cecilia Chefläkare", "tib", "demo")
+    users.add_user(service.store, "chef", "Cecilia Lindqvist", "tib", "demo")
     yield service
     service.store.close()
 

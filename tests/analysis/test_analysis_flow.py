@@ -106,7 +106,7 @@ def test_analysis_from_a_drill_incident_to_signed_report(client: httpx.Client, s
     assert "- O2 (från H3): Larmtröskeln är inte prövad mot verkliga lagringsfel. → Å2" in text
     assert text.index("### Procedurer, rutiner & riktlinjer") < text.index("### Övning & test")
     assert "| Å2 | Pröva larmtröskeln mot inspelade lagringsfel | O2 | Systemförvaltare | 2000-01-31 | Starkare |" in text
-    assert "Cecilia Chefläkare (chef)" in text and "signerad" in text
+    assert "Cecilia Lindqvist (chef)" in text and "signerad" in text
     assert "Inga patienter påverkades (övning)." in text
 
     pdf = client.get(f"{url}/report.pdf", headers=it)

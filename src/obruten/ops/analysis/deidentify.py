@@ -35,8 +35,9 @@ _TITLE = (r"patient(?:en)?|pat\.|pt\.?|läkare(?:n)?|dr\.?|doktor(?:n)?|överlä
           r"kurator(?:n)?|sekreterare(?:n)?|anhörig(?:a)?|make(?:n)?|maka(?:n)?|dotter(?:n)?|son(?:en)?|"
           r"mr\.?|mrs\.?|ms\.?|nurse|doctor|herr|fru")
 _TITLED = re.compile(rf"\b(?i:{_TITLE})\s+({_WORD}(?:\s+{_WORD}){{0,2}})")
-# header fields that name people: replaced whole
-PEOPLE_FIELDS = ("commissioner", "leader", "team", "created_by", "signed_by")
+# header fields that name people: replaced whole (counted when the report shows them)
+PEOPLE_FIELDS = ("commissioner", "leader", "team", "signed_by")
+HIDDEN_PEOPLE_FIELDS = ("created_by",)
 # free-text fields that are scrubbed
 TEXT_FIELDS = ("title", "scope", "summary", "consequences", "reason", "text", "question", "answer", "description",
                "owner", "measure")
@@ -106,10 +107,10 @@ class Deidentifier:
     def _is_name(self, word: str) -> bool:
         return word in self.known or all(part in self.known for part in word.split("-"))
 
-    def person(self, value: str) -> str:
+    def person(self, value: str, shown: bool = True) -> str:
         if not value.strip():
             return value
-        self.removed.names += 1
+        self.removed.names += int(shown)
         return NAME_MARK
 
 
@@ -133,11 +134,12 @@ def scrub(obj: T, deid: Deidentifier) -> T:
         changes: dict[str, object] = {}
         for f in fields(obj):
             value = getattr(obj, f.name)
-            if f.name in PEOPLE_FIELDS:
+            if f.name in PEOPLE_FIELDS or f.name in HIDDEN_PEOPLE_FIELDS:
+                shown = f.name in PEOPLE_FIELDS
                 if isinstance(value, str):
-                    changes[f.name] = deid.person(value)
+                    changes[f.name] = deid.person(value, shown)
                 elif isinstance(value, tuple):
-                    changes[f.name] = tuple(deid.person(v) for v in value)
+                    changes[f.name] = tuple(deid.person(v, shown) for v in value)
             elif f.name in TEXT_FIELDS and isinstance(value, str):
                 changes[f.name] = deid.clean(value)
             elif isinstance(value, tuple) or is_dataclass(value):
