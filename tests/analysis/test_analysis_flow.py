@@ -45,7 +45,7 @@ def test_analysis_from_a_drill_incident_to_signed_report(client: httpx.Client, s
         "question": "Varför tog det 20 sekunder innan larmet gick?",
         "answer": "Därför att regeln kräver att felet består i 20 sekunder."}).json()["why_id"]
     deeper = client.post(f"{url}/whys/{why}/whys", headers=it, json={
-        "question": "Varför består kravet i 20 sekunder?",
+        "question": "Kravet på 20 sekunder, varifrån kommer det?",
         "answer": "regeln är satt för att undvika falsklarm vid korta toppar"}).json()["why_id"]
     assert client.post(f"{url}/whys/{deeper}/causes", headers=it, json={
         "category": "Okänd kategori", "text": "x"}).status_code == 422
@@ -99,7 +99,8 @@ def test_analysis_from_a_drill_incident_to_signed_report(client: httpx.Client, s
     assert text.startswith(f"# Händelseanalys {analysis_id}: ")
     assert "## Händelseförlopp" in text and "## Orsaker per kategori" in text and "## Åtgärdsförslag" in text
     assert "1. **H1** " in text
-    assert "*Varför? Varför tog det 20 sekunder innan larmet gick?*" in text
+    assert "*Varför tog det 20 sekunder innan larmet gick?*" in text
+    assert "*Varför? Kravet på 20 sekunder, varifrån kommer det?*" in text
     assert "Därför att regeln kräver att felet består i 20 sekunder." in text
     assert "Därför att regeln är satt för att undvika falsklarm" in text  # the lead is added when missing
     assert "**O1** Orsak (Övning & test): Övningen mäter inte tid till reservrutin." in text
@@ -112,7 +113,7 @@ def test_analysis_from_a_drill_incident_to_signed_report(client: httpx.Client, s
     pdf = client.get(f"{url}/report.pdf", headers=it)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     ptext = pdf_text(pdf.content)
-    for expected in ("Händelseanalys", "Händelseförlopp", "Varför? Varför tog det 20 sekunder innan larmet gick?",
+    for expected in ("Händelseanalys", "Händelseförlopp", "Varför tog det 20 sekunder innan larmet gick?",
                      "Procedurer, rutiner & riktlinjer", "Pröva larmtröskeln", "Starkare", "Sammanfattning",
                      "Övningen frös primärens lagring"):
         assert expected in ptext, expected

@@ -75,6 +75,11 @@ def when(event: Event, t: Callable[..., str]) -> str:
     return text
 
 
+def _ask(question: str, t: Callable[..., str]) -> str:
+    lead = t("analysis.why")  # "Varför?"
+    return question if question.lower().startswith(lead.rstrip("?").lower()) else f"{lead} {question}"
+
+
 def _because(answer: str, t: Callable[..., str]) -> str:
     lead = t("analysis.because")
     return answer if answer.lower().startswith(lead.lower()) else f"{lead} {answer}"
@@ -108,7 +113,7 @@ def build(analysis: Analysis, lang: str = "sv", order: Sequence[str] = (), remov
     for event in analysis.events:
         blocks.append(Item("event", 0, f"{ep}{event.number}", f"{when(event, t)} – {event.text}"))
         for depth, why in event.steps():
-            blocks.append(Item("why", 1 + 2 * depth, "", f"{t('analysis.why')} {why.question}"))
+            blocks.append(Item("why", 1 + 2 * depth, "", _ask(why.question, t)))
             if why.answer:
                 blocks.append(Item("because", 2 + 2 * depth, "", _because(why.answer, t)))
             for cause in why.causes:
