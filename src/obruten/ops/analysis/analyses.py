@@ -101,6 +101,8 @@ def update(store: Store, analysis_id: int, who: str, now: datetime, **fields: ob
     if not values:
         return
     with store.tx() as db:
+        if db.execute("SELECT state FROM analysis_version WHERE id = ?", (version.id,)).fetchone()[0] != "draft":
+            raise locked(analysis_id, version.number)  # signed since we looked
         title = values.pop("title", None)
         if title is not None:
             db.execute("UPDATE analysis SET title = ? WHERE id = ?", (title, analysis_id))
@@ -148,6 +150,9 @@ def amend(store: Store, analysis_id: int, who: str, now: datetime, reason: str) 
         raise AnalysisError("an amendment needs a reason (what is changed and why)")
     number = old.number + 1
     with store.tx() as db:
+        newest = db.execute("SELECT MAX(number) FROM analysis_version WHERE analysis_id = ?", (analysis_id,)).fetchone()
+        if newest[0] != old.number:
+            raise AnalysisError(f"analysis {analysis_id} already has version {newest[0]}; edit that draft instead")
         vid = insert(db, "INSERT INTO analysis_version (analysis_id, number, state, commissioner, leader, team, scope, "
                          "summary, consequences, reason, created_at, created_by) "
                          "VALUES (?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?, ?)",

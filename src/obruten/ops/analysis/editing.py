@@ -7,6 +7,8 @@ Each function finds the version its target belongs to and refuses if that versio
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 
 from obruten.ops.analysis import categories
@@ -23,9 +25,9 @@ class _Target:
         self.analysis_id, self.number, self.version_id = analysis_id, number, version_id
 
 
-def _draft_of(store: Store, what: str, row_id: int) -> _Target:
-    row = store.one(f"SELECT v.id, v.analysis_id, v.number, v.state FROM {_TABLES[what]} x "
-                    "JOIN analysis_version v ON v.id = x.version_id WHERE x.id = ?", (row_id,))
+def _draft_of(db: sqlite3.Connection, what: str, row_id: int) -> _Target:
+    row = db.execute(f"SELECT v.id, v.analysis_id, v.number, v.state FROM {_TABLES[what]} x "
+                     "JOIN analysis_version v ON v.id = x.version_id WHERE x.id = ?", (row_id,)).fetchone()
     if row is None:
         raise NotFound(f"no {what} {row_id}")
     if row["state"] != "draft":
@@ -33,9 +35,17 @@ def _draft_of(store: Store, what: str, row_id: int) -> _Target:
     return _Target(row["analysis_id"], row["number"], row["id"])
 
 
-def _draft_version(store: Store, analysis_id: int) -> _Target:
-    row = store.one("SELECT id, number, state FROM analysis_version WHERE analysis_id = ? ORDER BY number DESC LIMIT 1",
-                    (analysis_id,))
+@contextmanager
+def _editing(store: Store, what: str, row_id: int) -> Iterator[tuple[sqlite3.Connection, _Target]]:
+    """One write transaction on a row of a draft; the draft check is inside it, so a sign-off
+    cannot slip in between the check and the change."""
+    with store.tx() as db:
+        yield db, _draft_of(db, what, row_id)
+
+
+def _draft_version(db: sqlite3.Connection, analysis_id: int) -> _Target:
+    row = db.execute("SELECT id, number, state FROM analysis_version WHERE analysis_id = ? ORDER BY number DESC "
+                     "LIMIT 1", (analysis_id,)).fetchone()
     if row is None:
         raise NotFound(f"no analysis {analysis_id}")
     if row["state"] != "draft":
@@ -64,9 +74,9 @@ def _order(db: sqlite3.Connection, version_id: int) -> list[int]:
 def add_event(store: Store, analysis_id: int, text: str, at: datetime | None, who: str, now: datetime,
               at_end: datetime | None = None, number: int | None = None) -> int:
     """Add an event; at position ``number`` (1-based), else in time order (or last without a time)."""
-    target = _draft_version(store, analysis_id)
     text = _text(text, "an event's text")
     with store.tx() as db:
+        target = _draft_version(db, analysis_id)
         order = _order(db, target.version_id)
         if number is None and at is not None:
             times = db.execute("SELECT id, at FROM analysis_event WHERE version_id = ? ORDER BY position, id",
@@ -86,8 +96,7 @@ def add_event(store: Store, analysis_id: int, text: str, at: datetime | None, wh
 
 def edit_event(store: Store, event_id: int, who: str, now: datetime, *, text: str | None = None,
                at: datetime | None = None, at_end: datetime | None = None) -> None:
-    target = _draft_of(store, "event", event_id)
-    with store.tx() as db:
+    with _editing(store, "event", event_id) as (db, target):
         if text is not None:
             db.execute("UPDATE analysis_event SET text = ? WHERE id = ?", (_text(text, "an event's text"), event_id))
         if at is not None:
@@ -99,8 +108,7 @@ def edit_event(store: Store, event_id: int, who: str, now: datetime, *, text: st
 
 def move_event(store: Store, event_id: int, number: int, who: str, now: datetime) -> None:
     """Put an event at position ``number`` (1-based) in the sequence."""
-    target = _draft_of(store, "event", event_id)
-    with store.tx() as db:
+    with _editing(store, "event", event_id) as (db, target):
         order = _order(db, target.version_id)
         if not 1 <= number <= len(order):
             raise AnalysisError(f"position must be between 1 and {len(order)}")
@@ -116,11 +124,9 @@ def merge_events(store: Store, into_id: int, from_id: int, who: str, now: dateti
     why-chains moved; ``from_id`` is removed."""
     if into_id == from_id:
         raise AnalysisError("choose two different events to merge")
-    target = _draft_of(store, "event", into_id)
-    other = _draft_of(store, "event", from_id)
-    if other.version_id != target.version_id:
-        raise AnalysisError("both events must belong to the same analysis version")
-    with store.tx() as db:
+    with _editing(store, "event", into_id) as (db, target):
+        if _draft_of(db, "event", from_id).version_id != target.version_id:
+            raise AnalysisError("both events must belong to the same analysis version")
         a = db.execute("SELECT * FROM analysis_event WHERE id = ?", (into_id,)).fetchone()
         b = db.execute("SELECT * FROM analysis_event WHERE id = ?", (from_id,)).fetchone()
         times = [t for t in (a["at"], a["at_end"], b["at"], b["at_end"]) if t]
@@ -136,8 +142,7 @@ def merge_events(store: Store, into_id: int, from_id: int, who: str, now: dateti
 
 
 def delete_event(store: Store, event_id: int, who: str, now: datetime) -> None:
-    target = _draft_of(store, "event", event_id)
-    with store.tx() as db:
+    with _editing(store, "event", event_id) as (db, target):
         _delete_tree(db, [r[0] for r in db.execute("SELECT id FROM analysis_why WHERE event_id = ? AND parent_id IS NULL",
                                                    (event_id,)).fetchall()])
         db.execute("DELETE FROM analysis_event WHERE id = ?", (event_id,))
@@ -151,14 +156,13 @@ def ask_why(store: Store, who: str, now: datetime, *, question: str, answer: str
     """A "Varför?" on an event (``event_id``) or on the answer of an earlier step (``parent_id``)."""
     if (event_id is None) == (parent_id is None):
         raise AnalysisError("ask why of an event (event_id) or of an earlier answer (parent_id), one of the two")
-    if parent_id is not None:
-        target = _draft_of(store, "why", parent_id)
-        parent = store.one("SELECT event_id FROM analysis_why WHERE id = ?", (parent_id,))
-        event_id = int(parent["event_id"])  # type: ignore[index]
-    else:
-        target = _draft_of(store, "event", event_id)  # type: ignore[arg-type]
     question = _text(question, "the question")
     with store.tx() as db:
+        if parent_id is not None:
+            target = _draft_of(db, "why", parent_id)
+            event_id = int(db.execute("SELECT event_id FROM analysis_why WHERE id = ?", (parent_id,)).fetchone()[0])
+        else:
+            target = _draft_of(db, "event", event_id)  # type: ignore[arg-type]
         why_id = insert(db, "INSERT INTO analysis_why (version_id, event_id, parent_id, question, answer) "
                             "VALUES (?, ?, ?, ?, ?)", (target.version_id, event_id, parent_id, question,
                                                        (answer or "").strip()))
@@ -169,8 +173,7 @@ def ask_why(store: Store, who: str, now: datetime, *, question: str, answer: str
 
 def edit_why(store: Store, why_id: int, who: str, now: datetime, *, question: str | None = None,
              answer: str | None = None) -> None:
-    target = _draft_of(store, "why", why_id)
-    with store.tx() as db:
+    with _editing(store, "why", why_id) as (db, target):
         if question is not None:
             db.execute("UPDATE analysis_why SET question = ? WHERE id = ?", (_text(question, "the question"), why_id))
         if answer is not None:
@@ -196,18 +199,16 @@ def _delete_tree(db: sqlite3.Connection, roots: list[int]) -> int:
 
 def delete_why(store: Store, why_id: int, who: str, now: datetime) -> None:
     """Remove a step with everything below it (deeper steps, their causes and actions)."""
-    target = _draft_of(store, "why", why_id)
-    with store.tx() as db:
+    with _editing(store, "why", why_id) as (db, target):
         removed = _delete_tree(db, [why_id])
         log(db, target.analysis_id, target.number, who, now, "why removed", f"why {why_id} and {removed - 1} below it")
 
 
 # ---- causes ------------------------------------------------------------------------------------
 def add_cause(store: Store, why_id: int, category: str, text: str, who: str, now: datetime) -> int:
-    target = _draft_of(store, "why", why_id)
     category = categories.check(store, category)
     text = _text(text, "a cause's text")
-    with store.tx() as db:
+    with _editing(store, "why", why_id) as (db, target):
         cause_id = insert(db, "INSERT INTO analysis_cause (version_id, why_id, category, text) VALUES (?, ?, ?, ?)",
                           (target.version_id, why_id, category, text))
         log(db, target.analysis_id, target.number, who, now, "cause added", f"cause {cause_id} ({category})")
@@ -216,8 +217,7 @@ def add_cause(store: Store, why_id: int, category: str, text: str, who: str, now
 
 def edit_cause(store: Store, cause_id: int, who: str, now: datetime, *, category: str | None = None,
                text: str | None = None) -> None:
-    target = _draft_of(store, "cause", cause_id)
-    with store.tx() as db:
+    with _editing(store, "cause", cause_id) as (db, target):
         if category is not None:
             db.execute("UPDATE analysis_cause SET category = ? WHERE id = ?", (categories.check(store, category),
                                                                                cause_id))
@@ -234,8 +234,7 @@ def _delete_cause(db: sqlite3.Connection, cause_id: int) -> None:
 
 
 def delete_cause(store: Store, cause_id: int, who: str, now: datetime) -> None:
-    target = _draft_of(store, "cause", cause_id)
-    with store.tx() as db:
+    with _editing(store, "cause", cause_id) as (db, target):
         _delete_cause(db, cause_id)
         log(db, target.analysis_id, target.number, who, now, "cause removed", f"cause {cause_id}")
 
@@ -256,9 +255,8 @@ def _action_values(description: str, owner: str, deadline: date | str, strength:
 
 def add_action(store: Store, cause_id: int, who: str, now: datetime, *, description: str, owner: str,
                deadline: date | str, strength: str, measure: str = "", status: str = "planned") -> int:
-    target = _draft_of(store, "cause", cause_id)
     description, owner, when = _action_values(description, owner, deadline, strength, status)
-    with store.tx() as db:
+    with _editing(store, "cause", cause_id) as (db, target):
         action_id = insert(db, "INSERT INTO analysis_action (version_id, cause_id, description, owner, deadline, "
                                "strength, measure, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            (target.version_id, cause_id, description, owner, when, strength, measure.strip(), status))
@@ -267,9 +265,9 @@ def add_action(store: Store, cause_id: int, who: str, now: datetime, *, descript
 
 
 def edit_action(store: Store, action_id: int, who: str, now: datetime, **fields: object) -> None:
-    target = _draft_of(store, "action", action_id)
     row = store.one("SELECT * FROM analysis_action WHERE id = ?", (action_id,))
-    assert row is not None
+    if row is None:
+        raise NotFound(f"no action {action_id}")
     merged = {k: fields[k] if fields.get(k) is not None else row[k]
               for k in ("description", "owner", "deadline", "strength", "measure", "status")}
     unknown = set(fields) - set(merged)
@@ -278,7 +276,7 @@ def edit_action(store: Store, action_id: int, who: str, now: datetime, **fields:
     description, owner, when = _action_values(str(merged["description"]), str(merged["owner"]),
                                               merged["deadline"], str(merged["strength"]),  # type: ignore[arg-type]
                                               str(merged["status"]))
-    with store.tx() as db:
+    with _editing(store, "action", action_id) as (db, target):
         db.execute("UPDATE analysis_action SET description = ?, owner = ?, deadline = ?, strength = ?, measure = ?, "
                    "status = ? WHERE id = ?", (description, owner, when, merged["strength"],
                                                str(merged["measure"]).strip(), merged["status"], action_id))
@@ -286,8 +284,7 @@ def edit_action(store: Store, action_id: int, who: str, now: datetime, **fields:
 
 
 def delete_action(store: Store, action_id: int, who: str, now: datetime) -> None:
-    target = _draft_of(store, "action", action_id)
-    with store.tx() as db:
+    with _editing(store, "action", action_id) as (db, target):
         db.execute("DELETE FROM analysis_action_followup WHERE action_id = ?", (action_id,))
         db.execute("DELETE FROM analysis_action WHERE id = ?", (action_id,))
         log(db, target.analysis_id, target.number, who, now, "action removed", f"action {action_id}")
