@@ -3,6 +3,7 @@ made the way a drill makes one (drill events, then the write-path alarm), and th
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -23,14 +24,25 @@ from obruten.ops.store import Store
 from pgtools import free_port
 
 
+@pytest.fixture(scope="session")
+def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ops store with the demo users and a commissioner, made once (password hashing is slow)."""
+    path = tmp_path_factory.mktemp("analysis-store") / "ops.sqlite3"
+    store = Store(path)
+    users.seed_demo(store, datetime.now(UTC) - timedelta(days=1))
+    users.add_user(store, "chef", "Cecilia Lindqvist", "tib", "demo")
+    store.close()
+    return path
+
+
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[OpsService]:
+def service(tmp_path: Path, seeded_store: Path) -> Iterator[OpsService]:
     settings = Settings(var_dir=tmp_path / "var", backup_probe=False, public_url="http://127.0.0.1:8010")
+    settings.store_file.parent.mkdir(parents=True)
+    shutil.copyfile(seeded_store, settings.store_file)
     # a little ahead of the wall clock: the drill's own events (stamped by the wall clock) come first
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=5))
     service = OpsService(settings, store=Store(settings.store_file), clock=clock, channels={}, probes=[])
-    users.seed_demo(service.store, clock.now())
-    users.add_user(service.store, "chef", "Cecilia Lindqvist", "tib", "demo")
     yield service
     service.store.close()
 

@@ -7,6 +7,7 @@ import io
 import httpx
 from pypdf import PdfReader
 
+from obruten import events as events_file
 from obruten.ops.analysis import analyses
 from obruten.ops.service import OpsService
 
@@ -124,7 +125,7 @@ def test_analysis_from_a_drill_incident_to_signed_report(client: httpx.Client, s
     log = client.get(f"{url}/changes", headers=it).json()
     assert [c["action"] for c in log][:1] == ["started"] and log[-1] == {**log[-1], "action": "signed", "who": "chef"}
     assert {c["who"] for c in log} == {"it", "chef"}
-    kinds = [e.kind for e in __import__("obruten").events.read(service.var_dir) for e in [e[1]]]
+    kinds = [event.kind for _, event in events_file.read(service.var_dir)]
     assert "analysis.started" in kinds and "analysis.signed" in kinds
 
 

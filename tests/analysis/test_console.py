@@ -59,3 +59,13 @@ def test_incident_page_offers_the_analysis_once_resolved(client: httpx.Client, s
     assert refused.status_code == 422 and "resolve" in refused.text
     client.post("/console/incidents/1/state", data={"csrf": csrf, "state": "resolved"})
     assert 'id="start-analysis"' in client.get("/console/incidents/1").text
+
+
+def test_categories_are_configured_from_the_console(client: httpx.Client, service: OpsService) -> None:
+    csrf = login(client, "it")
+    assert client.post("/console/analysis-categories", data={"csrf": csrf, "name": "Övning & test"}).status_code == 303
+    client.post("/console/analysis-categories", data={"csrf": csrf, "retire": "Barriärer"})
+    page = client.get("/console/analyses").text
+    assert "Övning &amp; test" in page and "Barriärer" not in page
+    refused = client.post("/console/analysis-categories", data={"csrf": csrf, "retire": "Barriärer"})
+    assert refused.status_code == 422 and "no active category" in refused.text

@@ -72,9 +72,28 @@ def router(service: OpsService, sources: Callable[[OpsService], list[NameSource]
                       changes=analyses.changes(store, analysis_id), error=error,
                       editable=not analysis.version.signed and analysis.version.number == analysis.latest)
 
+    def list_page(request: Request, error: str | None = None, status: int = 200) -> HTMLResponse:
+        return render(request, "analysis_list.html", status, analyses=analyses.listing(store),
+                      categories=categories.active(store), error=error)
+
     @r.get("/console/analyses", response_class=HTMLResponse)
     def listing(request: Request) -> HTMLResponse:
-        return render(request, "analysis_list.html", analyses=analyses.listing(store))
+        return list_page(request)
+
+    @r.post("/console/analysis-categories")
+    async def change_category(request: Request) -> Response:
+        session = session_of(request)
+        form = await request.form()
+        if not service.signer.check_csrf(session, str(form.get("csrf", ""))):
+            raise HTTPException(403, "stale form; reload the page and try again")
+        try:
+            if _s(form, "retire"):
+                categories.retire(store, _s(form, "retire"))
+            else:
+                categories.add(store, _s(form, "name"))
+        except categories.CategoryError as exc:
+            return list_page(request, error=str(exc), status=422)
+        return RedirectResponse("/console/analyses#categories", status_code=303)
 
     @r.post("/console/incidents/{incident_id}/analysis")
     async def start(incident_id: int, request: Request) -> Response:
