@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS analysis_why (
     answer     TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS analysis_why_event ON analysis_why (event_id);
+CREATE INDEX IF NOT EXISTS analysis_why_version ON analysis_why (version_id);
 
 CREATE TABLE IF NOT EXISTS analysis_cause (
     id         INTEGER PRIMARY KEY,
@@ -71,6 +72,7 @@ CREATE TABLE IF NOT EXISTS analysis_cause (
     category   TEXT NOT NULL,
     text       TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS analysis_cause_version ON analysis_cause (version_id);
 
 CREATE TABLE IF NOT EXISTS analysis_action (
     id          INTEGER PRIMARY KEY,
@@ -83,6 +85,8 @@ CREATE TABLE IF NOT EXISTS analysis_action (
     measure     TEXT NOT NULL DEFAULT '',
     status      TEXT NOT NULL CHECK (status IN ('planned', 'in_progress', 'done', 'cancelled'))
 );
+CREATE INDEX IF NOT EXISTS analysis_action_version ON analysis_action (version_id);
+CREATE INDEX IF NOT EXISTS analysis_action_deadline ON analysis_action (deadline);
 
 -- Follow-up of an action after sign-off: the signed content stays; its status moves on here.
 CREATE TABLE IF NOT EXISTS analysis_action_followup (
@@ -93,6 +97,7 @@ CREATE TABLE IF NOT EXISTS analysis_action_followup (
     status    TEXT NOT NULL CHECK (status IN ('planned', 'in_progress', 'done', 'cancelled')),
     note      TEXT NOT NULL DEFAULT ''
 );
+CREATE INDEX IF NOT EXISTS analysis_action_followup_action ON analysis_action_followup (action_id);
 
 CREATE TABLE IF NOT EXISTS analysis_category (
     id       INTEGER PRIMARY KEY,
