@@ -121,9 +121,19 @@ def test_analysis_from_a_drill_incident_to_signed_report(client: httpx.Client, s
     english = client.get(f"{url}/report.md?lang=en", headers=it).text
     assert "## Sequence of events" in english and "Because regeln är satt" in english
 
+    # after sign-off the action's progress is followed up; the signed content stays
+    done = client.post(f"{url}/actions/{action_id}/follow-up", headers=it,
+                       json={"status": "done", "note": "Prövad i övning 2"})
+    assert done.status_code == 200, done.text
+    assert client.get("/api/v1/analyses/overdue-actions", headers=it).json() == []
+    assert "| Tid till larm under 30 s i tre övningar | Genomförd |" in client.get(f"{url}/report.md", headers=it).text
+    assert client.post(f"{url}/actions/{action_id}/follow-up", headers=it,
+                       json={"status": "finished"}).status_code == 422
+
     # every change was recorded, with who
     log = client.get(f"{url}/changes", headers=it).json()
-    assert [c["action"] for c in log][:1] == ["started"] and log[-1] == {**log[-1], "action": "signed", "who": "chef"}
+    assert [c["action"] for c in log][:1] == ["started"] and log[-1]["action"] == "action followed up"
+    assert {"action": "signed", "who": "chef"}.items() <= log[-2].items()
     assert {c["who"] for c in log} == {"it", "chef"}
     kinds = [event.kind for _, event in events_file.read(service.var_dir)]
     assert "analysis.started" in kinds and "analysis.signed" in kinds
