@@ -131,9 +131,12 @@ def test_analysis_from_a_drill_incident_to_signed_report(client: httpx.Client, s
                        json={"status": "finished"}).status_code == 422
 
     # every change was recorded, with who
-    log = client.get(f"{url}/changes", headers=it).json()
+    everything = client.get(f"{url}/changes", headers=it).json()
+    log = [c for c in everything if c["action"] != "report exported"]
     assert [c["action"] for c in log][:1] == ["started"] and log[-1]["action"] == "action followed up"
     assert {"action": "signed", "who": "chef"}.items() <= log[-2].items()
+    exported = [c["detail"] for c in everything if c["action"] == "report exported"]  # who read which report
+    assert "md, version 1" in exported and "pdf, version 1" in exported
     assert {c["who"] for c in log} == {"it", "chef"}
     kinds = [event.kind for _, event in events_file.read(service.var_dir)]
     assert "analysis.started" in kinds and "analysis.signed" in kinds
@@ -182,7 +185,8 @@ def test_signed_version_is_read_only_and_amendment_makes_version_2(client: httpx
     assert "Därför att annat." in client.get(f"{url}/report.md?version=2", headers=it).text
     assert "Därför att annat." not in client.get(f"{url}/report.md?version=1", headers=it).text
     assert client.get(f"{url}?version=3", headers=it).status_code == 404
-    assert analyses.changes(service.store, analysis_id)[-1]["action"] == "why edited"
+    changed = [c for c in analyses.changes(service.store, analysis_id) if c["action"] != "report exported"]
+    assert [(c["version"], c["action"]) for c in changed][-3:] == [(1, "signed"), (2, "amended"), (2, "why edited")]
 
 
 def test_an_analysis_starts_only_from_a_resolved_incident(client: httpx.Client, service: OpsService) -> None:

@@ -306,8 +306,8 @@ def router(service: OpsService, sources: Callable[[OpsService], list[NameSource]
         if lang not in LANGUAGES:
             raise HTTPException(422, f"lang must be one of {', '.join(LANGUAGES)}")
         with answering():
-            body, media, name = exports.export(store, analysis_id, fmt, version=version, lang=lang,
-                                               deidentified=deidentified,
+            body, media, name = exports.export(store, analysis_id, fmt, who=who.username, now=now(), version=version,
+                                               lang=lang, deidentified=deidentified,
                                                sources=sources(service) if deidentified else ())
         return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

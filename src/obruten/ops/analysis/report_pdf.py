@@ -25,9 +25,25 @@ _HEAD = {1: ParagraphStyle("h1", parent=_STYLES["Heading1"], fontSize=16, leadin
          3: ParagraphStyle("h3", parent=_STYLES["Heading3"], fontSize=11, leading=14)}
 
 
+_SPELLED = {"→": "->", "←": "<-", "≤": "<=", "≥": ">=", "≈": "~", "−": "-", "✓": "OK"}
+
+
+def _latin(text: str) -> str:
+    """The standard PDF fonts cover WinAnsi (Latin-1 and a few more): other characters are spelled
+    out or shown as '?', never as an empty box."""
+    out = []
+    for ch in text:
+        ch = _SPELLED.get(ch, ch)
+        try:
+            ch.encode("cp1252")
+        except UnicodeEncodeError:
+            ch = "?"
+        out.append(ch)
+    return "".join(out)
+
+
 def _p(text: str, style: ParagraphStyle = _BODY) -> Paragraph:
-    # the standard fonts cover Latin-1 and WinAnsi; an arrow is written as text
-    return Paragraph(escape(text.replace("→", "->")).replace("\n", "<br/>"), style)
+    return Paragraph(escape(_latin(text)).replace("\n", "<br/>"), style)
 
 
 def render(report: Report, lang: str = "sv") -> bytes:
@@ -48,8 +64,8 @@ def render(report: Report, lang: str = "sv") -> bytes:
             style = ParagraphStyle(f"item{block.depth}{block.kind}", parent=_BODY, leftIndent=6 * mm * block.depth,
                                    spaceBefore=4 if block.kind == "event" else 0,
                                    fontName="Helvetica-Oblique" if block.kind == "why" else "Helvetica")
-            label = f"<b>{escape(block.label)}</b> " if block.label else ""
-            story.append(Paragraph(label + escape(block.text.replace("→", "->")), style))
+            label = f"<b>{escape(_latin(block.label))}</b> " if block.label else ""
+            story.append(Paragraph(label + escape(_latin(block.text)), style))
         elif isinstance(block, Table):
             widths = [10, 45, 12, 22, 19, 17, 28, 17]
             rows = [[_p(h, _SMALL) for h in block.headers]] + [[_p(c or "–", _SMALL) for c in row] for row in block.rows]
@@ -61,12 +77,12 @@ def render(report: Report, lang: str = "sv") -> bytes:
     def footer(canvas: object, doc: object) -> None:
         canvas.saveState()  # type: ignore[attr-defined]
         canvas.setFont("Helvetica", 7.5)  # type: ignore[attr-defined]
-        canvas.drawString(15 * mm, 10 * mm, report.footer)  # type: ignore[attr-defined]
+        canvas.drawString(15 * mm, 10 * mm, _latin(report.footer))  # type: ignore[attr-defined]
         canvas.drawRightString(195 * mm, 10 * mm, t("analysis.report.page", n=doc.page))  # type: ignore[attr-defined]
         canvas.restoreState()  # type: ignore[attr-defined]
 
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
-                            bottomMargin=18 * mm, title=report.title, author="Obruten", subject=report.footer)
+                            bottomMargin=18 * mm, title=_latin(report.title), author="Obruten", subject=report.footer)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()

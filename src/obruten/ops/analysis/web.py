@@ -122,10 +122,10 @@ def router(service: OpsService, sources: Callable[[OpsService], list[NameSource]
     @r.get("/console/analyses/{analysis_id}/report.{fmt}")
     def report(analysis_id: int, fmt: str, request: Request, version: int | None = None,
                deidentified: bool = False) -> Response:
-        session_of(request)
+        session = session_of(request)
         try:
-            body, media, name = exports.export(store, analysis_id, fmt, version=version, lang=lang_of(request),
-                                               deidentified=deidentified,
+            body, media, name = exports.export(store, analysis_id, fmt, who=session.username, now=service.clock.now(),
+                                               version=version, lang=lang_of(request), deidentified=deidentified,
                                                sources=sources(service) if deidentified else ())
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from exc
