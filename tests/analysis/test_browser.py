@@ -94,4 +94,21 @@ def test_why_chain_added_in_the_console_is_in_the_report(service: OpsService, li
     assert page.locator("#sign-button").count() == 0
     page.click("text=English")
     page.wait_for_selector("text=Sequence of events")
+    page.click("text=Svenska")
+
+    # the commissioner writes the summary and signs off; the version is then locked
+    page.click("header form button")  # log out
+    page.fill("#username", "chef")
+    page.fill("#password", "demo")
+    page.click("#login")
+    page.wait_for_selector("#analysis-overdue")
+    page.goto(f"{live.base}/console/analyses/{analysis_id}")
+    page.click("#sign-button")
+    page.wait_for_selector("#analysis-error:has-text('summary')")  # refused, with the reason
+    page.fill("#summary", "Frysningen märktes först när larmet gick.")
+    page.click("#save-header")
+    page.click("#sign-button")
+    page.wait_for_selector("#locked")
+    assert "signerad" in page.inner_text("#version-state")
+    assert page.locator(".why-form").count() == 0 and page.locator("#amend-form").count() == 1
     page.close()
