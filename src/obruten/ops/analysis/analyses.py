@@ -179,7 +179,7 @@ def amend(store: Store, analysis_id: int, who: str, now: datetime, reason: str) 
                                    "strength, measure, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                    (vid, cause_ids[cause.id], a.description, a.owner, a.deadline.isoformat(),
                                     a.strength, a.measure, a.status))
-        log(db, analysis_id, number, who, now, "amended", f"version {number} from signed version {old.number}: {reason}")
+        log(db, analysis_id, number, who, now, "amended", f"version {number} from signed version {old.number}")
     return number
 
 
@@ -195,7 +195,7 @@ def follow_up(store: Store, action_id: int, status: str, note: str, who: str, no
         db.execute("INSERT INTO analysis_action_followup (action_id, at, who, status, note) VALUES (?, ?, ?, ?, ?)",
                    (action_id, iso(now), who, status, note.strip()))
         log(db, row["analysis_id"], row["number"], who, now, "action followed up",
-            f"action {action_id}: {status}{': ' + note.strip() if note.strip() else ''}")
+            f"action {action_id}: {status}")  # the note stays in the follow-up, not in the log
 
 
 def listing(store: Store) -> list[dict[str, object]]:

@@ -53,10 +53,15 @@ def _draft_version(db: sqlite3.Connection, analysis_id: int) -> _Target:
     return _Target(analysis_id, row["number"], row["id"])
 
 
+MAX_TEXT = 4000
+
+
 def _text(value: str, what: str) -> str:
     value = (value or "").strip()
     if not value:
         raise AnalysisError(f"{what} cannot be empty")
+    if len(value) > MAX_TEXT:
+        raise AnalysisError(f"{what} is {len(value)} characters; shorten it to at most {MAX_TEXT}")
     return value
 
 
