@@ -291,3 +291,6 @@ from obruten.backup.cli import backup  # noqa: E402, I001
 main.add_command(backup)
 from obruten.drill.cli import drill  # noqa: E402, I001
 main.add_command(drill)
+from obruten.status.cli import status  # noqa: E402, I001
+
+main.add_command(status)

@@ -33,6 +33,11 @@ class Config:
     default_language: str = "sv"
     timezone: str = "Europe/Stockholm"
     pool_size: int = 10
+    # the status message (obruten.status): status service URLs to poll (comma separated), the
+    # trusted-keys file (default var_dir/status/trusted_keys) and the poll interval
+    status_urls: str = ""
+    status_trusted_keys: Path | None = None
+    status_poll_s: int = 2
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -65,6 +70,7 @@ _KINDS: dict[str, type] = {
     "emergency_access_hours": int, "max_body_bytes": int, "node_name": str,
     "default_language": str, "timezone": str, "pool_size": int,
 }
+_KINDS.update({"status_urls": str, "status_trusted_keys": Path, "status_poll_s": int})
 
 
 def load(environ: Mapping[str, str] | None = None, file: Path | None = None, **overrides: object) -> Config:
@@ -105,6 +111,8 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"{name}={port} is not a TCP port (1-65535)")
     if config.workers < 1 or config.pool_size < 1:
         raise ConfigError("workers and pool_size must be at least 1")
+    if config.status_poll_s < 1:
+        raise ConfigError("status_poll_s must be at least 1 (seconds between polls of the status service)")
     if config.database_url and not config.database_url.startswith(("postgresql://", "postgres://")):
         raise ConfigError("database_url must start with postgresql:// (a libpq URL)")
 

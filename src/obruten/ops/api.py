@@ -183,4 +183,7 @@ def create_app(service: OpsService) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
     app.include_router(web.router(service))
+    from obruten.status import ops_routes  # the status service (operating mode, status message)
+
+    app.include_router(ops_routes.router(service))
     return app
