@@ -6,13 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, ConfigDict, Field
 
 from obruten.auth import InvalidToken, Session
 from obruten.i18n import LANGUAGES, local_time, translator
+from obruten.ops.api import Who
 from obruten.ops.clock import parse as parse_time
 from obruten.ops.service import OpsService
 from obruten.status.banner import banner_css, render_banner
@@ -51,15 +52,6 @@ def router(service: OpsService) -> APIRouter:
     r = APIRouter()
     issuer = issuer_for(service)
 
-    def bearer(request: Request) -> Session:
-        header = request.headers.get("authorization", "")
-        if not header.startswith("Bearer "):
-            raise HTTPException(401, "send Authorization: Bearer <token> (POST /api/v1/session)")
-        try:
-            return service.signer.read(header.removeprefix("Bearer ").strip())
-        except InvalidToken as exc:
-            raise HTTPException(401, str(exc)) from exc
-
     def issue(session: Session, body: IssueRequest) -> tuple[object, list[str]]:
         try:
             due = parse_duration(body.next_update) if body.next_update else None
@@ -83,12 +75,12 @@ def router(service: OpsService) -> APIRouter:
         return {"key_id": issuer.key.key_id, "trusted_line": issuer.key.trusted_line()}
 
     @r.post("/api/v1/status/issue", status_code=201)
-    def post_issue(body: IssueRequest, who: Annotated[Session, Depends(bearer)]) -> dict[str, object]:
+    def post_issue(body: IssueRequest, who: Who) -> dict[str, object]:
         doc, said = issue(who, body)
         return {"document": doc.as_dict(), "said": said}  # type: ignore[attr-defined]
 
     @r.get("/api/v1/status/history")
-    def get_history(who: Annotated[Session, Depends(bearer)]) -> dict[str, object]:
+    def get_history(who: Who) -> dict[str, object]:
         return {"history": history(service.store), "deliveries": deliveries(service.store)}
 
     # ---- console ------------------------------------------------------------------------------
