@@ -3,6 +3,7 @@ call, and the console page ``/console/status``. Thin: check who asks, call ``Sta
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from obruten.i18n import LANGUAGES, local_time, translator
 from obruten.ops.api import Who
 from obruten.ops.clock import parse as parse_time
 from obruten.ops.service import OpsService
+from obruten.ops.store import Store
 from obruten.status.banner import banner_css, render_banner
 from obruten.status.document import MODES, StatusError, parse_duration
 from obruten.status.service import NotAllowed, StatusIssuer, StatusSettings, current, deliveries, history
@@ -37,6 +39,15 @@ class IssueRequest(BaseModel):
 _env = Environment(loader=FileSystemLoader(Path(__file__).parents[1] / "ops" / "templates"),
                    autoescape=select_autoescape(["html"]))
 _env.filters["lt"] = lambda value: local_time(parse_time(value), "%Y-%m-%d %H:%M:%S")
+
+
+def console_banner(store: Store, lang: str) -> dict[str, str]:
+    """The status banner for ops console pages (``status_banner`` and ``status_banner_css``)."""
+    try:
+        doc = current(store)
+    except sqlite3.OperationalError:  # the status table is created when the status routes start
+        doc = None
+    return {"status_banner": render_banner(doc, lang), "status_banner_css": banner_css()}
 
 
 def issuer_for(service: OpsService) -> StatusIssuer:
@@ -99,7 +110,7 @@ def router(service: OpsService) -> APIRouter:
         doc = current(service.store)
         html = _env.get_template("status.html").render(
             t=translator(lang), lang=lang, request=request, session=session, csrf=service.signer.csrf_token(session),
-            doc=doc, banner=render_banner(doc, lang), banner_css=banner_css(), modes=MODES, error=error,
+            doc=doc, modes=MODES, error=error, **console_banner(service.store, lang),
             history=history(service.store), deliveries=deliveries(service.store))
         return HTMLResponse(html, status_code=status)
 
