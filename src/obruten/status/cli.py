@@ -202,3 +202,16 @@ def trust(ctx: click.Context, line: str) -> None:
     with path.open("a") as fh:
         fh.write(line.strip() + "\n")
     click.echo(f"trusted {line.split()[0]} in {path}")
+
+
+def wire_demo(var_dir: Path, ops_url: str) -> None:
+    """For ``obruten demo``: the journal trusts the ops service's status key and follows it."""
+    import os
+
+    line = load_or_create_key(var_dir / "ops" / "status_signing_key.pem").trusted_line()
+    path = default_trusted_keys(var_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or line not in path.read_text().splitlines():
+        with path.open("a") as fh:
+            fh.write(line + "\n")
+    os.environ.setdefault("OBRUTEN_STATUS_URLS", ops_url)  # read by the journal's worker processes
