@@ -123,7 +123,9 @@ def test_pushes_are_checked(journal_server, publisher, status_key, tmp_path) -> 
 
     from .conftest import make_doc
 
-    publisher.push("storning", headline="Test")
+    doc = publisher.push("storning", headline="Test")
+    again = httpx.post(journal_server.base + "/api/v1/status", json={"document": doc.as_dict()})
+    assert again.status_code == 200 and again.json()["already_held"]  # a retried push is not an error
     held = publisher.current_version()
     old = make_doc(status_key, held, "normal")
     assert httpx.post(journal_server.base + "/api/v1/status", json=old.as_dict()).status_code == 409

@@ -152,6 +152,9 @@ def _router(node: StatusNode) -> APIRouter:
         try:
             doc = node.ledger.offer(data)
         except NotNewer as exc:
+            held = node.ledger.current()
+            if held is not None and isinstance(data, dict) and data.get("signature") == held.signature:
+                return JSONResponse({"accepted": held.version, "already_held": True})  # a retried push
             return JSONResponse({"error": str(exc)}, status_code=409)
         except Untrusted as exc:
             return JSONResponse({"error": str(exc)}, status_code=403)
