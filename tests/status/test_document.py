@@ -111,3 +111,11 @@ def test_durations() -> None:
     assert parse_duration("45").total_seconds() == 2700
     with pytest.raises(StatusError, match="duration"):
         parse_duration("soon")
+
+
+def test_the_mode_in_force_follows_the_unit_override(node) -> None:
+    _, key = node
+    doc = make_doc(key, 1, "reservrutin", unit_modes={"U1": "normal", "U2": "storning"})
+    assert doc.mode_for("U1") == "normal" and doc.mode_for("U3") == "reservrutin"
+    assert doc.worst_mode(["U1"]) == "normal" and doc.worst_mode(["U1", "U2"]) == "storning"
+    assert doc.worst_mode() == "reservrutin" and doc.worst_mode([]) == "reservrutin"

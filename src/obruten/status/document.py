@@ -82,8 +82,8 @@ class StatusDocument:
         return self.mode
 
     def worst_mode(self, units: tuple[str, ...] | list[str] | None = None) -> str:
-        """The most severe mode of the region and the overrides (of ``units``, or of all units)."""
-        modes = [self.mode] + [m for u, m in self.unit_modes.items() if units is None or u in units]
+        """The most severe mode in force on ``units``; without units, of the region and every override."""
+        modes = [self.mode_for(u) for u in units] if units else [self.mode, *self.unit_modes.values()]
         return max(modes, key=severity)
 
     @property
