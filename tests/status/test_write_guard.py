@@ -110,6 +110,11 @@ def test_ui_refuses_with_the_routine_and_override_form_lets_the_doctor_through(j
     r = web.post(f"/patients/{patient}/notes", data={"csrf": csrf, "kind": "daganteckning", "body": text},
                  headers={"referer": f"{journal_server.base}/patients/{patient}/note/new"})
     assert r.status_code == 423 and "Blankett RR-7" in r.text and 'id="override-form"' in r.text
+    assert "Reservrutin gäller för" in r.text
+    web.cookies.set("lang", "en")
+    r = web.post(f"/patients/{patient}/notes", data={"csrf": csrf, "kind": "daganteckning", "body": text})
+    assert r.status_code == 423 and "Follow the routine: Blankett RR-7" in r.text
+    web.cookies.set("lang", "sv")
     r = web.post("/status/override", data={"csrf": csrf, "reason": "Akut, ingen blankett",
                                            "back": f"/patients/{patient}/note/new"})
     assert r.status_code == 303 and OVERRIDE_COOKIE in r.cookies

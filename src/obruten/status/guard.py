@@ -64,10 +64,15 @@ def write_guard(ledger: Ledger, record: Callable[[AuditEvent], Awaitable[None]],
                                     detail={"unit": unit_id, "status_version": doc.version, "mode": mode},
                                     node=node))
             return
-        message = t("status.blocked", unit=unit_id or "-", routine=doc.routine or "-", version=doc.version,
-                    headline=doc.headline)
-        if session.role in OVERRIDE_ROLES:
-            message += " " + t("status.blocked_override")
-        raise WriteBlocked(message, unit=unit_id, routine=doc.routine, status_version=doc.version, mode=mode)
+        details = {"unit": unit_id, "routine": doc.routine, "status_version": doc.version, "mode": mode,
+                   "headline": doc.headline, "may_override": session.role in OVERRIDE_ROLES}
+        raise WriteBlocked(blocked_message(t, details), **details)
 
     return guard
+
+
+def blocked_message(t: Callable[..., str], details: dict[str, object]) -> str:
+    """The refusal in the reader's language: which unit, which routine to follow, which message."""
+    message = t("status.blocked", unit=details.get("unit") or "-", routine=details.get("routine") or "-",
+                version=details.get("status_version"), headline=details.get("headline", ""))
+    return message + (" " + t("status.blocked_override") if details.get("may_override") else "")

@@ -189,14 +189,16 @@ def _router(node: StatusNode) -> APIRouter:
 
 
 async def _blocked(request: Request, exc: guard_mod.WriteBlocked) -> Response:
-    from obruten.web.app import optional_session, render
+    from obruten.i18n import translator
+    from obruten.web.app import language, optional_session, render
 
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": exc.message, "details": exc.details}, status_code=exc.status)
+    message = guard_mod.blocked_message(translator(language(request)), exc.details)
     session = await optional_session(request)
     referer = request.headers.get("referer", "/")
     back = referer.split(request.base_url.netloc, 1)[-1] if request.base_url.netloc in referer else "/"
-    return render(request, "status_blocked.html", exc.status, session=session, message=exc.message,
+    return render(request, "status_blocked.html", exc.status, session=session, message=message,
                   details=exc.details, back=back,
                   may_override=bool(session and session.role in guard_mod.OVERRIDE_ROLES)) \
-        if session else HTMLResponse(exc.message, status_code=exc.status)
+        if session else HTMLResponse(message, status_code=exc.status)
