@@ -33,12 +33,12 @@ class Config:
     default_language: str = "sv"
     timezone: str = "Europe/Stockholm"
     pool_size: int = 10
+    extra: Mapping[str, str] = field(default_factory=dict)
     # the status message (obruten.status): status service URLs to poll (comma separated), the
-    # trusted-keys file (default var_dir/status/trusted_keys) and the poll interval
+    # trusted-keys file (default var_dir/status/trusted_keys) and the poll interval in seconds
     status_urls: str = ""
     status_trusted_keys: Path | None = None
     status_poll_s: int = 2
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def embedded(self) -> bool:
@@ -105,14 +105,14 @@ def load(environ: Mapping[str, str] | None = None, file: Path | None = None, **o
 def _validate(config: Config) -> None:
     if config.default_language not in ("sv", "en"):
         raise ConfigError("default_language must be 'sv' or 'en'")
+    if config.status_poll_s < 1:
+        raise ConfigError("status_poll_s must be at least 1 (seconds between polls of the status service)")
     for name in ("pg_port", "http_port"):
         port = getattr(config, name)
         if not 0 < port < 65536:
             raise ConfigError(f"{name}={port} is not a TCP port (1-65535)")
     if config.workers < 1 or config.pool_size < 1:
         raise ConfigError("workers and pool_size must be at least 1")
-    if config.status_poll_s < 1:
-        raise ConfigError("status_poll_s must be at least 1 (seconds between polls of the status service)")
     if config.database_url and not config.database_url.startswith(("postgresql://", "postgres://")):
         raise ConfigError("database_url must start with postgresql:// (a libpq URL)")
 

@@ -2,8 +2,8 @@
 
 ``install(app, config)`` adds: the ledger and follower, a middleware that puts the banner in
 ``request.state.status_message`` for every page, ``GET``/``POST /api/v1/status``, the override
-form for reserve routines, and the 423 page. The app's lifespan calls ``start``/``stop`` and
-wires ``guard_for(journal)`` into ``Journal.write_guard``.
+form for reserve routines, the 423 page, and (wrapping the app's lifespan) the write guard on
+``Journal.write_guard`` and the follower's start and stop.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -55,11 +57,29 @@ def node_for(config: Config) -> StatusNode:
 
 
 def install(app: FastAPI, config: Config) -> StatusNode:
+    """Everything a UI node needs. The app's own lifespan runs first; then the write guard is set
+    on ``app.state.runtime.journal`` (whichever journal that lifespan built, e.g. a read copy's) and
+    the follower starts; it stops before the app's own shutdown."""
     node = node_for(config)
     app.state.status_node = node
     app.include_router(_router(node))
     app.add_middleware(StatusMiddleware, node=node)
     app.add_exception_handler(guard_mod.WriteBlocked, _blocked)  # type: ignore[arg-type]
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app_: FastAPI) -> AsyncIterator[object]:
+        async with inner(app_) as state:
+            runtime = getattr(app_.state, "runtime", None)
+            if runtime is not None:
+                runtime.journal.write_guard = node.guard_for(runtime.journal)
+            node.start()
+            try:
+                yield state
+            finally:
+                node.stop()
+
+    app.router.lifespan_context = lifespan
     return node
 
 

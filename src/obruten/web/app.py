@@ -23,7 +23,6 @@ from obruten.config import Config
 from obruten.errors import DomainError, NeedsEmergencyAccess, Unauthenticated
 from obruten.i18n import LANGUAGES, local_time, translator
 from obruten.journal import Journal
-from obruten.status.node_routes import install as install_status
 from obruten.web.limits import BodyLimit
 
 SESSION_COOKIE = "obruten_session"
@@ -130,13 +129,10 @@ def create_app(config: Config, database_url: str) -> FastAPI:
         await pool.open(wait=True, timeout=30)
         journal = Journal(pool=pool, audit=AuditWriter(DatabaseSink(pool)), node=config.node_name,
                           emergency_hours=config.emergency_access_hours)
-        journal.write_guard = status_node.guard_for(journal)
         app.state.runtime = Runtime(config=config, signer=signer, journal=journal, templates=_templates())
-        status_node.start()
         try:
             yield
         finally:
-            status_node.stop()
             await pool.close()
 
     app = FastAPI(title="Obruten journal API", version="1", lifespan=lifespan,
@@ -150,7 +146,9 @@ def create_app(config: Config, database_url: str) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(resources.files("obruten.web").joinpath("static"))),
               name="static")
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
-    status_node = install_status(app, config)  # banner middleware, /api/v1/status, write guard
+    from obruten.status.node_routes import install as install_status
+
+    install_status(app, config)  # the status banner, /api/v1/status, the operating-mode write guard
     return app
 
 
