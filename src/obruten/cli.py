@@ -97,6 +97,9 @@ main.add_command(backup)
 from obruten.drill.cli import drill  # noqa: E402, I001
 
 main.add_command(drill)
+from obruten.status.cli import status  # noqa: E402, I001
+
+main.add_command(status)
 
 
 # ---- serve, demo, seed -------------------------------------------------------------------------
@@ -293,6 +296,3 @@ from obruten.backup.cli import backup  # noqa: E402, I001
 main.add_command(backup)
 from obruten.drill.cli import drill  # noqa: E402, I001
 main.add_command(drill)
-from obruten.status.cli import status  # noqa: E402, I001
-
-main.add_command(status)
