@@ -36,6 +36,11 @@ def config_from(ctx: click.Context, **overrides: object) -> Config:
     return _load(ctx, **overrides)
 
 
+from obruten.status.cli import status  # noqa: E402, I001  (obruten status …)
+
+main.add_command(status)
+
+
 # ---- db ----------------------------------------------------------------------------------------
 @main.group()
 def db() -> None:
@@ -97,9 +102,6 @@ main.add_command(backup)
 from obruten.drill.cli import drill  # noqa: E402, I001
 
 main.add_command(drill)
-from obruten.status.cli import status  # noqa: E402, I001
-
-main.add_command(status)
 
 
 # ---- serve, demo, seed -------------------------------------------------------------------------
