@@ -89,8 +89,8 @@ def test_status_message_reaches_the_journal_with_its_database_killed(world: dict
     # the journal, following the status service
     port = free_port()
     journal_url = f"http://127.0.0.1:{port}"
-    journal = spawn(["--var-dir", str(journal_var), "--database-url", pg.url(), "serve", "--port", str(port)],
-                    base / "journal.log", {"OBRUTEN_STATUS_URLS": ops_url, "OBRUTEN_STATUS_POLL_S": "2"})
+    journal = spawn(["--var-dir", str(journal_var), "serve", "--port", str(port)], base / "journal.log",
+                    {"OBRUTEN_DATABASE_URL": pg.url(), "OBRUTEN_STATUS_URLS": ops_url, "OBRUTEN_STATUS_POLL_S": "2"})
     procs.append(journal)
     wait_for("journal up", lambda: httpx.get(journal_url + "/api/v1/health").status_code == 200, 60, journal)
     assert httpx.get(journal_url + "/api/v1/status").json()["document"] is None
