@@ -130,7 +130,8 @@ def test_api_and_console(service: OpsService, live, tmp_path: Path) -> None:
     assert web.post("/login", data={"username": "tib", "password": "demo"}).status_code == 303
     page = web.get("/console/status")
     assert page.status_code == 200 and 'id="status-banner"' in page.text and "RR-1" in page.text
-    assert 'id="status-banner"' in web.get("/console").text  # the same banner on the ops console
+    console = web.get("/console").text
+    assert 'id="status-banner"' in console and 'href="/console/status"' in console  # same banner, and a link
     csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
     r = web.post("/console/status", data={"csrf": csrf, "mode": "efterregistrering", "headline": "Journalen uppe",
                                           "reason": "Åter i drift", "next_update": "2h", "unit_modes": ""})
