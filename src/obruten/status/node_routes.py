@@ -9,6 +9,7 @@ form for reserve routines, the 423 page, and (wrapping the app's lifespan) the w
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import time
 from collections.abc import AsyncIterator
@@ -20,15 +21,17 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from obruten.auth import InvalidToken, Session
+from obruten.auth import InvalidToken, Session, TokenSigner
 from obruten.config import Config
 from obruten.errors import Forbidden, Invalid
+from obruten.i18n import translator
 from obruten.journal import Journal, WriteGuard
 from obruten.status import guard as guard_mod
 from obruten.status.banner import banner_view
 from obruten.status.document import NotNewer, StatusError, Untrusted
 from obruten.status.follower import Follower
 from obruten.status.ledger import Ledger
+from obruten.web.app import SESSION_COOKIE, current_session, language, optional_session, render, runtime
 
 OVERRIDE_COOKIE = "obruten_override"
 _OVERRIDE_PURPOSE = "status-override"
@@ -84,29 +87,16 @@ def install(app: FastAPI, config: Config) -> StatusNode:
 
 
 # ---- middleware -------------------------------------------------------------------------------------
-def _session_of(scope: Scope, signer: object) -> Session | None:
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
-    token = None
-    auth = headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
-        token = auth[7:].strip()
-    cookies = _cookies(headers.get("cookie", ""))
-    token = token or cookies.get("obruten_session")
+def _session_of(request: Request, signer: TokenSigner | None) -> Session | None:
+    """The viewer's session from the token alone (no database: the banner shows during outages)."""
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(SESSION_COOKIE)
     if not token or signer is None:
         return None
     try:
-        return signer.read(token)  # type: ignore[attr-defined, no-any-return]
+        return signer.read(token)
     except InvalidToken:
         return None
-
-
-def _cookies(header: str) -> dict[str, str]:
-    found = {}
-    for part in header.split(";"):
-        name, _, value = part.strip().partition("=")
-        if name:
-            found[name] = value.strip('"')
-    return found
 
 
 class StatusMiddleware:
@@ -122,25 +112,24 @@ class StatusMiddleware:
             return
         runtime = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
         signer = getattr(runtime, "signer", None)
-        session = _session_of(scope, signer)
-        state = scope.setdefault("state", {})
-        state["status_message"] = banner_view(self.node.ledger.current(), session.units if session else None)
-        token = guard_mod.current_override.set(_override(scope, signer))
+        request = Request(scope)
+        session = _session_of(request, signer)
+        request.state.status_message = banner_view(self.node.ledger.current(), session.units if session else None)
+        token = guard_mod.current_override.set(_override(request, signer))
         try:
             await self.app(scope, receive, send)
         finally:
             guard_mod.current_override.reset(token)
 
 
-def _override(scope: Scope, signer: object) -> guard_mod.Override | None:
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
-    if guard_mod.OVERRIDE_HEADER in headers:
-        return guard_mod.Override(unquote(headers[guard_mod.OVERRIDE_HEADER]))
-    raw = _cookies(headers.get("cookie", "")).get(OVERRIDE_COOKIE)
+def _override(request: Request, signer: TokenSigner | None) -> guard_mod.Override | None:
+    if guard_mod.OVERRIDE_HEADER in request.headers:
+        return guard_mod.Override(unquote(request.headers[guard_mod.OVERRIDE_HEADER]))
+    raw = request.cookies.get(OVERRIDE_COOKIE)
     if not raw or signer is None or "." not in raw:
         return None
     body, mac = raw.rsplit(".", 1)
-    if mac != signer.sign(body, _OVERRIDE_PURPOSE):  # type: ignore[attr-defined]
+    if not hmac.compare_digest(mac, signer.sign(body, _OVERRIDE_PURPOSE)):
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
@@ -184,8 +173,6 @@ def _router(node: StatusNode) -> APIRouter:
 
     @r.post("/status/override", include_in_schema=False)
     async def override(request: Request) -> Response:
-        from obruten.web.app import current_session, runtime
-
         session = await current_session(request)
         form = await request.form()
         rt = runtime(request)
@@ -209,9 +196,6 @@ def _router(node: StatusNode) -> APIRouter:
 
 
 async def _blocked(request: Request, exc: guard_mod.WriteBlocked) -> Response:
-    from obruten.i18n import translator
-    from obruten.web.app import language, optional_session, render
-
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": exc.message, "details": exc.details}, status_code=exc.status)
     message = guard_mod.blocked_message(translator(language(request)), exc.details)
