@@ -60,3 +60,14 @@ def test_render_banner_for_other_uis(tmp_path: Path) -> None:
     en = render_banner(doc, "en", units=["AVD8"])
     assert 'data-mode="storning"' in en and "Disturbance" in en and "AVD7 – Reserve routines in force" in en
     assert ".banner-reservrutin" in banner_css()
+
+
+def test_banner_says_when_the_next_update_is_overdue(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    key = load_or_create_key(tmp_path / "k.pem")
+    fresh = make_doc(key, 1, "storning", next_update_in=timedelta(minutes=30))
+    late = make_doc(key, 2, "storning", next_update_in=timedelta(minutes=30),
+                    now=datetime.now(UTC) - timedelta(hours=1))
+    assert "banner-overdue" not in render_banner(fresh)
+    assert "försenad" in render_banner(late)

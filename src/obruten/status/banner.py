@@ -7,6 +7,7 @@ for UIs outside the journal app (ward kits, the ops console). Times are Europe/S
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -35,6 +36,7 @@ class BannerView:
     issuer_role: str
     issued: str  # local time
     next_update: str  # local time or ""
+    overdue: bool  # the next update was due and has not come: the message may be stale
     writes_blocked: bool
 
 
@@ -50,6 +52,7 @@ def banner_view(doc: StatusDocument | None, units: tuple[str, ...] | list[str] |
         routine=doc.routine, unit_modes=overrides, affected_systems=doc.affected_systems,
         affected_units=doc.affected_units, issuer=doc.issuer_name, issuer_role=doc.issuer_role,
         issued=local_time(doc.issued()), next_update=local_time(doc.next_update()) if doc.next_update_due else "",
+        overdue=bool(doc.next_update_due) and datetime.now(UTC) > doc.next_update(),  # type: ignore[operator]
         writes_blocked=mode == "reservrutin")
 
 
