@@ -36,6 +36,11 @@ def config_from(ctx: click.Context, **overrides: object) -> Config:
     return _load(ctx, **overrides)
 
 
+from obruten.status.cli import status  # noqa: E402, I001  (obruten status …)
+
+main.add_command(status)
+
+
 # ---- db ----------------------------------------------------------------------------------------
 @main.group()
 def db() -> None:
@@ -192,7 +197,9 @@ def demo(ctx: click.Context, patients: int, port: int | None, ops_port: int) -> 
         click.echo("Reusing the region already in the database (make clean starts over).", err=True)
     base = f"http://{cfg.http_host}:{cfg.http_port}/"
     from obruten.ops.cli import spawn as spawn_ops
+    from obruten.status.cli import wire_demo
 
+    wire_demo(cfg.var_dir, f"http://{cfg.http_host}:{ops_port}")  # the banner follows the ops status service
     ops_proc = spawn_ops(cfg.var_dir, port=ops_port, journal_url=url)
     click.echo("\n" + "=" * 64)
     click.echo(f"  Obruten journal: {base}")

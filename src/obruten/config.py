@@ -34,6 +34,11 @@ class Config:
     timezone: str = "Europe/Stockholm"
     pool_size: int = 10
     extra: Mapping[str, str] = field(default_factory=dict)
+    # the status message (obruten.status): status service URLs to poll (comma separated), the
+    # trusted-keys file (default var_dir/status/trusted_keys) and the poll interval in seconds
+    status_urls: str = ""
+    status_trusted_keys: Path | None = None
+    status_poll_s: int = 2
 
     @property
     def embedded(self) -> bool:
@@ -65,6 +70,7 @@ _KINDS: dict[str, type] = {
     "emergency_access_hours": int, "max_body_bytes": int, "node_name": str,
     "default_language": str, "timezone": str, "pool_size": int,
 }
+_KINDS.update({"status_urls": str, "status_trusted_keys": Path, "status_poll_s": int})
 
 
 def load(environ: Mapping[str, str] | None = None, file: Path | None = None, **overrides: object) -> Config:
@@ -99,6 +105,8 @@ def load(environ: Mapping[str, str] | None = None, file: Path | None = None, **o
 def _validate(config: Config) -> None:
     if config.default_language not in ("sv", "en"):
         raise ConfigError("default_language must be 'sv' or 'en'")
+    if config.status_poll_s < 1:
+        raise ConfigError("status_poll_s must be at least 1 (seconds between polls of the status service)")
     for name in ("pg_port", "http_port"):
         port = getattr(config, name)
         if not 0 < port < 65536:

@@ -81,6 +81,9 @@ def create_app(service: OpsService) -> FastAPI:
     app = FastAPI(title="Obruten ops", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ops = service
     store = service.store
+    from obruten.status import ops_routes  # the status service: operating mode and status message
+
+    app.include_router(ops_routes.router(service))
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:

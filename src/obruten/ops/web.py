@@ -40,7 +40,10 @@ def router(service: OpsService) -> APIRouter:
 
     def render(request: Request, name: str, status: int = 200, **ctx: object) -> HTMLResponse:
         lang = lang_of(request)
-        html = _env.get_template(name).render(t=translator(lang), lang=lang, request=request, **ctx)
+        from obruten.status.ops_routes import console_banner  # the same status banner as every UI
+
+        html = _env.get_template(name).render(t=translator(lang), lang=lang, request=request,
+                                              **console_banner(store, lang), **ctx)
         return HTMLResponse(html, status_code=status)
 
     def session_of(request: Request) -> Session | None:

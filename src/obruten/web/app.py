@@ -146,6 +146,9 @@ def create_app(config: Config, database_url: str) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(resources.files("obruten.web").joinpath("static"))),
               name="static")
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    from obruten.status.node_routes import install as install_status
+
+    install_status(app, config)  # the status banner, /api/v1/status, the operating-mode write guard
     return app
 
 

@@ -1,0 +1,81 @@
+"""The status banner: the same HTML in every UI (journal, read copy, ops console, ward kits).
+
+``banner_view`` turns a document into what the template shows; ``render_banner`` gives the HTML
+for UIs outside the journal app (ward kits, the ops console). Times are Europe/Stockholm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from obruten.i18n import local_time, translator
+from obruten.status.document import StatusDocument, severity
+
+
+@dataclass(frozen=True)
+class BannerView:
+    """What ``banner.html`` reads as ``status_message`` (``mode``, ``headline``, ``body`` are the
+    journal's original banner contract)."""
+
+    version: int
+    mode: str  # the most severe mode that applies to the viewer
+    region_mode: str
+    headline: str
+    body: str
+    routine: str
+    unit_modes: tuple[tuple[str, str], ...]
+    affected_systems: tuple[str, ...]
+    affected_units: tuple[str, ...]
+    issuer: str
+    issuer_role: str
+    issued: str  # local time
+    next_update: str  # local time or ""
+    overdue: bool  # the next update was due and has not come: the message may be stale
+    writes_blocked: bool
+
+
+def banner_view(doc: StatusDocument | None, units: tuple[str, ...] | list[str] | None = None) -> BannerView | None:
+    """None when there is nothing to show (no document, or normal everywhere with no headline).
+    ``units``: the viewer's care units (None: consider every unit's override)."""
+    if doc is None or doc.quiet:
+        return None
+    mode = doc.worst_mode(units)
+    overrides = tuple(sorted((u, m) for u, m in doc.unit_modes.items() if severity(m) > 0 or m != doc.mode))
+    return BannerView(
+        version=doc.version, mode=mode, region_mode=doc.mode, headline=doc.headline, body=doc.details,
+        routine=doc.routine, unit_modes=overrides, affected_systems=doc.affected_systems,
+        affected_units=doc.affected_units, issuer=doc.issuer_name, issuer_role=doc.issuer_role,
+        issued=local_time(doc.issued()), next_update=local_time(doc.next_update()) if doc.next_update_due else "",
+        overdue=bool(doc.next_update_due) and datetime.now(UTC) > doc.next_update(),  # type: ignore[operator]
+        writes_blocked=mode == "reservrutin")
+
+
+def template_dir() -> Path:
+    return Path(str(resources.files("obruten.web").joinpath("templates")))
+
+
+@cache
+def _env() -> Environment:
+    return Environment(loader=FileSystemLoader(template_dir()), autoescape=select_autoescape(["html"]))
+
+
+def render_banner(doc: StatusDocument | None, lang: str = "sv",
+                  units: tuple[str, ...] | list[str] | None = None) -> str:
+    """The banner's HTML for ``doc`` (empty when there is nothing to show). Pair it with the
+    ``.banner`` rules of ``banner_css()``."""
+    view = banner_view(doc, units)
+    if view is None:
+        return ""
+    return _env().get_template("banner.html").render(status_message=view, t=translator(lang))
+
+
+def banner_css() -> str:
+    """The ``.banner`` rules of the journal's stylesheet (one place for the banner's look)."""
+    css = resources.files("obruten.web").joinpath("static", "obruten.css").read_text(encoding="utf-8")
+    return "\n".join(line for line in css.splitlines() if line.startswith(".banner"))
