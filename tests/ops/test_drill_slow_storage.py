@@ -80,3 +80,27 @@ def test_frozen_primary_raises_alarm_and_incident_in_time(own_pg: PostgresInstan
     assert report.recovered_s is not None, "the alarm resolves once the primary answers again"
     assert report.writes_before > 0
     store.close()
+
+
+def test_throttled_primary_alarms_and_recovers(own_pg: PostgresInstance, tmp_path) -> None:
+    """Throttle mode: the server keeps answering, slowly (SIGSTOP/SIGCONT duty cycle); the
+    write-path rule must fire on the slow findings and resolve once the throttle ends."""
+    rules = tuple(replace(r, for_s=3.0) if r.name == "journal-write" else r for r in default_rules())
+    settings = Settings(var_dir=tmp_path / "var", journal_url=own_pg.url(), write_timeout_s=PROBE_TIMEOUT_S,
+                        write_slow_ms=200, backup_probe=False, rules=rules)
+    store = Store(settings.store_file)
+    service = OpsService(settings, store=store, channels={})
+    try:
+        report = drill_slow_storage.run(own_pg, store, var_dir=settings.var_dir, mode="throttle",
+                                        tick=service.tick, limit_s=45, recover_limit_s=45)
+    finally:
+        drill_slow_storage.thaw(own_pg)
+    try:
+        print("\n" + report.sentence())
+        assert report.mode == "throttle" and report.detected, report.sentence()
+        assert report.writes_during > 0, "a throttled server still takes some writes"
+        alarm = alarms.get(store, report.alarm_id)  # type: ignore[arg-type]
+        assert alarm is not None and alarm.rule == "journal-write" and alarm.state == "resolved"
+        assert report.recovered_s is not None, "the alarm resolves once the throttle ends"
+    finally:
+        store.close()
