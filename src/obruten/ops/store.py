@@ -45,6 +45,19 @@ CREATE TABLE IF NOT EXISTS oncall_shift (
 );
 CREATE INDEX IF NOT EXISTS oncall_shift_role ON oncall_shift (role, starts_at);
 
+-- Every change to the rota, with who and when (added, ended, cancelled).
+CREATE TABLE IF NOT EXISTS oncall_change (
+    id        INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    who       TEXT NOT NULL,
+    action    TEXT NOT NULL CHECK (action IN ('added', 'ended', 'cancelled')),
+    shift_id  INTEGER NOT NULL,
+    role      TEXT NOT NULL,
+    user_id   INTEGER NOT NULL REFERENCES ops_user(id),
+    starts_at TEXT NOT NULL,
+    ends_at   TEXT
+);
+
 -- The latest finding of each probe target.
 CREATE TABLE IF NOT EXISTS finding (
     probe  TEXT NOT NULL,
