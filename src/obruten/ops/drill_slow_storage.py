@@ -30,6 +30,7 @@ from obruten.pgserver import PostgresInstance, children_of
 
 NAME = "slow-storage"
 GOAL_S = 60.0
+_WATCH_S = 0.05  # throttle: how often new backends are looked for while the server is stopped
 
 
 @dataclass
@@ -125,7 +126,15 @@ class _Fault:
                 # jittered, so that a probe on a fixed cadence cannot lock onto the fast moments
                 jitter = random.uniform(0.5, 1.5)
                 _signal_all(self.pids, signal.SIGSTOP)
-                self._stop.wait(self.period * self.fraction * jitter)
+                stop_until = time.monotonic() + self.period * self.fraction * jitter
+                while not self._stop.wait(min(_WATCH_S, max(0.0, stop_until - time.monotonic()))):
+                    # a backend forked in the running moment must not run free through the stop
+                    # (slow storage slows every process); catch it within _WATCH_S
+                    fresh = [p for p in children_of(self.pids[0]) if p not in self.pids]
+                    _signal_all(fresh, signal.SIGSTOP)
+                    self.pids += fresh
+                    if time.monotonic() >= stop_until:
+                        break
                 _signal_all(self.pids, signal.SIGCONT)
                 self._stop.wait(self.period * (1 - self.fraction) * jitter)
         self._thread = threading.Thread(target=cycle, name="drill-throttle", daemon=True)
