@@ -104,3 +104,51 @@ def test_throttled_primary_alarms_and_recovers(own_pg: PostgresInstance, tmp_pat
         assert report.recovered_s is not None, "the alarm resolves once the throttle ends"
     finally:
         store.close()
+
+
+RULE_TOML = """tick_s = 1.0
+write_timeout_s = 2.0
+[[rules]]
+name = "journal-write"
+probe = "journal_write"
+statuses = ["slow", "down"]
+for_s = 3
+severity = "critical"
+chain = "journal"
+title = "Skrivvägen: {detail}"
+incident = true
+classification = 1
+propose_level = "stabsläge"
+"""
+
+
+def test_drill_command_writes_json_and_markdown(own_pg: PostgresInstance, tmp_path, monkeypatch) -> None:
+    """`obruten drill run slow-storage` against the embedded database of a var dir (our own server,
+    laid out as `obruten db start` lays it out), judged by the ops settings found there."""
+    import json
+
+    from click.testing import CliRunner
+
+    from obruten.cli import main
+
+    var_dir = own_pg.data_dir.parent
+    (var_dir / "ops").mkdir(exist_ok=True)
+    (var_dir / "ops" / "ops.toml").write_text(RULE_TOML)
+    monkeypatch.setenv("OBRUTEN_PG_PORT", str(own_pg.port))
+    reports = tmp_path / "reports"
+    try:
+        result = CliRunner().invoke(main, ["--var-dir", str(var_dir), "drill", "run", "slow-storage",
+                                           "--report-dir", str(reports), "--timeout", "45"])
+    finally:
+        drill_slow_storage.thaw(own_pg)
+        (var_dir / "ops" / "ops.toml").unlink()
+    assert result.exit_code == 0, result.output
+    assert "froze the primary" in result.output and "Report:" in result.output
+    [json_file] = reports.glob("*-slow-storage-freeze.json")
+    data = json.loads(json_file.read_text())
+    assert data["scenario"] == "slow-storage" and data["passed"] and data["detect_s"] is not None
+    [md_file] = reports.glob("*-slow-storage-freeze.md")
+    assert md_file.read_text().startswith("# Drill `slow-storage` (freeze) — PASSED")
+    refused = CliRunner().invoke(main, ["--database-url", "postgresql://u:p@127.0.0.1:1/x", "drill", "run",
+                                        "slow-storage"])
+    assert refused.exit_code == 1 and "needs the embedded database" in refused.output
