@@ -24,6 +24,7 @@ from pathlib import Path
 import psycopg
 
 from obruten import events
+from obruten.drill.report import write_pair
 from obruten.ops.clock import SystemClock, iso
 from obruten.ops.store import Store
 from obruten.pgserver import PostgresInstance, children_of
@@ -82,12 +83,8 @@ class SlowStorageReport:
 
     def write(self, directory: Path) -> tuple[Path, Path]:
         """``<stamp>-slow-storage-<mode>.json`` and ``.md`` in ``directory`` (as the cluster drills)."""
-        directory.mkdir(parents=True, exist_ok=True)
-        stem = f"{self.started_at.replace(':', '').replace('-', '')[:15]}-{NAME}-{self.mode}"
-        j, m = directory / f"{stem}.json", directory / f"{stem}.md"
-        j.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False))
-        m.write_text(self.to_markdown())
-        return j, m
+        return write_pair(directory, self.started_at, f"{NAME}-{self.mode}",
+                          json.dumps(self.as_dict(), indent=2, ensure_ascii=False), self.to_markdown())
 
 
 def _signal_all(pids: list[int], sig: signal.Signals) -> None:
