@@ -29,6 +29,23 @@ from pgtools import free_port, fresh_database
 _schemas = itertools.count(1)
 
 
+_hashes: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def reuse_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One argon2 hash costs about a second on this machine and the demo staff share a password:
+    hash each password once per session (still a real hash, verified for real at login)."""
+    real = users.hash_password
+
+    def cached(password: str) -> str:
+        if password not in _hashes:
+            _hashes[password] = real(password)
+        return _hashes[password]
+
+    monkeypatch.setattr(users, "hash_password", cached)
+
+
 @pytest.fixture(scope="session")
 def ops_store_database(pg: PostgresInstance) -> str:
     """A database for ops stores on the shared test server; each test gets its own schema in it."""
