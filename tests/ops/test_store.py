@@ -104,3 +104,14 @@ def test_ops_database_must_not_be_the_journals(tmp_path: Path) -> None:
     assert settings_mod.load(environ={}, var_dir=tmp_path).store_location == tmp_path / "ops" / "ops.sqlite3"
     with pytest.raises(settings_mod.SettingsError, match="PostgreSQL URLs"):
         settings_mod.load(environ={}, var_dir=tmp_path, ops_database_url="mysql://x")
+
+
+def test_every_ops_command_refuses_the_journals_database(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from obruten.cli import main
+
+    journal = "postgresql://u:p@127.0.0.1:5432/obruten"
+    result = CliRunner().invoke(main, ["--var-dir", str(tmp_path), "--database-url", journal, "ops",
+                                       "--ops-database-url", "postgresql://u:p@localhost/obruten", "alarms"])
+    assert result.exit_code == 1 and "journal's own database" in result.output

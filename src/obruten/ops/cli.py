@@ -20,7 +20,10 @@ def _settings(ctx: click.Context, **overrides: object) -> settings_mod.Settings:
     var_dir = overrides.pop("var_dir", None) or base.get("var_dir")
     overrides.setdefault("ops_database_url", ctx.meta.get("ops_database_url"))
     try:
-        return settings_mod.load(file=overrides.pop("ops_config", None), var_dir=var_dir, **overrides)
+        s = settings_mod.load(file=overrides.pop("ops_config", None), var_dir=var_dir, **overrides)
+        if s.ops_database_url and not s.journal_url:  # every command, not only serve, keeps them apart
+            settings_mod.check_apart(s.ops_database_url, _journal_url(ctx))
+        return s
     except settings_mod.SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -217,10 +217,7 @@ def _validate(s: Settings) -> None:
         if not url.startswith(("postgresql://", "postgres://")):
             raise SettingsError("journal_url, read_copy_url and ops_database_url must be PostgreSQL URLs "
                                 "(postgresql://…)")
-    if s.ops_database_url and s.journal_url and same_server(s.ops_database_url, s.journal_url)[1]:
-        raise SettingsError("ops_database_url names the journal's own database; the ops service must keep its "
-                            "store elsewhere so that it survives the journal's outage (ADR 0030). Create a "
-                            "separate database, preferably on another server, or leave ops_database_url unset")
+    check_apart(s.ops_database_url, s.journal_url)
     for rule in s.rules:
         if rule.severity not in SEVERITIES:
             raise SettingsError(f"rule {rule.name}: severity must be one of {SEVERITIES}")
@@ -234,3 +231,12 @@ def _validate(s: Settings) -> None:
                 raise SettingsError(f"chain {chain.name}: unknown role {step.role!r}; known: {', '.join(ROLES)}")
     if sorted(s.classification) != [1, 2, 3, 4]:
         raise SettingsError("classification must define exactly 1, 2, 3 and 4")
+
+
+def check_apart(ops_database_url: str | None, journal_url: str | None) -> None:
+    """Refuse an ops store in the journal's own database (ADR 0030)."""
+    if ops_database_url and journal_url and same_server(ops_database_url, journal_url)[1]:
+        raise SettingsError("ops_database_url names the journal's own database; the ops service must keep its "
+                            "store elsewhere so that it survives the journal's outage (ADR 0030). Create a "
+                            "separate database, preferably on another server, or leave ops_database_url unset")
+
