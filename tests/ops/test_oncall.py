@@ -95,7 +95,7 @@ def test_each_function_edits_only_its_own_roles(service: OpsService, live) -> No
     assert _count(service) == before
     it, csrf = _login(live, "it")
     bad = it.post("/console/oncall/shifts", data={**form, "csrf": csrf, "ends_at": "2025-01-16T07:00"})
-    assert bad.status_code == 422 and "end after it starts" in bad.text and 'value="2025-01-16T08:00"' in bad.text
+    assert bad.status_code == 422 and "sluta efter att det börjar" in bad.text and 'value="2025-01-16T08:00"' in bad.text
     assert _count(service) == before
     ok = it.post("/console/oncall/shifts", data={**form, "csrf": csrf})
     assert ok.status_code == 303
@@ -104,3 +104,16 @@ def test_each_function_edits_only_its_own_roles(service: OpsService, live) -> No
     assert tib.post(f"/console/oncall/shifts/{shift.id}/end", data={"csrf": tib_csrf}).status_code == 403
     tib.close()
     it.close()
+
+
+def test_every_refusal_is_worded_in_swedish_and_english() -> None:
+    from pathlib import Path
+
+    import obruten.ops.web as web_module
+    from obruten.i18n import catalog
+
+    source = Path(schedule.__file__).read_text() + Path(web_module.__file__).read_text()
+    keys = set(re.findall(r'ShiftError\(\s*"(\w+)"', source))
+    assert len(keys) >= 10
+    for lang in ("sv", "en"):
+        assert not [k for k in keys if f"ops.oncall.err.{k}" not in catalog(lang)], lang

@@ -62,7 +62,14 @@ PLAN_DAYS = 14
 
 
 class ShiftError(ValueError):
-    """A shift that cannot be saved as given; the message says what to change. Nothing was written."""
+    """A shift that cannot be saved as given; the message says what to change. Nothing was written.
+
+    ``key`` and ``values`` let the console say it in the reader's language
+    (``ops.oncall.err.<key>``); ``str()`` is the English sentence."""
+
+    def __init__(self, key: str, message: str, **values: object) -> None:
+        super().__init__(message)
+        self.key, self.values = key, values
 
 
 @dataclass(frozen=True)
@@ -128,23 +135,27 @@ def add(store: Store, var_dir: Path | None, *, role: str, user_id: int, starts_a
     overlapping another of the same role is refused unless ``allow_overlap`` (two people holding a
     role is allowed, but must be meant); the same person twice in one role never is."""
     if role not in ROLES:
-        raise ShiftError(f"unknown on-call role {role!r}; choose one of {', '.join(ROLES)}")
+        raise ShiftError("unknown_role", f"unknown on-call role {role!r}; choose one of {', '.join(ROLES)}",
+                         role=role, roles=", ".join(ROLES))
     if ends_at is not None and ends_at <= starts_at:
-        raise ShiftError("the shift must end after it starts; correct the end time")
+        raise ShiftError("end_before_start", "the shift must end after it starts; correct the end time")
     if (ends_at or starts_at + timedelta(seconds=1)) <= now:
-        raise ShiftError("the shift lies wholly in the past; on-call history is not rewritten")
+        raise ShiftError("in_past", "the shift lies wholly in the past; on-call history is not rewritten")
     with store.tx() as db:
         user = db.execute("SELECT full_name FROM ops_user WHERE id = ? AND active = 1", (user_id,)).fetchone()
         if user is None:
-            raise ShiftError(f"no active ops user with id {user_id}; choose someone from the list")
+            raise ShiftError("no_user", f"no active ops user with id {user_id}; choose someone from the list",
+                             id=user_id)
         overlap = _overlapping(db, role, starts_at, ends_at)
         if any(r["user_id"] == user_id for r in overlap):
-            raise ShiftError(f"{user['full_name']} already holds {ROLES[role]} during part of that time")
+            raise ShiftError("same_person", f"{user['full_name']} already holds {ROLES[role]} during part of that time",
+                             name=user["full_name"], role=ROLES[role])
         if overlap and not allow_overlap:
             names = "; ".join(f"{r['full_name']} {_when(parse(r['starts_at']))}–{_when(parse(r['ends_at']))}"
                               for r in overlap)
-            raise ShiftError(f"overlaps another {ROLES[role]} shift ({names}); tick 'both hold the role' if "
-                             "two people should hold it at once, or change the times")
+            raise ShiftError("overlap", f"overlaps another {ROLES[role]} shift ({names}); tick 'both hold the role' "
+                             "if two people should hold it at once, or change the times",
+                             role=ROLES[role], shifts=names)
         shift_id = db.execute("INSERT INTO oncall_shift (role, user_id, starts_at, ends_at) VALUES (?, ?, ?, ?)",
                               (role, user_id, iso(starts_at), iso(ends_at) if ends_at else None)).lastrowid
         _record(db, now, who, "added", shift_id, role, user_id, starts_at, ends_at)
@@ -158,16 +169,17 @@ def end(store: Store, var_dir: Path | None, shift_id: int, *, at: datetime, who:
     """End a shift at ``at`` (not before now: history is not rewritten); a shift that has not begun
     by then is cancelled instead. Returns what was done, recorded like ``add``."""
     if at < now - timedelta(minutes=1):
-        raise ShiftError("a shift cannot be ended in the past; give a time from now on")
+        raise ShiftError("end_in_past", "a shift cannot be ended in the past; give a time from now on")
     with store.tx() as db:
         row = db.execute("SELECT s.role, s.user_id, u.full_name, s.starts_at, s.ends_at FROM oncall_shift s "
                          "JOIN ops_user u ON u.id = s.user_id WHERE s.id = ?", (shift_id,)).fetchone()
         if row is None:
-            raise ShiftError(f"no shift {shift_id}; reload the page")
+            raise ShiftError("no_shift", f"no shift {shift_id}; reload the page", id=shift_id)
         starts_at, ends_at = parse(row["starts_at"]), parse(row["ends_at"])
         assert starts_at is not None
         if ends_at is not None and ends_at <= at:
-            raise ShiftError(f"shift {shift_id} already ends {_when(ends_at)}")
+            raise ShiftError("already_ends", f"shift {shift_id} already ends {_when(ends_at)}", id=shift_id,
+                             at=_when(ends_at))
         if at <= starts_at:
             db.execute("DELETE FROM oncall_shift WHERE id = ?", (shift_id,))
             action = "cancelled"
@@ -192,5 +204,5 @@ def parse_local(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise ShiftError(f"{text!r} is not a date and time (YYYY-MM-DD HH:MM)") from exc
+        raise ShiftError("bad_time", f"{text!r} is not a date and time (YYYY-MM-DD HH:MM)", text=text) from exc
     return (value if value.tzinfo else value.replace(tzinfo=STOCKHOLM)).astimezone(UTC)

@@ -186,13 +186,13 @@ def router(service: OpsService) -> APIRouter:
             raise HTTPException(404, f"no incident {incident_id}") from exc
 
     # ---- the on-call rota: who holds each role now and the next two weeks; add and end shifts ----
-    def oncall_page(request: Request, session: object, status: int = 200, error: str | None = None,
+    def oncall_page(request: Request, session: Session, status: int = 200, error: str | None = None,
                     form: dict[str, str] | None = None) -> HTMLResponse:
         now = service.clock.now()
-        editable = [role for role in schedule.ROLES if schedule.may_edit(session.role, role)]  # type: ignore[attr-defined]
+        editable = [role for role in schedule.ROLES if schedule.may_edit(session.role, role)]
         people = store.all("SELECT id, username, full_name FROM ops_user WHERE active = 1 ORDER BY full_name")
         return render(request, "oncall.html", status=status, session=session,
-                      csrf=service.signer.csrf_token(session), now=now,  # type: ignore[arg-type]
+                      csrf=service.signer.csrf_token(session), now=now,
                       plan=schedule.plan(store, now), roles=schedule.ROLES, editable=editable, people=people,
                       editors=schedule.EDITORS, changes=schedule.changes(store), error=error, form=form or {},
                       days=schedule.PLAN_DAYS)
@@ -213,15 +213,15 @@ def router(service: OpsService) -> APIRouter:
                                form)
         try:
             if not user_id.isdigit():
-                raise schedule.ShiftError(t("ops.oncall.pick_person"))
+                raise schedule.ShiftError("pick_person", "choose who holds the shift")
             if not starts_at.strip():
-                raise schedule.ShiftError(t("ops.oncall.need_start"))
+                raise schedule.ShiftError("need_start", "give the time the shift starts")
             schedule.add(store, service.var_dir, role=role, user_id=int(user_id),
                          starts_at=schedule.parse_local(starts_at),
                          ends_at=schedule.parse_local(ends_at) if ends_at.strip() else None,
                          who=session.username, now=service.clock.now(), allow_overlap=bool(allow_overlap))
         except schedule.ShiftError as exc:
-            return oncall_page(request, session, 422, str(exc), form)
+            return oncall_page(request, session, 422, t(f"ops.oncall.err.{exc.key}", **exc.values), form)
         return back("/console/oncall")
 
     @r.post("/console/oncall/shifts/{shift_id}/end", response_class=HTMLResponse)
@@ -239,7 +239,7 @@ def router(service: OpsService) -> APIRouter:
             when = schedule.parse_local(at) if at.strip() else now
             schedule.end(store, service.var_dir, shift_id, at=when, who=session.username, now=now)
         except schedule.ShiftError as exc:
-            return oncall_page(request, session, 422, str(exc))
+            return oncall_page(request, session, 422, t(f"ops.oncall.err.{exc.key}", **exc.values))
         return back("/console/oncall")
 
     # ---- the signed link in a message: a page to confirm (a GET never acknowledges, so mail
