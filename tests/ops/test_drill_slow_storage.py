@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from obruten import events
 from obruten.ops import alarms, drill_slow_storage, incidents, preparedness
 from obruten.ops.clock import SystemClock
 from obruten.ops.probe_database import JournalWriteProbe
@@ -147,6 +148,8 @@ def test_drill_command_writes_json_and_markdown(own_pg: PostgresInstance, tmp_pa
     [json_file] = reports.glob("*-slow-storage-freeze.json")
     data = json.loads(json_file.read_text())
     assert data["scenario"] == "slow-storage" and data["passed"] and data["detect_s"] is not None
+    kinds = [e.kind for _, e in events.read(var_dir, 0)]
+    assert "drill.fault_injected" in kinds and "alarm.fired" not in kinds  # the judge's alarms stay in scratch
     [md_file] = reports.glob("*-slow-storage-freeze.md")
     assert md_file.read_text().startswith("# Drill `slow-storage` (freeze) — PASSED")
     refused = CliRunner().invoke(main, ["--database-url", "postgresql://u:p@127.0.0.1:1/x", "drill", "run",

@@ -8,8 +8,10 @@ the live ops store; ``--watch-ops-service`` instead waits for the running ops se
 
 from __future__ import annotations
 
+import shutil
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -43,13 +45,15 @@ def run(cfg: Config, mode: str, report_dir: Path | None, limit_s: float, watch_s
         store, service = Store(s.store_location), None
         say(f"watching the running ops service at {s.base_url} (its store: {s.ops_database_url and 'PostgreSQL' or s.store_file})")
     else:
-        directory.mkdir(parents=True, exist_ok=True)
-        scratch = directory / f"slow-storage-{mode}-ops.sqlite3"
-        for leftover in directory.glob(f"{scratch.name}*"):
-            leftover.unlink()
+        # a scratch var dir: the in-process loop's store, session key and its alarm events stay out
+        # of the live ones (the drill's own events still go to the real event file)
+        scratch_dir = directory / f"slow-storage-{mode}-ops"
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+        scratch = scratch_dir / "ops" / "ops.sqlite3"
+        judge = replace(s, var_dir=scratch_dir, store_path=scratch, ops_database_url=None)
         store = Store(scratch)
         probe = JournalWriteProbe(pg.url(), prober="drill", slow_ms=s.write_slow_ms, timeout_s=s.write_timeout_s)
-        service = OpsService(s, store=store, channels={}, probes=[probe])
+        service = OpsService(judge, store=store, channels={}, probes=[probe])
         rule = next((r for r in s.rules if r.name == "journal-write"), None)
         say(f"judging in-process: rule journal-write for {rule.for_s if rule else '?'} s, a probe round every "
             f"{s.tick_s:g} s, write path slow over {s.write_slow_ms:g} ms (scratch store {scratch})")
