@@ -185,7 +185,8 @@ def _alarm(store: Store, rule: str, since: str) -> tuple[int, int | None] | None
 
 def run(pg: PostgresInstance, store: Store, *, var_dir: Path, mode: str = "freeze", rule: str = "journal-write",
         tick: Callable[[], object] | None = None, limit_s: float = 120.0, recover_limit_s: float = 60.0,
-        writers: int = 2, every_s: float = 1.0, say: Callable[[str], None] | None = None) -> SlowStorageReport:
+        writers: int = 2, every_s: float = 1.0, say: Callable[[str], None] | None = None,
+        period_s: float = 1.0) -> SlowStorageReport:
     """Inject the fault, wait for the alarm (at most ``limit_s``), end the fault, wait for the
     alarm to resolve. The fault is always ended, whatever happens. With ``tick`` the drill drives
     the ops loop itself, one round every ``every_s`` seconds (evenly spaced, as the service does:
@@ -206,7 +207,7 @@ def run(pg: PostgresInstance, store: Store, *, var_dir: Path, mode: str = "freez
     load.start()
     time.sleep(1.0)  # let the load reach a steady pace before the fault (not an assertion)
     writes_before = load.count
-    fault = _Fault(pg, mode)
+    fault = _Fault(pg, mode, period_s=period_s)  # throttle: ~90 % of each (jittered) period stopped
     onset_iso, onset = iso(clock.now()), time.monotonic()
     report = SlowStorageReport(mode, False, None, None, None, None, None, writes_before, 0, notes=notes,
                                started_at=onset_iso)
