@@ -89,6 +89,11 @@ class AuditWriter:
         self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
         self._flushing = False
 
+    @property
+    def queued(self) -> int:
+        """Events waiting for the next flush (a figure for /metrics)."""
+        return len(self._pending)
+
     async def record(self, event: AuditEvent) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((event, future))

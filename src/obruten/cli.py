@@ -93,15 +93,6 @@ def _guard(fn):  # type: ignore[no-untyped-def]
 
 def run() -> None:  # pragma: no cover
     sys.exit(main())
-from obruten.cluster.cli import cluster  # noqa: E402, I001
-
-main.add_command(cluster)
-from obruten.backup.cli import backup  # noqa: E402, I001
-
-main.add_command(backup)
-from obruten.drill.cli import drill  # noqa: E402, I001
-
-main.add_command(drill)
 
 
 # ---- serve, demo, seed -------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _KINDS = ("gauge", "counter")
+# seconds: from a fast local query to a write that waited for a stalled disk
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 def _escape(value: str) -> str:
@@ -32,10 +34,14 @@ class Registry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._families: dict[str, tuple[str, str, dict[tuple[tuple[str, str], ...], float]]] = {}
+        # name → (help, upper bounds, labels → [count per bucket …, sum, count])
+        self._histograms: dict[str, tuple[str, tuple[float, ...], dict[tuple[tuple[str, str], ...], list[float]]]] = {}
 
     def _family(self, name: str, kind: str, help_text: str) -> dict[tuple[tuple[str, str], ...], float]:
         if kind not in _KINDS:
             raise ValueError(f"unknown metric kind {kind!r}")
+        if name in self._histograms:
+            raise ValueError(f"{name} is already a histogram")
         if name not in self._families:
             self._families[name] = (kind, help_text, {})
         return self._families[name][2]
@@ -51,22 +57,47 @@ class Registry:
             samples = self._family(name, "counter", help_text)
             samples[_key(labels)] = samples.get(_key(labels), 0.0) + amount
 
+    def observe(self, name: str, value: float, help_text: str = "",
+                buckets: tuple[float, ...] = LATENCY_BUCKETS, **labels: str) -> None:
+        """Add one observation to a histogram (cumulative buckets, ``_sum`` and ``_count``)."""
+        with self._lock:
+            if name in self._families:
+                raise ValueError(f"{name} is already a {self._families[name][0]}")
+            family = self._histograms.setdefault(name, (help_text, tuple(sorted(buckets)), {}))
+            counts = family[2].setdefault(_key(labels), [0.0] * (len(family[1]) + 2))
+            for i, bound in enumerate(family[1]):
+                if value <= bound:
+                    counts[i] += 1
+            counts[-2] += value
+            counts[-1] += 1
+
     def clear(self, name: str) -> None:
         """Forget every sample of a family (e.g. before re-setting per-target gauges)."""
         with self._lock:
             if name in self._families:
                 self._families[name][2].clear()
+            if name in self._histograms:
+                self._histograms[name][2].clear()
 
     def render(self) -> str:
         lines: list[str] = []
         with self._lock:
-            for name in sorted(self._families):
-                kind, help_text, samples = self._families[name]
+            for name in sorted({*self._families, *self._histograms}):
+                kind, help_text = (self._families[name][:2] if name in self._families
+                                   else ("histogram", self._histograms[name][0]))
                 if help_text:
                     lines.append(f"# HELP {name} {_escape(help_text)}")
                 lines.append(f"# TYPE {name} {kind}")
-                for labels, value in sorted(samples.items()):
-                    lines.append(f"{name}{_labels(labels)} {_number(value)}")
+                if kind != "histogram":
+                    for labels, value in sorted(self._families[name][2].items()):
+                        lines.append(f"{name}{_labels(labels)} {_number(value)}")
+                    continue
+                _, bounds, series = self._histograms[name]
+                for labels, counts in sorted(series.items()):
+                    for bound, n in zip((*bounds, math.inf), (*counts[:len(bounds)], counts[-1]), strict=True):
+                        lines.append(f"{name}_bucket{_labels((*labels, ('le', _number(bound))))} {_number(n)}")
+                    lines.append(f"{name}_sum{_labels(labels)} {_number(counts[-2])}")
+                    lines.append(f"{name}_count{_labels(labels)} {_number(counts[-1])}")
         return "\n".join(lines) + "\n"
 
 

@@ -1,8 +1,12 @@
 """Local fakes for the ops tests: an SMTP server, an HTTP receiver (webhook and SMS gateway),
-a controllable clock, and an ops service wired to them (no journal database needed)."""
+a controllable clock, and an ops service wired to them (no journal database needed).
+
+Every test that uses the ops service runs twice: with the SQLite store and with the store in
+PostgreSQL (its own schema in a database of the shared test server), ADR 0030."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -19,7 +23,48 @@ from obruten.ops.clock import FakeClock
 from obruten.ops.service import OpsService
 from obruten.ops.settings import Settings
 from obruten.ops.store import Store
-from pgtools import free_port
+from obruten.pgserver import PostgresInstance
+from pgtools import free_port, fresh_database
+
+_schemas = itertools.count(1)
+
+
+_hashes: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def reuse_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One argon2 hash costs about a second on this machine and the demo staff share a password:
+    hash each password once per session (still a real hash, verified for real at login)."""
+    real = users.hash_password
+
+    def cached(password: str) -> str:
+        if password not in _hashes:
+            _hashes[password] = real(password)
+        return _hashes[password]
+
+    monkeypatch.setattr(users, "hash_password", cached)
+
+
+@pytest.fixture(scope="session")
+def ops_store_database(pg: PostgresInstance) -> str:
+    """A database for ops stores on the shared test server; each test gets its own schema in it."""
+    return fresh_database(pg, "ops_store")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's ops store lives: a SQLite file, or a fresh schema in PostgreSQL."""
+    if request.param == "sqlite":
+        return tmp_path / "var" / "ops" / "ops.sqlite3"
+    import psycopg
+
+    url = request.getfixturevalue("ops_store_database")
+    schema = f"ops_test_{next(_schemas)}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return f"{url}?options=-csearch_path%3D{schema}"
 
 
 @dataclass
@@ -97,14 +142,15 @@ def settings(tmp_path: Path, smtp: tuple[Controller, Mailbox], receiver: Receive
 
 
 @pytest.fixture
-def make_service(settings: Settings, clock: FakeClock) -> Iterator[Callable[..., OpsService]]:
+def make_service(settings: Settings, clock: FakeClock,
+                 store_location: Path | str) -> Iterator[Callable[..., OpsService]]:
     made: list[OpsService] = []
 
     def make(seed: bool = True, **changes: object) -> OpsService:
         from dataclasses import replace
 
         s = replace(settings, **changes)
-        service = OpsService(s, store=Store(s.store_file), clock=clock, probes=[])
+        service = OpsService(s, store=Store(store_location), clock=clock, probes=[])
         if seed:
             users.seed_demo(service.store, clock.now())
         made.append(service)

@@ -9,6 +9,7 @@ import httpx
 from obruten.ops import alarms, notifications
 from obruten.ops.findings import Finding
 from obruten.ops.service import OpsService
+from prom_text import parse
 
 from .conftest import Live as LiveServer
 
@@ -93,6 +94,7 @@ def test_metrics_and_ward_agent_reports(make_service) -> None:
     assert 'obruten_probe_status{probe="ward_kits",target="unit:AVD12"} 1' in text
     assert 'obruten_probe_value{probe="ward_kits",target="unit:AVD12"} 60' in text
     assert "# TYPE obruten_ops_alarms_firing gauge" in text
+    assert parse(text)["obruten_probe_status"].value(probe="ward_kits", target="unit:AVD12") == 1
     client.close()
     server.close()
 

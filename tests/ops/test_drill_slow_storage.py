@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import pytest
 
+from obruten import events
 from obruten.ops import alarms, drill_slow_storage, incidents, preparedness
 from obruten.ops.clock import SystemClock
 from obruten.ops.probe_database import JournalWriteProbe
@@ -80,3 +81,77 @@ def test_frozen_primary_raises_alarm_and_incident_in_time(own_pg: PostgresInstan
     assert report.recovered_s is not None, "the alarm resolves once the primary answers again"
     assert report.writes_before > 0
     store.close()
+
+
+def test_throttled_primary_alarms_and_recovers(own_pg: PostgresInstance, tmp_path) -> None:
+    """Throttle mode: the server keeps answering, slowly (SIGSTOP/SIGCONT duty cycle); the
+    write-path rule must fire on the slow findings and resolve once the throttle ends."""
+    rules = tuple(replace(r, for_s=3.0) if r.name == "journal-write" else r for r in default_rules())
+    settings = Settings(var_dir=tmp_path / "var", journal_url=own_pg.url(), write_timeout_s=PROBE_TIMEOUT_S,
+                        write_slow_ms=200, backup_probe=False, rules=rules)
+    store = Store(settings.store_file)
+    service = OpsService(settings, store=store, channels={})
+    try:
+        report = drill_slow_storage.run(own_pg, store, var_dir=settings.var_dir, mode="throttle",
+                                        tick=service.tick, limit_s=45, recover_limit_s=45)
+    finally:
+        drill_slow_storage.thaw(own_pg)
+    try:
+        print("\n" + report.sentence())
+        assert report.mode == "throttle" and report.detected, report.sentence()
+        assert report.writes_during > 0, "a throttled server still takes some writes"
+        alarm = alarms.get(store, report.alarm_id)  # type: ignore[arg-type]
+        assert alarm is not None and alarm.rule == "journal-write" and alarm.state == "resolved"
+        assert report.recovered_s is not None, "the alarm resolves once the throttle ends"
+    finally:
+        store.close()
+
+
+RULE_TOML = """tick_s = 1.0
+write_timeout_s = 2.0
+[[rules]]
+name = "journal-write"
+probe = "journal_write"
+statuses = ["slow", "down"]
+for_s = 3
+severity = "critical"
+chain = "journal"
+title = "Skrivvägen: {detail}"
+incident = true
+classification = 1
+propose_level = "stabsläge"
+"""
+
+
+def test_drill_command_writes_json_and_markdown(own_pg: PostgresInstance, tmp_path, monkeypatch) -> None:
+    """`obruten drill run slow-storage` against the embedded database of a var dir (our own server,
+    laid out as `obruten db start` lays it out), judged by the ops settings found there."""
+    import json
+
+    from click.testing import CliRunner
+
+    from obruten.cli import main
+
+    var_dir = own_pg.data_dir.parent
+    (var_dir / "ops").mkdir(exist_ok=True)
+    (var_dir / "ops" / "ops.toml").write_text(RULE_TOML)
+    monkeypatch.setenv("OBRUTEN_PG_PORT", str(own_pg.port))
+    reports = tmp_path / "reports"
+    try:
+        result = CliRunner().invoke(main, ["--var-dir", str(var_dir), "drill", "run", "slow-storage",
+                                           "--report-dir", str(reports), "--timeout", "45"])
+    finally:
+        drill_slow_storage.thaw(own_pg)
+        (var_dir / "ops" / "ops.toml").unlink()
+    assert result.exit_code == 0, result.output
+    assert "froze the primary" in result.output and "Report:" in result.output
+    [json_file] = reports.glob("*-slow-storage-freeze.json")
+    data = json.loads(json_file.read_text())
+    assert data["scenario"] == "slow-storage" and data["passed"] and data["detect_s"] is not None
+    kinds = [e.kind for _, e in events.read(var_dir, 0)]
+    assert "drill.fault_injected" in kinds and "alarm.fired" not in kinds  # the judge's alarms stay in scratch
+    [md_file] = reports.glob("*-slow-storage-freeze.md")
+    assert md_file.read_text().startswith("# Drill `slow-storage` (freeze) — PASSED")
+    refused = CliRunner().invoke(main, ["--database-url", "postgresql://u:p@127.0.0.1:1/x", "drill", "run",
+                                        "slow-storage"])
+    assert refused.exit_code == 1 and "needs the embedded database" in refused.output

@@ -19,6 +19,7 @@ def list_scenarios() -> None:
 
     for name in SCENARIOS:
         click.echo(name)
+    click.echo("slow-storage")  # obruten.ops.drill_cli: the embedded primary, judged by the ops rules
 
 
 @drill.command("run")
@@ -29,10 +30,23 @@ def list_scenarios() -> None:
 @click.option("--writers", type=int, default=2, show_default=True)
 @click.option("--timeout", type=float, default=120, show_default=True, help="Seconds to wait for each recovery step.")
 @click.option("--report-dir", type=click.Path(path_type=Path), help="Default: <var dir>/drills.")
+@click.option("--mode", type=click.Choice(["freeze", "throttle"]), default="freeze", show_default=True,
+              help="slow-storage only: stop the primary, or slow it with a stop/continue duty cycle.")
+@click.option("--watch-ops-service", is_flag=True,
+              help="slow-storage only: wait for the running ops service's alarm instead of judging in-process.")
 @click.pass_context
 def run(ctx: click.Context, scenario: str, cluster_root: Path | None, rate: float, writers: int, timeout: float,
-        report_dir: Path | None) -> None:
-    """Run SCENARIO (primary-crash, postgres-crash, switchover, sync-standby-loss) and write a report."""
+        report_dir: Path | None, mode: str, watch_ops_service: bool) -> None:
+    """Run SCENARIO (primary-crash, postgres-crash, switchover, sync-standby-loss, slow-storage) and write a report."""
+    if scenario == "slow-storage":
+        from obruten.cli import config_from
+        from obruten.ops import drill_cli
+
+        report = drill_cli.run(config_from(ctx), mode, report_dir, timeout, watch_ops_service)
+        if not report.passed:
+            raise click.ClickException("the drill FAILED its goal (see the report): read the ops rules' durations "
+                                       "and the write-path probe's timeout before the next drill")
+        return
     from obruten.cli import config_from
     from obruten.cluster.cli import guard, load_topology
     from obruten.drill.scenarios import DrillError

@@ -85,12 +85,17 @@ class Report:
         return "\n".join(lines)
 
     def write(self, directory: Path) -> tuple[Path, Path]:
-        directory.mkdir(parents=True, exist_ok=True)
-        stem = f"{self.started_at.replace(':', '').replace('-', '')[:15]}-{self.scenario}"
-        j, m = directory / f"{stem}.json", directory / f"{stem}.md"
-        j.write_text(self.to_json())
-        m.write_text(self.to_markdown())
-        return j, m
+        return write_pair(directory, self.started_at, self.scenario, self.to_json(), self.to_markdown())
+
+
+def write_pair(directory: Path, started_at: str, name: str, json_text: str, markdown: str) -> tuple[Path, Path]:
+    """A drill's report as ``<start time>-<name>.json`` and ``.md`` in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = f"{started_at.replace(':', '').replace('-', '')[:15]}-{name}"
+    j, m = directory / f"{stem}.json", directory / f"{stem}.md"
+    j.write_text(json_text)
+    m.write_text(markdown)
+    return j, m
 
 
 def percentile(values: list[float], p: float) -> float | None:

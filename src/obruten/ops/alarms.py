@@ -7,14 +7,14 @@ alarm (``seen`` counts how often) instead of making a new one. Each transition i
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from obruten.ops import timeline
 from obruten.ops.clock import iso, parse
-from obruten.ops.store import Store
+from obruten.ops.store import Row, Store
 
 SYSTEM = "system"
 
@@ -46,7 +46,7 @@ class Alarm:
     incident_id: int | None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Alarm:
+    def from_row(cls, row: Row) -> Alarm:
         values = {f.name: row[f.name] for f in fields(cls)}
         for name in ("opened_at", "last_seen_at", "acked_at", "resolved_at", "step_until"):
             values[name] = parse(values[name])
@@ -75,7 +75,7 @@ def transitions(store: Store, alarm_id: int) -> list[dict[str, str]]:
                                        "WHERE alarm_id = ? ORDER BY id", (alarm_id,))]
 
 
-def _transition(db: sqlite3.Connection, alarm_id: int, at: datetime, action: str, who: str, note: str = "") -> None:
+def _transition(db: Any, alarm_id: int, at: datetime, action: str, who: str, note: str = "") -> None:
     db.execute("INSERT INTO alarm_transition (alarm_id, at, action, who, note) VALUES (?, ?, ?, ?, ?)",
                (alarm_id, iso(at), action, who, note))
 

@@ -18,10 +18,25 @@ from obruten.ops.store import Store
 def _settings(ctx: click.Context, **overrides: object) -> settings_mod.Settings:
     base = dict(ctx.find_root().obj or {})
     var_dir = overrides.pop("var_dir", None) or base.get("var_dir")
+    overrides.setdefault("ops_database_url", ctx.meta.get("ops_database_url"))
     try:
-        return settings_mod.load(file=overrides.pop("ops_config", None), var_dir=var_dir, **overrides)
+        s = settings_mod.load(file=overrides.pop("ops_config", None), var_dir=var_dir, **overrides)
+        if s.ops_database_url and not s.journal_url:  # every command, not only serve, keeps them apart
+            settings_mod.check_apart(s.ops_database_url, _journal_url(ctx))
+        return s
     except settings_mod.SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _store(s: settings_mod.Settings) -> Store:
+    """Open the ops store, or say clearly why it cannot be opened and what to do."""
+    import psycopg
+
+    try:
+        return Store(s.store_location)
+    except psycopg.Error as exc:
+        raise click.ClickException(f"cannot open the ops store's database ({exc}); check ops_database_url "
+                                   "and that its PostgreSQL server runs") from exc
 
 
 def _journal_url(ctx: click.Context) -> str | None:
@@ -40,8 +55,13 @@ def _journal_url(ctx: click.Context) -> str | None:
 
 
 @click.group()
-def ops() -> None:
+@click.option("--ops-database-url", envvar="OBRUTEN_OPS_DATABASE_URL",
+              help="Keep the ops store in this PostgreSQL database (not the journal's) instead of "
+                   "var/ops/ops.sqlite3.")
+@click.pass_context
+def ops(ctx: click.Context, ops_database_url: str | None) -> None:
     """The ops service: probes, alarms with escalation, incidents, preparedness."""
+    ctx.meta["ops_database_url"] = ops_database_url
 
 
 @ops.command("serve")
@@ -63,14 +83,17 @@ def serve(ctx: click.Context, port: int | None, host: str | None, ops_config: Pa
     if s.journal_url is None:
         found = _journal_url(ctx)
         if found:
-            s = settings_mod.load(file=ops_config, var_dir=s.var_dir, port=s.port, host=s.host,
-                                  journal_url=found, tick_s=tick_s)
+            s = _settings(ctx, ops_config=ops_config, var_dir=s.var_dir, port=s.port, host=s.host,
+                          journal_url=found, tick_s=tick_s)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s ops %(message)s")
-    service = OpsService(s)
+    warning = s.store_warning()
+    if warning:
+        click.echo(f"WARNING: {warning}", err=True)
+    service = OpsService(s, store=_store(s))
     stop = threading.Event()
     loop = threading.Thread(target=service.run, args=(stop,), name="ops-loop", daemon=True)
     loop.start()
-    click.echo(f"Obruten ops on {s.base_url}/console (store {s.store_file}; probing "
+    click.echo(f"Obruten ops on {s.base_url}/console (store {s.ops_database_url and 'PostgreSQL' or s.store_file}; probing "
                f"{'the journal' if s.journal_url else 'no journal: set journal_url'})", err=True)
     server = uvicorn.Server(uvicorn.Config(create_app(service), host=s.host, port=s.port, log_level="warning"))
     try:
@@ -86,7 +109,7 @@ def serve(ctx: click.Context, port: int | None, host: str | None, ops_config: Pa
 def seed_demo(ctx: click.Context) -> None:
     """Create the demo on-call staff (it/demo, tib/demo, …) in the ops store."""
     s = _settings(ctx)
-    store = Store(s.store_file)
+    store = _store(s)
     made = users.seed_demo(store, SystemClock().now())
     click.echo("created: " + ", ".join(made) if made else "demo staff already exist")
 
@@ -96,7 +119,7 @@ def seed_demo(ctx: click.Context) -> None:
 @click.pass_context
 def list_alarms(ctx: click.Context, show_all: bool) -> None:
     """List active alarms."""
-    store = Store(_settings(ctx).store_file)
+    store = _store(_settings(ctx))
     for a in alarms.recent(store) if show_all else alarms.active(store):
         click.echo(f"{a.id:>5}  {a.severity:<8} {a.state:<12} {a.opened_at:%Y-%m-%d %H:%M:%S}Z  {a.summary}")
 
@@ -108,7 +131,7 @@ def list_alarms(ctx: click.Context, show_all: bool) -> None:
 def ack(ctx: click.Context, alarm_id: int, who: str) -> None:
     """Acknowledge an alarm from the command line (stops its escalation)."""
     s = _settings(ctx)
-    store = Store(s.store_file)
+    store = _store(s)
     try:
         done = alarms.acknowledge(store, s.var_dir, alarm_id, who, SystemClock().now(), via="cli")
     except alarms.AlarmError as exc:
@@ -121,7 +144,7 @@ def ack(ctx: click.Context, alarm_id: int, who: str) -> None:
 @click.pass_context
 def export_timeline(ctx: click.Context, incident_id: int) -> None:
     """Print an incident's timeline as JSON."""
-    store = Store(_settings(ctx).store_file)
+    store = _store(_settings(ctx))
     try:
         click.echo(json.dumps(timeline.export(store, incident_id), ensure_ascii=False, indent=2))
     except KeyError as exc:

@@ -11,6 +11,7 @@ The drill runner registers ``run`` under the name ``slow-storage``.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import signal
@@ -23,12 +24,14 @@ from pathlib import Path
 import psycopg
 
 from obruten import events
+from obruten.drill.report import write_pair
 from obruten.ops.clock import SystemClock, iso
 from obruten.ops.store import Store
 from obruten.pgserver import PostgresInstance, children_of
 
 NAME = "slow-storage"
 GOAL_S = 60.0
+_WATCH_S = 0.05  # throttle: how often new backends are looked for while the server is stopped
 
 
 @dataclass
@@ -44,6 +47,7 @@ class SlowStorageReport:
     writes_during: int
     goal_s: float = GOAL_S
     notes: list[str] = field(default_factory=list)
+    started_at: str = ""
 
     @property
     def passed(self) -> bool:
@@ -57,7 +61,30 @@ class SlowStorageReport:
                 f"after {self.incident_s or 0:.1f} s; resolved {self.recovered_s or 0:.1f} s after the fault ended")
 
     def as_dict(self) -> dict[str, object]:
-        return {**asdict(self), "passed": self.passed, "sentence": self.sentence()}
+        return {"scenario": NAME, **asdict(self), "passed": self.passed, "sentence": self.sentence()}
+
+    def to_markdown(self) -> str:
+        def s(v: float | None) -> str:
+            return "–" if v is None else f"{v:.1f} s"
+
+        rows = [("Fault", "primary frozen (SIGSTOP of the postmaster and every backend)" if self.mode == "freeze"
+                 else "primary throttled (SIGSTOP/SIGCONT duty cycle, ~90 % stopped)"),
+                ("Onset → alarm (goal ≤ 60 s)", s(self.detect_s)),
+                ("Onset → incident opened", s(self.incident_s)),
+                ("Fault ended → alarm resolved", s(self.recovered_s)),
+                ("Alarm / incident", f"{self.alarm_id or '–'} / {self.incident_id or '–'}"),
+                ("Writes in the second before the fault", str(self.writes_before)),
+                ("Writes that got through during the fault", str(self.writes_during))]
+        lines = [f"# Drill `{NAME}` ({self.mode}) — {'PASSED' if self.passed else 'FAILED'}", "",
+                 f"Started {self.started_at}.", "", "| measure | value |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in rows]
+        lines += ["", "## Steps", "", *[f"1. {x}" for x in self.notes], ""]
+        return "\n".join(lines)
+
+    def write(self, directory: Path) -> tuple[Path, Path]:
+        """``<stamp>-slow-storage-<mode>.json`` and ``.md`` in ``directory`` (as the cluster drills)."""
+        return write_pair(directory, self.started_at, f"{NAME}-{self.mode}",
+                          json.dumps(self.as_dict(), indent=2, ensure_ascii=False), self.to_markdown())
 
 
 def _signal_all(pids: list[int], sig: signal.Signals) -> None:
@@ -96,7 +123,15 @@ class _Fault:
                 # jittered, so that a probe on a fixed cadence cannot lock onto the fast moments
                 jitter = random.uniform(0.5, 1.5)
                 _signal_all(self.pids, signal.SIGSTOP)
-                self._stop.wait(self.period * self.fraction * jitter)
+                stop_until = time.monotonic() + self.period * self.fraction * jitter
+                while not self._stop.wait(min(_WATCH_S, max(0.0, stop_until - time.monotonic()))):
+                    # a backend forked in the running moment must not run free through the stop
+                    # (slow storage slows every process); catch it within _WATCH_S
+                    fresh = [p for p in children_of(self.pids[0]) if p not in self.pids]
+                    _signal_all(fresh, signal.SIGSTOP)
+                    self.pids += fresh
+                    if time.monotonic() >= stop_until:
+                        break
                 _signal_all(self.pids, signal.SIGCONT)
                 self._stop.wait(self.period * (1 - self.fraction) * jitter)
         self._thread = threading.Thread(target=cycle, name="drill-throttle", daemon=True)
@@ -150,23 +185,36 @@ def _alarm(store: Store, rule: str, since: str) -> tuple[int, int | None] | None
 
 def run(pg: PostgresInstance, store: Store, *, var_dir: Path, mode: str = "freeze", rule: str = "journal-write",
         tick: Callable[[], object] | None = None, limit_s: float = 120.0, recover_limit_s: float = 60.0,
-        writers: int = 2, every_s: float = 1.0) -> SlowStorageReport:
+        writers: int = 2, every_s: float = 1.0, say: Callable[[str], None] | None = None,
+        period_s: float = 1.0) -> SlowStorageReport:
     """Inject the fault, wait for the alarm (at most ``limit_s``), end the fault, wait for the
     alarm to resolve. The fault is always ended, whatever happens. With ``tick`` the drill drives
     the ops loop itself, one round every ``every_s`` seconds (evenly spaced, as the service does:
-    back-to-back rounds would sample a throttled server mostly in its fast moments)."""
+    back-to-back rounds would sample a throttled server mostly in its fast moments). ``say`` gets
+    each step as a sentence (progress; they also go into the report's notes)."""
     if mode not in ("freeze", "throttle"):
         raise ValueError("mode must be 'freeze' or 'throttle'")
     clock = SystemClock()
+    notes: list[str] = []
+
+    def note(sentence: str) -> None:
+        notes.append(sentence)
+        if say is not None:
+            say(sentence)
+
     events.emit(var_dir, "drill.started", f"Övning {NAME} ({mode}) startad", "drill", drill=NAME, mode=mode)
     load = _WriteLoad(pg.url(), writers)
     load.start()
     time.sleep(1.0)  # let the load reach a steady pace before the fault (not an assertion)
     writes_before = load.count
-    fault = _Fault(pg, mode)
+    fault = _Fault(pg, mode, period_s=period_s)  # throttle: ~90 % of each (jittered) period stopped
     onset_iso, onset = iso(clock.now()), time.monotonic()
-    report = SlowStorageReport(mode, False, None, None, None, None, None, writes_before, 0)
+    report = SlowStorageReport(mode, False, None, None, None, None, None, writes_before, 0, notes=notes,
+                               started_at=onset_iso)
     fault.start()
+    note(f"{'froze' if mode == 'freeze' else 'throttled'} the primary (postmaster pid {fault.pids[0]}) under "
+         f"write load ({writes_before} writes in the second before); waiting up to {limit_s:.0f} s for the alarm")
+    shown = 0
     events.emit(var_dir, "drill.fault_injected", f"Primärens I/O {'fryst' if mode == 'freeze' else 'strypt'}",
                 "drill", drill=NAME)
     try:
@@ -177,14 +225,20 @@ def run(pg: PostgresInstance, store: Store, *, var_dir: Path, mode: str = "freez
             if found and report.alarm_id is None:
                 report.alarm_id, report.detected = found[0], True
                 report.detect_s = round(time.monotonic() - onset, 1)
+                note(f"alarm {found[0]} ({rule}) {report.detect_s:.1f} s after onset")
             if found and found[1] is not None:
                 report.incident_id, report.incident_s = found[1], round(time.monotonic() - onset, 1)
+                note(f"incident {found[1]} opened {report.incident_s:.1f} s after onset")
                 break
+            if time.monotonic() - onset >= shown + 10:
+                shown += 10
+                note(f"{shown} s since onset, no alarm yet")
             time.sleep(every_s if tick is not None else 0.5)
     finally:
         fault.end()
         report.writes_during = load.count - writes_before
     ended = time.monotonic()
+    note(f"ended the fault after {ended - onset:.1f} s; waiting up to {recover_limit_s:.0f} s for the alarm to resolve")
     events.emit(var_dir, "drill.fault_ended", "Primärens I/O åter normal", "drill", drill=NAME)
     while report.alarm_id is not None and time.monotonic() - ended < recover_limit_s:
         if tick is not None:
@@ -192,9 +246,11 @@ def run(pg: PostgresInstance, store: Store, *, var_dir: Path, mode: str = "freez
         row = store.one("SELECT state FROM alarm WHERE id = ?", (report.alarm_id,))
         if row and row["state"] == "resolved":
             report.recovered_s = round(time.monotonic() - ended, 1)
+            note(f"alarm {report.alarm_id} resolved {report.recovered_s:.1f} s after the fault ended")
             break
         time.sleep(every_s if tick is not None else 0.5)
     load.stop()
+    note(report.sentence())
     events.emit(var_dir, "drill.finished", report.sentence(), "drill", drill=NAME, **{
         k: v for k, v in report.as_dict().items() if k in ("detect_s", "incident_s", "recovered_s", "passed")})
     return report

@@ -8,7 +8,6 @@ technical end; standing down preparedness is a separate decision (``preparedness
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from obruten.ops import alarms, timeline
 from obruten.ops.clock import iso, parse
 from obruten.ops.rules import Rule
-from obruten.ops.store import Store
+from obruten.ops.store import Row, Store
 
 STATES = ("open", "mitigated", "resolved", "closed")
 _ALLOWED = {"open": ("mitigated", "resolved"), "mitigated": ("open", "resolved"),
@@ -51,7 +50,7 @@ class Incident:
     auto: bool
 
     @classmethod
-    def from_row(cls, r: sqlite3.Row) -> Incident:
+    def from_row(cls, r: Row) -> Incident:
         return cls(r["id"], r["title"], r["classification"], r["state"], parse(r["opened_at"]),  # type: ignore[arg-type]
                    r["opened_by"], parse(r["resolved_at"]), parse(r["closed_at"]),
                    json.loads(r["affected_systems"]), json.loads(r["affected_units"]), bool(r["auto"]))

@@ -58,7 +58,9 @@ class JournalWriteProbe:
 
 class ReadCopyProbe:
     """The read copy answers, and how far its replay is behind (seconds; 0 when it has replayed
-    everything it received)."""
+    everything it received). Behind, the lag is the age of the last transaction it replayed, or,
+    when it has replayed none since it started, the time since it started (not 0: a copy whose
+    replay stopped right after a restart is still behind)."""
 
     name = "read_copy"
     target = "read_copy"
@@ -72,8 +74,8 @@ class ReadCopyProbe:
             with _connect(self.url, self.timeout_s) as conn:
                 row = conn.execute(
                     "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() "
-                    "THEN 0 ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) "
-                    "END::float8").fetchone()
+                    "THEN 0 ELSE EXTRACT(EPOCH FROM now() - COALESCE(pg_last_xact_replay_timestamp(), "
+                    "pg_postmaster_start_time())) END::float8").fetchone()
         except psycopg.Error as exc:
             return [Finding(self.name, self.target, "down", None, _first_line(exc), now)]
         assert row is not None
@@ -86,24 +88,36 @@ class ReadCopyProbe:
 
 class ClusterProbe:
     """Member roles, sync state and lag from Patroni's REST API (``GET /cluster``), asking each
-    given member until one answers."""
+    given member until one answers.
+
+    Findings: ``patroni`` (someone answers), ``leader``, ``sync`` (a ``sync_standby`` or, in
+    quorum mode, a ``quorum_standby``), and ``member:NAME`` for every member: *down* unless
+    running/streaming (a replica replaying from the archive counts as healthy), *slow* when its lag
+    is over ``lag_warn_mb`` or unknown. A member tagged ``nofailover`` (the lagged copy) lags by
+    design: its lag is reported, not judged. A member that was in the cluster and no longer is
+    (Patroni drops a dead member once its key expires) is *down*."""
 
     name = "cluster"
     target = "patroni"
+    HEALTHY = ("running", "streaming", "in archive recovery")
 
     def __init__(self, patroni_urls: list[str], lag_warn_mb: float = 16, expect_sync: bool = True,
                  timeout_s: float = 2.0) -> None:
         self.urls, self.lag_warn_mb, self.expect_sync, self.timeout_s = patroni_urls, lag_warn_mb, expect_sync, timeout_s
         self.deadline_s = timeout_s * max(1, len(patroni_urls)) + 1.0
+        self._known: set[str] = set()
 
     def check(self, now: datetime) -> list[Finding]:
         errors = []
         for url in self.urls:
             try:
                 with urllib.request.urlopen(url.rstrip("/") + "/cluster", timeout=self.timeout_s) as resp:
-                    return self._judge(json.loads(resp.read()), now)
+                    body = json.loads(resp.read())
             except (OSError, ValueError, urllib.error.URLError) as exc:
                 errors.append(f"{url}: {exc}")
+                continue
+            return [Finding(self.name, self.target, "ok", float(len(body.get("members") or [])),
+                            f"answered by {url}", now), *self._judge(body, now)]
         return [Finding(self.name, self.target, "down", None, "no Patroni member answers: " + "; ".join(errors), now)]
 
     def _judge(self, cluster: dict[str, object], now: datetime) -> list[Finding]:
@@ -111,7 +125,7 @@ class ClusterProbe:
         assert isinstance(members, list)
         findings = []
         leaders = [m for m in members if m.get("role") in ("leader", "standby_leader")]
-        syncs = [m for m in members if m.get("role") == "sync_standby"]
+        syncs = [m for m in members if m.get("role") in ("sync_standby", "quorum_standby")]
         findings.append(Finding(self.name, "leader", "ok" if leaders else "down", float(len(leaders)),
                                 f"leader: {leaders[0]['name']}" if leaders else "no leader", now))
         if self.expect_sync:
@@ -121,15 +135,22 @@ class ClusterProbe:
             state, role = str(m.get("state", "")), str(m.get("role", ""))
             lag = m.get("lag", 0)
             lag_mb = float(lag) / 1_048_576 if isinstance(lag, int | float) else float("nan")
-            if state not in ("running", "streaming"):
+            by_design = bool((m.get("tags") or {}).get("nofailover"))
+            if state not in self.HEALTHY:
                 status = "down"
-            elif role != "leader" and not lag_mb <= self.lag_warn_mb:
+            elif role not in ("leader", "standby_leader") and not by_design and not lag_mb <= self.lag_warn_mb:
                 status = "slow"
             else:
                 status = "ok"
             findings.append(Finding(self.name, f"member:{m.get('name')}", status,
                                     0.0 if role == "leader" else round(lag_mb, 2),
-                                    f"{role}, {state}, lag {lag} bytes", now))
+                                    f"{role}, {state}, lag {lag} bytes{' (delayed by design)' if by_design else ''}",
+                                    now))
+        present = {str(m.get("name")) for m in members}
+        for gone in sorted(self._known - present):
+            findings.append(Finding(self.name, f"member:{gone}", "down", None,
+                                    "no longer in the cluster (Patroni lost it)", now))
+        self._known |= present
         return findings
 
 

@@ -62,7 +62,7 @@ class OpsService:
     def __init__(self, settings: Settings, *, store: Store | None = None, clock: Clock | None = None,
                  channels: Mapping[str, Channel] | None = None, probes: Iterable[Probe] | None = None) -> None:
         self.settings = settings
-        self.store = store or Store(settings.store_file)
+        self.store = store or Store(settings.store_location)
         self.clock: Clock = clock or SystemClock()
         self.var_dir: Path = settings.var_dir
         self.signer = TokenSigner(load_or_create_secret(settings.ops_dir / "secret_key"), settings.session_hours)

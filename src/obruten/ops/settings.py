@@ -20,6 +20,7 @@ from obruten.ops.incidents import DEFAULT_CLASSIFICATION
 from obruten.ops.preparedness import LEVELS
 from obruten.ops.rules import SEVERITIES, Rule
 from obruten.ops.schedule import ROLES
+from obruten.ops.store_postgres import same_server
 
 
 class SettingsError(ValueError):
@@ -66,6 +67,7 @@ def default_chains() -> dict[str, Chain]:
 class Settings:
     var_dir: Path = Path("var")
     store_path: Path | None = None  # default: var_dir/ops/ops.sqlite3
+    ops_database_url: str | None = None  # the store in its own PostgreSQL database instead (ADR 0030)
     host: str = "127.0.0.1"
     port: int = 8010
     public_url: str = ""  # base of links in messages; default http://host:port
@@ -104,8 +106,23 @@ class Settings:
         return self.store_path or self.var_dir / "ops" / "ops.sqlite3"
 
     @property
+    def store_location(self) -> Path | str:
+        """What ``Store`` opens: the ops database URL when set, else the SQLite file."""
+        return self.ops_database_url or self.store_file
+
+    @property
     def ops_dir(self) -> Path:
         return self.store_file.parent
+
+    def store_warning(self) -> str | None:
+        """A sentence for the operator when the ops store shares a server with the journal."""
+        if not (self.ops_database_url and self.journal_url):
+            return None
+        if same_server(self.ops_database_url, self.journal_url)[0]:
+            return ("the ops store's database is on the same PostgreSQL server as the journal: when that "
+                    "server is down or frozen, the ops service cannot record alarms either. Give it a "
+                    "database on another server (ops_database_url), or leave it unset for the local SQLite file")
+        return None
 
     @property
     def base_url(self) -> str:
@@ -114,7 +131,8 @@ class Settings:
 
 _SIMPLE = {f.name: f for f in fields(Settings)
            if f.name not in ("rules", "chains", "classification", "storage_paths")}
-_ENV = {"OBRUTEN_OPS_JOURNAL_URL": "journal_url", "OBRUTEN_OPS_PORT": "port", "OBRUTEN_VAR_DIR": "var_dir",
+_ENV = {"OBRUTEN_OPS_JOURNAL_URL": "journal_url", "OBRUTEN_OPS_DATABASE_URL": "ops_database_url",
+        "OBRUTEN_OPS_PORT": "port", "OBRUTEN_VAR_DIR": "var_dir",
         "OBRUTEN_OPS_SMTP_HOST": "smtp_host", "OBRUTEN_OPS_SMTP_PORT": "smtp_port"}
 
 
@@ -195,9 +213,11 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"port {s.port} is not a TCP port")
     if s.tick_s <= 0:
         raise SettingsError("tick_s must be positive")
-    for url in filter(None, (s.journal_url, s.read_copy_url)):
+    for url in filter(None, (s.journal_url, s.read_copy_url, s.ops_database_url)):
         if not url.startswith(("postgresql://", "postgres://")):
-            raise SettingsError("journal_url and read_copy_url must be PostgreSQL URLs (postgresql://…)")
+            raise SettingsError("journal_url, read_copy_url and ops_database_url must be PostgreSQL URLs "
+                                "(postgresql://…)")
+    check_apart(s.ops_database_url, s.journal_url)
     for rule in s.rules:
         if rule.severity not in SEVERITIES:
             raise SettingsError(f"rule {rule.name}: severity must be one of {SEVERITIES}")
@@ -211,3 +231,12 @@ def _validate(s: Settings) -> None:
                 raise SettingsError(f"chain {chain.name}: unknown role {step.role!r}; known: {', '.join(ROLES)}")
     if sorted(s.classification) != [1, 2, 3, 4]:
         raise SettingsError("classification must define exactly 1, 2, 3 and 4")
+
+
+def check_apart(ops_database_url: str | None, journal_url: str | None) -> None:
+    """Refuse an ops store in the journal's own database (ADR 0030)."""
+    if ops_database_url and journal_url and same_server(ops_database_url, journal_url)[1]:
+        raise SettingsError("ops_database_url names the journal's own database; the ops service must keep its "
+                            "store elsewhere so that it survives the journal's outage (ADR 0030). Create a "
+                            "separate database, preferably on another server, or leave ops_database_url unset")
+

@@ -1,4 +1,5 @@
-"""The ops service's own store: one SQLite file in WAL mode under ``var/ops``.
+"""The ops service's own store: one SQLite file in WAL mode under ``var/ops``, or the ops
+service's own PostgreSQL database (``ops_database_url``).
 
 It is deliberately apart from the journal database (ADR 0030): when the journal is down the ops
 service still fires alarms, escalates, and records incidents. The schema lives here and is
@@ -12,6 +13,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from obruten.ops.store_postgres import PostgresConnection
+from obruten.ops.store_postgres import Row as PgRow
+
+# a row read by column name or position: sqlite3.Row, or its PostgreSQL twin
+Row = sqlite3.Row | PgRow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,6 +44,19 @@ CREATE TABLE IF NOT EXISTS oncall_shift (
     ends_at   TEXT
 );
 CREATE INDEX IF NOT EXISTS oncall_shift_role ON oncall_shift (role, starts_at);
+
+-- Every change to the rota, with who and when (added, ended, cancelled).
+CREATE TABLE IF NOT EXISTS oncall_change (
+    id        INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    who       TEXT NOT NULL,
+    action    TEXT NOT NULL CHECK (action IN ('added', 'ended', 'cancelled')),
+    shift_id  INTEGER NOT NULL,
+    role      TEXT NOT NULL,
+    user_id   INTEGER NOT NULL REFERENCES ops_user(id),
+    starts_at TEXT NOT NULL,
+    ends_at   TEXT
+);
 
 -- The latest finding of each probe target.
 CREATE TABLE IF NOT EXISTS finding (
@@ -179,13 +200,25 @@ CREATE TABLE IF NOT EXISTS ward_agent (
 
 
 class Store:
-    """One SQLite connection shared by the service's threads, serialised by a lock."""
+    """The ops store: one SQLite file (default) or the ops service's own PostgreSQL database,
+    behind one API. One connection shared by the service's threads, serialised by a lock.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    ``location`` is a path (SQLite) or a ``postgresql://`` URL; SQL is written in SQLite's dialect
+    with ``?`` placeholders and translated for PostgreSQL in ``store_postgres``."""
+
+    def __init__(self, location: Path | str) -> None:
+        self._lock = threading.RLock()
+        self._pg: PostgresConnection | None = None
+        if is_database_url(location):
+            self.path: Path | None = None
+            self.url: str | None = str(location)
+            self._pg = PostgresConnection(self.url)
+            self._pg.script(_SCHEMA)
+            return
+        path = Path(location)
+        self.path, self.url = path, None
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=10)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -193,22 +226,35 @@ class Store:
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.executescript(_SCHEMA)
 
+    @property
+    def backend(self) -> str:
+        return "postgresql" if self._pg is not None else "sqlite"
+
     def apply_schema(self, ddl: str) -> None:
         """Create a domain's own tables (``CREATE TABLE IF NOT EXISTS …``) beside the core schema.
 
         Domains that live in the ops store but not in this module (e.g. event analysis) call this
         once when they start; it is idempotent."""
         with self._lock:
-            self._conn.executescript(ddl)
+            if self._pg is not None:
+                self._pg.script(ddl)
+            else:
+                self._conn.executescript(ddl)
 
     @classmethod
     def under(cls, var_dir: Path) -> Store:
         return cls(var_dir / "ops" / "ops.sqlite3")
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error)."""
+    def tx(self) -> Iterator[Any]:
+        """One write transaction (SQLite: BEGIN IMMEDIATE … COMMIT; PostgreSQL: a transaction
+        holding the store's write lock), rolled back on error. Yields something with
+        ``execute(sql, params)`` returning a cursor (``fetchone``, ``fetchall``, ``lastrowid``)."""
         with self._lock:
+            if self._pg is not None:
+                with self._pg.tx() as db:
+                    yield db
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -217,18 +263,23 @@ class Store:
                 raise
             self._conn.execute("COMMIT")
 
-    def all(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+    def _run(self, sql: str, params: Sequence[object]) -> Any:
+        return (self._pg or self._conn).execute(sql, params)
 
-    def one(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Row | None:
+    def all(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchone()
+            return self._run(sql, params).fetchall()
+
+    def one(self, sql: str, params: Sequence[object] = ()) -> Row | None:
+        with self._lock:
+            return self._run(sql, params).fetchone()
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> int:
-        """Run one statement in its own transaction; returns the last row id."""
+        """Run one statement in its own transaction; returns the new row's id after an INSERT
+        (0 when nothing was inserted, e.g. ``INSERT OR IGNORE`` of an existing row)."""
         with self._lock:
-            return self._conn.execute(sql, params).lastrowid or 0
+            cur = self._run(sql, params)
+            return (cur.lastrowid or 0) if cur.rowcount != 0 else 0
 
     def get_meta(self, key: str, default: str = "") -> str:
         row = self.one("SELECT value FROM meta WHERE key = ?", (key,))
@@ -240,4 +291,8 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            (self._pg or self._conn).close()
+
+
+def is_database_url(location: Path | str) -> bool:
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))

@@ -188,6 +188,63 @@ def router(service: OpsService) -> APIRouter:
         except KeyError as exc:
             raise HTTPException(404, f"no incident {incident_id}") from exc
 
+    # ---- the on-call rota: who holds each role now and the next two weeks; add and end shifts ----
+    def oncall_page(request: Request, session: Session, status: int = 200, error: str | None = None,
+                    form: dict[str, str] | None = None) -> HTMLResponse:
+        now = service.clock.now()
+        editable = [role for role in schedule.ROLES if schedule.may_edit(session.role, role)]
+        people = store.all("SELECT id, username, full_name FROM ops_user WHERE active = 1 ORDER BY full_name")
+        return render(request, "oncall.html", status=status, session=session,
+                      csrf=service.signer.csrf_token(session), now=now,
+                      plan=schedule.plan(store, now), roles=schedule.ROLES, editable=editable, people=people,
+                      editors=schedule.EDITORS, changes=schedule.changes(store), error=error, form=form or {},
+                      days=schedule.PLAN_DAYS)
+
+    @r.get("/console/oncall", response_class=HTMLResponse)
+    def oncall(request: Request) -> HTMLResponse:
+        return oncall_page(request, require(request))
+
+    @r.post("/console/oncall/shifts", response_class=HTMLResponse)
+    def add_shift(request: Request, role: Annotated[str, Form()] = "", user_id: Annotated[str, Form()] = "",
+                  starts_at: Annotated[str, Form()] = "", ends_at: Annotated[str, Form()] = "",
+                  allow_overlap: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = "") -> Response:
+        session = require(request, csrf)
+        t = translator(lang_of(request))
+        form = {"role": role, "user_id": user_id, "starts_at": starts_at, "ends_at": ends_at}
+        if not schedule.may_edit(session.role, role):
+            return oncall_page(request, session, 403, t("ops.oncall.not_yours", role=schedule.ROLES.get(role, role)),
+                               form)
+        try:
+            if not user_id.isdigit():
+                raise schedule.ShiftError("pick_person", "choose who holds the shift")
+            if not starts_at.strip():
+                raise schedule.ShiftError("need_start", "give the time the shift starts")
+            schedule.add(store, service.var_dir, role=role, user_id=int(user_id),
+                         starts_at=schedule.parse_local(starts_at),
+                         ends_at=schedule.parse_local(ends_at) if ends_at.strip() else None,
+                         who=session.username, now=service.clock.now(), allow_overlap=bool(allow_overlap))
+        except schedule.ShiftError as exc:
+            return oncall_page(request, session, 422, t(f"ops.oncall.err.{exc.key}", **exc.values), form)
+        return back("/console/oncall")
+
+    @r.post("/console/oncall/shifts/{shift_id}/end", response_class=HTMLResponse)
+    def end_shift(shift_id: int, request: Request, at: Annotated[str, Form()] = "",
+                  csrf: Annotated[str, Form()] = "") -> Response:
+        session = require(request, csrf)
+        t = translator(lang_of(request))
+        shift = schedule.get_shift(store, shift_id)
+        if shift is None:
+            return oncall_page(request, session, 404, t("ops.oncall.no_shift", id=shift_id))
+        if not schedule.may_edit(session.role, shift.role):
+            return oncall_page(request, session, 403, t("ops.oncall.not_yours", role=schedule.ROLES[shift.role]))
+        now = service.clock.now()
+        try:
+            when = schedule.parse_local(at) if at.strip() else now
+            schedule.end(store, service.var_dir, shift_id, at=when, who=session.username, now=now)
+        except schedule.ShiftError as exc:
+            return oncall_page(request, session, 422, t(f"ops.oncall.err.{exc.key}", **exc.values))
+        return back("/console/oncall")
+
     # ---- the signed link in a message: a page to confirm (a GET never acknowledges, so mail
     # scanners that open links do not acknowledge for the person) ----------------------------
     def _link_target(alarm_id: int, user_id: int, signature: str) -> tuple[alarms.Alarm, dict[str, object]]:

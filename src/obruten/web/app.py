@@ -138,6 +138,9 @@ def create_app(config: Config, database_url: str) -> FastAPI:
     app = FastAPI(title="Obruten journal API", version="1", lifespan=lifespan,
                   openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
     _install_error_handlers(app)
+    from obruten.web.telemetry import install as install_metrics
+
+    install_metrics(app)  # /metrics: request, pool and audit-writer figures (docs/ops-service.md)
     from obruten.web import api, pages, pages_admin
 
     app.include_router(api.router)
