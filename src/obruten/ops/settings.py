@@ -29,9 +29,11 @@ class SettingsError(ValueError):
 
 def default_rules() -> tuple[Rule, ...]:
     return (
+        # ratio 0.3: a write path where a third of the synthetic writes are slow for 20 s is already
+        # failing its users (throttled storage gives ~40 % slow probes, which 0.5 caught only by chance).
         Rule("journal-write", "journal_write", ("slow", "down"), 20, "critical", "journal",
              "Journalens skrivväg är {status}: {detail}", incident=True, classification=1,
-             propose_level="stabsläge"),
+             propose_level="stabsläge", ratio=0.3),
         Rule("read-copy-down", "read_copy", ("down",), 30, "critical", "journal",
              "Läskopian svarar inte: {detail}", incident=True, classification=2),
         Rule("read-copy-lag", "read_copy", ("slow",), 60, "major", "it", "Läskopian ligger efter: {detail}"),
