@@ -14,7 +14,17 @@ from obruten.status.document import StatusDocument, draft
 from obruten.status.ledger import default_trusted_keys
 
 # the ops tests' local SMTP server, HTTP receiver, clock and ops service (no journal needed)
-from ops.conftest import clock, live, make_service, receiver, service, settings, smtp  # noqa: F401
+from ops.conftest import (  # noqa: F401
+    clock,
+    live,
+    make_service,
+    ops_store_database,
+    receiver,
+    service,
+    settings,
+    smtp,
+    store_location,
+)
 
 
 def trust(var_dir: Path, key: SigningKey) -> None:
