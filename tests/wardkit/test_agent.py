@@ -12,10 +12,10 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pypdf
 import pytest
 from fastapi import FastAPI
-import httpx
 
 from obruten.signing import SigningKey
 from obruten.ward_agent import agent as agent_mod
