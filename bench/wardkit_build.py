@@ -66,6 +66,19 @@ def postgres_cpu(pid: int | None) -> float:
     return total
 
 
+def settled_postgres_cpu(pid: int | None) -> float:
+    """``postgres_cpu`` once the backends of closed connections have exited and been reaped."""
+    last = postgres_cpu(pid)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = postgres_cpu(pid)
+        if now - last < 0.02:
+            return now
+        last = now
+    return last
+
+
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -143,13 +156,13 @@ def main() -> None:
         rounds: list[dict[str, float]] = []
         for n in range(args.repeat):
             cal = calibration()
-            cpu_before, pg_before = children_cpu(), postgres_cpu(pg.postmaster_pid())
+            cpu_before, pg_before = children_cpu(), settled_postgres_cpu(pg.postmaster_pid())
             started = time.perf_counter()
             results = build.build_units(url, units, var_dir, workers=args.workers, keep=3)
             built = time.perf_counter() - started
             # the pool's workers are reaped children by now; their backends have exited
             workers_cpu = children_cpu() - cpu_before
-            pg_cpu = postgres_cpu(pg.postmaster_pid()) - pg_before
+            pg_cpu = settled_postgres_cpu(pg.postmaster_pid()) - pg_before
             failed = [r for r in results if isinstance(r, tuple)]
             if failed:
                 raise SystemExit(f"{len(failed)} units failed, first: {failed[0]}")
