@@ -317,3 +317,14 @@ def test_agent_page_in_chromium_with_the_journal_gone(settings: AgentSettings, p
         assert "LIFE-THREATENING" in tab.locator(".warnings").inner_text()
         assert outside == [], f"the page loaded something from elsewhere: {outside}"
         browser.close()
+
+
+def test_settings_take_one_journal_url_or_several(tmp_path: Path) -> None:
+    one = AgentSettings(var_dir=tmp_path, unit="H01-AVD10", token="t", journal_url="http://j:8000").validate()
+    assert one.journal_urls == ("http://j:8000",)
+    two = AgentSettings(var_dir=tmp_path, unit="H01-AVD10", token="t",
+                        journal_urls=("http://j:8000", "http://r:8000")).validate()
+    assert two.journal_url == "http://j:8000"
+    from obruten.ward_agent.settings import AgentSettingsError
+    with pytest.raises(AgentSettingsError, match="journal-url"):
+        AgentSettings(var_dir=tmp_path, unit="H01-AVD10", token="t").validate()
