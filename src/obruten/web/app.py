@@ -146,6 +146,8 @@ def create_app(config: Config, database_url: str) -> FastAPI:
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(pages_admin.router)
+    from obruten.wardkit.web import router as wardkit_router  # noqa: I001
+    app.include_router(wardkit_router)
     app.mount("/static", StaticFiles(directory=str(resources.files("obruten.web").joinpath("static"))),
               name="static")
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
