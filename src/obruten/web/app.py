@@ -143,6 +143,10 @@ def create_app(config: Config, database_url: str) -> FastAPI:
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(pages_admin.router)
+    from obruten.postreg import web as postreg_web
+
+    app.include_router(postreg_web.api)
+    app.include_router(postreg_web.pages)
     app.mount("/static", StaticFiles(directory=str(resources.files("obruten.web").joinpath("static"))),
               name="static")
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)

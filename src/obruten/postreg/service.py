@@ -1,0 +1,109 @@
+"""Review and registration of downtime documentation, through the journal's access checks and audit.
+
+Confirming an entry writes it into the record with the record's own functions (``notes.write``,
+``medication.administer``) at its original clinical time, links it to the received entry (the
+downtime marker) and records the decision, all in one transaction: either the entry is in the
+record, marked and decided, or nothing changed. The decision row is unique per received entry, so
+an entry can never be registered twice, not even by two reviewers clicking at the same moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from obruten import medication, notes
+from obruten.audit import AuditEvent
+from obruten.auth import Session
+from obruten.errors import Conflict, Forbidden, Invalid
+from obruten.journal import Journal
+from obruten.postreg import queue
+from obruten.postreg.agents import AgentIdentity
+from obruten.postreg.models import Batch
+
+REVIEWER_ROLES = ("physician", "nurse")
+
+
+@dataclass
+class PostRegistration:
+    journal: Journal
+
+    # ---- the ward agent's side ------------------------------------------------------------------
+    async def receive(self, agent: AgentIdentity, batch: Batch) -> queue.Receipt:
+        async with self.journal.pool.connection() as conn, conn.transaction():
+            receipt = await queue.receive(conn, agent, batch)
+        await self.journal.audit.record(AuditEvent(
+            actor=f"agent:{agent.device_id}", action="postreg_receive", node=self.journal.node,
+            detail={"unit": agent.unit_id, "batch": str(batch.batch_id), "received": receipt.received,
+                    "already": receipt.already}))
+        return receipt
+
+    async def states(self, agent: AgentIdentity, keys: list) -> dict[str, dict]:
+        async with self.journal.pool.connection() as conn:
+            return await queue.states(conn, agent.unit_id, keys)
+
+    # ---- staff ----------------------------------------------------------------------------------------
+    def _reviewer(self, session: Session, unit_id: str) -> None:
+        if session.role not in REVIEWER_ROLES:
+            raise Forbidden(f"your role ({session.role}) cannot review post-registration; "
+                            f"it needs: {', '.join(REVIEWER_ROLES)}")
+        if unit_id not in session.units:
+            raise Forbidden(f"you do not work on unit {unit_id}; a nurse or physician of that unit reviews it")
+
+    async def review(self, session: Session, unit_id: str) -> tuple[list[dict], list[dict]]:
+        """Pending entries (with possible duplicates) and recent decisions of a unit."""
+        self._reviewer(session, unit_id)
+        async with self.journal.pool.connection() as conn:
+            pending = await queue.review_list(conn, unit_id)
+            decided = await queue.recently_decided(conn, unit_id)
+        for patient_id in sorted({r["patient_id"] for r in pending + decided}):
+            await self.journal._log(session, "read", patient_id, "vård", view="postreg_review", unit=unit_id)
+        return pending, decided
+
+    async def pending_counts(self) -> dict[str, int]:
+        async with self.journal.pool.connection() as conn:
+            return await queue.pending_counts(conn)
+
+    async def confirm(self, session: Session, entry_id: int, duplicates_checked: bool = False) -> dict:
+        """Register the entry in the record with its original time; returns the record row."""
+        async with self.journal.pool.connection() as conn, conn.transaction():
+            entry = await queue.entry_for_decision(conn, entry_id)
+            self._decidable(session, entry)
+            if not duplicates_checked:
+                flagged = [r for r in await queue.review_list(conn, entry["unit_id"]) if r["id"] == entry_id]
+                if flagged and (flagged[0]["in_record"] or flagged[0]["in_queue"]):
+                    raise Invalid("this entry may already be documented (see the flagged duplicate); "
+                                  "check it, then confirm with 'checked for duplicates' or reject it")
+            if entry["kind"] == "note":
+                new = notes.NewNote.model_validate({**entry["payload"], "clinical_at": entry["clinical_at"],
+                                                   "unit_id": entry["unit_id"]})
+                unit = await self.journal._writable(conn, session, entry["patient_id"], entry["unit_id"],
+                                                    REVIEWER_ROLES)
+                row = await notes.write(conn, entry["patient_id"], unit, new, session.user_id)
+            else:
+                order = await medication.current_order(conn, entry["order_entry"])
+                await self.journal._writable(conn, session, order["patient_id"], order["unit_id"], REVIEWER_ROLES)
+                new_adm = medication.NewAdministration.model_validate(
+                    {**entry["payload"], "clinical_at": entry["clinical_at"]})
+                row = await medication.administer(conn, entry["order_entry"], new_adm, session.user_id)
+            await queue.record_registration(conn, entry, entry["kind"], row["entry_id"], session.user_id)
+            await queue.record_decision(conn, entry_id, "confirmed", session.user_id, None)
+        await self.journal._log(session, "write", entry["patient_id"], "vård", entry=entry["kind"],
+                                id=str(row["entry_id"]), postreg=entry_id)
+        return row
+
+    async def reject(self, session: Session, entry_id: int, reason: str) -> None:
+        reason = (reason or "").strip()
+        if len(reason) < 3:
+            raise Invalid("say why the entry is rejected (at least 3 characters)")
+        async with self.journal.pool.connection() as conn, conn.transaction():
+            entry = await queue.entry_for_decision(conn, entry_id)
+            self._decidable(session, entry)
+            await queue.record_decision(conn, entry_id, "rejected", session.user_id, reason)
+        await self.journal._log(session, "postreg_reject", entry["patient_id"], "vård", postreg=entry_id)
+
+    def _decidable(self, session: Session, entry: dict) -> None:
+        self._reviewer(session, entry["unit_id"])
+        final = entry["final"]
+        if final is not None:
+            word = "confirmed" if final["state"] == "confirmed" else "rejected"
+            raise Conflict(f"this entry was already {word} by {final['full_name']}; nothing was changed")

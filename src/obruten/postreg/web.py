@@ -1,0 +1,72 @@
+"""HTTP for post-registration: the ward agents' API and the review screen.
+
+API (ward-agent token, ``Authorization: Bearer agent.…``):
+  POST /api/v1/postreg/batches  queue a batch for review; 201 lists every acknowledged key
+  POST /api/v1/postreg/states   how submitted keys were decided
+Screens (staff session): GET /postreg/{unit}, POST /postreg/{unit}/entries/{id}/confirm|reject.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from obruten.errors import NotFound, Unauthenticated
+from obruten.postreg import agents
+from obruten.postreg.models import Batch, KeysQuery
+from obruten.postreg.service import PostRegistration
+from obruten.web.app import render, runtime
+from obruten.web.pages import _form, _session
+
+api = APIRouter(prefix="/api/v1/postreg", tags=["post-registration"])
+pages = APIRouter(include_in_schema=False)
+
+
+def service(request: Request) -> PostRegistration:
+    return PostRegistration(runtime(request).journal)
+
+
+def _agent(request: Request) -> agents.AgentIdentity:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        raise Unauthenticated("a ward-agent token is needed (Authorization: Bearer agent.…); "
+                              "issue one with `obruten postreg agent-token`")
+    return agents.read(runtime(request).signer, header[7:].strip())
+
+
+@api.post("/batches", status_code=201, summary="Queue downtime documentation for review (ward agents)")
+async def submit_batch(body: Batch, request: Request) -> JSONResponse:
+    receipt = await service(request).receive(_agent(request), body)
+    return JSONResponse(receipt.as_json(), status_code=201)
+
+
+@api.post("/states", summary="How submitted entries were decided (ward agents)")
+async def entry_states(body: KeysQuery, request: Request) -> JSONResponse:
+    return JSONResponse({"states": await service(request).states(_agent(request), body.keys)})
+
+
+@pages.get("/postreg/{unit}", response_class=HTMLResponse)
+async def review_page(unit: str, request: Request) -> Response:
+    session = await _session(request)
+    units = {u["id"]: u for u in await runtime(request).journal.units()}
+    if unit not in units:
+        raise NotFound(f"no care unit {unit!r}")
+    pending, decided = await service(request).review(session, unit)
+    return render(request, "postreg_review.html", unit=units[unit], pending=pending, decided=decided,
+                  done=request.query_params.get("done"))
+
+
+@pages.post("/postreg/{unit}/entries/{entry}/confirm")
+async def confirm(unit: str, entry: int, request: Request) -> Response:
+    session = await _session(request)
+    data = await _form(request, session)
+    await service(request).confirm(session, entry, duplicates_checked=data.get("duplicates_checked") == "on")
+    return RedirectResponse(f"/postreg/{unit}?done=confirmed", status_code=303)
+
+
+@pages.post("/postreg/{unit}/entries/{entry}/reject")
+async def reject(unit: str, entry: int, request: Request) -> Response:
+    session = await _session(request)
+    data = await _form(request, session)
+    await service(request).reject(session, entry, data.get("reason", ""))
+    return RedirectResponse(f"/postreg/{unit}?done=rejected", status_code=303)

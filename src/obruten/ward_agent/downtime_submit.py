@@ -1,0 +1,173 @@
+"""Submit downtime documentation to the journal once it can be reached.
+
+Each tick takes a snapshot of the queued entries, sends the oldest as one batch and returns a plain
+sentence of what happened. An entry is marked submitted only after the journal answered 201 and
+listed its key as acknowledged (durably received). If the agent dies before it saves that, the
+entry is sent again and the journal acknowledges it again without a second copy (idempotency
+key); if the journal dies mid-batch, its transaction is rolled back and the whole batch is sent
+again. Failures are sorted: unreachable or 5xx → keep everything and retry; 409/422 with per-key
+problems → those entries are refused (shown to staff), the rest go in the next batch; 401/403 →
+the token is wrong, nothing is sent until it is fixed.
+
+Run on its own (the crash tests do) with ``python -m obruten.ward_agent.downtime_submit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from obruten.postreg.models import BATCH_FORMAT, MAX_ENTRIES
+from obruten.ward_agent.downtime_store import DowntimeStore
+
+MAX_BATCH_BYTES = 56 * 1024  # under the journal's default 64 KiB request limit
+
+
+@dataclass
+class Submitter:
+    store: DowntimeStore
+    journal_url: str
+    token: str
+    max_batch_bytes: int = MAX_BATCH_BYTES
+    max_entries: int = 500
+    timeout: float = 15.0
+    pause_after_ack: float = 0.0  # fault injection only: widen the window between ack and saving it
+    on_ack: Callable[[int], None] | None = None
+
+    def __post_init__(self) -> None:
+        self._client = httpx.Client(base_url=self.journal_url.rstrip("/"), timeout=self.timeout,
+                                    headers={"Authorization": f"Bearer {self.token}"})
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _batch(self) -> tuple[list[str], bytes]:
+        queued = self.store.queued(min(self.max_entries, MAX_ENTRIES))
+        head = {"format": BATCH_FORMAT, "batch_id": str(uuid.uuid4()), "device_id": self.store.device_id,
+                "unit_id": self.store.unit_id, "sent_at": datetime.now(UTC).isoformat()}
+        size = len(json.dumps({**head, "entries": []}).encode())
+        keys: list[str] = []
+        entries: list[dict] = []
+        for key, entry in queued:
+            encoded = len(json.dumps(entry).encode()) + 2
+            if entries and size + encoded > self.max_batch_bytes:
+                break
+            keys.append(key)
+            entries.append(entry)
+            size += encoded
+        return keys, json.dumps({**head, "entries": entries}).encode()
+
+    def submit_once(self) -> str:
+        """Send one batch; return what happened as a sentence."""
+        keys, body = self._batch()
+        if not keys:
+            return "nothing queued"
+        batch_id = json.loads(body)["batch_id"]
+        try:
+            r = self._client.post("/api/v1/postreg/batches", content=body,
+                                  headers={"Content-Type": "application/json"})
+        except httpx.HTTPError as exc:
+            return f"journal unreachable ({type(exc).__name__}); {len(keys)}+ entries stay queued, retrying"
+        if r.status_code == 201:
+            acked = set(r.json().get("acknowledged", []))
+            done = [k for k in keys if k in acked]
+            if self.pause_after_ack:
+                time.sleep(self.pause_after_ack)
+            self.store.mark_submitted(done, batch_id)
+            if self.on_ack:
+                self.on_ack(len(done))
+            answer = r.json()
+            return (f"batch {batch_id} acknowledged: {len(done)} entries "
+                    f"({answer.get('received', 0)} new, {answer.get('already', 0)} already received)")
+        if r.status_code in (409, 422):
+            problems = {p["key"]: p["error"] for p in _json(r).get("details", {}).get("problems", [])
+                        if p.get("key") in keys}
+            if problems:
+                self.store.mark_refused(problems)
+                return (f"journal refused {len(problems)} entries ({next(iter(problems.values()))}); "
+                        "they are marked refused, the others go in the next batch")
+            return f"journal refused the batch ({r.status_code}: {_json(r).get('error', r.text[:200])}); fix and retry"
+        if r.status_code == 413:
+            self.max_batch_bytes = max(4096, self.max_batch_bytes // 2)
+            return f"batch too large for the journal; sending at most {self.max_batch_bytes} bytes from now on"
+        if r.status_code in (401, 403):
+            return (f"journal refused the agent's token ({_json(r).get('error', r.status_code)}); "
+                    "issue a new one with `obruten postreg agent-token` and configure the agent")
+        return f"journal answered {r.status_code}; entries stay queued, retrying"
+
+    def refresh_states(self, limit: int = 500) -> str:
+        keys = self.store.awaiting_decision(limit)
+        if not keys:
+            return "no decisions awaited"
+        try:
+            r = self._client.post("/api/v1/postreg/states", json={"keys": keys})
+        except httpx.HTTPError as exc:
+            return f"journal unreachable ({type(exc).__name__}); decisions not refreshed"
+        if r.status_code != 200:
+            return f"journal answered {r.status_code} to the state query"
+        states = r.json()["states"]
+        self.store.set_journal_states(states)
+        decided = sum(1 for s in states.values() if s["state"] != "pending")
+        return f"{decided} of {len(keys)} submitted entries are decided in the journal"
+
+    def drain(self, max_batches: int = 10_000) -> list[str]:
+        """Submit until nothing is queued or the journal stops taking batches; the sentences, in order."""
+        said: list[str] = []
+        for _ in range(max_batches):
+            sentence = self.submit_once()
+            said.append(sentence)
+            if sentence == "nothing queued" or not (sentence.startswith("batch ") or "marked refused" in sentence
+                                                    or "too large" in sentence):
+                break
+        said.append(self.refresh_states())
+        return said
+
+
+def _json(r: httpx.Response) -> dict:
+    try:
+        value = r.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Submit a ward agent's downtime documentation to the journal.")
+    parser.add_argument("--store", type=Path, required=True, help="the agent's downtime SQLite file")
+    parser.add_argument("--unit", required=True)
+    parser.add_argument("--device", required=True)
+    parser.add_argument("--journal", required=True, help="journal base URL, e.g. http://127.0.0.1:8000")
+    parser.add_argument("--token", required=True, help="ward-agent token (obruten postreg agent-token)")
+    parser.add_argument("--interval", type=float, default=5.0, help="seconds between attempts")
+    parser.add_argument("--once", action="store_true", help="drain once and exit")
+    parser.add_argument("--max-entries", type=int, default=500)
+    parser.add_argument("--pause-after-ack", type=float, default=0.0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    store = DowntimeStore(args.store, args.unit, args.device)
+    submitter = Submitter(store, args.journal, args.token, max_entries=args.max_entries,
+                          pause_after_ack=args.pause_after_ack)
+    try:
+        while True:
+            for sentence in submitter.drain():
+                print(sentence, flush=True)
+            if args.once:
+                return 0
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        submitter.close()
+        store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
