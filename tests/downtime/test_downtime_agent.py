@@ -1,0 +1,118 @@
+"""The ward agent's downtime pages: record locally with no journal, show the queue, submit when it is back."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+from agent_app import Served, Settings, agent_app
+from postreg_helpers import agent_token, kit_data, nurse_unit, received
+
+from obruten.i18n import STOCKHOLM
+from pgtools import free_port
+
+
+@pytest.fixture(scope="module")
+def unit(region_url) -> str:
+    return nurse_unit(region_url)
+
+
+@pytest.fixture(scope="module")
+def kit(region_url, unit) -> dict:
+    return kit_data(region_url, unit)
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def a_patient_with_orders(kit: dict) -> dict:
+    return next(p for p in kit["patients"] if p["medications"])
+
+
+def local(minutes_ago: int) -> str:
+    return (datetime.now(STOCKHOLM) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M")
+
+
+def record(client: httpx.Client, patient: dict, **overrides: str):  # type: ignore[no-untyped-def]
+    page = client.get(f"/downtime/patients/{patient['id']}")
+    form = {"csrf": csrf(page.text), "order_entry": patient["medications"][0]["entry_id"], "outcome": "given",
+            "dose_given": "1 st", "clinical_at": local(30), "author": "sjukskoterska", **overrides}
+    return client.post(f"/downtime/patients/{patient['id']}/administrations", data=form)
+
+
+def test_records_locally_with_no_journal_and_shows_the_queue(tmp_path, unit, kit) -> None:
+    settings = Settings(tmp_path, unit, journal_url=f"http://127.0.0.1:{free_port()}", agent_token=agent_token(unit))
+    patient = a_patient_with_orders(kit)
+    with Served(agent_app(settings, kit)) as client:
+        home = client.get("/downtime")
+        assert home.status_code == 200 and f"{patient['family_name']}, {patient['given_name']}" in home.text
+        assert "Dokumentation under driftstopp" in home.text
+        page = client.get(f"/downtime/patients/{patient['id']}")
+        assert patient["medications"][0]["drug"] in page.text
+        r = record(client, patient)
+        assert r.status_code == 303
+        assert "Sparat på den här datorn" in client.get(r.headers["location"]).text
+        page = client.get(f"/downtime/patients/{patient['id']}")
+        form = {"csrf": csrf(page.text), "note_kind": "omvardnad", "title": "", "body": "Sov gott hela natten.",
+                "clinical_at": local(10), "author": "sjukskoterska"}
+        assert client.post(f"/downtime/patients/{patient['id']}/notes", data=form).status_code == 303
+        queue = client.get("/downtime/queue").text
+        assert queue.count("class=\"state-queued\"") == 2
+        r = client.post("/downtime/submit", data={"csrf": csrf(queue)}, follow_redirects=True)
+        assert "journal unreachable" in r.text and r.text.count("class=\"state-queued\"") == 2
+        assert "English" in r.text and "Queue to the journal" in client.get("/downtime/lang/en?back=/downtime/queue", follow_redirects=True).text
+    with sqlite3.connect(tmp_path / "downtime.sqlite3") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        rows = db.execute("SELECT kind, state, author, clinical_at, length(key) FROM downtime_entry").fetchall()
+    assert sorted(r[0] for r in rows) == ["medication_administration", "note"]
+    assert all(r[1] == "queued" and r[2] == "sjukskoterska" and r[4] == 36 for r in rows)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"author": ""}, "author"),
+    ({"clinical_at": local(-120)}, "in the future"),
+    ({"clinical_at": "igår"}, "YYYY-MM-DD"),
+    ({"outcome": "not_given"}, "not_given needs not_given_reason"),
+    ({"order_entry": "00000000-0000-4000-8000-000000000000"}, "choose one of the patient"),
+])
+def test_bad_input_is_explained_and_nothing_is_stored(tmp_path, unit, kit, overrides, message) -> None:
+    patient = a_patient_with_orders(kit)
+    with Served(agent_app(Settings(tmp_path, unit), kit)) as client:
+        r = record(client, patient, **overrides)
+        assert r.status_code == 422 and message in r.text
+        assert r.text.count('id="form-error"') == 1
+        assert "inte inställd" in client.get("/downtime/queue").text
+    with sqlite3.connect(tmp_path / "downtime.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM downtime_entry").fetchone()[0] == 0
+
+
+def test_a_form_without_its_token_is_refused(tmp_path, unit, kit) -> None:
+    patient = a_patient_with_orders(kit)
+    with Served(agent_app(Settings(tmp_path, unit), kit)) as client:
+        r = record(client, patient, csrf="forged")
+        assert r.status_code == 403
+
+
+def test_no_kit_says_use_paper(tmp_path, unit) -> None:
+    with Served(agent_app(Settings(tmp_path, unit), None)) as client:
+        assert "Använd papper" in client.get("/downtime").text
+
+
+def test_submits_when_the_journal_is_back_and_shows_the_verdict(tmp_path, unit, kit, journal_server) -> None:
+    patient = a_patient_with_orders(kit)
+    settings = Settings(tmp_path, unit, journal_url=journal_server.base, agent_token=agent_token(unit))
+    with Served(agent_app(settings, kit)) as client:
+        assert record(client, patient).status_code == 303
+        queue = client.get("/downtime/queue").text
+        r = client.post("/downtime/submit", data={"csrf": csrf(queue)}, follow_redirects=True)
+        assert "acknowledged: 1 entries (1 new" in r.text
+        assert "mottagen, väntar på granskning" in r.text
+        key = re.search(r'data-key="([^"]+)"', r.text).group(1)
+        assert received(journal_server.db_url, [key]) == 1
+        again = client.post("/downtime/submit", data={"csrf": csrf(r.text)}, follow_redirects=True)
+        assert "nothing queued" in again.text or "decided" in again.text
+    assert received(journal_server.db_url, [key]) == 1
