@@ -291,5 +291,7 @@ from obruten.backup.cli import backup  # noqa: E402, I001
 main.add_command(backup)
 from obruten.drill.cli import drill  # noqa: E402, I001
 main.add_command(drill)
+from obruten.wardkit.cli import wardkit  # noqa: E402, I001
+main.add_command(wardkit)
 from obruten.postreg.cli import postreg  # noqa: E402, I001
 main.add_command(postreg)

@@ -143,6 +143,8 @@ def create_app(config: Config, database_url: str) -> FastAPI:
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(pages_admin.router)
+    from obruten.wardkit.web import router as wardkit_router  # noqa: I001
+    app.include_router(wardkit_router)
     from obruten.postreg import web as postreg_web
 
     app.include_router(postreg_web.api)

@@ -1,0 +1,149 @@
+"""Build kits: one unit → kit.json + kit.pdf + kit.html + signed manifest.json; many units on a
+process pool (PDF drawing is CPU-bound Python, so one process per core; each keeps one database
+connection and one event loop for all the units it is given).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+
+from obruten.signing import SigningKey, canonical, load_or_create_key, sha256_hex
+from obruten.wardkit import content, render_html, render_pdf
+from obruten.wardkit import manifest as mf
+from obruten.wardkit.store import KitStore, safe_name
+
+KEEP_PER_UNIT = 12        # an hour of five-minute kits
+CHUNK = 4                 # units per pool task
+
+
+def kits_root(var_dir: Path) -> Path:
+    return var_dir / "wardkits"
+
+
+def key_path(var_dir: Path) -> Path:
+    return kits_root(var_dir) / "signing-key.pem"
+
+
+def signing_key(var_dir: Path) -> SigningKey:
+    """The builder's signing key (created once) and its line in ``var_dir/wardkits/trusted_keys``."""
+    key = load_or_create_key(key_path(var_dir))
+    trusted = kits_root(var_dir) / "trusted_keys"
+    line = key.trusted_line()
+    if not trusted.exists() or line not in trusted.read_text().splitlines():
+        with trusted.open("a") as fh:
+            fh.write(line + "\n")
+    return key
+
+
+def stamp_of(generated_at: str) -> str:
+    """``20261122T054306Z``: sortable, safe as a directory name."""
+    return datetime.fromisoformat(generated_at).strftime("%Y%m%dT%H%M%SZ")
+
+
+@dataclass(frozen=True)
+class Built:
+    unit: str
+    stamp: str
+    patients: int
+    sql_s: float
+    render_s: float
+    path: Path
+
+
+def write_kit(data: dict, store: KitStore, key: SigningKey, lang: str = "sv") -> Built:
+    """Render and sign ``data`` into ``store`` (a kit appears complete or not at all)."""
+    started = time.perf_counter()
+    blob = canonical(data)
+    digest = sha256_hex(blob)
+    stamp = stamp_of(data["generated_at"])
+    staged = store.staging(stamp)
+    (staged / "kit.json").write_bytes(blob)
+    render_pdf.render(data, digest, key.key_id, staged / "kit.pdf", lang)
+    render_html.render(data, digest, key.key_id, staged / "kit.html", lang)
+    body = {"unit": data["unit"]["id"], "stamp": stamp, "as_of": data["as_of"], "generated_at": data["generated_at"],
+            "patients": len(data["patients"]), "key_id": key.key_id, "data_sha256": digest,
+            "files": {name: mf.file_entry(staged / name) for name in mf.KIT_FILES}}
+    (staged / mf.MANIFEST).write_text(json.dumps(mf.sign(body, key), indent=1, sort_keys=True), encoding="utf-8")
+    kit = store.add(staged, stamp)
+    return Built(body["unit"], kit.stamp, body["patients"], 0.0, time.perf_counter() - started, kit.path)
+
+
+def unit_store(var_dir: Path, unit: str, keep: int = KEEP_PER_UNIT) -> KitStore:
+    return KitStore(kits_root(var_dir) / safe_name(unit), keep=keep, durable=False)
+
+
+async def build_unit(conn: psycopg.AsyncConnection, unit: str, var_dir: Path, key: SigningKey,
+                     now: datetime | None = None, keep: int = KEEP_PER_UNIT) -> Built:
+    """Read one unit's kit data and write its signed kit under ``var_dir/wardkits/<unit>/``."""
+    safe_name(unit)
+    started = time.perf_counter()
+    data = json.loads(await content.unit_kit_json(conn, unit, now))
+    sql_s = time.perf_counter() - started
+    built = write_kit(data, unit_store(var_dir, unit, keep), key)
+    return Built(built.unit, built.stamp, built.patients, sql_s, built.render_s, built.path)
+
+
+# ---- the process pool ------------------------------------------------------------------------------
+_worker: dict[str, object] = {}
+
+
+def _init_worker(url: str, var_dir: str, keep: int) -> None:
+    loop = asyncio.new_event_loop()
+    _worker.update(loop=loop, url=url, var_dir=Path(var_dir), keep=keep, conn=None,
+                   key=load_or_create_key(key_path(Path(var_dir))))
+
+
+def _build_chunk(units: list[str]) -> list[Built | tuple[str, str]]:
+    loop: asyncio.AbstractEventLoop = _worker["loop"]  # type: ignore[assignment]
+    return loop.run_until_complete(_chunk(units))
+
+
+async def _chunk(units: list[str]) -> list[Built | tuple[str, str]]:
+    out: list[Built | tuple[str, str]] = []
+    for unit in units:
+        try:
+            conn = _worker["conn"]
+            if conn is None or conn.closed:  # type: ignore[attr-defined]
+                conn = await psycopg.AsyncConnection.connect(str(_worker["url"]), autocommit=True)
+                _worker["conn"] = conn
+            out.append(await build_unit(conn, unit, _worker["var_dir"], _worker["key"],  # type: ignore[arg-type]
+                                        keep=int(_worker["keep"])))  # type: ignore[call-overload]
+        except Exception as exc:  # one unit's failure must not stop the other wards' kits
+            out.append((unit, f"{type(exc).__name__}: {exc}"))
+            if isinstance(exc, psycopg.OperationalError):
+                _worker["conn"] = None
+    return out
+
+
+Progress = Callable[[Built | tuple[str, str]], None]
+
+
+def build_units(url: str, units: Iterable[str], var_dir: Path, *, workers: int | None = None,
+                keep: int = KEEP_PER_UNIT, progress: Progress | None = None) -> list[Built | tuple[str, str]]:
+    """Build every unit's kit on ``workers`` processes (default: one per core). Returns one entry per
+    unit: a ``Built``, or ``(unit, error)`` for a unit that failed (the others are still built)."""
+    units = [safe_name(u) for u in units]
+    signing_key(var_dir)  # created once here, before the workers read it
+    workers = max(1, min(workers or os.cpu_count() or 1, len(units) or 1))
+    chunks = [units[i:i + CHUNK] for i in range(0, len(units), CHUNK)]
+    results: list[Built | tuple[str, str]] = []
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(url, str(var_dir), keep)) as pool:
+        pending: set[Future] = {pool.submit(_build_chunk, chunk) for chunk in chunks}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                for item in future.result():
+                    results.append(item)
+                    if progress:
+                        progress(item)
+    return results

@@ -1,0 +1,188 @@
+"""``obruten wardkit``: build kits (once or every N minutes), verify a kit file offline, and print
+the signing key's trusted-keys line and a unit's agent token."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from obruten.cli import config_from
+
+
+@click.group()
+def wardkit() -> None:
+    """Ward downtime kits (reservkit): build, schedule, verify."""
+
+
+def _database_url(ctx: click.Context) -> str:
+    from obruten.database import url_for
+
+    return url_for(config_from(ctx))
+
+
+def _units(url: str, units: tuple[str, ...], every_unit: bool) -> list[str]:
+    import psycopg
+
+    from obruten.wardkit import content
+
+    if bool(units) == every_unit:
+        raise click.UsageError("name units with --unit (repeatable) or build every unit with --all")
+    if units:
+        return list(units)
+
+    async def run() -> list[str]:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10) as conn:
+            return await content.unit_ids(conn)
+    return asyncio.run(run())
+
+
+def _build_round(ctx: click.Context, units: tuple[str, ...], every_unit: bool, workers: int | None, keep: int,
+                 show_bar: bool) -> tuple[int, list[tuple[str, str]], float]:
+    import psycopg
+
+    from obruten.wardkit.build import Built, build_units
+
+    cfg = config_from(ctx)
+    url = _database_url(ctx)
+    try:
+        targets = _units(url, units, every_unit)
+    except psycopg.OperationalError as exc:
+        raise click.ClickException(f"cannot reach the database ({exc}); check --database-url (the read copy "
+                                   "when there is one) and that it is running") from exc
+    started = time.monotonic()
+    failures: list[tuple[str, str]] = []
+    patients = 0
+    with click.progressbar(length=len(targets), label="wardkits", file=sys.stderr, show_pos=True,
+                           hidden=not show_bar) as bar:
+        def progress(item: Built | tuple[str, str]) -> None:
+            nonlocal patients
+            if isinstance(item, tuple):
+                failures.append(item)
+            else:
+                patients += item.patients
+            bar.update(1)
+        try:
+            build_units(url, targets, cfg.var_dir, workers=workers, keep=keep, progress=progress)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    return len(targets), failures, time.monotonic() - started
+
+
+def _report(n: int, failures: list[tuple[str, str]], seconds: float) -> str:
+    sentence = f"built {n - len(failures)} of {n} unit kits in {seconds:.1f} s"
+    if failures:
+        sentence += f"; {len(failures)} failed, first: {failures[0][0]}: {failures[0][1]}"
+    return sentence
+
+
+@wardkit.command("build")
+@click.option("--unit", "units", multiple=True, help="Care unit id (repeatable).")
+@click.option("--all", "every_unit", is_flag=True, help="Every care unit.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Processes (default: one per core).")
+@click.option("--keep", type=click.IntRange(1, 1000), default=12, show_default=True, help="Kits kept per unit.")
+@click.pass_context
+def build_cmd(ctx: click.Context, units: tuple[str, ...], every_unit: bool, workers: int | None, keep: int) -> None:
+    """Build signed kits (PDF, offline HTML, JSON) into VAR_DIR/wardkits/<unit>/<stamp>/.
+
+    Reads from --database-url: point it at the read copy when there is one."""
+    n, failures, seconds = _build_round(ctx, units, every_unit, workers, keep, show_bar=True)
+    click.echo(_report(n, failures, seconds))
+    if failures:
+        raise click.ClickException(f"{len(failures)} unit kits were not built; the previous kits of those units "
+                                   "stay in place. Fix the cause above and run again")
+
+
+@wardkit.command("run")
+@click.option("--every", "every_min", type=click.FloatRange(0.1, 1440), default=5.0, show_default=True,
+              help="Minutes between rounds.")
+@click.option("--unit", "units", multiple=True, help="Care unit id (repeatable; default: every unit).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Processes (default: one per core).")
+@click.option("--keep", type=click.IntRange(1, 1000), default=12, show_default=True, help="Kits kept per unit.")
+@click.option("--rounds", type=click.IntRange(1), help="Stop after this many rounds (default: run until stopped).")
+@click.pass_context
+def run_cmd(ctx: click.Context, every_min: float, units: tuple[str, ...], workers: int | None, keep: int,
+            rounds: int | None) -> None:
+    """Rebuild the kits every --every minutes until stopped (or use the systemd timer in docs/operations.md)."""
+    from obruten import events
+
+    cfg = config_from(ctx)
+    done = 0
+    while rounds is None or done < rounds:
+        started = time.monotonic()
+        try:
+            n, failures, seconds = _build_round(ctx, units, not units, workers, keep, show_bar=False)
+            sentence = _report(n, failures, seconds)
+            if failures:
+                events.emit(cfg.var_dir, "wardkit.build_failed", sentence, "wardkit", failed=len(failures))
+        except click.ClickException as exc:
+            sentence = f"round failed: {exc.message}; the agents keep their last good kits; retrying next round"
+            events.emit(cfg.var_dir, "wardkit.build_failed", sentence, "wardkit")
+        click.echo(f"{datetime.now(UTC).isoformat(timespec='seconds')} {sentence}", err=True)
+        done += 1
+        if rounds is not None and done >= rounds:
+            break
+        time.sleep(max(0.0, every_min * 60 - (time.monotonic() - started)))
+
+
+@wardkit.command("verify")
+@click.argument("target", type=click.Path(exists=True, path_type=Path))
+@click.option("--manifest", "manifest_path", type=click.Path(exists=True, path_type=Path),
+              help="The kit's manifest.json (default: the one next to TARGET).")
+@click.option("--trusted-keys", type=click.Path(path_type=Path),
+              help="Trusted keys file (default: VAR_DIR/wardkits/trusted_keys).")
+@click.pass_context
+def verify_cmd(ctx: click.Context, target: Path, manifest_path: Path | None, trusted_keys: Path | None) -> None:
+    """Check a kit file (PDF, HTML or JSON) or a whole kit directory offline.
+
+    Exit status: 0 valid, 1 tampered, 2 untrusted key, 3 unknown file or no manifest."""
+    from obruten.signing import SignatureError, TrustedKeys
+    from obruten.wardkit import manifest as mf
+    from obruten.wardkit.build import kits_root
+
+    keys_file = trusted_keys or kits_root(config_from(ctx).var_dir) / "trusted_keys"
+    try:
+        trusted = TrustedKeys.load(keys_file)
+    except SignatureError as exc:
+        raise click.ClickException(f"{keys_file}: {exc}") from exc
+    if len(trusted) == 0:
+        click.echo(f"note: no trusted keys in {keys_file}; pass --trusted-keys", err=True)
+    if target.is_dir():
+        verdict = mf.check_kit(target, trusted)
+    else:
+        try:
+            manifest = mf.load(manifest_path or target.parent / mf.MANIFEST)
+        except mf.ManifestError as exc:
+            verdict = mf.Verdict(mf.UNKNOWN, str(exc))
+        else:
+            verdict = mf.check_file(target, manifest, trusted)
+    click.echo(f"{verdict.status.upper()}: {verdict.message}")
+    sys.exit(mf.EXIT_CODES[verdict.status])
+
+
+@wardkit.command("key")
+@click.pass_context
+def key_cmd(ctx: click.Context) -> None:
+    """Print the kit signing key's line for a trusted keys file (creates the key the first time)."""
+    from obruten.wardkit.build import signing_key
+
+    click.echo(signing_key(config_from(ctx).var_dir).trusted_line())
+
+
+@wardkit.command("agent-token")
+@click.option("--unit", required=True, help="Care unit id the agent serves.")
+@click.pass_context
+def agent_token_cmd(ctx: click.Context, unit: str) -> None:
+    """Print the token a unit's ward agent fetches its kits with (keep it out of logs)."""
+    from obruten.wardkit.store import safe_name
+    from obruten.wardkit.tokens import agent_token
+
+    try:
+        safe_name(unit)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--unit") from exc
+    click.echo(agent_token(config_from(ctx).var_dir, unit))

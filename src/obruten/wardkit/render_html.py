@@ -1,0 +1,40 @@
+"""The kit as one self-contained HTML file: CSS inline, no scripts but the print button, no links
+out, so it opens from a USB stick or the local disk with the network unplugged.
+
+It carries the same data time, unit, digest and key id as the PDF (sticky on screen, repeated at
+the top of every patient's printed page).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from obruten.i18n import translator
+from obruten.wardkit import present
+
+_HELPERS = {"when": present.when, "heading": present.patient_heading, "warning_line": present.warning_line,
+            "drug_line": present.drug_line, "frequency_line": present.frequency_line,
+            "schedule_line": present.schedule_line, "given_lines": present.given_lines,
+            "referral_line": present.referral_line}
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("obruten.wardkit", "templates"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(_HELPERS)
+    return env
+
+
+def html(data: dict, digest: str, key_id: str, lang: str = "sv") -> str:
+    """The offline HTML document for ``data``."""
+    return _environment().get_template("kit.html").render(
+        t=translator(lang), lang=lang, unit=data["unit"], as_of=present.when(data["as_of"]),
+        patients=data["patients"], digest=digest, key_id=key_id)
+
+
+def render(data: dict, digest: str, key_id: str, target: Path, lang: str = "sv") -> None:
+    target.write_text(html(data, digest, key_id, lang), encoding="utf-8")
