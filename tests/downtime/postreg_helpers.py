@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 from psycopg.rows import dict_row
 
-from obruten.auth import TokenSigner
-from obruten.postreg import agents
-
-TEST_SECRET = "test-secret-" + "x" * 40  # the journal_server fixture's key
+from obruten.wardkit import tokens
 
 
-def agent_token(unit: str, device: str = "agent-test", secret: str = TEST_SECRET) -> str:
-    return agents.issue(TokenSigner(secret), unit, device)
+def agent_token(var_dir: Path, unit: str) -> str:
+    """The unit's ward-agent token of the journal whose var_dir is given (created on first use)."""
+    return tokens.agent_token(var_dir, unit)
 
 
 def nurse_unit(url: str) -> str:

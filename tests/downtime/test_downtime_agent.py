@@ -45,7 +45,7 @@ def record(client: httpx.Client, patient: dict, **overrides: str):  # type: igno
 
 
 def test_records_locally_with_no_journal_and_shows_the_queue(tmp_path, unit, kit) -> None:
-    settings = Settings(tmp_path, unit, journal_url=f"http://127.0.0.1:{free_port()}", agent_token=agent_token(unit))
+    settings = Settings(tmp_path, unit, journal_url=f"http://127.0.0.1:{free_port()}", agent_token="no-journal-here")
     patient = a_patient_with_orders(kit)
     with Served(agent_app(settings, kit)) as client:
         home = client.get("/downtime")
@@ -104,7 +104,7 @@ def test_no_kit_says_use_paper(tmp_path, unit) -> None:
 
 def test_submits_when_the_journal_is_back_and_shows_the_verdict(tmp_path, unit, kit, journal_server) -> None:
     patient = a_patient_with_orders(kit)
-    settings = Settings(tmp_path, unit, journal_url=journal_server.base, agent_token=agent_token(unit))
+    settings = Settings(tmp_path, unit, journal_url=journal_server.base, agent_token=agent_token(journal_server.var_dir, unit))
     with Served(agent_app(settings, kit)) as client:
         assert record(client, patient).status_code == 303
         queue = client.get("/downtime/queue").text

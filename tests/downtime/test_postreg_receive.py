@@ -7,6 +7,8 @@ import psycopg
 import pytest
 from postreg_helpers import administration, agent_token, batch, note, nurse_unit, patient_with_order, received
 
+from obruten.wardkit import tokens
+
 
 @pytest.fixture(scope="module")
 def unit(journal_server) -> str:
@@ -16,7 +18,7 @@ def unit(journal_server) -> str:
 @pytest.fixture(scope="module")
 def agent(journal_server, unit):
     with httpx.Client(base_url=journal_server.base, timeout=10,
-                      headers={"Authorization": f"Bearer {agent_token(unit)}"}) as client:
+                      headers={"Authorization": f"Bearer {agent_token(journal_server.var_dir, unit)}"}) as client:
         yield client
 
 
@@ -35,7 +37,8 @@ def test_batch_is_acknowledged_and_a_resend_does_not_double(journal_server, unit
                            " WHERE e.idempotency_key = ANY(%s::uuid[]) GROUP BY 1",
                            ([e["key"] for e in entries],)).fetchall()
     assert states == [("pending", 2)]
-    r = agent.post("/api/v1/postreg/states", json={"keys": [e["key"] for e in entries]})
+    r = agent.post("/api/v1/postreg/states", json={"keys": [e["key"] for e in entries], "unit_id": unit,
+                                                   "device_id": "agent-test"})
     assert {s["state"] for s in r.json()["states"].values()} == {"pending"}
 
 
@@ -80,10 +83,10 @@ def test_tokens_are_checked(journal_server, unit) -> None:
     body = batch(unit, [administration(patient, order)])
     with httpx.Client(base_url=journal_server.base, timeout=10) as c:
         assert c.post("/api/v1/postreg/batches", json=body).status_code == 401
-        forged = agent_token(unit, secret="another-secret-" + "y" * 40)
+        forged = tokens.token_for("another-secret", unit)
         r = c.post("/api/v1/postreg/batches", json=body, headers={"Authorization": f"Bearer {forged}"})
-        assert r.status_code == 401 and "issue a new one" in r.json()["error"]
-        other = agent_token("some-other-unit")
+        assert r.status_code == 401 and "obruten wardkit agent-token --unit" in r.json()["error"]
+        other = agent_token(journal_server.var_dir, "some-other-unit")
         r = c.post("/api/v1/postreg/batches", json=body, headers={"Authorization": f"Bearer {other}"})
-        assert r.status_code == 422 and "token is for unit" in r.json()["error"]
+        assert r.status_code == 401
     assert received(journal_server.db_url, [body["entries"][0]["key"]]) == 0

@@ -1,4 +1,4 @@
-"""``obruten postreg``: ward-agent tokens and the review queue's state, for operators."""
+"""``obruten postreg``: the review queue's state, for operators (agent tokens: ``obruten wardkit agent-token``)."""
 
 from __future__ import annotations
 
@@ -6,28 +6,12 @@ import asyncio
 
 import click
 
-from obruten.auth import TokenSigner, load_or_create_secret
 from obruten.cli import config_from
-from obruten.postreg import agents
 
 
 @click.group()
 def postreg() -> None:
     """Post-registration (efterregistrering) of downtime documentation."""
-
-
-@postreg.command("agent-token")
-@click.option("--unit", required=True, help="The care unit the ward agent serves.")
-@click.option("--device", required=True, help="The agent's device id (e.g. its host name).")
-@click.pass_context
-def agent_token(ctx: click.Context, unit: str, device: str) -> None:
-    """Print a token that lets one ward agent submit its unit's downtime documentation."""
-    cfg = config_from(ctx)
-    signer = TokenSigner(cfg.secret_key or load_or_create_secret(cfg.var_dir / "secret_key"), cfg.session_hours)
-    try:
-        click.echo(agents.issue(signer, unit, device))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @postreg.command("pending")
@@ -37,14 +21,16 @@ def pending(ctx: click.Context) -> None:
     import psycopg
 
     from obruten.database import url_for
+    from obruten.postreg import queue
 
     async def run() -> dict[str, int]:
-        from obruten.postreg import queue
-
         async with await psycopg.AsyncConnection.connect(url_for(config_from(ctx))) as conn:
             return await queue.pending_counts(conn)
 
-    counts = asyncio.run(run())
+    try:
+        counts = asyncio.run(run())
+    except psycopg.OperationalError as exc:
+        raise click.ClickException(f"cannot reach the journal's database ({exc}); start it with `obruten db start`") from exc
     if not counts:
         click.echo("Nothing waits for post-registration.")
     for unit, n in sorted(counts.items()):

@@ -80,4 +80,6 @@ class Batch(BaseModel):
 
 class KeysQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    unit_id: str = Field(min_length=1, max_length=40)
+    device_id: str = Field(min_length=1, max_length=100)
     keys: list[UUID] = Field(min_length=1, max_length=MAX_ENTRIES)

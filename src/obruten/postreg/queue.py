@@ -66,8 +66,8 @@ RETURNING id
 async def receive(conn: psycopg.AsyncConnection, agent: AgentIdentity, batch: Batch) -> Receipt:
     """Queue a batch for review (call inside a transaction); raises and writes nothing on any problem."""
     if batch.unit_id != agent.unit_id or batch.device_id != agent.device_id:
-        raise Invalid(f"this agent's token is for unit {agent.unit_id!r}, device {agent.device_id!r}; "
-                      "the batch names another; fix the agent's configuration")
+        raise Invalid(f"this agent is {agent.device_id!r} of unit {agent.unit_id!r}; the batch names another; "
+                      "fix the agent's configuration")
     entries = batch.entries
     # one receiver per unit at a time: a key and its content are checked and stored together
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('postreg'), hashtext(%s))", (agent.unit_id,))

@@ -1,6 +1,6 @@
 """HTTP for post-registration: the ward agents' API and the review screen.
 
-API (ward-agent token, ``Authorization: Bearer agent.…``):
+API (the unit's ward-agent token, ``Authorization: Bearer …``, see ``agents``):
   POST /api/v1/postreg/batches  queue a batch for review; 201 lists every acknowledged key
   POST /api/v1/postreg/states   how submitted keys were decided
 Screens (staff session): GET /postreg/{unit}, POST /postreg/{unit}/entries/{id}/confirm|reject.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from obruten.errors import NotFound, Unauthenticated
+from obruten.errors import NotFound
 from obruten.postreg import agents
 from obruten.postreg.models import Batch, KeysQuery
 from obruten.postreg.service import PostRegistration
@@ -26,23 +26,20 @@ def service(request: Request) -> PostRegistration:
     return PostRegistration(runtime(request).journal)
 
 
-def _agent(request: Request) -> agents.AgentIdentity:
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("bearer "):
-        raise Unauthenticated("a ward-agent token is needed (Authorization: Bearer agent.…); "
-                              "issue one with `obruten postreg agent-token`")
-    return agents.read(runtime(request).signer, header[7:].strip())
+def _agent(request: Request, unit_id: str, device_id: str) -> agents.AgentIdentity:
+    return agents.identify(runtime(request).config.var_dir, request.headers.get("authorization", ""), unit_id,
+                           device_id)
 
 
 @api.post("/batches", status_code=201, summary="Queue downtime documentation for review (ward agents)")
 async def submit_batch(body: Batch, request: Request) -> JSONResponse:
-    receipt = await service(request).receive(_agent(request), body)
+    receipt = await service(request).receive(_agent(request, body.unit_id, body.device_id), body)
     return JSONResponse(receipt.as_json(), status_code=201)
 
 
 @api.post("/states", summary="How submitted entries were decided (ward agents)")
 async def entry_states(body: KeysQuery, request: Request) -> JSONResponse:
-    return JSONResponse({"states": await service(request).states(_agent(request), body.keys)})
+    return JSONResponse({"states": await service(request).states(_agent(request, body.unit_id, body.device_id), body.keys)})
 
 
 @pages.get("/postreg/{unit}", response_class=HTMLResponse)

@@ -101,7 +101,7 @@ class Submitter:
             return f"batch too large for the journal; sending at most {self.max_batch_bytes} bytes from now on"
         if r.status_code in (401, 403):
             return (f"journal refused the agent's token ({_json(r).get('error', r.status_code)}); "
-                    "issue a new one with `obruten postreg agent-token` and configure the agent")
+                    "print it with `obruten wardkit agent-token --unit <unit>` and configure the agent")
         return f"journal answered {r.status_code}; entries stay queued, retrying"
 
     def refresh_states(self, limit: int = 500) -> str:
@@ -109,7 +109,8 @@ class Submitter:
         if not keys:
             return "no decisions awaited"
         try:
-            r = self._client.post("/api/v1/postreg/states", json={"keys": keys})
+            r = self._client.post("/api/v1/postreg/states", json={"keys": keys, "unit_id": self.store.unit_id,
+                                                                  "device_id": self.store.device_id})
         except httpx.HTTPError as exc:
             return f"journal unreachable ({type(exc).__name__}); decisions not refreshed"
         if r.status_code != 200:
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unit", required=True)
     parser.add_argument("--device", required=True)
     parser.add_argument("--journal", required=True, help="journal base URL, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--token", required=True, help="ward-agent token (obruten postreg agent-token)")
+    parser.add_argument("--token", required=True, help="the unit's ward-agent token (obruten wardkit agent-token)")
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between attempts")
     parser.add_argument("--once", action="store_true", help="drain once and exit")
     parser.add_argument("--max-entries", type=int, default=500)
