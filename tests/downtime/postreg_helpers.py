@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from psycopg.rows import dict_row
 
 from obruten.wardkit import tokens
 
@@ -24,33 +23,16 @@ def nurse_unit(url: str) -> str:
 
 
 def kit_data(url: str, unit_id: str) -> dict:
-    """The ward-kit document (format obruten-wardkit/1) built from the database, the subset the
-    downtime pages read. Stands in for ``obruten.wardkit.content.unit_kit_data`` until it exists."""
-    now = datetime.now(UTC)
-    with psycopg.connect(url, row_factory=dict_row) as c:
-        unit = c.execute("SELECT u.id, u.name, h.name AS hospital FROM care_unit u JOIN hospital h"
-                         " ON h.id = u.hospital_id WHERE u.id = %s", (unit_id,)).fetchone()
-        patients = c.execute(
-            "SELECT p.id, p.personal_number, p.given_name, p.family_name, p.birth_date::text, a.admitted_at"
-            " FROM admission_current a JOIN patient p ON p.id = a.patient_id"
-            " WHERE a.unit_id = %s AND a.discharged_at IS NULL ORDER BY p.family_name, p.given_name",
-            (unit_id,)).fetchall()
-        for p in patients:
-            p["admitted_at"] = p["admitted_at"].isoformat()
-            p["warnings"] = c.execute("SELECT entry_id::text, kind, text, severity FROM warning_current"
-                                      " WHERE patient_id = %s AND active", (p["id"],)).fetchall()
-            meds = c.execute(
-                "SELECT entry_id::text, drug, strength, dose, route, frequency, times, as_needed"
-                " FROM medication_order_current WHERE patient_id = %s AND (stop_at IS NULL OR stop_at > now())"
-                " ORDER BY as_needed, drug", (p["id"],)).fetchall()
-            for m in meds:
-                m["times"] = [t.strftime("%H:%M") for t in m["times"]]
-                m["schedule_next_24h"] = []
-                m["given_last_24h"] = []
-            p["medications"] = meds
-            p["diagnoses"], p["notes"], p["open_referrals"] = [], [], []
-    return {"format": "obruten-wardkit/1", "unit": unit, "as_of": now.isoformat(), "generated_at": now.isoformat(),
-            "patients": patients}
+    """The unit's ward-kit document, exactly as the kit builder makes it."""
+    import asyncio
+
+    from obruten.wardkit.content import unit_kit_data
+
+    async def build() -> dict:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            return await unit_kit_data(conn, unit_id)
+
+    return asyncio.run(build())
 
 
 def patient_with_order(url: str, unit_id: str) -> tuple[int, str, str]:
