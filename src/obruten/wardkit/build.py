@@ -65,7 +65,7 @@ def write_kit(data: dict, store: KitStore, key: SigningKey, lang: str = "sv") ->
     started = time.perf_counter()
     blob = canonical(data)
     digest = sha256_hex(blob)
-    stamp = stamp_of(data["generated_at"])
+    stamp = store.free_stamp(stamp_of(data["generated_at"]))
     staged = store.staging(stamp)
     (staged / "kit.json").write_bytes(blob)
     render_pdf.render(data, digest, key.key_id, staged / "kit.pdf", lang)

@@ -68,3 +68,15 @@ def referral_line(r: dict, t: Callable[..., str]) -> str:
     urgent = f" ({t('kit.urgent')})" if r["priority"] == "urgent" else ""
     question = f" – {r['question']}" if r["question"] else ""
     return f"{r['order_number']} {r['tests']}{urgent}{question} · {when(r['clinical_at'])}"
+
+
+def next_dose(p: dict) -> str:
+    """The patient's next scheduled administration: ``22/11 14:00 Alvedon``, or ``–``."""
+    doses = sorted((due, m["drug"]) for m in p["medications"] for due in m["schedule_next_24h"][:1])
+    return f"{day_clock(doses[0][0])} {doses[0][1]}" if doses else "–"
+
+
+# the helpers kit templates use (the offline HTML file and the ward agent's pages)
+TEMPLATE_HELPERS = {"when": when, "clock": clock, "day_clock": day_clock, "heading": patient_heading,
+                    "warning_line": warning_line, "drug_line": drug_line, "frequency_line": frequency_line,
+                    "schedule_line": schedule_line, "given_lines": given_lines, "referral_line": referral_line, "next_dose": next_dose}

@@ -15,17 +15,12 @@ import jinja2
 from obruten.i18n import translator
 from obruten.wardkit import present
 
-_HELPERS = {"when": present.when, "heading": present.patient_heading, "warning_line": present.warning_line,
-            "drug_line": present.drug_line, "frequency_line": present.frequency_line,
-            "schedule_line": present.schedule_line, "given_lines": present.given_lines,
-            "referral_line": present.referral_line}
-
 
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("obruten.wardkit", "templates"),
                              autoescape=True, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(_HELPERS)
+    env.globals.update(present.TEMPLATE_HELPERS)
     return env
 
 

@@ -146,6 +146,15 @@ class KitStore:
             return None
         return kit
 
+    def free_stamp(self, stamp: str) -> str:
+        """``stamp``, or ``stamp-2``, ``stamp-3`` … when a kit with that stamp is already kept."""
+        safe_name(stamp, "kit")
+        candidate, n = stamp, 1
+        while (self.root / candidate).exists():
+            n += 1
+            candidate = f"{stamp}-{n:02d}"
+        return candidate
+
     def staging(self, stamp: str) -> Path:
         """A fresh, empty directory to write a kit into before ``add``."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -157,10 +166,8 @@ class KitStore:
     def add(self, staged: Path, stamp: str) -> Kit:
         """Move a complete staged kit into place (atomic rename) and drop the oldest beyond ``keep``."""
         target = self.root / safe_name(stamp, "kit")
-        n = 1
-        while target.exists():
-            n += 1
-            target = self.root / f"{stamp}-{n}"
+        if target.exists():
+            raise FileExistsError(f"kit {stamp} is already kept in {self.root}")
         if self.durable:
             for name in (*mf.KIT_FILES, mf.MANIFEST):
                 _fsync(staged / name)

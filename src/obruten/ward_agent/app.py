@@ -1,0 +1,195 @@
+"""The ward agent's local web app: the kits this PC holds, readable and printable with the network
+unplugged (nothing on the pages loads from elsewhere), a stale-kit alarm banner, ``/metrics``.
+
+``app.state``: ``settings`` (AgentSettings), ``agent`` (Agent: fetch loop, fetch state),
+``kits`` (KitStore: ``.newest()`` → Kit with ``.data``, ``.pdf_path``, ``.html_path``, ``.as_of``,
+``.built_at``), ``templates`` (Jinja2Templates over this package's templates/, with the kit
+helpers as globals). ``obruten.ward_agent.downtime_web.router`` is mounted when that module
+exists; its pages can use ``render`` and extend ``agent_base.html``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from obruten.i18n import LANGUAGES, local_time, translator
+from obruten.metrics import CONTENT_TYPE, Registry
+from obruten.ward_agent.agent import Agent
+from obruten.ward_agent.settings import AgentSettings
+from obruten.wardkit import present
+
+LANG_COOKIE = "lang"
+log = logging.getLogger("obruten.ward_agent")
+
+
+def language(request: Request) -> str:
+    lang = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) \
+        or request.app.state.settings.language
+    return lang if lang in LANGUAGES else "sv"
+
+
+def banner(request: Request, t: object) -> str | None:
+    """The alarm sentence when the newest kit is older than the threshold (or missing), else None."""
+    agent: Agent = request.app.state.agent
+    age = agent.age_minutes()
+    if age is None:
+        return t("agent.no_kit")  # type: ignore[operator]
+    if age > agent.settings.stale_after_min:
+        return t("agent.stale", minutes=int(age), limit=f"{agent.settings.stale_after_min:g}")  # type: ignore[operator]
+    return None
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: object) -> HTMLResponse:
+    """A page of the agent (Swedish by default, ``?lang=en``), with the stale-kit banner."""
+    lang = language(request)
+    t = translator(lang)
+    agent: Agent = request.app.state.agent
+    base = {"request": request, "t": t, "lang": lang, "other_lang": "en" if lang == "sv" else "sv",
+            "alarm": banner(request, t), "age": agent.age_minutes(), "fetch": agent.state,
+            "settings": agent.settings, "local": local_time}
+    response = request.app.state.templates.TemplateResponse(request, template, {**base, **context},
+                                                            status_code=status_code)
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def _templates() -> Jinja2Templates:
+    folders = [Path(str(resources.files(package).joinpath("templates")))
+               for package in ("obruten.ward_agent", "obruten.wardkit")]
+    templates = Jinja2Templates(directory=folders)
+    templates.env.globals.update(present.TEMPLATE_HELPERS)
+    return templates
+
+
+def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
+    settings.validate()
+    agent = agent or Agent(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_loop(agent)) if settings.fetch_every_s > 0 else None
+        try:
+            yield
+        finally:
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(title="Obruten ward agent", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings, app.state.agent, app.state.kits = settings, agent, agent.kits
+    app.state.templates = _templates()
+    _access_log(app, settings.state_dir / "access.jsonl")
+    _routes(app)
+    if importlib.util.find_spec("obruten.ward_agent.downtime_web") is not None:
+        app.include_router(importlib.import_module("obruten.ward_agent.downtime_web").router)
+    return app
+
+
+async def _loop(agent: Agent) -> None:
+    while True:
+        await asyncio.to_thread(agent.tick)
+        await asyncio.sleep(agent.settings.fetch_every_s)
+
+
+def _access_log(app: FastAPI, path: Path) -> None:
+    """Which page was opened when (no content, no query strings); the ward PC has no logins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    @app.middleware("http")
+    async def record(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        if request.url.path != "/metrics":
+            line = json.dumps({"at": time.time(), "method": request.method, "path": request.url.path,
+                               "status": response.status_code, "client": request.client.host if request.client else ""})
+            with path.open("a") as fh:
+                fh.write(line + "\n")
+        return response
+
+
+def _kit_or_404(request: Request, stamp: str):  # type: ignore[no-untyped-def]
+    kit = request.app.state.kits.get(stamp)
+    if kit is None:
+        raise HTTPException(404, translator(language(request))("agent.no_such"))
+    return kit
+
+
+def _routes(app: FastAPI) -> None:
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request) -> HTMLResponse:
+        kits = request.app.state.kits.kits()
+        return render(request, "agent_index.html", kits=kits, kit=kits[0] if kits else None, newest=True)
+
+    @app.get("/kits/{stamp}", response_class=HTMLResponse)
+    def kit_page(request: Request, stamp: str) -> HTMLResponse:
+        kit = _kit_or_404(request, stamp)
+        kits = request.app.state.kits.kits()
+        return render(request, "agent_index.html", kits=kits, kit=kit, newest=bool(kits) and kits[0].stamp == stamp)
+
+    @app.get("/kits/{stamp}/patients/{patient_id}", response_class=HTMLResponse)
+    def patient_page(request: Request, stamp: str, patient_id: int) -> HTMLResponse:
+        kit = _kit_or_404(request, stamp)
+        patient = next((p for p in kit.data["patients"] if p["id"] == patient_id), None)
+        if patient is None:
+            raise HTTPException(404, translator(language(request))("agent.no_such"))
+        return render(request, "agent_patient.html", kit=kit, p=patient)
+
+    @app.get("/kits/{stamp}/kit.pdf")
+    def pdf(request: Request, stamp: str) -> FileResponse:
+        kit = _kit_or_404(request, stamp)
+        return FileResponse(kit.pdf_path, media_type="application/pdf",
+                            headers={"Content-Disposition": f'inline; filename="reservkit-{kit.unit}-{stamp}.pdf"'})
+
+    @app.get("/kits/{stamp}/kit.html")
+    def offline_html(request: Request, stamp: str) -> FileResponse:
+        kit = _kit_or_404(request, stamp)
+        return FileResponse(kit.html_path, media_type="text/html; charset=utf-8")
+
+    @app.get("/newest.pdf")
+    def newest_pdf(request: Request) -> RedirectResponse:
+        kit = request.app.state.kits.newest()
+        if kit is None:
+            raise HTTPException(404, translator(language(request))("agent.no_kit"))
+        return RedirectResponse(f"/kits/{kit.stamp}/kit.pdf", status_code=303)
+
+    @app.get("/status")
+    def status(request: Request) -> dict[str, object]:
+        agent: Agent = request.app.state.agent
+        newest = agent.kits.newest()
+        return {"unit": agent.settings.unit, "newest": newest.stamp if newest else None,
+                "as_of": newest.as_of.isoformat() if newest else None, "age_minutes": agent.age_minutes(),
+                "stale": agent.stale(), "kits": [k.stamp for k in agent.kits.kits()],
+                "last_fetch": {"at": agent.state.at.isoformat() if agent.state.at else None,
+                               "result": agent.state.result, "said": agent.state.sentence},
+                "report": agent.state.report_sentence}
+
+    @app.get("/metrics")
+    def metrics(request: Request) -> PlainTextResponse:
+        agent: Agent = request.app.state.agent
+        agent.update_metrics()
+        return PlainTextResponse(agent.metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return render(request, "agent_error.html", exc.status_code, message=exc.detail)
+
+
+__all__ = ["create_app", "render", "Registry"]

@@ -1,0 +1,51 @@
+"""``obruten ward-agent``: run a ward's agent (fetch loop + local web page)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from obruten.cli import config_from
+
+
+@click.command("ward-agent")
+@click.option("--unit", required=True, help="The care unit this PC serves.")
+@click.option("--journal-url", "journal_urls", multiple=True, required=True,
+              help="Where kits are fetched (repeatable, tried in order: the journal, then the read copy).")
+@click.option("--token", envvar="OBRUTEN_AGENT_TOKEN", required=True,
+              help="The unit's agent token (`obruten wardkit agent-token --unit U`); or OBRUTEN_AGENT_TOKEN.")
+@click.option("--trusted-keys", type=click.Path(path_type=Path),
+              help="Trusted kit signing keys (default VAR_DIR/agent/trusted_keys).")
+@click.option("--ops-url", help="The ops service, to report this agent and its kit age.")
+@click.option("--ops-token", envvar="OBRUTEN_OPS_AGENT_TOKEN", help="The ops service's agent token (default: --token).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8020, show_default=True)
+@click.option("--every", "every_s", type=click.FloatRange(5, 3600), default=60, show_default=True,
+              help="Seconds between fetches.")
+@click.option("--stale-after", type=click.FloatRange(1, 1440), default=15, show_default=True,
+              help="Minutes after which the page shows the stale-kit alarm.")
+@click.option("--language", type=click.Choice(["sv", "en"]), default="sv", show_default=True)
+@click.pass_context
+def ward_agent(ctx: click.Context, unit: str, journal_urls: tuple[str, ...], token: str, trusted_keys: Path | None,
+               ops_url: str | None, ops_token: str | None, host: str, port: int, every_s: float,
+               stale_after: float, language: str) -> None:
+    """Fetch, verify and keep this ward's downtime kits; serve them on http://HOST:PORT/."""
+    import logging
+
+    import uvicorn
+
+    from obruten.signing import SignatureError
+    from obruten.ward_agent.app import create_app
+    from obruten.ward_agent.settings import AgentSettings, AgentSettingsError
+
+    settings = AgentSettings(var_dir=config_from(ctx).var_dir, unit=unit, journal_urls=journal_urls, token=token,
+                             trusted_keys=trusted_keys, ops_url=ops_url, ops_token=ops_token, host=host, port=port,
+                             fetch_every_s=every_s, stale_after_min=stale_after, language=language)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        app = create_app(settings)
+    except (AgentSettingsError, SignatureError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"ward agent for {unit} on http://{host}:{port}/ (kits in {settings.kits_dir})", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
