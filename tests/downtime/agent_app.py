@@ -1,44 +1,35 @@
-"""A stand-in ward-agent app for the downtime tests: the downtime router, a fixed kit, real settings."""
+"""The real ward-agent app for the downtime tests, holding a signed kit of the seeded region's ward."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
+from postreg_helpers import kit_data
 
-from obruten.ward_agent import downtime_web
-
-
-@dataclass
-class Kit:
-    data: dict
-
-
-class FixedKits:
-    def __init__(self, data: dict | None) -> None:
-        self.kit = Kit(data) if data is not None else None
-
-    def newest(self) -> Kit | None:
-        return self.kit
+from obruten.signing import load_or_create_key
+from obruten.ward_agent.app import create_app
+from obruten.ward_agent.settings import AgentSettings
+from obruten.wardkit import build
+from obruten.wardkit.store import KitStore
 
 
-@dataclass
-class Settings:
-    var_dir: Path
-    unit_id: str
-    device_id: str = "agent-test"
-    journal_url: str | None = None
-    agent_token: str | None = None
-    submit_interval: float = 0.0
+def ward_pc(tmp_path: Path, region_url: str, unit: str, journal_url: str, token: str = "no-token-needed",
+            with_kit: bool = True, name: str = "avd-pc-1") -> FastAPI:
+    """The ward agent (``obruten.ward_agent.app.create_app``) with one verified kit of ``unit`` already
+    fetched; no background loops (``fetch_every_s=0``), so tests submit with the page's button."""
+    key = load_or_create_key(tmp_path / "kit-key.pem")
+    trusted = tmp_path / "trusted_keys"
+    trusted.write_text(key.trusted_line() + "\n")
+    settings = AgentSettings(var_dir=tmp_path / "ward-pc", unit=unit, journal_urls=(journal_url,), token=token,
+                             trusted_keys=trusted, fetch_every_s=0, agent_name=name)
+    if with_kit:
+        build.write_kit(kit_data(region_url, unit), KitStore(settings.kits_dir), key)
+    return create_app(settings)
 
 
-def agent_app(settings: Settings, kit: dict | None) -> FastAPI:
-    app = FastAPI()
-    app.state.settings = settings
-    app.state.kits = FixedKits(kit)
-    app.include_router(downtime_web.router)
-    return app
+def store_path(tmp_path: Path) -> Path:
+    return tmp_path / "ward-pc" / "agent" / "downtime.sqlite3"
 
 
 class Served:

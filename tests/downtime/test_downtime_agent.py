@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from agent_app import Served, Settings, agent_app
+from agent_app import Served, store_path, ward_pc
 from postreg_helpers import agent_token, kit_data, nurse_unit, received
 
 from obruten.i18n import STOCKHOLM
@@ -44,10 +44,9 @@ def record(client: httpx.Client, patient: dict, **overrides: str):  # type: igno
     return client.post(f"/downtime/patients/{patient['id']}/administrations", data=form)
 
 
-def test_records_locally_with_no_journal_and_shows_the_queue(tmp_path, unit, kit) -> None:
-    settings = Settings(tmp_path, unit, journal_url=f"http://127.0.0.1:{free_port()}", agent_token="no-journal-here")
+def test_records_locally_with_no_journal_and_shows_the_queue(tmp_path, region_url, unit, kit) -> None:
     patient = a_patient_with_orders(kit)
-    with Served(agent_app(settings, kit)) as client:
+    with Served(ward_pc(tmp_path, region_url, unit, f"http://127.0.0.1:{free_port()}")) as client:
         home = client.get("/downtime")
         assert home.status_code == 200 and f"{patient['family_name']}, {patient['given_name']}" in home.text
         assert "Dokumentation under driftstopp" in home.text
@@ -64,8 +63,9 @@ def test_records_locally_with_no_journal_and_shows_the_queue(tmp_path, unit, kit
         assert queue.count("class=\"state-queued\"") == 2
         r = client.post("/downtime/submit", data={"csrf": csrf(queue)}, follow_redirects=True)
         assert "journal unreachable" in r.text and r.text.count("class=\"state-queued\"") == 2
-        assert "English" in r.text and "Queue to the journal" in client.get("/downtime/lang/en?back=/downtime/queue", follow_redirects=True).text
-    with sqlite3.connect(tmp_path / "downtime.sqlite3") as db:
+        assert "Queue to the journal" in client.get("/downtime/queue?lang=en").text
+        assert "href=\"/downtime\"" in client.get("/").text  # the kit page links here
+    with sqlite3.connect(store_path(tmp_path)) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         rows = db.execute("SELECT kind, state, author, clinical_at, length(key) FROM downtime_entry").fetchall()
     assert sorted(r[0] for r in rows) == ["medication_administration", "note"]
@@ -79,33 +79,33 @@ def test_records_locally_with_no_journal_and_shows_the_queue(tmp_path, unit, kit
     ({"outcome": "not_given"}, "not_given needs not_given_reason"),
     ({"order_entry": "00000000-0000-4000-8000-000000000000"}, "choose one of the patient"),
 ])
-def test_bad_input_is_explained_and_nothing_is_stored(tmp_path, unit, kit, overrides, message) -> None:
+def test_bad_input_is_explained_and_nothing_is_stored(tmp_path, region_url, unit, kit, overrides, message) -> None:
     patient = a_patient_with_orders(kit)
-    with Served(agent_app(Settings(tmp_path, unit), kit)) as client:
+    with Served(ward_pc(tmp_path, region_url, unit, f"http://127.0.0.1:{free_port()}")) as client:
         r = record(client, patient, **overrides)
         assert r.status_code == 422 and message in r.text
         assert r.text.count('id="form-error"') == 1
-        assert "inte inställd" in client.get("/downtime/queue").text
-    with sqlite3.connect(tmp_path / "downtime.sqlite3") as db:
+    with sqlite3.connect(store_path(tmp_path)) as db:
         assert db.execute("SELECT count(*) FROM downtime_entry").fetchone()[0] == 0
 
 
-def test_a_form_without_its_token_is_refused(tmp_path, unit, kit) -> None:
+def test_a_form_without_its_token_is_refused(tmp_path, region_url, unit, kit) -> None:
     patient = a_patient_with_orders(kit)
-    with Served(agent_app(Settings(tmp_path, unit), kit)) as client:
+    with Served(ward_pc(tmp_path, region_url, unit, "http://127.0.0.1:9")) as client:
         r = record(client, patient, csrf="forged")
         assert r.status_code == 403
 
 
-def test_no_kit_says_use_paper(tmp_path, unit) -> None:
-    with Served(agent_app(Settings(tmp_path, unit), None)) as client:
+def test_no_kit_says_use_paper(tmp_path, region_url, unit) -> None:
+    with Served(ward_pc(tmp_path, region_url, unit, "http://127.0.0.1:9", with_kit=False)) as client:
         assert "Använd papper" in client.get("/downtime").text
 
 
-def test_submits_when_the_journal_is_back_and_shows_the_verdict(tmp_path, unit, kit, journal_server) -> None:
+def test_submits_when_the_journal_is_back_and_shows_the_verdict(tmp_path, region_url, unit, kit,
+                                                                journal_server) -> None:
     patient = a_patient_with_orders(kit)
-    settings = Settings(tmp_path, unit, journal_url=journal_server.base, agent_token=agent_token(journal_server.var_dir, unit))
-    with Served(agent_app(settings, kit)) as client:
+    token = agent_token(journal_server.var_dir, unit)
+    with Served(ward_pc(tmp_path, region_url, unit, journal_server.base, token)) as client:
         assert record(client, patient).status_code == 303
         queue = client.get("/downtime/queue").text
         r = client.post("/downtime/submit", data={"csrf": csrf(queue)}, follow_redirects=True)

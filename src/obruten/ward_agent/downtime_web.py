@@ -5,9 +5,11 @@ computer (``app.state.kits.newest().data``), entries go into the local ``Downtim
 background thread submits them when the journal answers. Forms are protected with a double-submit
 CSRF cookie (the agent has no logins; who documented is typed on each entry).
 
-Configured by ``app.state.downtime`` (a ``DowntimeAgent``) if the app sets one, else from the
-agent's settings object (``app.state.settings``: var_dir, unit_id, device_id, journal_url,
-agent_token); see ``DowntimeSettings.from_object``.
+Mounted by ``obruten.ward_agent.app.create_app``; pages are rendered with its ``render`` and
+extend ``agent_base.html``. Configured by ``app.state.downtime`` (a ``DowntimeAgent``) if the app
+sets one, else from the agent's ``AgentSettings`` (``app.state.settings``): entries are kept in
+``state_dir/downtime.sqlite3`` and submitted to the first journal URL (never the read copy) with
+the unit's agent token; the agent's name is the device id.
 """
 
 from __future__ import annotations
@@ -19,19 +21,18 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from obruten.errors import Invalid
-from obruten.i18n import LANGUAGES, STOCKHOLM, local_time, translator
+from obruten.i18n import STOCKHOLM, local_time
 from obruten.notes import NOTE_KINDS
 from obruten.ward_agent.downtime_store import DowntimeStore
 from obruten.ward_agent.downtime_submit import Submitter
+from obruten.ward_agent.settings import AgentSettings
 
 CSRF_COOKIE = "downtime_csrf"
 AUTHOR_COOKIE = "downtime_author"
@@ -48,14 +49,10 @@ class DowntimeSettings:
     submit_interval: float = 15.0  # 0: submit only when staff press the button
 
     @classmethod
-    def from_object(cls, settings: object) -> DowntimeSettings:
-        var_dir = Path(getattr(settings, "var_dir", "var"))
-        return cls(store_path=Path(getattr(settings, "downtime_store", None) or var_dir / "downtime.sqlite3"),
-                   unit_id=str(getattr(settings, "unit_id", "") or getattr(settings, "unit", "")),
-                   device_id=str(getattr(settings, "device_id", "") or getattr(settings, "node_name", "ward-agent")),
-                   journal_url=getattr(settings, "journal_url", None),
-                   token=getattr(settings, "agent_token", None) or getattr(settings, "token", None),
-                   submit_interval=float(getattr(settings, "submit_interval", 15.0)))
+    def from_agent(cls, settings: AgentSettings) -> DowntimeSettings:
+        return cls(store_path=settings.state_dir / "downtime.sqlite3", unit_id=settings.unit,
+                   device_id=settings.agent_name, journal_url=settings.journal_urls[0], token=settings.token,
+                   submit_interval=15.0 if settings.fetch_every_s > 0 else 0.0)
 
 
 @dataclass
@@ -113,7 +110,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     agent = getattr(app.state, "downtime", None)
     owned = agent is None and getattr(app.state, "settings", None) is not None
     if owned:
-        agent = app.state.downtime = DowntimeAgent(DowntimeSettings.from_object(app.state.settings))
+        agent = app.state.downtime = DowntimeAgent(DowntimeSettings.from_agent(app.state.settings))
     if agent is not None:
         agent.start()
     try:
@@ -124,11 +121,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(include_in_schema=False, lifespan=_lifespan)
-_templates = Jinja2Templates(directory=Path(str(resources.files("obruten.ward_agent").joinpath("templates"))))
-_templates.env.filters["local"] = lambda v, fmt="%Y-%m-%d %H:%M": _local(v, fmt)
 
 
-def _local(value: object, fmt: str) -> str:
+def _when(value: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An ISO time (from the kit or the store) in Europe/Stockholm, 24 h."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
@@ -150,19 +146,14 @@ def _kit(request: Request) -> dict | None:
     return newest.data if newest is not None else None
 
 
-def _lang(request: Request) -> str:
-    lang = request.cookies.get("lang", "sv")
-    return lang if lang in LANGUAGES else "sv"
-
-
 def _render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    from obruten.ward_agent.app import render
+
     token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
     agent = _agent(request)
-    lang = _lang(request)
-    response = _templates.TemplateResponse(request, template, {
-        "t": translator(lang), "lang": lang, "csrf": token, "kit": _kit(request), "agent": agent,
-        "counts": agent.store.counts(), "now_local": datetime.now(STOCKHOLM).strftime("%Y-%m-%dT%H:%M"),
-        "author": request.cookies.get(AUTHOR_COOKIE, ""), **context}, status_code=status_code)
+    response = render(request, template, status_code, csrf=token, kit=_kit(request), downtime=agent,
+                      counts=agent.store.counts(), now_local=datetime.now(STOCKHOLM).strftime("%Y-%m-%dT%H:%M"),
+                      author=request.cookies.get(AUTHOR_COOKIE, ""), when=_when, **context)
     response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
     return response
 
@@ -206,8 +197,8 @@ async def patient_page(patient_id: int, request: Request) -> Response:
 
 def _patient_response(request: Request, patient_id: int, status_code: int = 200, **context: Any) -> Response:
     patient = _patient(_kit(request), patient_id)
-    local = [e for e in _agent(request).store.listing(2000) if e["patient_id"] == patient_id]
-    return _render(request, "downtime_patient.html", status_code, p=patient, local=local, note_kinds=NOTE_KINDS,
+    recorded = [e for e in _agent(request).store.listing(2000) if e["patient_id"] == patient_id]
+    return _render(request, "downtime_patient.html", status_code, p=patient, recorded=recorded, note_kinds=NOTE_KINDS,
                    **context)
 
 
@@ -268,10 +259,3 @@ async def submit(request: Request) -> Response:
     await asyncio.to_thread(_agent(request).submit_now)
     return RedirectResponse("/downtime/queue", status_code=303)
 
-
-@router.get("/downtime/lang/{code}")
-async def language(code: str, request: Request, back: str = "/downtime") -> Response:
-    response = RedirectResponse(back if back.startswith("/downtime") else "/downtime", status_code=303)
-    if code in LANGUAGES:
-        response.set_cookie("lang", code, max_age=3600 * 24 * 365, samesite="lax")
-    return response
