@@ -32,7 +32,10 @@ def kit_data(url: str, unit_id: str) -> dict:
         async with await psycopg.AsyncConnection.connect(url) as conn:
             return await unit_kit_data(conn, unit_id)
 
-    return asyncio.run(build())
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # its own thread: callers may run inside an event loop (Playwright)
+        return pool.submit(asyncio.run, build()).result()
 
 
 def patient_with_order(url: str, unit_id: str) -> tuple[int, str, str]:
