@@ -148,7 +148,7 @@ LEFT JOIN staff s ON s.id = e.author_id
 LEFT JOIN medication_order_current o ON o.entry_id = e.order_entry
 LEFT JOIN postreg_state_change f ON f.entry = e.id AND f.state <> 'pending'
 LEFT JOIN staff d ON d.id = f.changed_by
-WHERE e.unit_id = %(unit)s AND {{where}}
+WHERE {{where}}
 ORDER BY {{order}}
 LIMIT %(limit)s
 """
@@ -156,14 +156,23 @@ LIMIT %(limit)s
 
 async def review_list(conn: psycopg.AsyncConnection, unit_id: str, limit: int = 500) -> list[dict]:
     """Pending entries of a unit, oldest first per patient, each with its possible duplicates."""
-    query = _REVIEW.format(where="f.id IS NULL", order="p.family_name, p.given_name, e.clinical_at")
+    query = _REVIEW.format(where="e.unit_id = %(unit)s AND f.id IS NULL", order="p.family_name, p.given_name, e.clinical_at")
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, {"unit": unit_id, "limit": limit})  # type: ignore[arg-type]
         return await cur.fetchall()
 
 
+async def possible_duplicates(conn: psycopg.AsyncConnection, entry_id: int) -> list[dict]:
+    """What the review screen flags for one entry: matching entries in the record and in the queue."""
+    query = _REVIEW.format(where="e.id = %(id)s", order="e.id")
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query, {"id": entry_id, "limit": 1})  # type: ignore[arg-type]
+        row = await cur.fetchone()
+    return [*(row["in_record"] or []), *(row["in_queue"] or [])] if row else []
+
+
 async def recently_decided(conn: psycopg.AsyncConnection, unit_id: str, limit: int = 50) -> list[dict]:
-    query = _REVIEW.format(where="f.id IS NOT NULL", order="f.changed_at DESC")
+    query = _REVIEW.format(where="e.unit_id = %(unit)s AND f.id IS NOT NULL", order="f.changed_at DESC")
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, {"unit": unit_id, "limit": limit})  # type: ignore[arg-type]
         return await cur.fetchall()

@@ -68,11 +68,9 @@ class PostRegistration:
         async with self.journal.pool.connection() as conn, conn.transaction():
             entry = await queue.entry_for_decision(conn, entry_id)
             self._decidable(session, entry)
-            if not duplicates_checked:
-                flagged = [r for r in await queue.review_list(conn, entry["unit_id"]) if r["id"] == entry_id]
-                if flagged and (flagged[0]["in_record"] or flagged[0]["in_queue"]):
-                    raise Invalid("this entry may already be documented (see the flagged duplicate); "
-                                  "check it, then confirm with 'checked for duplicates' or reject it")
+            if not duplicates_checked and await queue.possible_duplicates(conn, entry_id):
+                raise Invalid("this entry may already be documented (see the flagged duplicate); "
+                              "check it, then confirm with 'checked for duplicates' or reject it")
             if entry["kind"] == "note":
                 new = notes.NewNote.model_validate({**entry["payload"], "clinical_at": entry["clinical_at"],
                                                    "unit_id": entry["unit_id"]})
