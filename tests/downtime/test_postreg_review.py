@@ -163,3 +163,21 @@ def test_only_clinical_staff_of_the_unit_review(region_url, unit) -> None:
 
     counts = run(region_url, work)
     assert counts[unit] >= 1
+
+
+def test_a_confirmed_note_shows_its_marker_in_the_overview_and_history(region_url, unit) -> None:
+    patient, _, _ = patient_with_order(region_url, unit)
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=95)
+    body = f"Under driftstoppet: patienten orolig, lugnades med samtal. {uuid.uuid4()}"
+    [entry_id] = queue_entries(region_url, unit, [note(patient, body, at=at)])
+
+    async def work(service, s):  # type: ignore[no-untyped-def]
+        row = await service.confirm(s["sjukskoterska"], entry_id)
+        overview = await service.journal.overview(s["sjukskoterska"], patient)
+        history = await service.journal.history(s["sjukskoterska"], "note", row["entry_id"])
+        return overview, history
+
+    overview, history = run(region_url, work)
+    shown = next(n for n in overview["notes"] if n["body"] == body)
+    assert shown["clinical_at"].startswith(at.strftime("%Y-%m-%dT%H:%M")) and shown["downtime_author"] == "sjukskoterska"
+    assert history[0]["downtime_registered_at"] is not None and history[0]["clinical_at"] == at
