@@ -40,6 +40,11 @@ class AgentSettings:
     clock: Callable[[], datetime] = _utc_now
 
     @property
+    def journal_url(self) -> str:
+        """The first upstream (the journal); ``journal_urls`` lists the fallbacks too."""
+        return self.journal_urls[0]
+
+    @property
     def state_dir(self) -> Path:
         return self.var_dir / "agent"
 

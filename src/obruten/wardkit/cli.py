@@ -19,10 +19,14 @@ def wardkit() -> None:
     """Ward downtime kits (reservkit): build, schedule, verify."""
 
 
-def _database_url(ctx: click.Context) -> str:
+def _database_url(ctx: click.Context, database_url: str | None) -> str:
     from obruten.database import url_for
 
-    return url_for(config_from(ctx))
+    return database_url or url_for(config_from(ctx))
+
+
+DATABASE_URL = click.option("--database-url", help="Read from this PostgreSQL (the read copy when there is one); "
+                                                  "default: obruten --database-url, else the embedded one.")
 
 
 def _units(url: str, units: tuple[str, ...], every_unit: bool) -> list[str]:
@@ -41,14 +45,14 @@ def _units(url: str, units: tuple[str, ...], every_unit: bool) -> list[str]:
     return asyncio.run(run())
 
 
-def _build_round(ctx: click.Context, units: tuple[str, ...], every_unit: bool, workers: int | None, keep: int,
-                 show_bar: bool) -> tuple[int, list[tuple[str, str]], float]:
+def _build_round(ctx: click.Context, database_url: str | None, units: tuple[str, ...], every_unit: bool,
+                 workers: int | None, keep: int, show_bar: bool) -> tuple[int, list[tuple[str, str]], float]:
     import psycopg
 
     from obruten.wardkit.build import Built, build_units
 
     cfg = config_from(ctx)
-    url = _database_url(ctx)
+    url = _database_url(ctx, database_url)
     try:
         targets = _units(url, units, every_unit)
     except psycopg.OperationalError as exc:
@@ -85,12 +89,14 @@ def _report(n: int, failures: list[tuple[str, str]], seconds: float) -> str:
 @click.option("--all", "every_unit", is_flag=True, help="Every care unit.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Processes (default: one per core).")
 @click.option("--keep", type=click.IntRange(1, 1000), default=12, show_default=True, help="Kits kept per unit.")
+@DATABASE_URL
 @click.pass_context
-def build_cmd(ctx: click.Context, units: tuple[str, ...], every_unit: bool, workers: int | None, keep: int) -> None:
+def build_cmd(ctx: click.Context, units: tuple[str, ...], every_unit: bool, workers: int | None, keep: int,
+              database_url: str | None) -> None:
     """Build signed kits (PDF, offline HTML, JSON) into VAR_DIR/wardkits/<unit>/<stamp>/.
 
     Reads from --database-url: point it at the read copy when there is one."""
-    n, failures, seconds = _build_round(ctx, units, every_unit, workers, keep, show_bar=True)
+    n, failures, seconds = _build_round(ctx, database_url, units, every_unit, workers, keep, show_bar=True)
     click.echo(_report(n, failures, seconds))
     if failures:
         raise click.ClickException(f"{len(failures)} unit kits were not built; the previous kits of those units "
@@ -104,9 +110,10 @@ def build_cmd(ctx: click.Context, units: tuple[str, ...], every_unit: bool, work
 @click.option("--workers", type=click.IntRange(1, 64), help="Processes (default: one per core).")
 @click.option("--keep", type=click.IntRange(1, 1000), default=12, show_default=True, help="Kits kept per unit.")
 @click.option("--rounds", type=click.IntRange(1), help="Stop after this many rounds (default: run until stopped).")
+@DATABASE_URL
 @click.pass_context
 def run_cmd(ctx: click.Context, every_min: float, units: tuple[str, ...], workers: int | None, keep: int,
-            rounds: int | None) -> None:
+            rounds: int | None, database_url: str | None) -> None:
     """Rebuild the kits every --every minutes until stopped (or use the systemd timer in docs/operations.md)."""
     from obruten import events
 
@@ -115,7 +122,7 @@ def run_cmd(ctx: click.Context, every_min: float, units: tuple[str, ...], worker
     while rounds is None or done < rounds:
         started = time.monotonic()
         try:
-            n, failures, seconds = _build_round(ctx, units, not units, workers, keep, show_bar=False)
+            n, failures, seconds = _build_round(ctx, database_url, units, not units, workers, keep, show_bar=False)
             sentence = _report(n, failures, seconds)
             if failures:
                 events.emit(cfg.var_dir, "wardkit.build_failed", sentence, "wardkit", failed=len(failures))

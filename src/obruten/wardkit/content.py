@@ -10,7 +10,8 @@ was given (or not) in the last 24 hours.
 ``as_of`` is the time the data is from: the statement's time on a primary, the last replayed
 transaction's commit time on a standby (the read copy), so a lagging read copy shows as an older
 kit. A stopped order (``stop_at`` at or before ``as_of``) is not in the kit; a scheduled time after
-an order's stop is not on its schedule; a patient admitted after ``as_of`` is not in the kit.
+an order's stop is not on its schedule; a patient admitted after ``as_of`` is not in the kit, nor one
+who is discharged (the partial index ``admission_unit_open`` serves exactly this).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ unit AS (
 adm AS (
   SELECT DISTINCT ON (a.patient_id) a.patient_id, a.admitted_at
   FROM admission_current a, clock
-  WHERE a.unit_id = %(u)s AND a.admitted_at <= clock.at AND (a.discharged_at IS NULL OR a.discharged_at > clock.at)
+  WHERE a.unit_id = %(u)s AND a.discharged_at IS NULL AND a.admitted_at <= clock.at
   ORDER BY a.patient_id, a.admitted_at DESC
 ),
 orders AS (

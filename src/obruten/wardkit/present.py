@@ -39,7 +39,8 @@ def drug_line(m: dict) -> str:
 def frequency_line(m: dict, t: Callable[..., str]) -> str:
     times = ", ".join(m["times"])
     if m["as_needed"]:
-        return f"{m['frequency']} ({t('kit.as_needed')})"
+        label = t("kit.as_needed")
+        return m["frequency"] if label in m["frequency"] else f"{m['frequency']} ({label})"
     return f"{m['frequency']} ({times})" if times else m["frequency"]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from reportlab.lib.colors import Color, black
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import simpleSplit
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from obruten.i18n import translator
@@ -33,6 +34,13 @@ REGULAR, BOLD = "Helvetica", "Helvetica-Bold"
 # medication table: (label key, width)
 MED_COLUMNS = (("kit.drug", 118), ("kit.dose", 62), ("kit.route", 30), ("kit.frequency", 88),
                ("kit.next_24h", 95), ("kit.given_24h", WIDTH - 393))
+
+
+def _split(text: str, font: str, size: float, width: float) -> list[str]:
+    """Lines of ``text`` that fit ``width`` (most texts fit on one line: measure once first)."""
+    if stringWidth(text, font, size) <= width:
+        return [text]
+    return simpleSplit(text, font, size, width)
 
 
 class _Page:
@@ -66,21 +74,29 @@ class _Page:
         self.c.showPage()
         self._start()
 
-    def need(self, height: float) -> None:
+    def need(self, height: float) -> bool:
+        """Start a new page unless ``height`` fits; True when it did."""
         if self.y - height < BOTTOM:
             self.new_page()
+            return True
+        return False
 
     def text(self, text: str, size: float = 9, font: str = REGULAR, indent: float = 0,
              color: Color = black, width: float | None = None) -> None:
-        lines = simpleSplit(text, font, size, (width or WIDTH) - indent) or [""]
+        lines = _split(text, font, size, (width or WIDTH) - indent) or [""]
         lead = size * 1.25
-        self.c.setFont(font, size)
-        self.c.setFillColor(color)
-        for line in lines:
+        while lines:
             self.need(lead)
-            self.c.drawString(MARGIN + indent, self.y - size, line)
-            self.y -= lead
-        self.c.setFillColor(black)
+            fit = max(1, min(len(lines), int((self.y - BOTTOM) // lead)))
+            tx = self.c.beginText(MARGIN + indent, self.y - size)
+            tx.setFont(font, size, lead)
+            if color is not black:
+                tx.setFillColor(color)
+            for line in lines[:fit]:
+                tx.textLine(line)
+            self.c.drawText(tx)
+            self.y -= lead * fit
+            lines = lines[fit:]
 
     def heading(self, text: str, size: float = 10.5) -> None:
         self.need(size * 1.6 + 12)
@@ -95,7 +111,7 @@ class _Page:
 def _warnings(page: _Page, warnings: list[dict], t: Callable[..., str]) -> None:
     size, lead = 10, 13
     lines = [(present.warning_line(w, t), w["severity"]) for w in warnings]
-    wrapped = [(part, sev) for text, sev in lines for part in simpleSplit(text, BOLD, size, WIDTH - 16)]
+    wrapped = [(part, sev) for text, sev in lines for part in _split(text, BOLD, size, WIDTH - 16)]
     title = t("kit.warnings")
     height = lead * (len(wrapped) or 1) + 24
     page.need(height)
@@ -148,19 +164,20 @@ def _medications(page: _Page, medications: list[dict], t: Callable[..., str]) ->
         columns = []
         for (_, width), texts in zip(MED_COLUMNS, cells, strict=True):
             font = BOLD if width == MED_COLUMNS[0][1] else REGULAR
-            columns.append([line for text in texts for line in simpleSplit(text, font, size, width - 4)] or [""])
+            columns.append([line for text in texts for line in _split(text, font, size, width - 4)] or [""])
         height = max(len(col) for col in columns) * lead + 3
         if page.y - height < BOTTOM:
             page.new_page()
             header()
+        tx = page.c.beginText()
         x = MARGIN
         for index, ((_, width), lines) in enumerate(zip(MED_COLUMNS, columns, strict=True)):
-            page.c.setFont(BOLD if index == 0 else REGULAR, size)
-            y = page.y - size
+            tx.setTextOrigin(x + 2, page.y - size)
+            tx.setFont(BOLD if index == 0 else REGULAR, size, lead)
             for line in lines:
-                page.c.drawString(x + 2, y, line)
-                y -= lead
+                tx.textLine(line)
             x += width
+        page.c.drawText(tx)
         page.y -= height
         page.c.setStrokeColor(LIGHT)
         page.c.line(MARGIN, page.y + 1, PAGE_W - MARGIN, page.y + 1)
