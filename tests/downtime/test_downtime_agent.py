@@ -61,6 +61,7 @@ def test_records_locally_with_no_journal_and_shows_the_queue(tmp_path, region_ur
         assert client.post(f"/downtime/patients/{patient['id']}/notes", data=form).status_code == 303
         queue = client.get("/downtime/queue").text
         assert queue.count("class=\"state-queued\"") == 2
+        assert f'obruten_downtime_entries{{state="queued",unit="{unit}"}} 2' in client.get("/metrics").text
         r = client.post("/downtime/submit", data={"csrf": csrf(queue)}, follow_redirects=True)
         assert "journal unreachable" in r.text and r.text.count("class=\"state-queued\"") == 2
         assert "Queue to the journal" in client.get("/downtime/queue?lang=en").text

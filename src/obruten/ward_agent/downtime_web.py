@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from obruten.errors import Invalid
 from obruten.i18n import STOCKHOLM, local_time
+from obruten.metrics import Registry
 from obruten.notes import NOTE_KINDS
 from obruten.ward_agent.downtime_store import DowntimeStore
 from obruten.ward_agent.downtime_submit import Submitter
@@ -60,6 +61,7 @@ class DowntimeAgent:
     """The store, the submitter and the background loop that drives it."""
 
     settings: DowntimeSettings
+    metrics: Registry | None = None  # the agent's /metrics registry
     store: DowntimeStore = field(init=False)
     submitter: Submitter | None = field(init=False, default=None)
     last_sentence: str = ""
@@ -81,7 +83,17 @@ class DowntimeAgent:
             said = self.submitter.drain()
         self.last_attempt = datetime.now(UTC)
         self.last_sentence = "; ".join(s for s in said if s != "nothing queued") or "nothing queued"
+        self.publish()
         return self.last_sentence
+
+    def publish(self) -> None:
+        """Queue sizes on the agent's /metrics: entries not yet in the journal are at risk."""
+        if self.metrics is None:
+            return
+        self.metrics.clear("obruten_downtime_entries")
+        for state, n in self.store.counts().items():
+            self.metrics.set("obruten_downtime_entries", n, "Downtime entries on this ward PC by state", state=state,
+                             unit=self.settings.unit_id)
 
     def start(self) -> None:
         if self.submitter is None or self.settings.submit_interval <= 0:
@@ -110,7 +122,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     agent = getattr(app.state, "downtime", None)
     owned = agent is None and getattr(app.state, "settings", None) is not None
     if owned:
-        agent = app.state.downtime = DowntimeAgent(DowntimeSettings.from_agent(app.state.settings))
+        agent = app.state.downtime = DowntimeAgent(DowntimeSettings.from_agent(app.state.settings),
+                                                   metrics=getattr(app.state.agent, "metrics", None))
+        agent.publish()
     if agent is not None:
         agent.start()
     try:
@@ -218,6 +232,7 @@ async def record_administration(patient_id: int, request: Request) -> Response:
                   "administration": administration}
         await asyncio.to_thread(_agent(request).store.record, fields, _label(patient),
                                 f"{order['drug']} {order['strength']}")
+        _agent(request).publish()
     except Invalid as exc:
         return _patient_response(request, patient_id, 422, error=exc.message, form=data)
     return _saved(patient_id, data.get("author", ""))
@@ -233,6 +248,7 @@ async def record_note(patient_id: int, request: Request) -> Response:
                   "note": {"kind": data.get("note_kind", ""), "title": data.get("title", ""),
                            "body": data.get("body", "")}}
         await asyncio.to_thread(_agent(request).store.record, fields, _label(patient), data.get("note_kind", ""))
+        _agent(request).publish()
     except Invalid as exc:
         return _patient_response(request, patient_id, 422, error=exc.message, form=data)
     return _saved(patient_id, data.get("author", ""))
