@@ -19,7 +19,6 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +40,6 @@ class Submitter:
     max_entries: int = 500
     timeout: float = 15.0
     pause_after_ack: float = 0.0  # fault injection only: widen the window between ack and saving it
-    on_ack: Callable[[int], None] | None = None
 
     def __post_init__(self) -> None:
         self._client = httpx.Client(base_url=self.journal_url.rstrip("/"), timeout=self.timeout,
@@ -54,55 +52,61 @@ class Submitter:
         queued = self.store.queued(min(self.max_entries, MAX_ENTRIES))
         head = {"format": BATCH_FORMAT, "batch_id": str(uuid.uuid4()), "device_id": self.store.device_id,
                 "unit_id": self.store.unit_id, "sent_at": datetime.now(UTC).isoformat()}
-        size = len(json.dumps({**head, "entries": []}).encode())
+        size = len(_encode({**head, "entries": []}))
         keys: list[str] = []
         entries: list[dict] = []
         for key, entry in queued:
-            encoded = len(json.dumps(entry).encode()) + 2
+            encoded = len(_encode(entry)) + 2
             if entries and size + encoded > self.max_batch_bytes:
                 break
             keys.append(key)
             entries.append(entry)
             size += encoded
-        return keys, json.dumps({**head, "entries": entries}).encode()
+        return keys, _encode({**head, "entries": entries})
 
     def submit_once(self) -> str:
         """Send one batch; return what happened as a sentence."""
+        return self._submit()[0]
+
+    def _submit(self) -> tuple[str, bool]:
+        """One batch: (what happened, whether to send the next batch right away)."""
         keys, body = self._batch()
         if not keys:
-            return "nothing queued"
+            return "nothing queued", False
         batch_id = json.loads(body)["batch_id"]
         try:
             r = self._client.post("/api/v1/postreg/batches", content=body,
                                   headers={"Content-Type": "application/json"})
         except httpx.HTTPError as exc:
-            return f"journal unreachable ({type(exc).__name__}); {len(keys)}+ entries stay queued, retrying"
+            return f"journal unreachable ({type(exc).__name__}); {len(keys)}+ entries stay queued, retrying", False
         if r.status_code == 201:
             acked = set(r.json().get("acknowledged", []))
             done = [k for k in keys if k in acked]
             if self.pause_after_ack:
                 time.sleep(self.pause_after_ack)
             self.store.mark_submitted(done, batch_id)
-            if self.on_ack:
-                self.on_ack(len(done))
             answer = r.json()
             return (f"batch {batch_id} acknowledged: {len(done)} entries "
-                    f"({answer.get('received', 0)} new, {answer.get('already', 0)} already received)")
+                    f"({answer.get('received', 0)} new, {answer.get('already', 0)} already received)"), True
         if r.status_code in (409, 422):
             problems = {p["key"]: p["error"] for p in _json(r).get("details", {}).get("problems", [])
                         if p.get("key") in keys}
             if problems:
                 self.store.mark_refused(problems)
                 return (f"journal refused {len(problems)} entries ({next(iter(problems.values()))}); "
-                        "they are marked refused, the others go in the next batch")
-            return f"journal refused the batch ({r.status_code}: {_json(r).get('error', r.text[:200])}); fix and retry"
+                        "they are marked refused, the others go in the next batch"), True
+            return (f"journal refused the batch ({r.status_code}: {_json(r).get('error', r.text[:200])}); "
+                    "fix and retry"), False
         if r.status_code == 413:
+            if len(keys) == 1:
+                self.store.mark_refused({keys[0]: "larger than the journal's request limit (max_body_bytes)"})
+                return "one entry is larger than the journal accepts; it is marked refused (document it on paper)", True
             self.max_batch_bytes = max(4096, self.max_batch_bytes // 2)
-            return f"batch too large for the journal; sending at most {self.max_batch_bytes} bytes from now on"
+            return f"batch too large for the journal; sending at most {self.max_batch_bytes} bytes from now on", True
         if r.status_code in (401, 403):
             return (f"journal refused the agent's token ({_json(r).get('error', r.status_code)}); "
-                    "print it with `obruten wardkit agent-token --unit <unit>` and configure the agent")
-        return f"journal answered {r.status_code}; entries stay queued, retrying"
+                    "print it with `obruten wardkit agent-token --unit <unit>` and configure the agent"), False
+        return f"journal answered {r.status_code}; entries stay queued, retrying", False
 
     def refresh_states(self, limit: int = 500) -> str:
         keys = self.store.awaiting_decision(limit)
@@ -124,13 +128,16 @@ class Submitter:
         """Submit until nothing is queued or the journal stops taking batches; the sentences, in order."""
         said: list[str] = []
         for _ in range(max_batches):
-            sentence = self.submit_once()
+            sentence, more = self._submit()
             said.append(sentence)
-            if sentence == "nothing queued" or not (sentence.startswith("batch ") or "marked refused" in sentence
-                                                    or "too large" in sentence):
+            if not more:
                 break
         said.append(self.refresh_states())
         return said
+
+
+def _encode(document: dict) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _json(r: httpx.Response) -> dict:
