@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -181,3 +182,18 @@ def test_a_confirmed_note_shows_its_marker_in_the_overview_and_history(region_ur
     shown = next(n for n in overview["notes"] if n["body"] == body)
     assert shown["clinical_at"].startswith(at.strftime("%Y-%m-%dT%H:%M")) and shown["downtime_author"] == "sjukskoterska"
     assert history[0]["downtime_registered_at"] is not None and history[0]["clinical_at"] == at
+
+
+def test_operators_see_pending_counts_per_unit(region_url, unit) -> None:
+    from click.testing import CliRunner
+
+    from obruten.cli import main
+
+    patient, _, _ = patient_with_order(region_url, unit)
+    queue_entries(region_url, unit, [note(patient, "Räknas i kön")])
+    result = CliRunner().invoke(main, ["--database-url", region_url, "postreg", "pending"])
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"^{re.escape(unit)}\s+\d+ pending\s+\(review at /postreg/{re.escape(unit)}\)$", result.output,
+                     re.M)
+    down = CliRunner().invoke(main, ["--database-url", "postgresql://nobody@127.0.0.1:9/x", "postreg", "pending"])
+    assert down.exit_code == 1 and "obruten db start" in down.output
