@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -33,6 +34,7 @@ import psycopg  # noqa: E402
 
 from _machine import machine_info, print_machine_info  # noqa: E402
 from _wardkit_region import region  # noqa: E402
+from obruten.pgserver import children_of  # noqa: E402
 from obruten.signing import load_or_create_key  # noqa: E402
 from obruten.wardkit import build, content  # noqa: E402
 
@@ -42,6 +44,44 @@ RESULTS = Path(__file__).resolve().parent / "results" / "wardkit_build.json"
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu(pid: int | None) -> float:
+    """CPU seconds used so far by the postmaster, its live backends, and the backends that exited
+    (their time is added to the postmaster's cutime/cstime when it reaps them)."""
+    total, todo = 0.0, [pid] if pid else []
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / _TICKS
+            if current == pid:
+                total += (int(fields[13]) + int(fields[14])) / _TICKS
+        except (OSError, IndexError, ValueError):
+            pass
+        todo.extend(children_of(current))
+    return total
+
+
+def settled_postgres_cpu(pid: int | None) -> float:
+    """``postgres_cpu`` once the backends of closed connections have exited and been reaped."""
+    last = postgres_cpu(pid)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        now = postgres_cpu(pid)
+        if now - last < 0.02:
+            return now
+        last = now
+    return last
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def calibration() -> float:
@@ -116,15 +156,21 @@ def main() -> None:
         rounds: list[dict[str, float]] = []
         for n in range(args.repeat):
             cal = calibration()
+            cpu_before, pg_before = children_cpu(), settled_postgres_cpu(pg.postmaster_pid())
             started = time.perf_counter()
             results = build.build_units(url, units, var_dir, workers=args.workers, keep=3)
             built = time.perf_counter() - started
+            # the pool's workers are reaped children by now; their backends have exited
+            workers_cpu = children_cpu() - cpu_before
+            pg_cpu = settled_postgres_cpu(pg.postmaster_pid()) - pg_before
             failed = [r for r in results if isinstance(r, tuple)]
             if failed:
                 raise SystemExit(f"{len(failed)} units failed, first: {failed[0]}")
             sql = asyncio.run(region_sql(url, units, args.workers))
-            rounds.append({"calibration_s": cal, "region_build_s": built, "region_sql_s": sql})
-            say(f"round {n + 1}/{args.repeat}: build {built:.1f} s, sql {sql:.1f} s, calibration {cal:.2f} s")
+            rounds.append({"calibration_s": cal, "region_build_s": built, "region_sql_s": sql,
+                           "build_worker_cpu_s": workers_cpu, "build_postgres_cpu_s": pg_cpu})
+            say(f"round {n + 1}/{args.repeat}: build {built:.1f} s (CPU: workers {workers_cpu:.1f} s, "
+                f"postgres {pg_cpu:.1f} s), sql {sql:.1f} s, calibration {cal:.2f} s")
         ward_full, ward_sql = asyncio.run(one_ward(url, big_ward, var_dir, args.ward_repeat))
         info["loadavg_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -142,8 +188,11 @@ def main() -> None:
         print(f"{'one ward, median':<22}{statistics.median(ward_full) * 1000:>25.0f} ms"
               f"{statistics.median(ward_sql) * 1000:>9.0f} ms"
               f"{statistics.median(ward_full) / statistics.median(ward_sql):>8.1f}")
+        cpu = med("build_worker_cpu_s") + med("build_postgres_cpu_s")
         print(f"per patient           {med('region_build_s') / max(admitted, 1) * 1000:.2f} ms wall "
               f"({args.workers} workers)")
+        print(f"CPU for one region    {cpu:.1f} s (workers {med('build_worker_cpu_s'):.1f} + postgres "
+              f"{med('build_postgres_cpu_s'):.1f}); on {os.cpu_count()} idle cores ≥ {cpu / (os.cpu_count() or 1):.1f} s")
         print(f"noise                 calibration loop {min(cals):.2f}–{max(cals):.2f} s across rounds "
               f"({noise:.0%} spread); loadavg {info['loadavg_start']} → {info['loadavg_end']}")
         print(f"goal region ≤ {REGION_GOAL_S:.0f} s: {'met' if med('region_build_s') <= REGION_GOAL_S else 'MISSED'}; "

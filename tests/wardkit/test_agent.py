@@ -272,3 +272,18 @@ def test_agent_reports_to_the_ops_service(settings: AgentSettings, publish: Call
     finally:
         ops.stop()
         service.store.close()
+
+
+def test_trusted_keys_are_reread_without_restart(settings: AgentSettings, publish: Callable[[int], str],
+                                                 tmp_path: Path) -> None:
+    publish(0)
+    keys = settings.trusted_keys_file
+    line = keys.read_text()
+    keys.write_text("")                       # the builder's key is not (yet) trusted
+    agent = Agent(settings)
+    assert "not in the trusted keys file" in agent.tick()
+    keys.write_text(line)                     # the operator adds it: the next round takes the kit
+    assert agent.tick().startswith("kept new kit")
+    keys.write_text("")                       # and removes it again: the kit held is no longer shown
+    agent.reload_trusted()
+    assert agent.kits.newest() is None and agent.stale()

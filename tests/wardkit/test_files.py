@@ -117,3 +117,9 @@ def test_store_keeps_a_bounded_number_newest_first(ward: Ward, key: SigningKey, 
     assert newest is not None and newest.stamp == stamps[-1] and newest.data["unit"]["id"] == ward.unit
     _flip(newest.pdf_path)
     assert store.newest().stamp == stamps[-2]  # type: ignore[union-attr]  # a damaged kit is never handed out
+
+
+def test_a_kit_for_another_unit_is_refused(kit_dir: Path, trusted: TrustedKeys, ward: Ward) -> None:
+    assert mf.check_kit(kit_dir, trusted, ward.unit).ok
+    verdict = mf.check_kit(kit_dir, trusted, "H99-AVD99")
+    assert verdict.status == mf.TAMPERED and "not H99-AVD99" in verdict.message

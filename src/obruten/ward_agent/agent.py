@@ -51,8 +51,24 @@ class Agent:
         self.kits = KitStore(settings.kits_dir, keep=settings.keep, trusted=self.trusted, unit=settings.unit)
         self.state = FetchState()
 
+    def _keys_stamp(self) -> tuple[int, int]:
+        try:
+            st = self.settings.trusted_keys_file.stat()
+            return st.st_mtime_ns, st.st_size
+        except FileNotFoundError:
+            return -1, -1
+
+    def reload_trusted(self) -> bool:
+        """Re-read the trusted keys file when it changed (key rotation needs no restart)."""
+        if self._keys_stamp() == self._keys_seen:
+            return False
+        self.trusted = self._load_trusted()
+        self.kits.trust(self.trusted)
+        return True
+
     def _load_trusted(self) -> TrustedKeys:
         path = self.settings.trusted_keys_file
+        self._keys_seen = self._keys_stamp()
         try:
             trusted = TrustedKeys.load(path)
         except SignatureError as exc:
@@ -93,6 +109,7 @@ class Agent:
         """Fetch (and keep, when good) the newest kit, report upstream; return what happened."""
         now = self.settings.clock()
         try:
+            self.reload_trusted()
             result, sentence = self._fetch()
         except Unreachable as exc:
             result, sentence = UNREACHABLE, f"upstream unreachable ({exc}); serving the kits held"

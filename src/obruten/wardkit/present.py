@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 
 from obruten.i18n import local_time
 
 
+@lru_cache(maxsize=8192)   # a ward's kit repeats the same few dose times hundreds of times
 def when(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """An ISO time from the kit data, shown in Europe/Stockholm."""
     if not value:

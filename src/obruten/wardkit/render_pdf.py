@@ -32,7 +32,7 @@ GREY = Color(0.45, 0.45, 0.45)
 LIGHT = Color(0.92, 0.92, 0.92)
 REGULAR, BOLD = "Helvetica", "Helvetica-Bold"
 # medication table: (label key, width)
-MED_COLUMNS = (("kit.drug", 118), ("kit.dose", 62), ("kit.route", 30), ("kit.frequency", 88),
+MED_COLUMNS = (("kit.drug", 112), ("kit.dose", 60), ("kit.route", 42), ("kit.frequency", 84),
                ("kit.next_24h", 95), ("kit.given_24h", WIDTH - 393))
 
 
@@ -90,8 +90,7 @@ class _Page:
             fit = max(1, min(len(lines), int((self.y - BOTTOM) // lead)))
             tx = self.c.beginText(MARGIN + indent, self.y - size)
             tx.setFont(font, size, lead)
-            if color is not black:
-                tx.setFillColor(color)
+            tx.setFillColor(color)     # always: a text object's colour outlives it in the page's state
             for line in lines[:fit]:
                 tx.textLine(line)
             self.c.drawText(tx)
@@ -170,6 +169,7 @@ def _medications(page: _Page, medications: list[dict], t: Callable[..., str]) ->
             page.new_page()
             header()
         tx = page.c.beginText()
+        tx.setFillColor(black)
         x = MARGIN
         for index, ((_, width), lines) in enumerate(zip(MED_COLUMNS, columns, strict=True)):
             tx.setTextOrigin(x + 2, page.y - size)

@@ -107,6 +107,11 @@ class KitStore:
         self.root, self.keep, self.trusted, self.unit, self.durable = root, keep, trusted, unit, durable
         self._checked: dict[str, tuple[tuple, mf.Verdict]] = {}
 
+    def trust(self, trusted: TrustedKeys) -> None:
+        """Check against these keys from now on (every kit is checked again)."""
+        self.trusted = trusted
+        self._checked.clear()
+
     def all(self) -> list[Kit]:
         """Every complete kit (a manifest is present), newest first; unverified."""
         if not self.root.is_dir():
