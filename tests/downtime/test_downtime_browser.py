@@ -65,7 +65,7 @@ def test_document_during_downtime_then_review_and_find_it_in_the_record(tmp_path
             page.goto(agent + "/downtime/queue")
             page.click("#submit-now")
             page.wait_for_url("**/downtime/queue")
-            assert "journal unreachable" in page.locator("#last-attempt").inner_text()
+            assert "journalen går inte att nå än" in page.locator("#last-attempt").inner_text()
             assert page.locator(".state-queued").count() == 1
 
             # ---- the journal is back; the agent submits ----------------------------------------------

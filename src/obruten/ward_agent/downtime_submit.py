@@ -42,6 +42,7 @@ class Submitter:
     pause_after_ack: float = 0.0  # fault injection only: widen the window between ack and saving it
 
     def __post_init__(self) -> None:
+        self.outcome = "none"  # what the last drain found: sent, nothing, unreachable, refused, token, error
         self._client = httpx.Client(base_url=self.journal_url.rstrip("/"), timeout=self.timeout,
                                     headers={"Authorization": f"Bearer {self.token}"})
 
@@ -68,17 +69,23 @@ class Submitter:
         """Send one batch; return what happened as a sentence."""
         return self._submit()[0]
 
+    def _said(self, outcome: str, sentence: str, more: bool) -> tuple[str, bool]:
+        if outcome != "nothing" or self.outcome == "none":  # a drain that sent something ends with "nothing"
+            self.outcome = outcome
+        return sentence, more
+
     def _submit(self) -> tuple[str, bool]:
         """One batch: (what happened, whether to send the next batch right away)."""
         keys, body = self._batch()
         if not keys:
-            return "nothing queued", False
+            return self._said("nothing", "nothing queued", False)
         batch_id = json.loads(body)["batch_id"]
         try:
             r = self._client.post("/api/v1/postreg/batches", content=body,
                                   headers={"Content-Type": "application/json"})
         except httpx.HTTPError as exc:
-            return f"journal unreachable ({type(exc).__name__}); {len(keys)}+ entries stay queued, retrying", False
+            return self._said("unreachable", f"journal unreachable ({type(exc).__name__}); {len(keys)}+ entries "
+                              "stay queued, retrying", False)
         if r.status_code == 201:
             acked = set(r.json().get("acknowledged", []))
             done = [k for k in keys if k in acked]
@@ -86,27 +93,31 @@ class Submitter:
                 time.sleep(self.pause_after_ack)
             self.store.mark_submitted(done, batch_id)
             answer = r.json()
-            return (f"batch {batch_id} acknowledged: {len(done)} entries "
-                    f"({answer.get('received', 0)} new, {answer.get('already', 0)} already received)"), True
+            return self._said("sent", f"batch {batch_id} acknowledged: {len(done)} entries "
+                              f"({answer.get('received', 0)} new, {answer.get('already', 0)} already received)", True)
         if r.status_code in (409, 422):
             problems = {p["key"]: p["error"] for p in _json(r).get("details", {}).get("problems", [])
                         if p.get("key") in keys}
             if problems:
                 self.store.mark_refused(problems)
-                return (f"journal refused {len(problems)} entries ({next(iter(problems.values()))}); "
-                        "they are marked refused, the others go in the next batch"), True
-            return (f"journal refused the batch ({r.status_code}: {_json(r).get('error', r.text[:200])}); "
-                    "fix and retry"), False
+                return self._said("refused", f"journal refused {len(problems)} entries "
+                                  f"({next(iter(problems.values()))}); they are marked refused, the others go in "
+                                  "the next batch", True)
+            return self._said("error", f"journal refused the batch ({r.status_code}: "
+                              f"{_json(r).get('error', r.text[:200])}); fix and retry", False)
         if r.status_code == 413:
             if len(keys) == 1:
                 self.store.mark_refused({keys[0]: "larger than the journal's request limit (max_body_bytes)"})
-                return "one entry is larger than the journal accepts; it is marked refused (document it on paper)", True
+                return self._said("refused", "one entry is larger than the journal accepts; it is marked refused "
+                                  "(document it on paper)", True)
             self.max_batch_bytes = max(4096, self.max_batch_bytes // 2)
-            return f"batch too large for the journal; sending at most {self.max_batch_bytes} bytes from now on", True
+            return self._said("sent", f"batch too large for the journal; sending at most {self.max_batch_bytes} bytes "
+                              "from now on", True)
         if r.status_code in (401, 403):
-            return (f"journal refused the agent's token ({_json(r).get('error', r.status_code)}); "
-                    "print it with `obruten wardkit agent-token --unit <unit>` and configure the agent"), False
-        return f"journal answered {r.status_code}; entries stay queued, retrying", False
+            return self._said("token", f"journal refused the agent's token ({_json(r).get('error', r.status_code)});"
+                              " print it with `obruten wardkit agent-token --unit <unit>` and configure the agent",
+                              False)
+        return self._said("error", f"journal answered {r.status_code}; entries stay queued, retrying", False)
 
     def refresh_states(self, limit: int = 500) -> str:
         keys = self.store.awaiting_decision(limit)
@@ -127,6 +138,7 @@ class Submitter:
     def drain(self, max_batches: int = 10_000) -> list[str]:
         """Submit until nothing is queued or the journal stops taking batches; the sentences, in order."""
         said: list[str] = []
+        self.outcome = "none"
         for _ in range(max_batches):
             sentence, more = self._submit()
             said.append(sentence)

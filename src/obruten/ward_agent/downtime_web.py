@@ -65,6 +65,7 @@ class DowntimeAgent:
     store: DowntimeStore = field(init=False)
     submitter: Submitter | None = field(init=False, default=None)
     last_sentence: str = ""
+    last_outcome: str = "none"
     last_attempt: datetime | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -83,6 +84,7 @@ class DowntimeAgent:
             said = self.submitter.drain()
         self.last_attempt = datetime.now(UTC)
         self.last_sentence = "; ".join(s for s in said if s != "nothing queued") or "nothing queued"
+        self.last_outcome = self.submitter.outcome
         self.publish()
         return self.last_sentence
 
@@ -107,6 +109,7 @@ class DowntimeAgent:
                 self.submit_now()
             except Exception as exc:  # keep looping; the page shows what went wrong
                 self.last_sentence = f"submission failed: {type(exc).__name__}: {exc}"
+                self.last_outcome = "error"
 
     def close(self) -> None:
         self._stop.set()
