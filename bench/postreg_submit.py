@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import signal
 import statistics
@@ -198,7 +199,8 @@ def main() -> int:
                 say(f"run {r + 1}/{args.repeat} {side:<6} {result['seconds']:7.2f} s in {result['batches']} batches")
 
         info = machine_info(pg_version, patients_seeded=args.patients, entries=args.entries, repeat=args.repeat,
-                            uvicorn_workers=1, note="machine shared with other engineers' work while measured")
+                            uvicorn_workers=1, load_average_1_5_15=" ".join(f"{x:.1f}" for x in os.getloadavg()),
+                            note="machine shared with other engineers' work while measured")
         print()
         print_machine_info(info)
         print()
