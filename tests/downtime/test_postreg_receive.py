@@ -7,6 +7,7 @@ import psycopg
 import pytest
 from postreg_helpers import administration, agent_token, batch, note, nurse_unit, patient_with_order, received
 
+from obruten import events
 from obruten.wardkit import tokens
 
 
@@ -26,11 +27,14 @@ def test_batch_is_acknowledged_and_a_resend_does_not_double(journal_server, unit
     patient, order, _ = patient_with_order(journal_server.db_url, unit)
     entries = [administration(patient, order), note(patient, "Sov oroligt, fick extra filt.")]
     body = batch(unit, entries)
+    before = sum(1 for _, e in events.read(journal_server.var_dir) if e.kind == "postreg.received")
     r = agent.post("/api/v1/postreg/batches", json=body)
     assert r.status_code == 201, r.text
     assert r.json()["received"] == 2 and set(r.json()["acknowledged"]) == {e["key"] for e in entries}
     again = agent.post("/api/v1/postreg/batches", json={**body, "batch_id": batch(unit, entries)["batch_id"]})
     assert again.status_code == 201 and again.json()["received"] == 0 and again.json()["already"] == 2
+    delivered = [e for _, e in events.read(journal_server.var_dir) if e.kind == "postreg.received"]
+    assert len(delivered) == before + 1 and delivered[-1].data["received"] == 2  # none for the resend
     assert received(journal_server.db_url, [e["key"] for e in entries]) == 2
     with psycopg.connect(journal_server.db_url) as c:
         states = c.execute("SELECT s.state, count(*) FROM postreg_state_change s JOIN postreg_entry e ON e.id = s.entry"

@@ -9,9 +9,11 @@ an entry can never be registered twice, not even by two reviewers clicking at th
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 
-from obruten import medication, notes
+from obruten import events, medication, notes
 from obruten.audit import AuditEvent
 from obruten.auth import Session
 from obruten.errors import Conflict, Forbidden, Invalid
@@ -26,6 +28,7 @@ REVIEWER_ROLES = ("physician", "nurse")
 @dataclass
 class PostRegistration:
     journal: Journal
+    var_dir: Path | None = None  # where system events go (incident timelines); None: not reported
 
     # ---- the ward agent's side ------------------------------------------------------------------
     async def receive(self, agent: AgentIdentity, batch: Batch) -> queue.Receipt:
@@ -35,6 +38,12 @@ class PostRegistration:
             actor=f"agent:{agent.device_id}", action="postreg_receive", node=self.journal.node,
             detail={"unit": agent.unit_id, "batch": str(batch.batch_id), "received": receipt.received,
                     "already": receipt.already}))
+        if receipt.received and self.var_dir is not None:
+            await asyncio.to_thread(
+                events.emit, self.var_dir, "postreg.received",
+                f"ward agent {agent.device_id} delivered {receipt.received} downtime entries for {agent.unit_id}; "
+                "they wait for review", self.journal.node, unit=agent.unit_id, device=agent.device_id,
+                received=receipt.received)
         return receipt
 
     async def states(self, agent: AgentIdentity, keys: list) -> dict[str, dict]:

@@ -23,7 +23,8 @@ pages = APIRouter(include_in_schema=False)
 
 
 def service(request: Request) -> PostRegistration:
-    return PostRegistration(runtime(request).journal)
+    rt = runtime(request)
+    return PostRegistration(rt.journal, var_dir=rt.config.var_dir)
 
 
 def _agent(request: Request, unit_id: str, device_id: str) -> agents.AgentIdentity:
