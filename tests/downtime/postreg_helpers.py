@@ -38,14 +38,16 @@ def kit_data(url: str, unit_id: str) -> dict:
         return pool.submit(asyncio.run, build()).result()
 
 
-def patient_with_order(url: str, unit_id: str) -> tuple[int, str, str]:
-    """An admitted patient of the unit with a running scheduled order: (patient, order entry, dose)."""
+def patient_with_order(url: str, unit_id: str, last: bool = False) -> tuple[int, str, str]:
+    """An admitted patient of the unit with a running scheduled order: (patient, order entry, dose).
+    ``last``: another patient than the default one (the crash tests fill that one's queue by the thousand)."""
     with psycopg.connect(url) as c:
         row = c.execute(
             "SELECT a.patient_id, o.entry_id::text, o.dose FROM admission_current a"
             " JOIN medication_order_current o ON o.patient_id = a.patient_id"
             " WHERE a.unit_id = %s AND a.discharged_at IS NULL AND o.stop_at IS NULL AND NOT o.as_needed"
-            " AND o.start_at < now() - interval '1 day' ORDER BY a.patient_id, o.drug LIMIT 1", (unit_id,)).fetchone()
+            " AND o.start_at < now() - interval '1 day' ORDER BY a.patient_id " + ("DESC" if last else "") +
+            ", o.drug LIMIT 1", (unit_id,)).fetchone()
     assert row, "the seeded region has no running order on the nurse's unit"
     return row
 

@@ -41,7 +41,7 @@ def journal(region_url) -> Iterator[JournalProcess]:
 def agent_store(tmp_path, region_url) -> Path:
     """An agent store holding N queued entries (administrations and notes) for the nurse's unit."""
     unit = nurse_unit(region_url)
-    patient, order, _ = patient_with_order(region_url, unit)
+    patient, order, _ = patient_with_order(region_url, unit, last=True)
     store = DowntimeStore(tmp_path / "downtime.sqlite3", unit, "crash-agent")
     start = datetime.now(UTC) - timedelta(hours=6)
     rows = []

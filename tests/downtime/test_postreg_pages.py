@@ -36,7 +36,9 @@ def test_review_confirm_and_reject_through_the_pages(journal_server) -> None:
     try:
         units = client.get("/units").text
         assert re.search(rf'href="/postreg/{unit}">\d+ att efterregistrera', units)
-        review = client.get(f"/postreg/{unit}")
+        everyone = client.get(f"/postreg/{unit}")
+        assert everyone.status_code == 200 and f'href="/postreg/{unit}?patient={patient}"' in everyone.text
+        review = client.get(f"/postreg/{unit}?patient={patient}")
         assert review.status_code == 200 and "Sidtest: bekräftas" in review.text
         token = csrf(review.text)
         r = client.post(f"/postreg/{unit}/entries/{ids[drop['key']]}/reject", data={"csrf": token, "reason": "x"})
@@ -46,8 +48,9 @@ def test_review_confirm_and_reject_through_the_pages(journal_server) -> None:
         assert r.status_code == 303
         r = client.post(f"/postreg/{unit}/entries/{ids[keep['key']]}/confirm", data={"csrf": "forged"})
         assert r.status_code == 403
-        r = client.post(f"/postreg/{unit}/entries/{ids[keep['key']]}/confirm", data={"csrf": token},
-                        follow_redirects=True)
+        r = client.post(f"/postreg/{unit}/entries/{ids[keep['key']]}/confirm",
+                        data={"csrf": token, "patient": str(patient)}, follow_redirects=True)
+        assert str(r.url).endswith(f"?done=confirmed&patient={patient}")
         assert "Posten är registrerad i journalen." in r.text
         assert "avvisad" in r.text and "Fel patient" in r.text
         with psycopg.connect(journal_server.db_url) as c:

@@ -56,8 +56,9 @@ def test_confirming_registers_at_the_original_time_with_the_marker(region_url, u
     [entry_id] = queue_entries(region_url, unit, [adm])
 
     async def work(service, s):  # type: ignore[no-untyped-def]
-        pending, _ = await service.review(s["sjukskoterska"], unit)
-        assert any(r["id"] == entry_id for r in pending)
+        review = await service.review(s["sjukskoterska"], unit, patient)
+        assert any(r["id"] == entry_id for r in review.pending)
+        assert any(q["patient_id"] == patient and q["pending"] >= 1 for q in review.per_patient)
         row = await service.confirm(s["sjukskoterska"], entry_id, duplicates_checked=True)
         async with service.journal.pool.connection() as conn:
             given = await medication.administrations(conn, uuid.UUID(order))
@@ -109,8 +110,8 @@ def test_a_likely_duplicate_must_be_checked_before_confirming(region_url, unit) 
     [entry_id] = queue_entries(region_url, unit, [administration(patient, order, at=at)])
 
     async def work(service, s):  # type: ignore[no-untyped-def]
-        pending, _ = await service.review(s["sjukskoterska"], unit)
-        flagged = next(r for r in pending if r["id"] == entry_id)
+        flagged = next(r for r in (await service.review(s["sjukskoterska"], unit, patient)).pending
+                       if r["id"] == entry_id)
         with pytest.raises(Invalid, match="may already be documented"):
             await service.confirm(s["sjukskoterska"], entry_id)
         await service.reject(s["sjukskoterska"], entry_id, "Redan dokumenterad i journalen")

@@ -154,11 +154,23 @@ LIMIT %(limit)s
 """
 
 
-async def review_list(conn: psycopg.AsyncConnection, unit_id: str, limit: int = 500) -> list[dict]:
-    """Pending entries of a unit, oldest first per patient, each with its possible duplicates."""
-    query = _REVIEW.format(where="e.unit_id = %(unit)s AND f.id IS NULL", order="p.family_name, p.given_name, e.clinical_at")
+async def review_list(conn: psycopg.AsyncConnection, unit_id: str, patient_id: int | None = None,
+                      limit: int = 200) -> list[dict]:
+    """Pending entries of a unit (or of one patient there), by patient and time, with possible duplicates."""
+    where = "e.unit_id = %(unit)s AND f.id IS NULL" + (" AND e.patient_id = %(patient)s" if patient_id else "")
+    query = _REVIEW.format(where=where, order="p.family_name, p.given_name, e.clinical_at")
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, {"unit": unit_id, "limit": limit})  # type: ignore[arg-type]
+        await cur.execute(query, {"unit": unit_id, "patient": patient_id, "limit": limit})  # type: ignore[arg-type]
+        return await cur.fetchall()
+
+
+async def pending_by_patient(conn: psycopg.AsyncConnection, unit_id: str) -> list[dict]:
+    """How many entries wait per patient of the unit (the review screen's index)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT q.patient_id, p.family_name, p.given_name, count(*)::int AS pending FROM postreg_pending q"
+            " JOIN patient p ON p.id = q.patient_id WHERE q.unit_id = %s"
+            " GROUP BY q.patient_id, p.family_name, p.given_name ORDER BY p.family_name, p.given_name", (unit_id,))
         return await cur.fetchall()
 
 

@@ -25,6 +25,14 @@ from obruten.postreg.models import Batch
 REVIEWER_ROLES = ("physician", "nurse")
 
 
+@dataclass(frozen=True)
+class Review:
+    pending: list[dict]       # shown on the screen (at most a page)
+    decided: list[dict]       # the unit's latest decisions
+    per_patient: list[dict]   # every patient with pending entries: patient_id, names, pending
+    total: int                # all pending entries of the unit
+
+
 @dataclass
 class PostRegistration:
     journal: Journal
@@ -58,15 +66,16 @@ class PostRegistration:
         if unit_id not in session.units:
             raise Forbidden(f"you do not work on unit {unit_id}; a nurse or physician of that unit reviews it")
 
-    async def review(self, session: Session, unit_id: str) -> tuple[list[dict], list[dict]]:
-        """Pending entries (with possible duplicates) and recent decisions of a unit."""
+    async def review(self, session: Session, unit_id: str, patient_id: int | None = None) -> Review:
+        """Pending entries (with possible duplicates), recent decisions and pending counts per patient."""
         self._reviewer(session, unit_id)
         async with self.journal.pool.connection() as conn:
-            pending = await queue.review_list(conn, unit_id)
+            pending = await queue.review_list(conn, unit_id, patient_id)
             decided = await queue.recently_decided(conn, unit_id)
-        for patient_id in sorted({r["patient_id"] for r in pending + decided}):
-            await self.journal._log(session, "read", patient_id, "vård", view="postreg_review", unit=unit_id)
-        return pending, decided
+            per_patient = await queue.pending_by_patient(conn, unit_id)
+        for shown in sorted({r["patient_id"] for r in pending + decided}):
+            await self.journal._log(session, "read", shown, "vård", view="postreg_review", unit=unit_id)
+        return Review(pending, decided, per_patient, sum(p["pending"] for p in per_patient))
 
     async def pending_counts(self) -> dict[str, int]:
         async with self.journal.pool.connection() as conn:

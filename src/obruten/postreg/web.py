@@ -49,9 +49,10 @@ async def review_page(unit: str, request: Request) -> Response:
     units = {u["id"]: u for u in await runtime(request).journal.units()}
     if unit not in units:
         raise NotFound(f"no care unit {unit!r}")
-    pending, decided = await service(request).review(session, unit)
-    return render(request, "postreg_review.html", unit=units[unit], pending=pending, decided=decided,
-                  done=request.query_params.get("done"))
+    patient = request.query_params.get("patient", "")
+    review = await service(request).review(session, unit, int(patient) if patient.isdigit() else None)
+    return render(request, "postreg_review.html", unit=units[unit], review=review, pending=review.pending,
+                  decided=review.decided, patient=patient, done=request.query_params.get("done"))
 
 
 @pages.post("/postreg/{unit}/entries/{entry}/confirm")
@@ -59,7 +60,7 @@ async def confirm(unit: str, entry: int, request: Request) -> Response:
     session = await _session(request)
     data = await _form(request, session)
     await service(request).confirm(session, entry, duplicates_checked=data.get("duplicates_checked") == "on")
-    return RedirectResponse(f"/postreg/{unit}?done=confirmed", status_code=303)
+    return RedirectResponse(_back(unit, data, "confirmed"), status_code=303)
 
 
 @pages.post("/postreg/{unit}/entries/{entry}/reject")
@@ -67,4 +68,9 @@ async def reject(unit: str, entry: int, request: Request) -> Response:
     session = await _session(request)
     data = await _form(request, session)
     await service(request).reject(session, entry, data.get("reason", ""))
-    return RedirectResponse(f"/postreg/{unit}?done=rejected", status_code=303)
+    return RedirectResponse(_back(unit, data, "rejected"), status_code=303)
+
+
+def _back(unit: str, data: dict[str, str], done: str) -> str:
+    patient = data.get("patient", "")
+    return f"/postreg/{unit}?done={done}" + (f"&patient={patient}" if patient.isdigit() else "")
