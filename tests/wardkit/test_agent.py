@@ -26,7 +26,7 @@ from obruten.wardkit import build
 from obruten.wardkit.tokens import agent_token
 from pgtools import free_port, reachable_tempdir
 
-from .conftest import NOW, Ward
+from .conftest import CHROMIUM_ARGS, NOW, Ward
 
 
 class Served:
@@ -287,3 +287,44 @@ def test_trusted_keys_are_reread_without_restart(settings: AgentSettings, publis
     keys.write_text("")                       # and removes it again: the kit held is no longer shown
     agent.reload_trusted()
     assert agent.kits.newest() is None and agent.stale()
+
+
+@pytest.mark.browser
+def test_agent_page_in_chromium_with_the_journal_gone(settings: AgentSettings, publish: Callable[[int], str],
+                                                      page: Callable[..., AgentPage], ward: Ward,
+                                                      journal: Served) -> None:
+    from playwright.sync_api import sync_playwright
+
+    stamp = publish(0)
+    agent = Agent(settings)
+    agent.tick()
+    journal.stop()                                   # the journal is gone; the ward PC still serves
+    served = page(settings, agent)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                    args=CHROMIUM_ARGS)
+        tab = browser.new_page()
+        outside: list[str] = []
+        tab.on("request", lambda r: None if r.url.startswith(served.served.base) else outside.append(r.url))
+        tab.goto(served.served.base + "/")
+        assert tab.locator("h1").inner_text() == "Avdelningens reservkit"
+        assert tab.locator("#stale-alarm").count() == 0
+        tab.click("text=Aaberg, Aina")
+        tab.wait_for_url(f"**/kits/{stamp}/patients/{ward.patient}")
+        assert "LIVSHOTANDE" in tab.locator(".warnings").inner_text()
+        assert tab.locator("button.print").is_visible()
+        tab.click("text=In English")
+        assert "LIFE-THREATENING" in tab.locator(".warnings").inner_text()
+        assert outside == [], f"the page loaded something from elsewhere: {outside}"
+        browser.close()
+
+
+def test_settings_take_one_journal_url_or_several(tmp_path: Path) -> None:
+    one = AgentSettings(var_dir=tmp_path, unit="H01-AVD10", token="t", journal_url="http://j:8000").validate()
+    assert one.journal_urls == ("http://j:8000",)
+    two = AgentSettings(var_dir=tmp_path, unit="H01-AVD10", token="t",
+                        journal_urls=("http://j:8000", "http://r:8000")).validate()
+    assert two.journal_url == "http://j:8000"
+    from obruten.ward_agent.settings import AgentSettingsError
+    with pytest.raises(AgentSettingsError, match="journal-url"):
+        AgentSettings(var_dir=tmp_path, unit="H01-AVD10", token="t").validate()

@@ -57,3 +57,17 @@ def test_unreachable_database_says_what_to_do(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--var-dir", str(tmp_path), "wardkit", "build", "--all",
                                        "--database-url", f"postgresql://x@127.0.0.1:{free_port()}/x"])
     assert result.exit_code == 1 and "cannot reach the database" in result.output and "read copy" in result.output
+
+
+def test_ward_agent_refuses_to_start_without_trusted_keys(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--var-dir", str(tmp_path), "ward-agent", "--unit", "H01-AVD10",
+                                       "--journal-url", "http://127.0.0.1:1", "--token", "t"])
+    assert result.exit_code == 1 and "obruten wardkit key" in result.output
+    from obruten.signing import load_or_create_key
+
+    keys = tmp_path / "trusted"
+    keys.write_text(load_or_create_key(tmp_path / "k.pem").trusted_line() + "\n")
+    bad = CliRunner().invoke(main, ["--var-dir", str(tmp_path), "ward-agent", "--unit", "../x",
+                                    "--journal-url", "http://127.0.0.1:1", "--token", "t",
+                                    "--trusted-keys", str(keys)])
+    assert bad.exit_code == 1 and "--unit" in bad.output and "not a valid name" in bad.output

@@ -8,11 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import CHROMIUM_ARGS
+
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-
 
 def test_offline_html_kit_opens_from_disk_without_network(kit_dir: Path, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
@@ -40,3 +38,4 @@ def test_offline_html_kit_opens_from_disk_without_network(kit_dir: Path, tmp_pat
         page.pdf(path=str(tmp_path / "printed.pdf"))               # what "Skriv ut" produces
         assert (tmp_path / "printed.pdf").stat().st_size > 1000
         browser.close()
+

@@ -43,6 +43,10 @@ def ward_agent(ctx: click.Context, unit: str, journal_urls: tuple[str, ...], tok
                              trusted_keys=trusted_keys, ops_url=ops_url, ops_token=ops_token, host=host, port=port,
                              fetch_every_s=every_s, stale_after_min=stale_after, language=language)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    keys = settings.trusted_keys_file
+    if not keys.exists() or not keys.read_text().strip():
+        raise click.ClickException(f"no trusted kit signing keys in {keys}: every kit would be refused. Put the "
+                                   "line printed by `obruten wardkit key` (on the kit builder) there")
     try:
         app = create_app(settings)
     except (AgentSettingsError, SignatureError) as exc:

@@ -19,12 +19,13 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AgentSettings:
     var_dir: Path
     unit: str
-    journal_urls: tuple[str, ...]        # tried in order: the journal, then the read copy
     token: str                           # this unit's agent token (obruten wardkit agent-token)
+    journal_urls: tuple[str, ...] = ()   # tried in order: the journal, then the read copy
+    journal_url: str = ""                # one upstream; the same as journal_urls=(journal_url,)
     trusted_keys: Path | None = None     # default: var_dir/agent/trusted_keys
     ops_url: str | None = None           # the ops service, for POST /api/v1/ward-agents/report
     ops_token: str | None = None         # the ops service's agent token
@@ -39,10 +40,11 @@ class AgentSettings:
     max_file_bytes: int = 64 * 1024 * 1024
     clock: Callable[[], datetime] = _utc_now
 
-    @property
-    def journal_url(self) -> str:
-        """The first upstream (the journal); ``journal_urls`` lists the fallbacks too."""
-        return self.journal_urls[0]
+    def __post_init__(self) -> None:
+        if self.journal_url and not self.journal_urls:
+            object.__setattr__(self, "journal_urls", (self.journal_url,))
+        elif self.journal_urls and not self.journal_url:
+            object.__setattr__(self, "journal_url", self.journal_urls[0])
 
     @property
     def state_dir(self) -> Path:

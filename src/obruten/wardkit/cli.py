@@ -46,7 +46,7 @@ def _units(url: str, units: tuple[str, ...], every_unit: bool) -> list[str]:
 
 
 def _build_round(ctx: click.Context, database_url: str | None, units: tuple[str, ...], every_unit: bool,
-                 workers: int | None, keep: int, show_bar: bool) -> tuple[int, list[tuple[str, str]], float]:
+                 workers: int | None, keep: int, show_bar: bool) -> tuple[int, int, list[tuple[str, str]], float]:
     import psycopg
 
     from obruten.wardkit.build import Built, build_units
@@ -74,11 +74,11 @@ def _build_round(ctx: click.Context, database_url: str | None, units: tuple[str,
             build_units(url, targets, cfg.var_dir, workers=workers, keep=keep, progress=progress)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
-    return len(targets), failures, time.monotonic() - started
+    return len(targets), patients, failures, time.monotonic() - started
 
 
-def _report(n: int, failures: list[tuple[str, str]], seconds: float) -> str:
-    sentence = f"built {n - len(failures)} of {n} unit kits in {seconds:.1f} s"
+def _report(n: int, patients: int, failures: list[tuple[str, str]], seconds: float) -> str:
+    sentence = f"built {n - len(failures)} of {n} unit kits ({patients} patients) in {seconds:.1f} s"
     if failures:
         sentence += f"; {len(failures)} failed, first: {failures[0][0]}: {failures[0][1]}"
     return sentence
@@ -96,8 +96,8 @@ def build_cmd(ctx: click.Context, units: tuple[str, ...], every_unit: bool, work
     """Build signed kits (PDF, offline HTML, JSON) into VAR_DIR/wardkits/<unit>/<stamp>/.
 
     Reads from --database-url: point it at the read copy when there is one."""
-    n, failures, seconds = _build_round(ctx, database_url, units, every_unit, workers, keep, show_bar=True)
-    click.echo(_report(n, failures, seconds))
+    n, patients, failures, seconds = _build_round(ctx, database_url, units, every_unit, workers, keep, show_bar=True)
+    click.echo(_report(n, patients, failures, seconds))
     if failures:
         raise click.ClickException(f"{len(failures)} unit kits were not built; the previous kits of those units "
                                    "stay in place. Fix the cause above and run again")
@@ -122,8 +122,9 @@ def run_cmd(ctx: click.Context, every_min: float, units: tuple[str, ...], worker
     while rounds is None or done < rounds:
         started = time.monotonic()
         try:
-            n, failures, seconds = _build_round(ctx, database_url, units, not units, workers, keep, show_bar=False)
-            sentence = _report(n, failures, seconds)
+            n, patients, failures, seconds = _build_round(ctx, database_url, units, not units, workers, keep,
+                                                          show_bar=False)
+            sentence = _report(n, patients, failures, seconds)
             if failures:
                 events.emit(cfg.var_dir, "wardkit.build_failed", sentence, "wardkit", failed=len(failures))
         except click.ClickException as exc:
