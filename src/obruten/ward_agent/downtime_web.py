@@ -52,7 +52,7 @@ class DowntimeSettings:
     @classmethod
     def from_agent(cls, settings: AgentSettings) -> DowntimeSettings:
         return cls(store_path=settings.state_dir / "downtime.sqlite3", unit_id=settings.unit,
-                   device_id=settings.agent_name, journal_url=settings.journal_urls[0], token=settings.token,
+                   device_id=settings.agent_name, journal_url=settings.journal_url, token=settings.token,
                    submit_interval=15.0 if settings.fetch_every_s > 0 else 0.0)
 
 
