@@ -28,7 +28,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from obruten.errors import Invalid
-from obruten.i18n import STOCKHOLM, local_time
+from obruten.i18n import STOCKHOLM
 from obruten.metrics import Registry
 from obruten.notes import NOTE_KINDS
 from obruten.ward_agent.downtime_store import DowntimeStore
@@ -140,16 +140,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(include_in_schema=False, lifespan=_lifespan)
 
 
-def _when(value: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """An ISO time (from the kit or the store) in Europe/Stockholm, 24 h."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    return local_time(value, fmt) if isinstance(value, datetime) else ""
-
-
 def _agent(request: Request) -> DowntimeAgent:
     agent = getattr(request.app.state, "downtime", None)
     if agent is None:
@@ -170,7 +160,7 @@ def _render(request: Request, template: str, status_code: int = 200, **context: 
     agent = _agent(request)
     response = render(request, template, status_code, csrf=token, kit=_kit(request), downtime=agent,
                       counts=agent.store.counts(), now_local=datetime.now(STOCKHOLM).strftime("%Y-%m-%dT%H:%M"),
-                      author=request.cookies.get(AUTHOR_COOKIE, ""), when=_when, **context)
+                      author=request.cookies.get(AUTHOR_COOKIE, ""), **context)
     response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
     return response
 
