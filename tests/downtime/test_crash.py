@@ -120,3 +120,34 @@ def test_killing_the_journal_mid_submission_neither_loses_nor_doubles(journal, a
     assert "journal unreachable" in out, out
     received = journal_keys(journal.db_url, keys)
     assert len(received) == N and set(received) == keys
+
+
+def test_killing_the_journal_inside_its_receiving_transaction_keeps_nothing_half_done(journal, agent_store) -> None:
+    """Deterministic: the journal's receiving transaction is held at its per-unit lock, then the journal
+    process is SIGKILLed; PostgreSQL must roll that batch back, and the agent must send it again."""
+    keys = local_keys(agent_store)
+    unit = nurse_unit(journal.db_url)
+    with psycopg.connect(journal.db_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(hashtext('postreg'), hashtext(%s))", (unit,))
+        proc = submitter(agent_store, journal, "--max-entries", "50", "--interval", "0.1")
+        try:
+            def waiting() -> list[int]:
+                return [r[0] for r in holder.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND state = 'active'"
+                    " AND query LIKE '%%pg_advisory_xact_lock%%'")]
+
+            wait_for(lambda: bool(waiting()), "the journal's receiving transaction to wait at its lock")
+            in_flight = waiting()
+            journal.kill()
+            holder.execute("SELECT pg_advisory_unlock(hashtext('postreg'), hashtext(%s))", (unit,))
+            wait_for(lambda: not set(in_flight) & {r[0] for r in holder.execute("SELECT pid FROM pg_stat_activity")},
+                     "PostgreSQL to end the dead journal's transaction")
+            assert journal_keys(journal.db_url, keys) == [], "a batch whose transaction never committed was kept"
+            assert local_states(agent_store) == {"queued": N}
+            journal.start()
+            wait_for(lambda: local_states(agent_store) == {"submitted": N}, "the agent to submit everything")
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=30)
+    received = journal_keys(journal.db_url, keys)
+    assert len(received) == N and set(received) == keys
