@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import threading
 from collections.abc import AsyncIterator
@@ -38,6 +39,7 @@ from obruten.ward_agent.settings import AgentSettings
 CSRF_COOKIE = "downtime_csrf"
 AUTHOR_COOKIE = "downtime_author"
 _FUTURE_SLACK = timedelta(minutes=5)
+log = logging.getLogger("obruten.ward_agent.downtime")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class DowntimeAgent:
         self.last_sentence = "; ".join(s for s in said if s != "nothing queued") or "nothing queued"
         self.last_outcome = self.submitter.outcome
         self.publish()
+        if self.last_outcome != "nothing":
+            log.info("downtime submission: %s", self.last_sentence)
         return self.last_sentence
 
     def publish(self) -> None:
@@ -108,6 +112,7 @@ class DowntimeAgent:
             try:
                 self.submit_now()
             except Exception as exc:  # keep looping; the page shows what went wrong
+                log.exception("downtime submission failed; retrying in %s s", self.settings.submit_interval)
                 self.last_sentence = f"submission failed: {type(exc).__name__}: {exc}"
                 self.last_outcome = "error"
 
