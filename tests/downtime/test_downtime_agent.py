@@ -117,3 +117,26 @@ def test_submits_when_the_journal_is_back_and_shows_the_verdict(tmp_path, region
         again = client.post("/downtime/submit", data={"csrf": csrf(r.text)}, follow_redirects=True)
         assert "nothing queued" in again.text or "decided" in again.text
     assert received(journal_server.db_url, [key]) == 1
+
+
+def test_the_background_loop_submits_without_anyone_pressing_a_button(tmp_path, region_url, unit, kit,
+                                                                      journal_server) -> None:
+    import time
+
+    from obruten.ward_agent.downtime_web import DowntimeAgent, DowntimeSettings
+
+    app = ward_pc(tmp_path, region_url, unit, journal_server.base)
+    app.state.downtime = DowntimeAgent(DowntimeSettings(
+        store_path=store_path(tmp_path), unit_id=unit, device_id="avd-pc-loop", journal_url=journal_server.base,
+        token=agent_token(journal_server.var_dir, unit), submit_interval=0.2))
+    patient = a_patient_with_orders(kit)
+    try:
+        with Served(app) as client:
+            assert record(client, patient).status_code == 303
+            deadline = time.monotonic() + 60
+            while app.state.downtime.store.counts().get("submitted_pending") != 1:
+                assert time.monotonic() < deadline, "the loop never submitted"
+                time.sleep(0.1)
+            assert "mottagen, väntar på granskning" in client.get("/downtime/queue").text
+    finally:
+        app.state.downtime.close()
