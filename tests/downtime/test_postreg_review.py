@@ -198,3 +198,24 @@ def test_operators_see_pending_counts_per_unit(region_url, unit) -> None:
                      re.M)
     down = CliRunner().invoke(main, ["--database-url", "postgresql://nobody@127.0.0.1:9/x", "postreg", "pending"])
     assert down.exit_code == 1 and "obruten db start" in down.output
+
+
+def test_near_identical_notes_and_two_devices_documenting_the_same_dose_are_flagged(region_url, unit) -> None:
+    patient, order, _ = patient_with_order(region_url, unit, last=True)
+    at = datetime.now(UTC) - timedelta(hours=30)
+    body = f"Patienten   har sovit hela natten, vaken kl 06. {uuid.uuid4()}"
+    first = note(patient, body, at=at)
+    same_text = note(patient, body.upper().replace("   ", " "), at=at + timedelta(minutes=20))
+    other_text = note(patient, f"Helt annan iakttagelse {uuid.uuid4()}", at=at + timedelta(minutes=5))
+    dose_a = administration(patient, order, at=at - timedelta(hours=3))
+    dose_b = {**administration(patient, order, at=at - timedelta(hours=3, minutes=-25)), "author": "lakare"}
+    ids = queue_entries(region_url, unit, [first, same_text, other_text, dose_a, dose_b])
+
+    async def work(service, s):  # type: ignore[no-untyped-def]
+        await service.confirm(s["sjukskoterska"], ids[0], duplicates_checked=True)
+        return {r["id"]: r for r in (await service.review(s["sjukskoterska"], unit, patient)).pending}
+
+    pending = run(region_url, work)
+    assert pending[ids[1]]["in_record"] and not pending[ids[2]]["in_record"]
+    assert pending[ids[3]]["in_queue"][0]["author"] == "lakare"
+    assert pending[ids[4]]["in_queue"][0]["author"] == "sjukskoterska"
