@@ -293,3 +293,5 @@ from obruten.wardkit.cli import wardkit  # noqa: E402, I001
 main.add_command(wardkit)
 from obruten.ward_agent.cli import ward_agent  # noqa: E402, I001
 main.add_command(ward_agent)
+from obruten.postreg.cli import postreg  # noqa: E402, I001
+main.add_command(postreg)

@@ -42,7 +42,8 @@ async def units(conn: psycopg.AsyncConnection) -> list[dict]:
         await cur.execute(
             "SELECT u.id, u.name, u.kind, u.beds, u.hospital_id, h.name AS hospital_name,"
             " (SELECT count(*) FROM admission_current a WHERE a.unit_id = u.id AND a.discharged_at IS NULL)::int"
-            "   AS admitted"
+            "   AS admitted,"
+            " (SELECT count(*) FROM postreg_pending q WHERE q.unit_id = u.id)::int AS postreg_pending"
             " FROM care_unit u JOIN hospital h ON h.id = u.hospital_id ORDER BY h.name, u.name")
         return await cur.fetchall()
 

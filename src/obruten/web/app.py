@@ -148,6 +148,10 @@ def create_app(config: Config, database_url: str) -> FastAPI:
     app.include_router(pages_admin.router)
     from obruten.wardkit.web import router as wardkit_router  # noqa: I001
     app.include_router(wardkit_router)
+    from obruten.postreg import web as postreg_web
+
+    app.include_router(postreg_web.api)
+    app.include_router(postreg_web.pages)
     app.mount("/static", StaticFiles(directory=str(resources.files("obruten.web").joinpath("static"))),
               name="static")
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)

@@ -1,0 +1,152 @@
+"""The ward agent's local store of downtime documentation (SQLite, WAL, synchronous=FULL).
+
+Every entry gets its idempotency key (a UUID) when it is recorded, before anything is sent, so the
+journal can take it in exactly once however often it is submitted. An entry is never deleted
+here: it moves queued → submitted (the journal acknowledged durable receipt) or queued → refused
+(the journal said it can never take it; staff document it another way), and keeps the journal's
+latest verdict (pending / confirmed / rejected) for the queue page.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from obruten.errors import Invalid
+from obruten.postreg.models import DowntimeEntry
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS downtime_entry (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    key            TEXT NOT NULL UNIQUE,
+    kind           TEXT NOT NULL CHECK (kind IN ('note', 'medication_administration')),
+    unit_id        TEXT NOT NULL,
+    device_id      TEXT NOT NULL,
+    patient_id     INTEGER NOT NULL,
+    patient_label  TEXT NOT NULL,          -- name and personal number as the kit showed them
+    summary        TEXT NOT NULL,          -- drug or note kind, for the queue page
+    entry          TEXT NOT NULL,          -- the DowntimeEntry as JSON, exactly what is submitted
+    author         TEXT NOT NULL,
+    clinical_at    TEXT NOT NULL,
+    recorded_at    TEXT NOT NULL,
+    state          TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'submitted', 'refused')),
+    batch_id       TEXT,
+    submitted_at   TEXT,
+    refused_reason TEXT,
+    journal_state  TEXT,                   -- pending / confirmed / rejected, as the journal last said
+    journal_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS downtime_entry_state ON downtime_entry (state, seq);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class DowntimeStore:
+    """One SQLite file per agent; safe to use from the web app and the submitter thread at once."""
+
+    def __init__(self, path: Path, unit_id: str, device_id: str) -> None:
+        self.path, self.unit_id, self.device_id = Path(path), unit_id, device_id
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # ---- recording --------------------------------------------------------------------------------
+    def record(self, fields: dict, patient_label: str, summary: str) -> DowntimeEntry:
+        """Validate and store one entry with a new idempotency key; durable when this returns."""
+        now = datetime.now(UTC)
+        try:
+            entry = DowntimeEntry.model_validate({"key": uuid.uuid4(), "recorded_at": now, **fields})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise Invalid(f"check the form: {problems}") from exc
+        self.add([(entry, patient_label, summary)])
+        return entry
+
+    def add(self, rows: Iterable[tuple[DowntimeEntry, str, str]]) -> int:
+        """Store already validated entries (recording, imports, the benchmark); one transaction."""
+        values = [(str(e.key), e.kind, self.unit_id, self.device_id, e.patient_id, label, summary,
+                   e.model_dump_json(exclude_none=True), e.author, e.clinical_at.isoformat(), e.recorded_at.isoformat())
+                  for e, label, summary in rows]
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO downtime_entry (key, kind, unit_id, device_id, patient_id, patient_label, summary,"
+                " entry, author, clinical_at, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+        return len(values)
+
+    # ---- submitting ----------------------------------------------------------------------------------
+    def queued(self, limit: int) -> list[tuple[str, dict]]:
+        """The oldest queued entries: (key, entry as submitted)."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, entry FROM downtime_entry WHERE state = 'queued'"
+                                    " ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        return [(r["key"], json.loads(r["entry"])) for r in rows]
+
+    def mark_submitted(self, keys: list[str], batch_id: str) -> int:
+        with self._tx() as db:
+            cur = db.executemany(
+                "UPDATE downtime_entry SET state = 'submitted', batch_id = ?, submitted_at = ?,"
+                " journal_state = COALESCE(journal_state, 'pending') WHERE key = ? AND state = 'queued'",
+                [(batch_id, _now(), k) for k in keys])
+            return cur.rowcount
+
+    def mark_refused(self, problems: dict[str, str]) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE downtime_entry SET state = 'refused', refused_reason = ?"
+                           " WHERE key = ? AND state = 'queued'", [(why, k) for k, why in problems.items()])
+
+    def awaiting_decision(self, limit: int) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT key FROM downtime_entry WHERE state = 'submitted'"
+                                    " AND journal_state = 'pending' ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        return [r["key"] for r in rows]
+
+    def set_journal_states(self, states: dict[str, dict]) -> None:
+        with self._tx() as db:
+            db.executemany("UPDATE downtime_entry SET journal_state = ?, journal_reason = ? WHERE key = ?",
+                           [(s["state"], s.get("reason"), k) for k, s in states.items()])
+
+    # ---- reading ----------------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT CASE WHEN state = 'submitted' THEN 'submitted_' || journal_state"
+                                    " ELSE state END AS s, count(*) FROM downtime_entry GROUP BY s").fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def listing(self, limit: int = 500) -> list[dict]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM downtime_entry ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(r) | {"content": json.loads(r["entry"])} for r in rows]
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT key FROM downtime_entry ORDER BY seq")]
