@@ -328,3 +328,63 @@ def test_settings_take_one_journal_url_or_several(tmp_path: Path) -> None:
     from obruten.ward_agent.settings import AgentSettingsError
     with pytest.raises(AgentSettingsError, match="journal-url"):
         AgentSettings(var_dir=tmp_path, unit="H01-AVD10", token="t").validate()
+
+
+def test_agent_shows_the_regions_status_message(settings: AgentSettings, publish: Callable[[int], str],
+                                               page: Callable[..., AgentPage], tmp_path: Path) -> None:
+    """The same signed status banner as in the journal, followed from the status service and
+    accepted by push; an untrusted message is refused."""
+    import json
+    import threading
+    from dataclasses import replace
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from obruten.signing import load_or_create_key
+    from obruten.status.document import draft
+
+    key = load_or_create_key(tmp_path / "status-key.pem")
+    keys = tmp_path / "status_trusted_keys"
+    keys.write_text(key.trusted_line() + "\n")
+    doc = draft(version=100, mode="reservrutin", headline="Journalen nere", routine="Pappersjournal RR-1",
+                issuer_name="Tove Beredskap", issuer_role="TIB").signed(key)
+    served = {"document": doc.as_dict()}
+
+    class StatusService(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = json.dumps(served).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StatusService)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        publish(0)
+        agent = Agent(settings)
+        agent.tick()
+        followed = replace(settings, status_urls=(f"http://127.0.0.1:{server.server_port}",),
+                           status_trusted_keys=keys)
+        client = page(followed, agent)
+        # the follower polls in the background: the banner appears within its poll interval
+        import time
+
+        deadline = time.monotonic() + 10
+        while 'id="status-banner"' not in (index := client.get("/").text) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert 'id="status-banner"' in index and "Journalen nere" in index and "Pappersjournal RR-1" in index
+        # a push of an older or foreign message is refused and changes nothing
+        stranger = load_or_create_key(tmp_path / "stranger.pem")
+        forged = draft(version=200, mode="normal", headline="", routine="", issuer_name="X",
+                       issuer_role="TIB").signed(stranger)
+        assert client.http.post("/api/v1/status", json=forged.as_dict()).status_code == 409
+        newer = draft(version=101, mode="efterregistrering", headline="Journalen åter", routine="Efterregistrera",
+                      issuer_name="Tove Beredskap", issuer_role="TIB").signed(key)
+        assert client.http.post("/api/v1/status", json=newer.as_dict()).json() == {"accepted": 101}
+        assert "Journalen åter" in client.get("/").text
+    finally:
+        server.shutdown()

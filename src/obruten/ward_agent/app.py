@@ -25,10 +25,15 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from obruten.i18n import LANGUAGES, local_time, translator
 from obruten.metrics import CONTENT_TYPE, Registry
+from obruten.status.banner import banner_css, render_banner
+from obruten.status.document import StatusError
+from obruten.status.follower import Follower
+from obruten.status.ledger import Ledger
 from obruten.ward_agent.agent import Agent
 from obruten.ward_agent.settings import AgentSettings
 from obruten.wardkit import present
@@ -61,7 +66,9 @@ def render(request: Request, template: str, status_code: int = 200, **context: o
     agent: Agent = request.app.state.agent
     base = {"request": request, "t": t, "lang": lang, "other_lang": "en" if lang == "sv" else "sv",
             "alarm": banner(request, t), "age": agent.age_minutes(), "fetch": agent.state,
-            "settings": agent.settings, "local": local_time}
+            "settings": agent.settings, "local": local_time,
+            "status_banner": Markup(render_banner(request.app.state.status_ledger.current(), lang,
+                                                  [agent.settings.unit]))}
     response = request.app.state.templates.TemplateResponse(request, template, {**base, **context},
                                                             status_code=status_code)
     if request.query_params.get("lang") in LANGUAGES:
@@ -74,6 +81,7 @@ def _templates() -> Jinja2Templates:
                for package in ("obruten.ward_agent", "obruten.wardkit")]
     templates = Jinja2Templates(directory=folders)
     templates.env.globals.update(present.TEMPLATE_HELPERS)
+    templates.env.globals["banner_css"] = banner_css
     return templates
 
 
@@ -84,9 +92,11 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.create_task(_loop(agent)) if settings.fetch_every_s > 0 else None
+        follower.start()
         try:
             yield
         finally:
+            follower.stop()
             if task:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -95,6 +105,10 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
     app = FastAPI(title="Obruten ward agent", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.agent, app.state.kits = settings, agent, agent.kits
     app.state.templates = _templates()
+    # The region's signed status message, the same banner as in the journal (R16): followed from
+    # the status service while the network is up, pushed to POST /api/v1/status, kept on disk.
+    app.state.status_ledger = ledger = Ledger(settings.var_dir, settings.status_trusted_keys)
+    app.state.status_follower = follower = Follower(ledger, settings.status_urls)
     _access_log(app, settings.state_dir / "access.jsonl")
     _routes(app)
     if importlib.util.find_spec("obruten.ward_agent.downtime_web") is not None:
@@ -131,6 +145,15 @@ def _kit_or_404(request: Request, stamp: str):  # type: ignore[no-untyped-def]
 
 
 def _routes(app: FastAPI) -> None:
+    @app.post("/api/v1/status")
+    async def accept_status(request: Request) -> JSONResponse:
+        """A status message pushed by the status service; kept only when newer and trusted."""
+        try:
+            doc = request.app.state.status_ledger.offer(await request.json())
+        except (StatusError, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        return JSONResponse({"accepted": doc.version})
+
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request) -> HTMLResponse:
         kits = request.app.state.kits.kits()

@@ -19,6 +19,10 @@ from obruten.cli import config_from
               help="Trusted kit signing keys (default VAR_DIR/agent/trusted_keys).")
 @click.option("--ops-url", help="The ops service, to report this agent and its kit age.")
 @click.option("--ops-token", envvar="OBRUTEN_OPS_AGENT_TOKEN", help="The ops service's agent token (default: --token).")
+@click.option("--status-url", "status_urls", multiple=True,
+              help="A status service to follow for the region's status message (e.g. the ops service's URL).")
+@click.option("--status-trusted-keys", type=click.Path(path_type=Path),
+              help="Keys status messages may be signed with (default: VAR_DIR/status/trusted_keys).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8020, show_default=True)
 @click.option("--every", "every_s", type=click.FloatRange(5, 3600), default=60, show_default=True,
@@ -28,7 +32,8 @@ from obruten.cli import config_from
 @click.option("--language", type=click.Choice(["sv", "en"]), default="sv", show_default=True)
 @click.pass_context
 def ward_agent(ctx: click.Context, unit: str, journal_urls: tuple[str, ...], token: str, trusted_keys: Path | None,
-               ops_url: str | None, ops_token: str | None, host: str, port: int, every_s: float,
+               ops_url: str | None, ops_token: str | None, status_urls: tuple[str, ...],
+               status_trusted_keys: Path | None, host: str, port: int, every_s: float,
                stale_after: float, language: str) -> None:
     """Fetch, verify and keep this ward's downtime kits; serve them on http://HOST:PORT/."""
     import logging
@@ -40,7 +45,8 @@ def ward_agent(ctx: click.Context, unit: str, journal_urls: tuple[str, ...], tok
     from obruten.ward_agent.settings import AgentSettings, AgentSettingsError
 
     settings = AgentSettings(var_dir=config_from(ctx).var_dir, unit=unit, journal_urls=journal_urls, token=token,
-                             trusted_keys=trusted_keys, ops_url=ops_url, ops_token=ops_token, host=host, port=port,
+                             trusted_keys=trusted_keys, ops_url=ops_url, ops_token=ops_token,
+                             status_urls=status_urls, status_trusted_keys=status_trusted_keys, host=host, port=port,
                              fetch_every_s=every_s, stale_after_min=stale_after, language=language)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     keys = settings.trusted_keys_file

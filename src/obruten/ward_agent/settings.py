@@ -29,6 +29,8 @@ class AgentSettings:
     trusted_keys: Path | None = None     # default: var_dir/agent/trusted_keys
     ops_url: str | None = None           # the ops service, for POST /api/v1/ward-agents/report
     ops_token: str | None = None         # the ops service's agent token
+    status_urls: tuple[str, ...] = ()    # status services to follow (the ops service), polled every 2 s
+    status_trusted_keys: Path | None = None  # keys status messages may be signed with (default: var_dir/status/)
     agent_name: str = field(default_factory=socket.gethostname)
     host: str = "127.0.0.1"
     port: int = 8020
@@ -65,7 +67,7 @@ class AgentSettings:
             raise AgentSettingsError(f"--unit: {exc}") from exc
         if not self.journal_urls:
             raise AgentSettingsError("give at least one --journal-url (the journal, then the read copy)")
-        for url in (*self.journal_urls, *([self.ops_url] if self.ops_url else [])):
+        for url in (*self.journal_urls, *([self.ops_url] if self.ops_url else []), *self.status_urls):
             if not url.startswith(("http://", "https://")):
                 raise AgentSettingsError(f"{url!r} is not an http(s) URL")
         if not self.token:
