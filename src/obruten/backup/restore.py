@@ -110,14 +110,10 @@ def restore(topo: Topology, target: datetime | None, dest: Path, port: int, say:
         f"{target.isoformat() if target else 'the end of the archive'} …")
     try:
         pg.start(timeout=int(timeout))
-    except PostgresError as exc:
-        raise BackupError(f"the restored instance did not start: {exc}\nIf it says the recovery target "
-                          "was not reached, the archive does not reach that time yet") from exc
-    try:
         pg.wait_until_promoted(timeout, "the restored instance")
     except PostgresError as exc:
-        raise BackupError(f"{exc}\nIf it says the recovery target was not reached, the archive does not "
-                          "reach that time yet") from exc
+        raise BackupError(f"the restored instance did not come up: {exc}\nIf it says the recovery target "
+                          "was not reached, the archive does not reach that time yet") from exc
     say(f"Restored instance ready: {pg.url().replace(pg.password, '***')}")
     if announce:
         when_text = target.isoformat() if target else "arkivets slut"

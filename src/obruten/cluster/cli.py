@@ -80,6 +80,8 @@ def cluster() -> None:
 def up(ctx: click.Context, cluster_root: Path | None, backup_root: Path | None, base_port: int,
        lag_delay: str, strict_sync: bool) -> None:
     """Start (or complete) the cluster and print the journal's connection string."""
+    import dataclasses
+
     from obruten.cli import config_from
     from obruten.cluster import lifecycle
     from obruten.cluster.topology import Topology, TopologyError
@@ -88,6 +90,8 @@ def up(ctx: click.Context, cluster_root: Path | None, backup_root: Path | None, 
     try:
         topo = Topology.load(root)
         say(f"Using the existing cluster in {topo.root}")
+        if topo.events_dir is None:  # a cluster made before system events: record them from now on
+            topo = dataclasses.replace(topo, events_dir=str(config_from(ctx).var_dir.resolve()))
     except TopologyError:
         var_dir = config_from(ctx).var_dir
         topo = guard(lambda: Topology.create(root, backup_root or var_dir / "backup", base_port, lag_delay,

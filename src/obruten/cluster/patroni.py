@@ -136,7 +136,10 @@ def _give_events_file(topo: Topology, user: ServiceUser) -> None:
     from obruten import events
 
     path = events.events_file(Path(topo.events_dir))
-    check_reachable(user, path)
+    try:
+        check_reachable(user, path)
+    except PermissionError:
+        return  # the hook then reports on stderr (Patroni's log); everything else still records events
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(exist_ok=True)
     os.chown(path, user.uid, os.stat(path).st_gid)

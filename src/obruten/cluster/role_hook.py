@@ -58,21 +58,16 @@ def in_archive_recovery(data_dir: Path) -> bool:
 
 def summarizer_pids(postmaster: int) -> list[int]:
     """The postmaster's children whose title says they are the WAL summarizer."""
+    from obruten.pgserver import children_of
+
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in children_of(postmaster):
         try:
-            with open(f"/proc/{entry}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            if ppid != postmaster:
-                continue
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                title = fh.read().replace(b"\0", b" ")
-        except (OSError, IndexError, ValueError):
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if b"walsummarizer" in fh.read():
+                    found.append(pid)
+        except OSError:
             continue
-        if b"walsummarizer" in title:
-            found.append(int(entry))
     return found
 
 

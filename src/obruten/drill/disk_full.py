@@ -35,11 +35,8 @@ def volume_for(topo: Topology, m: Member) -> WalVolume:
 
 
 def prepare(topo: Topology, say: Say, timeout: float) -> Prepared:
-    snap = members.view(topo)
-    target = next((topo.member(n) for n in snap.sync_standbys if topo.member(n).kind == "site"), None)
-    if target is None:
-        raise DrillError("disk-full needs a site standby that is synchronous; wait until `obruten cluster "
-                         f"status` shows one (now: {snap.sentence()})")
+    snap = members.wait_for(topo, healthy(topo), "a site as synchronous standby", timeout, say)
+    target = next(topo.member(n) for n in snap.sync_standbys if topo.member(n).kind == "site")
     user = patroni.user_of(topo)
     say(patroni.stop(topo, target))
     try:

@@ -94,8 +94,11 @@ NAMES = (*SCENARIOS, *PREPARED)
 
 
 def healthy(topo: Topology) -> Callable[[ClusterView], bool]:
+    """Every member streams, a *site* is a synchronous standby (the read copy holds that role only
+    while no site standby streams) and the Raft DCS has healed."""
     streaming = all_streaming([m.name for m in topo.members], (topo.lagged_copy.name,))
-    return lambda v: streaming(v) and bool(v.sync_standbys) and raft.healthy(topo)
+    sites = {m.name for m in topo.sites}
+    return lambda v: streaming(v) and bool(sites & set(v.sync_standbys)) and raft.healthy(topo)
 
 
 def run(topo: Topology, scenario: str, say: Say, rate: float = 200, writers: int = 2, warmup: float = 3.0,
@@ -105,19 +108,25 @@ def run(topo: Topology, scenario: str, say: Say, rate: float = 200, writers: int
     sentences: list[str] = []
 
     def note(s: str) -> None:
-        sentences.append(s)
+        if not s.startswith("  waiting for"):  # progress lines are shown, not reported
+            sentences.append(s)
         say(s)
 
     started = datetime.now(UTC).isoformat(timespec="seconds")
     members.wait_for(topo, healthy(topo), "a healthy cluster before the drill", timeout, say)
     announce.emit(topo, "drill.started", f"Övning {scenario} startad", "drill", drill=scenario)
-    prepared = PREPARED[scenario](topo, note, timeout) if scenario in PREPARED else None
     try:
-        report = _run(topo, scenario, prepared.inject if prepared else SCENARIOS[scenario], note, sentences,
-                      started, rate, writers, warmup, timeout)
-    finally:
-        if prepared is not None:
-            prepared.cleanup()
+        prepared = PREPARED[scenario](topo, note, timeout) if scenario in PREPARED else None
+        try:
+            report = _run(topo, scenario, prepared.inject if prepared else SCENARIOS[scenario], note, sentences,
+                          started, rate, writers, warmup, timeout)
+        finally:
+            if prepared is not None:
+                prepared.cleanup()
+    except Exception as exc:
+        announce.emit(topo, "drill.aborted", f"Övning {scenario} avbruten: {str(exc).splitlines()[0][:200]}",
+                      "drill", drill=scenario)
+        raise
     announce.emit(topo, "drill.finished", f"Övning {scenario} {'godkänd' if report.passed else 'UNDERKÄND'}: "
                   f"skrivningar åter efter {report.rto_s or 0:.1f} s, {report.writes_lost} kvitterade förlorade",
                   "drill", drill=scenario, passed=report.passed, rto_s=report.rto_s, detect_s=report.detect_s,
