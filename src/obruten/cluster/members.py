@@ -159,8 +159,14 @@ def ensure_sync_config(topo: Topology, leader: str, wanted: dict[str, object]) -
     return f"updated the cluster configuration: {changes}"
 
 
-def switchover(topo: Topology, candidate: str | None = None) -> str:
-    """Planned switchover to ``candidate`` (default: a sync standby); return a sentence."""
+def switchover(topo: Topology, candidate: str | None = None, settle: float = 60) -> str:
+    """Planned switchover to ``candidate`` (default: a sync standby); return a sentence. A named
+    candidate that is still rejoining (rewind, restart) gets ``settle`` seconds to become a
+    synchronous standby first: Patroni refuses a switchover to any other member."""
+    if candidate is not None:
+        topo.member(candidate)
+        wait_for(topo, lambda v: candidate in v.sync_standbys or v.leader == candidate,
+                 f"{candidate} as a synchronous standby", settle)
     snap = view(topo)
     if snap.leader is None:
         raise ClusterError("no leader to switch over from; use `obruten cluster failover --to <member>`")
