@@ -126,3 +126,14 @@ def test_role_hook_reads_the_recovery_state_from_pg_control(tmp_path: Path) -> N
     topo = Topology.create(tmp_path / "c", tmp_path / "b", 55400)
     cmd = patroni.role_hook_command(topo, topo.members[0])
     assert "obruten.cluster.role_hook" in cmd and "--events-dir" not in cmd
+
+
+def test_ops_cluster_probe_counts_a_quorum_standby_as_synchronous() -> None:
+    from datetime import UTC, datetime
+
+    from obruten.ops.probe_database import ClusterProbe
+
+    members = [{"name": "site-a", "role": "leader", "state": "running", "lag": 0},
+               {"name": "site-b", "role": "quorum_standby", "state": "streaming", "lag": 0}]
+    sync = next(f for f in ClusterProbe([])._judge({"members": members}, datetime.now(UTC)) if f.target == "sync")
+    assert sync.status == "ok" and "site-b" in sync.detail
