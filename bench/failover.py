@@ -30,6 +30,7 @@ import psycopg  # noqa: E402
 
 from _machine import machine_info, print_machine_info  # noqa: E402
 from obruten.cluster import lifecycle  # noqa: E402
+from obruten.cluster.members import ClusterError  # noqa: E402
 from obruten.cluster.topology import Topology  # noqa: E402
 from obruten.drill import scenarios  # noqa: E402
 from obruten.drill.load import Load, ensure_fixture  # noqa: E402
@@ -92,15 +93,27 @@ def main() -> None:
         lag = lag_load.probes.lag_samples
         achieved = len(lag_load.ledger.acks) / (args.seconds * 2)
         reports = []
+        errors: list[str] = []
         for i in range(args.drills):
             say(f"--- drill {i + 1}/{args.drills}")
-            r = scenarios.run(topo, "primary-crash", say, rate=args.rate, writers=args.writers, warmup=2.0)
+            try:
+                r = scenarios.run(topo, "primary-crash", say, rate=args.rate, writers=args.writers, warmup=2.0)
+            except (scenarios.DrillError, ClusterError, psycopg.Error) as exc:  # keep the others' figures
+                errors.append(f"drill {i + 1}: {exc}")
+                say(f"drill {i + 1} could not finish: {exc}")
+                continue
             reports.append(r)
-            say(f"RTO {r.rto_s:.1f} s, lost {r.writes_lost}, read copy {100 * r.read_copy_availability:.1f} %"
+            if args.json:  # partial results survive an interrupted run
+                with args.json.with_suffix(".drills.jsonl").open("a") as fh:
+                    fh.write(r.to_json().replace("\n", " ") + "\n")
+            say(f"RTO {r.rto_s:.1f} s, detect {r.detect_s or 0:.1f} s, lost {r.writes_lost}, read copy "
+                f"{100 * r.read_copy_availability:.1f} %, read URL {100 * r.read_availability:.1f} %"
                 if r.rto_s is not None else "writes did not resume")
         rtos = [r.rto_s for r in reports if r.rto_s is not None]
         probes = sum(r.read_probes for r in reports)
         answered = sum(r.read_probes_answered for r in reports)
+        url_probes = sum(r.read_url_probes for r in reports)
+        url_answered = sum(r.read_url_probes_answered for r in reports)
         result = {
             "machine": info,
             "commit_modes": modes,
@@ -117,6 +130,10 @@ def main() -> None:
             "drills_without_recovery": len(reports) - len(rtos),
             "two_writers": sum(1 for r in reports if r.two_writers),
             "read_copy_availability": answered / probes if probes else None,
+            "read_url_availability": url_answered / url_probes if url_probes else None,
+            "read_copy_rewinds": sum(r.read_copy_rewinds for r in reports),
+            "rtos_s": [round(x, 2) for x in rtos],
+            "drill_errors": errors,
         }
         print()
         print(f"writes, sync commit     : {modes['on']['writes_per_s']:.0f}/s, p50 {modes['on']['p50_ms']:.2f} ms, "
@@ -131,7 +148,11 @@ def main() -> None:
         print(f"acknowledged writes lost: {result['writes_lost']} of {result['writes_acked']} (goal 0)")
         print(f"two writers at once     : {result['two_writers']} drills (goal 0)")
         if result["read_copy_availability"] is not None:
-            print(f"read copy available     : {100 * result['read_copy_availability']:.2f} % (goal 100 %)")
+            print(f"read copy available     : {100 * result['read_copy_availability']:.2f} % (goal 100 %); "
+                  f"rewound {result['read_copy_rewinds']} times")
+        if result["read_url_availability"] is not None:
+            print(f"reads via read URL      : {100 * result['read_url_availability']:.2f} % answered "
+                  "(read copy first, else a site)")
         if args.json:
             args.json.write_text(json.dumps(result, indent=2, default=str))
     finally:

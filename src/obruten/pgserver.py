@@ -202,6 +202,25 @@ class PostgresInstance:
         while time.monotonic() < deadline and any(process_alive(p) for p in [pid, *children]):
             time.sleep(0.05)
 
+    def wait_until_promoted(self, timeout: float, what: str = "the instance") -> None:
+        """Wait until recovery has ended and the instance accepts writes (a point-in-time
+        recovery with ``recovery_target_action = 'promote'``). Raises PostgresError, naming
+        ``what``, if the server stops on the way or takes longer than ``timeout`` seconds."""
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=3) as conn:
+                    if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                        return
+            except psycopg.OperationalError:
+                if not self.is_running():
+                    raise PostgresError(f"{what} stopped during recovery:\n{self.log_tail()}") from None
+            if time.monotonic() > deadline:
+                raise PostgresError(f"{what} did not finish recovery in {timeout:.0f} s; read {self.log_file}")
+            time.sleep(0.3)
+
     def log_tail(self, lines: int = 15) -> str:
         try:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])

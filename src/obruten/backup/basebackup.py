@@ -18,6 +18,7 @@ import psycopg
 
 from obruten.backup import catalog
 from obruten.backup.errors import BackupError
+from obruten.cluster import announce
 from obruten.cluster.members import view
 from obruten.cluster.patroni import user_of
 from obruten.cluster.topology import REPLICATION_USER, Member, Topology
@@ -62,7 +63,17 @@ def _label_info(backup_dir: Path) -> tuple[str, int]:
 
 
 def take(topo: Topology, say: Say, full: bool = False) -> catalog.Backup:
-    """Take a base backup from the primary: incremental on the latest backup unless ``full``."""
+    """Take a base backup from the primary: incremental on the latest backup unless ``full``.
+    Records ``backup.base_completed`` (read by the ops backup probe) or ``backup.base_failed``."""
+    try:
+        return _take(topo, say, full)
+    except (BackupError, psycopg.Error) as exc:
+        announce.emit(topo, "backup.base_failed", "Basbackup misslyckades: " + str(exc).splitlines()[0][:200],
+                      "backup", full=full)
+        raise
+
+
+def _take(topo: Topology, say: Say, full: bool) -> catalog.Backup:
     source = primary(topo)
     previous = catalog.backups(topo.backup_root)
     parent = None if full or not previous else previous[-1]
@@ -88,7 +99,7 @@ def take(topo: Topology, say: Say, full: bool = False) -> catalog.Backup:
             raise
         # e.g. WAL summaries do not reach back to the parent (after a failover): start a new chain
         say(f"Incremental backup refused ({str(exc).splitlines()[-1]}); taking a full backup instead")
-        return take(topo, say, full=True)
+        return _take(topo, say, full=True)
     lsn, tl = _label_info(dest)
     size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
     b = catalog.Backup(label=label, kind="incremental" if parent else "full",
@@ -96,7 +107,9 @@ def take(topo: Topology, say: Say, full: bool = False) -> catalog.Backup:
                        finished_at=_server_time(topo, source).isoformat(), start_lsn=lsn, timeline=tl,
                        source=source.name, size_bytes=size)
     catalog.record(topo.backup_root, b)
-    say(f"Backup {label} done: {size / 1e6:.1f} MB in {time.monotonic() - t0:.1f} s")
+    seconds = round(time.monotonic() - t0, 1)
+    say(f"Backup {label} done: {size / 1e6:.1f} MB in {seconds:.1f} s")
+    announce.base_backup_completed(topo, b, seconds)
     return b
 
 

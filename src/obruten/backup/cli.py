@@ -6,12 +6,7 @@ from pathlib import Path
 
 import click
 
-root_option = click.option("--cluster-root", type=click.Path(path_type=Path), envvar="OBRUTEN_CLUSTER_ROOT",
-                           help="Cluster state directory (default: <var dir>/cluster).")
-
-
-def _say(message: str) -> None:
-    click.echo(message, err=True)
+from obruten.cluster.cli import guard, load_topology, root_option, say
 
 
 @click.group()
@@ -26,10 +21,9 @@ def backup() -> None:
 def now(ctx: click.Context, cluster_root: Path | None, full: bool) -> None:
     """Take a base backup from the primary."""
     from obruten.backup.basebackup import take
-    from obruten.cluster.cli import guard, load_topology
 
     topo = load_topology(ctx, cluster_root)
-    b = guard(lambda: take(topo, _say, full=full))
+    b = guard(lambda: take(topo, say, full=full))
     click.echo(b.label)
 
 
@@ -39,7 +33,6 @@ def now(ctx: click.Context, cluster_root: Path | None, full: bool) -> None:
 def list_backups(ctx: click.Context, cluster_root: Path | None) -> None:
     """Base backups, oldest first, and the latest verifications."""
     from obruten.backup import catalog
-    from obruten.cluster.cli import load_topology
 
     topo = load_topology(ctx, cluster_root)
     click.echo(f"{'label':<24} {'kind':<12} {'parent':<24} {'finished':<26} {'TL':>3} {'MB':>8}")
@@ -57,10 +50,9 @@ def list_backups(ctx: click.Context, cluster_root: Path | None) -> None:
 def verify(ctx: click.Context, cluster_root: Path | None, port: int | None) -> None:
     """Restore the latest backup + WAL into a scratch instance and check it; record the result."""
     from obruten.backup import verify as verify_mod
-    from obruten.cluster.cli import guard, load_topology
 
     topo = load_topology(ctx, cluster_root)
-    v = guard(lambda: verify_mod.run(topo, _say, port))
+    v = guard(lambda: verify_mod.run(topo, say, port))
     click.echo(f"{'OK' if v.ok else 'FAILED'}: backup {v.backup} restored to {v.target_time} in {v.seconds} s")
     if not v.ok:
         raise click.ClickException(f"restore verification failed: {v.problem}. The backups cannot be trusted "
@@ -82,19 +74,18 @@ def restore_cmd(ctx: click.Context, cluster_root: Path | None, target: str, dest
     from obruten.backup import restore as restore_mod
     from obruten.backup.basebackup import switch_and_wait_archived
     from obruten.backup.errors import BackupError
-    from obruten.cluster.cli import guard, load_topology
 
     topo = load_topology(ctx, cluster_root)
     when = guard(lambda: restore_mod.parse_time(target))
     try:
         switch_and_wait_archived(topo, timeout=30)
     except (BackupError, psycopg.Error) as exc:  # the cluster may be down; the archive may suffice
-        _say(f"Could not close the current WAL segment on the primary ({exc}); restoring from what the "
+        say(f"Could not close the current WAL segment on the primary ({exc}); restoring from what the "
              "archive already has")
     dest = dest or topo.backup_root / "restores" / f"to-{when.strftime('%Y%m%dT%H%M%S')}"
-    pg, b = guard(lambda: restore_mod.restore(topo, when, dest.resolve(), port or topo.base_port + 31, _say))
+    pg, b = guard(lambda: restore_mod.restore(topo, when, dest.resolve(), port or topo.base_port + 31, say))
     click.echo(pg.url())
-    _say(f"Restored from {b.label}. Stop it with: obruten backup discard --dest {dest}")
+    say(f"Restored from {b.label}. Stop it with: obruten backup discard --dest {dest}")
 
 
 @backup.command("tick")
@@ -105,12 +96,11 @@ def tick_cmd(ctx: click.Context, cluster_root: Path | None) -> None:
     from obruten.backup import catalog, schedule
     from obruten.backup import verify as verify_mod
     from obruten.backup.basebackup import take
-    from obruten.cluster.cli import guard, load_topology
 
     topo = load_topology(ctx, cluster_root)
     snap = schedule.snapshot(catalog.backups(topo.backup_root), catalog.last_good_verification(topo.backup_root))
-    click.echo(guard(lambda: schedule.tick(lambda full: take(topo, _say, full=full),
-                                           lambda: verify_mod.run(topo, _say), snap, schedule.Policy())))
+    click.echo(guard(lambda: schedule.tick(lambda full: take(topo, say, full=full),
+                                           lambda: verify_mod.run(topo, say), snap, schedule.Policy())))
 
 
 @backup.command("discard")
@@ -120,7 +110,6 @@ def tick_cmd(ctx: click.Context, cluster_root: Path | None) -> None:
 def discard_cmd(ctx: click.Context, cluster_root: Path | None, dest: Path) -> None:
     """Stop a restored instance and delete its directory."""
     from obruten.backup import restore as restore_mod
-    from obruten.cluster.cli import load_topology
 
     topo = load_topology(ctx, cluster_root)
     pg = restore_mod.instance(topo, dest.resolve(), 0)

@@ -9,16 +9,14 @@ that instant and nothing after it.
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
-
 from obruten.backup import archive, catalog
 from obruten.backup.basebackup import run_as_service
 from obruten.backup.errors import BackupError
+from obruten.cluster import announce as announce_mod
 from obruten.cluster.patroni import user_of
 from obruten.cluster.topology import Topology
 from obruten.pgserver import PostgresError, PostgresInstance, pg_bin
@@ -93,9 +91,11 @@ def instance(topo: Topology, data_dir: Path, port: int) -> PostgresInstance:
 
 
 def restore(topo: Topology, target: datetime | None, dest: Path, port: int, say: Say,
-            verify: bool = False, timeout: float = 600) -> tuple[PostgresInstance, catalog.Backup]:
+            verify: bool = False, timeout: float = 600,
+            announce: bool = True) -> tuple[PostgresInstance, catalog.Backup]:
     """Restore to ``target`` (None: end of the archive) into ``dest``; start it and wait until it is
-    promoted. Returns the running instance and the backup it started from."""
+    promoted. Returns the running instance and the backup it started from. ``announce`` records a
+    ``backup.restore`` system event (a verification's scratch restore records its own)."""
     when = target or datetime.now(UTC)
     b = catalog.latest_before(topo.backup_root, when)
     if b is None:
@@ -110,22 +110,16 @@ def restore(topo: Topology, target: datetime | None, dest: Path, port: int, say:
         f"{target.isoformat() if target else 'the end of the archive'} …")
     try:
         pg.start(timeout=int(timeout))
+        pg.wait_until_promoted(timeout, "the restored instance")
     except PostgresError as exc:
-        raise BackupError(f"the restored instance did not start: {exc}\nIf it says the recovery target "
+        raise BackupError(f"the restored instance did not come up: {exc}\nIf it says the recovery target "
                           "was not reached, the archive does not reach that time yet") from exc
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(pg.url("postgres"), autocommit=True, connect_timeout=3) as conn:
-                if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
-                    break
-        except psycopg.OperationalError:
-            if not pg.is_running():
-                raise BackupError(f"the restored instance stopped during recovery:\n{pg.log_tail()}") from None
-        if time.monotonic() > deadline:
-            raise BackupError(f"recovery did not finish in {timeout:.0f} s; read {pg.log_file}")
-        time.sleep(0.3)
     say(f"Restored instance ready: {pg.url().replace(pg.password, '***')}")
+    if announce:
+        when_text = target.isoformat() if target else "arkivets slut"
+        announce_mod.emit(topo, "backup.restore", f"Återställning till {when_text} klar på port {port} "
+                          f"(från {b.label})", "backup", target_time=target.isoformat() if target else None,
+                          backup=b.label, port=port, data_dir=str(dest))
     return pg, b
 
 

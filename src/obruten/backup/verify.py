@@ -21,6 +21,7 @@ from obruten.backup import catalog
 from obruten.backup.basebackup import primary, run_as_service, switch_and_wait_archived
 from obruten.backup.errors import BackupError
 from obruten.backup.restore import discard, restore
+from obruten.cluster import announce
 from obruten.cluster.topology import Topology
 from obruten.pgserver import DATABASE, SUPERUSER, pg_bin
 
@@ -69,7 +70,7 @@ def run(topo: Topology, say: Say, port: int | None = None) -> catalog.Verificati
     pg = None
     label = catalog.latest_before(topo.backup_root, target)
     try:
-        pg, b = restore(topo, target, scratch, port, say, verify=True)
+        pg, b = restore(topo, target, scratch, port, say, verify=True, announce=False)
         label = b
         checks["pg_verifybackup"] = "ok"
         out = run_as_service(topo, [pg_bin("pg_amcheck"), "-h", "127.0.0.1", "-p", str(port), "-U", SUPERUSER,
@@ -108,6 +109,7 @@ def run(topo: Topology, say: Say, port: int | None = None) -> catalog.Verificati
                              ok=not problem, seconds=round(time.monotonic() - t0, 1), checks=checks,
                              problem=problem)
     catalog.add_verification(topo.backup_root, v)
+    announce.verification(topo, v)
     return v
 
 

@@ -11,7 +11,8 @@ import click
 T = TypeVar("T")
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
+    """Progress and decisions go to stderr; stdout keeps the command's result."""
     click.echo(message, err=True)
 
 
@@ -30,22 +31,32 @@ def guard(fn: Callable[[], T]) -> T:
     from obruten.cluster.patroni import PatroniError
     from obruten.cluster.topology import TopologyError
     from obruten.config import ConfigError
+    from obruten.drill.scenarios import DrillError
     from obruten.pgserver import PostgresError
     from obruten.schema import MigrationError
 
     try:
         return fn()
     except (ClusterError, PatroniError, TopologyError, PostgresError, MigrationError, ConfigError,
-            BackupError, PermissionError) as exc:
+            BackupError, DrillError, PermissionError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 def load_topology(ctx: click.Context, root: Path | None):  # type: ignore[no-untyped-def]
+    """The cluster's topology; its system events go to this configuration's var dir unless the
+    topology names one (it does when `cluster up` created it)."""
+    import dataclasses
+
+    from obruten.cli import config_from
     from obruten.cluster.topology import Topology
 
-    return guard(lambda: Topology.load(root_for(ctx, root)))
+    topo = guard(lambda: Topology.load(root_for(ctx, root)))
+    if topo.events_dir is None:
+        topo = dataclasses.replace(topo, events_dir=str(config_from(ctx).var_dir.resolve()))
+    return topo
 
 
+# every `cluster`, `backup` and `drill` command takes this option
 root_option = click.option("--cluster-root", type=click.Path(path_type=Path), envvar="OBRUTEN_CLUSTER_ROOT",
                            help="Cluster state directory (default: <var dir>/cluster).")
 
@@ -69,6 +80,8 @@ def cluster() -> None:
 def up(ctx: click.Context, cluster_root: Path | None, backup_root: Path | None, base_port: int,
        lag_delay: str, strict_sync: bool) -> None:
     """Start (or complete) the cluster and print the journal's connection string."""
+    import dataclasses
+
     from obruten.cli import config_from
     from obruten.cluster import lifecycle
     from obruten.cluster.topology import Topology, TopologyError
@@ -76,12 +89,14 @@ def up(ctx: click.Context, cluster_root: Path | None, backup_root: Path | None, 
     root = root_for(ctx, cluster_root)
     try:
         topo = Topology.load(root)
-        _say(f"Using the existing cluster in {topo.root}")
+        say(f"Using the existing cluster in {topo.root}")
+        if topo.events_dir is None:  # a cluster made before system events: record them from now on
+            topo = dataclasses.replace(topo, events_dir=str(config_from(ctx).var_dir.resolve()))
     except TopologyError:
         var_dir = config_from(ctx).var_dir
         topo = guard(lambda: Topology.create(root, backup_root or var_dir / "backup", base_port, lag_delay,
-                                             strict_sync))
-    _say(guard(lambda: lifecycle.up(topo, _say)))
+                                             strict_sync, events_dir=var_dir))
+    say(guard(lambda: lifecycle.up(topo, say)))
     click.echo(topo.write_url())
 
 
@@ -120,9 +135,9 @@ def switchover(ctx: click.Context, cluster_root: Path | None, candidate: str | N
     from obruten.cluster import members
 
     topo = load_topology(ctx, cluster_root)
-    _say(guard(lambda: members.switchover(topo, candidate)))
+    say(guard(lambda: members.switchover(topo, candidate)))
     snap = guard(lambda: members.wait_for(topo, lambda v: v.leader is not None and v.leader != "", "a leader",
-                                          60, _say))
+                                          60, say))
     click.echo(snap.sentence())
 
 
@@ -135,9 +150,9 @@ def failover(ctx: click.Context, cluster_root: Path | None, candidate: str) -> N
     from obruten.cluster import members
 
     topo = load_topology(ctx, cluster_root)
-    _say(guard(lambda: members.failover(topo, candidate)))
+    say(guard(lambda: members.failover(topo, candidate)))
     snap = guard(lambda: members.wait_for(topo, lambda v: v.leader == candidate, f"{candidate} to lead",
-                                          60, _say))
+                                          60, say))
     click.echo(snap.sentence())
 
 
@@ -149,7 +164,7 @@ def down(ctx: click.Context, cluster_root: Path | None) -> None:
     from obruten.cluster import lifecycle
 
     topo = load_topology(ctx, cluster_root)
-    click.echo(guard(lambda: lifecycle.down(topo, _say)))
+    click.echo(guard(lambda: lifecycle.down(topo, say)))
 
 
 @cluster.command("recover-from-lagged")
@@ -161,5 +176,5 @@ def recover_from_lagged(ctx: click.Context, cluster_root: Path | None, target: s
     from obruten.cluster import lagged
 
     topo = load_topology(ctx, cluster_root)
-    result = guard(lambda: lagged.recover(topo, target, _say))
+    result = guard(lambda: lagged.recover(topo, target, say))
     click.echo(result)

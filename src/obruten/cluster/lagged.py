@@ -12,16 +12,16 @@ lost data can be read or exported. ``cluster down`` stops it; ``cluster up`` doe
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
 
 from obruten.backup.restore import instance, parse_time
-from obruten.cluster import patroni
+from obruten.cluster import announce, patroni
 from obruten.cluster.members import ClusterError
 from obruten.cluster.topology import Topology
+from obruten.pgserver import PostgresError
 
 Say = Callable[[str], None]
 
@@ -66,18 +66,12 @@ def recover(topo: Topology, target_text: str, say: Say, timeout: float = 300) ->
     pg.log_file = topo.log_dir() / f"{m.name}-recovered.log"
     say(f"replaying {m.name} to {target.isoformat()} as a standalone instance (log: {pg.log_file}) …")
     pg.start(timeout=int(timeout))
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
-                if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
-                    break
-        except psycopg.OperationalError:
-            if not pg.is_running():
-                raise ClusterError(f"the lagged copy stopped during recovery:\n{pg.log_tail()}") from None
-        if time.monotonic() > deadline:
-            raise ClusterError(f"recovery to {target.isoformat()} did not finish in {timeout:.0f} s; read {pg.log_file}")
-        time.sleep(0.3)
+    try:
+        pg.wait_until_promoted(timeout, "the lagged copy")
+    except PostgresError as exc:
+        raise ClusterError(f"recovery to {target.isoformat()}: {exc}") from exc
     (topo.root / "state" / "lagged-detached").write_text(datetime.now(UTC).isoformat())
+    announce.emit(topo, "cluster.lagged_recovered", f"Den fördröjda kopian återställd till {target.isoformat()} "
+                  "och befordrad utanför klustret", "cluster", target_time=target.isoformat(), port=m.pg_port)
     return (f"{m.name} recovered to {target.isoformat()} and promoted outside the cluster: "
             f"{topo.member_url(m).replace(topo.superuser_password, '***')}")

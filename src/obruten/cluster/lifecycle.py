@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 
-from obruten.cluster import patroni
-from obruten.cluster.members import ClusterError, all_streaming, view, wait_for
+from obruten.cluster import announce, patroni
+from obruten.cluster.members import ClusterError, all_streaming, ensure_sync_config, view, wait_for
 from obruten.cluster.topology import Topology
 from obruten.pgserver import DATABASE
 from obruten.schema import migrate
@@ -38,6 +38,8 @@ def up(topo: Topology, say: Say, timeout: float = 240) -> str:
             started.append(m.name)
             time.sleep(1.0)  # let site-a take the initialize key first; not a correctness condition
     snap = wait_for(topo, lambda v: v.leader is not None, "a leader", timeout, say)
+    if (changed := ensure_sync_config(topo, snap.leader or "", patroni.sync_settings(topo))) is not None:
+        say(changed)
     say(f"Leader: {snap.leader}. Creating database {DATABASE!r} and applying migrations …")
     _ensure_database(topo, snap.leader or "")
     applied = migrate(topo.write_url())
@@ -51,6 +53,9 @@ def up(topo: Topology, say: Say, timeout: float = 240) -> str:
     names = [m.name for m in topo.members]
     wait_for(topo, all_streaming(names, (topo.lagged_copy.name,)), "every member streaming", timeout, say)
     snap = wait_for(topo, lambda v: bool(v.sync_standbys), "a synchronous standby", 60, say)
+    if started:
+        announce.emit(topo, "cluster.started", f"Klustret startat ({', '.join(started)}); primär {snap.leader}",
+                      "cluster", started=started, primary=snap.leader)
     return (f"cluster up ({'started ' + ', '.join(started) if started else 'already running'}): "
             f"{snap.sentence()}")
 
@@ -93,6 +98,7 @@ def down(topo: Topology, say: Say) -> str:
         results.append(patroni.stop(topo, topo.member(snap.leader)))
     for line in results:
         say(line)
+    announce.emit(topo, "cluster.stopped", "Klustret stoppat (cluster down)", "cluster", results=results)
     return "cluster down: " + "; ".join(results)
 
 

@@ -13,7 +13,10 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from obruten.cluster import announce
 from obruten.cluster.topology import Member, Topology
+
+SYNC_ROLES = ("sync_standby", "quorum_standby")
 
 
 class ClusterError(RuntimeError):
@@ -43,7 +46,8 @@ class ClusterView:
 
     @property
     def sync_standbys(self) -> list[str]:
-        return [m.name for m in self.members if m.role == "sync_standby"]
+        """Standbys a commit may wait for (``quorum_standby`` in quorum commit mode)."""
+        return [m.name for m in self.members if m.role in SYNC_ROLES]
 
     def state_of(self, name: str) -> MemberState | None:
         return next((m for m in self.members if m.name == name), None)
@@ -139,8 +143,30 @@ def all_streaming(names: list[str], delayed: tuple[str, ...] = ()) -> Callable[[
     return lambda v: v.leader is not None and all(ok(v, n) for n in names)
 
 
-def switchover(topo: Topology, candidate: str | None = None) -> str:
-    """Planned switchover to ``candidate`` (default: a sync standby); return a sentence."""
+def ensure_sync_config(topo: Topology, leader: str, wanted: dict[str, object]) -> str | None:
+    """Bring the cluster-wide (DCS) settings we own to ``wanted``: bootstrap settings apply only
+    to a new cluster, so an existing one is patched. Returns a sentence when something changed."""
+    status, current = _request(api(topo.member(leader)) + "/config")
+    if status != 200 or not isinstance(current, dict):
+        raise ClusterError(f"cannot read the cluster configuration from {leader} ({status}); read "
+                           f"{topo.log_dir()}/{leader}-patroni.log")
+    changes = {k: v for k, v in wanted.items() if current.get(k) != v}
+    if not changes:
+        return None
+    status, body = _request(api(topo.member(leader)) + "/config", "PATCH", changes)
+    if status != 200:
+        raise ClusterError(f"could not update the cluster configuration {changes} ({status}): {body}")
+    return f"updated the cluster configuration: {changes}"
+
+
+def switchover(topo: Topology, candidate: str | None = None, settle: float = 60) -> str:
+    """Planned switchover to ``candidate`` (default: a sync standby); return a sentence. A named
+    candidate that is still rejoining (rewind, restart) gets ``settle`` seconds to become a
+    synchronous standby first: Patroni refuses a switchover to any other member."""
+    if candidate is not None:
+        topo.member(candidate)
+        wait_for(topo, lambda v: candidate in v.sync_standbys or v.leader == candidate,
+                 f"{candidate} as a synchronous standby", settle)
     snap = view(topo)
     if snap.leader is None:
         raise ClusterError("no leader to switch over from; use `obruten cluster failover --to <member>`")
@@ -152,12 +178,28 @@ def switchover(topo: Topology, candidate: str | None = None) -> str:
                             {"leader": snap.leader, "candidate": target}, timeout=60)
     if status != 200:
         raise ClusterError(f"switchover from {snap.leader} to {target} refused ({status}): {body}")
+    announce.emit(topo, "cluster.switchover", f"Planerat platsbyte: {snap.leader} → {target}", "cluster",
+                  old_primary=snap.leader, new_primary=target)
     return f"switched over from {snap.leader} to {target}"
 
 
 def failover(topo: Topology, candidate: str) -> str:
-    """Manual failover to ``candidate`` (works without a healthy leader); return a sentence."""
-    topo.member(candidate)
+    """Manual failover to ``candidate`` (works without a healthy leader); return a sentence.
+
+    The read copy is ``nofailover`` (Patroni never promotes it by itself); naming it here is the
+    operator's decision, so its tag is lifted first (its Patroni re-reads its configuration).
+    """
+    m = topo.member(candidate)
+    if m.kind == "read-copy":
+        from obruten.cluster import patroni
+
+        patroni.write_config(topo, m, promotable=True)
+        deadline = time.monotonic() + 15
+        while (member_status(m) or {}).get("tags", {}).get("nofailover"):  # type: ignore[union-attr]
+            if time.monotonic() > deadline:
+                raise ClusterError(f"{candidate}'s Patroni did not take the lifted nofailover tag in 15 s; "
+                                   f"read {topo.log_dir()}/{candidate}-patroni.log")
+            time.sleep(0.3)
     errors = []
     for m in topo.members:
         try:
@@ -166,6 +208,9 @@ def failover(topo: Topology, candidate: str) -> str:
             errors.append(f"{m.name}: {exc}")
             continue
         if status == 200:
+            old = view(topo).leader
+            announce.emit(topo, "cluster.failover", f"Manuell failover till {candidate}", "cluster",
+                          new_primary=candidate, old_primary=old, manual=True)
             return f"failed over to {candidate}"
         errors.append(f"{m.name}: {status} {body}")
     raise ClusterError(f"failover to {candidate} refused: {'; '.join(errors)}. In synchronous mode only a "

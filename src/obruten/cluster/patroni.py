@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -24,14 +25,16 @@ from obruten.privileges import ServiceUser, check_reachable, service_user
 
 # Timing agreed for the single-machine cluster (ttl >= loop_wait + 2 * retry_timeout).
 TTL, LOOP_WAIT, RETRY_TIMEOUT = 20, 2, 5
+SYNCHRONOUS_MODE = "quorum"  # ADR 0011: "on" left /sync empty while the sync role moved back
 
 
 class PatroniError(RuntimeError):
     """A member's Patroni could not be started or stopped; the message says what to do next."""
 
 
-def render(topo: Topology, m: Member) -> dict[str, object]:
-    """The Patroni configuration of one member, as a dict (written as YAML)."""
+def render(topo: Topology, m: Member, promotable: bool = False) -> dict[str, object]:
+    """The Patroni configuration of one member, as a dict (written as YAML). ``promotable`` lifts
+    the read copy's ``nofailover`` tag (an operator's explicit failover to it)."""
     voters = [f"127.0.0.1:{v.raft_port}" for v in topo.members if v.voter]
     raft: dict[str, object] = {"data_dir": str(topo.root / "raft" / m.name),
                                "partner_addrs": [a for a in voters if a != f"127.0.0.1:{m.raft_port}"]}
@@ -50,9 +53,7 @@ def render(topo: Topology, m: Member) -> dict[str, object]:
             "dcs": {
                 "ttl": TTL, "loop_wait": LOOP_WAIT, "retry_timeout": RETRY_TIMEOUT,
                 "maximum_lag_on_failover": 1024 * 1024,
-                "synchronous_mode": True,
-                "synchronous_mode_strict": topo.strict_sync,
-                "synchronous_node_count": 1,
+                **sync_settings(topo),
                 "postgresql": {
                     "use_pg_rewind": True,
                     "use_slots": True,
@@ -62,7 +63,8 @@ def render(topo: Topology, m: Member) -> dict[str, object]:
                         "wal_keep_size": "256MB", "max_wal_size": "512MB",
                         "archive_mode": "on", "archive_command": archive.archive_command(topo.backup_root),
                         "archive_timeout": 30,
-                        "summarize_wal": "on", "track_commit_timestamp": "on",
+                        # on only on the primary, turned on by the role hook (obruten.cluster.role_hook)
+                        "summarize_wal": "off", "track_commit_timestamp": "on",
                         "hot_standby_feedback": "off",
                         "wal_receiver_status_interval": "1s",
                     },
@@ -99,10 +101,70 @@ def render(topo: Topology, m: Member) -> dict[str, object]:
             ],
             "recovery_conf": recovery_conf,
             "basebackup": [{"checkpoint": "fast"}],
+            "callbacks": {action: role_hook_command(topo, m) for action in ("on_start", "on_role_change")},
         },
         "watchdog": {"mode": "off"},  # production: "required" with /dev/watchdog (docs/operations.md)
-        "tags": m.tags(),
+        "tags": m.tags(promotable),
     }
+
+
+def role_hook_command(topo: Topology, m: Member) -> str:
+    """Patroni's on_role_change callback (``obruten.cluster.role_hook``): wakes the WAL summarizer
+    during a promotion and records ``cluster.promoted``."""
+    args = [sys.executable, "-m", "obruten.cluster.role_hook", "--data-dir", str(topo.data_dir(m)),
+            "--member", m.name, "--port", str(m.pg_port), "--passfile", str(hook_passfile(topo))]
+    if topo.events_dir:
+        args += ["--events-dir", topo.events_dir]
+    return shlex.join(args)
+
+
+def hook_passfile(topo: Topology) -> Path:
+    return topo.run_dir() / "role-hook.pgpass"
+
+
+def _write_hook_passfile(topo: Topology, user: ServiceUser) -> None:
+    path = hook_passfile(topo)
+    path.write_text(f"127.0.0.1:*:*:{SUPERUSER}:{topo.superuser_password}\n")
+    path.chmod(0o600)
+    user.own(path)
+
+
+def _give_events_file(topo: Topology, user: ServiceUser) -> None:
+    """The role hook runs as the service user: let it append to the system-event file."""
+    if not topo.events_dir or user.is_self:
+        return
+    from obruten import events
+
+    path = events.events_file(Path(topo.events_dir))
+    try:
+        check_reachable(user, path)
+    except PermissionError:
+        return  # the hook then reports on stderr (Patroni's log); everything else still records events
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(exist_ok=True)
+    os.chown(path, user.uid, os.stat(path).st_gid)
+
+
+def write_config(topo: Topology, m: Member, promotable: bool = False) -> bool:
+    """Write the member's YAML; a running Patroni re-reads it (SIGHUP) when it changed.
+    Returns whether it changed."""
+    path = topo.config_file(m)
+    text = yaml.safe_dump(render(topo, m, promotable), sort_keys=False)
+    changed = not path.exists() or path.read_text() != text
+    if changed:
+        path.write_text(text)
+        path.chmod(0o600)
+        user_of(topo).own(path)
+        if (pid := patroni_pid(topo, m)) is not None:
+            os.kill(pid, signal.SIGHUP)
+    return changed
+
+
+def sync_settings(topo: Topology) -> dict[str, object]:
+    """Cluster-wide synchronous replication settings (ADR 0011): quorum commit, so the /sync key
+    moves between standbys without ever naming none; commits wait for ANY 1 eligible standby."""
+    return {"synchronous_mode": SYNCHRONOUS_MODE, "synchronous_mode_strict": topo.strict_sync,
+            "synchronous_node_count": 1}
 
 
 def user_of(topo: Topology) -> ServiceUser:
@@ -119,10 +181,10 @@ def prepare(topo: Topology) -> None:
     for m in topo.members:
         (topo.root / "raft" / m.name).mkdir(exist_ok=True)
         (topo.log_dir() / f"{m.name}-postgres").mkdir(exist_ok=True)
-        path = topo.config_file(m)
-        path.write_text(yaml.safe_dump(render(topo, m), sort_keys=False))
-        path.chmod(0o600)
+        write_config(topo, m)
     archive.prepare(topo.backup_root, user)
+    _give_events_file(topo, user)
+    _write_hook_passfile(topo, user)
     user.own(topo.root / "data")
     for d in ("raft", "patroni", "log", "run"):
         user.own(topo.root / d)

@@ -68,7 +68,7 @@ def alarms(topo: Topology, rows: list[Row], leader: str | None, now: datetime) -
     out = []
     if leader is None:
         out.append("NO-PRIMARY: no member accepts writes")
-    if leader and not any(r.sync_state == "sync" for r in rows):
+    if leader and not any(r.sync_state in ("sync", "quorum") for r in rows):
         out.append("NO-SYNC-STANDBY: commits are durable at one site only (RPO > 0 until a standby returns)")
     for r in rows:
         if r.state in ("unreachable", "stopped", "start failed", "crashed"):

@@ -8,7 +8,8 @@ Members (production layout in docs/operations.md):
 
 * ``site-a``, ``site-b``: the two sites, both may become primary, preferred sync standbys.
 * ``read-copy`` (läskopia): asynchronous hot standby serving reads; the last sync candidate
-  (``sync_priority`` 1) and the least preferred primary (``failover_priority`` 1).
+  (quorum commit takes a ``nofailover`` member only when no site standby streams) and never
+  promoted automatically (``nofailover``; ``cluster failover --to read-copy`` lifts it; ADR 0011).
 * ``lagged-copy``: ``recovery_min_apply_delay`` behind, ``nofailover`` + ``nosync``.
 """
 
@@ -44,12 +45,14 @@ class Member:
     def can_be_primary(self) -> bool:
         return self.kind in ("site", "read-copy")
 
-    def tags(self) -> dict[str, object]:
+    def tags(self, promotable: bool = False) -> dict[str, object]:
+        """Patroni tags; ``promotable`` lifts the read copy's ``nofailover`` (explicit failover to it)."""
         if self.kind == "site":
             return {"failover_priority": 2, "sync_priority": 2}
         if self.kind == "read-copy":
-            # last sync candidate; promoted only when it is the synchronous standby (ADR 0011)
-            return {"failover_priority": 1, "sync_priority": 1}
+            # last sync candidate, never promoted by Patroni itself (ADR 0011)
+            return {"failover_priority": 1, "sync_priority": 1} if promotable else \
+                {"nofailover": True, "sync_priority": 1}
         return {"nofailover": True, "nosync": True, "noloadbalance": True}
 
 
@@ -63,11 +66,12 @@ class Topology:
     user_name: str | None = None
     passwords: dict[str, str] = field(default_factory=dict)
     members: tuple[Member, ...] = ()
+    events_dir: str | None = None  # var dir whose system-event file gets our events (None: none)
 
     # ---- construction ----------------------------------------------------------------------
     @classmethod
     def create(cls, root: Path, backup_root: Path, base_port: int = 25400, lag_delay: str = "6h",
-               strict_sync: bool = False, user_name: str | None = None) -> Topology:
+               strict_sync: bool = False, user_name: str | None = None, events_dir: Path | None = None) -> Topology:
         root, backup_root = root.resolve(), backup_root.resolve()
         if backup_root == root or root in backup_root.parents or backup_root in root.parents:
             raise TopologyError(f"the backup root {backup_root} must not lie inside or around the cluster "
@@ -77,7 +81,8 @@ class Topology:
             Member(name, i, kind, base_port + i, base_port + 10 + i, base_port + 20 + i, voter=kind != "lagged-copy")
             for i, (name, kind) in enumerate(kinds))
         passwords = {role: secrets.token_urlsafe(18) for role in (SUPERUSER, REPLICATION_USER)}
-        return cls(root, backup_root, base_port, lag_delay, strict_sync, user_name, passwords, members)
+        return cls(root, backup_root, base_port, lag_delay, strict_sync, user_name, passwords, members,
+                   str(events_dir.resolve()) if events_dir else None)
 
     @classmethod
     def load(cls, root: Path) -> Topology:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from obruten.cluster.cli import guard, load_topology, root_option, say
+
 
 @click.group()
 def drill() -> None:
@@ -15,17 +17,16 @@ def drill() -> None:
 @drill.command("list")
 def list_scenarios() -> None:
     """The scenarios `drill run` knows."""
-    from obruten.drill.scenarios import SCENARIOS
+    from obruten.drill.scenarios import NAMES
 
-    for name in SCENARIOS:
+    for name in NAMES:
         click.echo(name)
     click.echo("slow-storage")  # obruten.ops.drill_cli: the embedded primary, judged by the ops rules
 
 
 @drill.command("run")
 @click.argument("scenario")
-@click.option("--cluster-root", type=click.Path(path_type=Path), envvar="OBRUTEN_CLUSTER_ROOT",
-              help="Cluster state directory (default: <var dir>/cluster).")
+@root_option
 @click.option("--rate", type=float, default=200, show_default=True, help="Writes per second, all writers together.")
 @click.option("--writers", type=int, default=2, show_default=True)
 @click.option("--timeout", type=float, default=120, show_default=True, help="Seconds to wait for each recovery step.")
@@ -37,7 +38,8 @@ def list_scenarios() -> None:
 @click.pass_context
 def run(ctx: click.Context, scenario: str, cluster_root: Path | None, rate: float, writers: int, timeout: float,
         report_dir: Path | None, mode: str, watch_ops_service: bool) -> None:
-    """Run SCENARIO (primary-crash, postgres-crash, switchover, sync-standby-loss, slow-storage) and write a report."""
+    """Run SCENARIO (primary-crash, postgres-crash, switchover, sync-standby-loss, disk-full, slow-storage) and
+    write a report. disk-full needs root (it mounts a small filesystem for the primary's WAL)."""
     if scenario == "slow-storage":
         from obruten.cli import config_from
         from obruten.ops import drill_cli
@@ -48,16 +50,10 @@ def run(ctx: click.Context, scenario: str, cluster_root: Path | None, rate: floa
                                        "and the write-path probe's timeout before the next drill")
         return
     from obruten.cli import config_from
-    from obruten.cluster.cli import guard, load_topology
-    from obruten.drill.scenarios import DrillError
     from obruten.drill.scenarios import run as run_drill
 
     topo = load_topology(ctx, cluster_root)
-    try:
-        report = guard(lambda: run_drill(topo, scenario, lambda s: click.echo(s, err=True), rate, writers,
-                                         timeout=timeout))
-    except DrillError as exc:
-        raise click.ClickException(str(exc)) from exc
+    report = guard(lambda: run_drill(topo, scenario, say, rate, writers, timeout=timeout))
     json_path, md_path = report.write(report_dir or config_from(ctx).var_dir / "drills")
     click.echo(report.to_markdown())
     click.echo(f"Report: {md_path} and {json_path}", err=True)

@@ -51,9 +51,12 @@ _INSERT = """INSERT INTO referral (entry_id, patient_id, unit_id, order_number, 
 
 @dataclass
 class Probes:
-    """Read-copy probes and the primaries each role probe saw."""
-    reads_ok: int = 0
+    """Read probes (the read copy itself, and the journal's read URL) and the primaries each role
+    probe saw."""
+    reads_ok: int = 0  # the read copy answered
     reads_failed: int = 0
+    service_reads_ok: int = 0  # the read URL (read copy first, then the sites) answered
+    service_reads_failed: int = 0
     lag_samples: list[float] = field(default_factory=list)
     two_primaries: list[tuple[float, list[int]]] = field(default_factory=list)
     primaries_seen: list[tuple[float, tuple[int, ...]]] = field(default_factory=list)
@@ -63,8 +66,10 @@ class Load:
     """Threads: ``writers`` writers at ``rate`` writes/s in total, one read prober, one role prober."""
 
     def __init__(self, write_url: str, read_copy_url: str, member_urls: dict[int, str], fixture: Fixture,
-                 rate: float = 200, writers: int = 2, synchronous_commit: str = "on") -> None:
+                 rate: float = 200, writers: int = 2, synchronous_commit: str = "on",
+                 read_url: str | None = None) -> None:
         self.write_url, self.read_copy_url, self.member_urls = write_url, read_copy_url, member_urls
+        self.read_url = read_url
         self.fixture, self.rate, self.writers, self.sync = fixture, rate, writers, synchronous_commit
         self.ledger = Ledger()
         self.probes = Probes()
@@ -73,6 +78,8 @@ class Load:
 
     def start(self) -> None:
         targets = [self._write] * self.writers + [self._read_probe, self._role_probe]
+        if self.read_url:
+            targets.append(self._service_read_probe)
         for i, target in enumerate(targets):
             t = threading.Thread(target=target, name=f"drill-{i}", daemon=True)
             t.start()
@@ -131,6 +138,21 @@ class Load:
                     self.probes.lag_samples.append(_lag(float(row[1]), self.ledger.last_ack, time.time()))
             except psycopg.Error:
                 self.probes.reads_failed += 1
+                if conn is not None:
+                    conn.close()
+                conn = None
+
+    def _service_read_probe(self) -> None:
+        """Reads as the journal's read path does them: the read copy first, any site if it is down."""
+        conn: psycopg.Connection | None = None
+        while not self._stop.wait(0.1):
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(self.read_url or "", autocommit=True, connect_timeout=1)
+                conn.execute("SELECT max(id) FROM referral").fetchone()
+                self.probes.service_reads_ok += 1
+            except psycopg.Error:
+                self.probes.service_reads_failed += 1
                 if conn is not None:
                     conn.close()
                 conn = None

@@ -33,6 +33,9 @@ class Report:
     write_latency_p99_ms: float | None
     two_writers: bool
     two_writers_evidence: list[str] = field(default_factory=list)
+    read_url_probes: int = 0  # the journal's read URL: the read copy first, then the sites
+    read_url_probes_answered: int = 0
+    read_copy_rewinds: int = 0  # pg_rewind runs of the read copy during the drill (it is down meanwhile)
     order_numbers_unique: bool = True
     order_numbers_repeated_after_fault: int = 0
     sentences: list[str] = field(default_factory=list)  # what each step decided, in order
@@ -42,6 +45,11 @@ class Report:
         return self.read_probes_answered / self.read_probes if self.read_probes else 0.0
 
     @property
+    def read_availability(self) -> float:
+        """Share of reads answered through the read URL (what the journal's read path sees)."""
+        return self.read_url_probes_answered / self.read_url_probes if self.read_url_probes else 0.0
+
+    @property
     def passed(self) -> bool:
         return (self.writes_lost == 0 and not self.two_writers and self.order_numbers_unique
                 and self.order_numbers_repeated_after_fault == 0 and self.rto_s is not None)
@@ -49,6 +57,7 @@ class Report:
     def to_json(self) -> str:
         data = asdict(self)
         data["read_copy_availability"] = round(self.read_copy_availability, 4)
+        data["read_availability"] = round(self.read_availability, 4)
         data["passed"] = self.passed
         return json.dumps(data, indent=2)
 
@@ -69,6 +78,9 @@ class Report:
             ("Write errors seen by clients", str(self.write_errors)),
             ("Read-copy availability", f"{100 * self.read_copy_availability:.1f} % "
                                        f"({self.read_probes_answered}/{self.read_probes} probes)"),
+            ("Reads answered through the read URL (read copy, else a site)",
+             f"{100 * self.read_availability:.1f} % ({self.read_url_probes_answered}/{self.read_url_probes})"),
+            ("Read copy rewound (pg_rewind) during the drill", str(self.read_copy_rewinds)),
             ("Read-copy lag p50 / p99", f"{s(self.read_copy_lag_p50_s)} / {s(self.read_copy_lag_p99_s)}"),
             ("Write latency p50 / p99", f"{s(self.write_latency_p50_ms, ' ms')} / "
                                         f"{s(self.write_latency_p99_ms, ' ms')}"),

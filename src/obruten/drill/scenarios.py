@@ -9,10 +9,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 
-from obruten.cluster import members, patroni, raft
+from obruten.cluster import announce, members, patroni, raft
 from obruten.cluster.members import ClusterView, all_streaming, view
 from obruten.cluster.topology import Topology
 from obruten.drill.ledger import write_gap, writer_runs
@@ -32,6 +33,17 @@ class Fault:
     sentence: str
     restart_victim: bool  # the drill brings the victim's node back after writes resume
     detected: Callable[[ClusterView], bool]
+    # a fault that lasts until it is ended (disk-full: space is freed): ``heal`` ends it, at the
+    # latest ``hold_s`` after detection, and a failed write counts as detection
+    heal: Callable[[], str] | None = None
+    hold_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A scenario that needs the cluster arranged first (and put back afterwards)."""
+    inject: Callable[[Topology, ClusterView], Fault]
+    cleanup: Callable[[], None]
 
 
 def _primary_crash(topo: Topology, snap: ClusterView) -> Fault:
@@ -71,36 +83,81 @@ SCENARIOS: dict[str, Callable[[Topology, ClusterView], Fault]] = {
 }
 
 
+def _prepare_disk_full(topo: Topology, say: Say, timeout: float) -> Prepared:
+    from obruten.drill import disk_full
+
+    return disk_full.prepare(topo, say, timeout)
+
+
+PREPARED: dict[str, Callable[[Topology, Say, float], Prepared]] = {"disk-full": _prepare_disk_full}
+NAMES = (*SCENARIOS, *PREPARED)
+
+
 def healthy(topo: Topology) -> Callable[[ClusterView], bool]:
+    """Every member streams, a *site* is a synchronous standby (the read copy holds that role only
+    while no site standby streams) and the Raft DCS has healed."""
     streaming = all_streaming([m.name for m in topo.members], (topo.lagged_copy.name,))
-    return lambda v: streaming(v) and bool(v.sync_standbys) and raft.healthy(topo)
+    sites = {m.name for m in topo.sites}
+    return lambda v: streaming(v) and bool(sites & set(v.sync_standbys)) and raft.healthy(topo)
 
 
 def run(topo: Topology, scenario: str, say: Say, rate: float = 200, writers: int = 2, warmup: float = 3.0,
         timeout: float = 120) -> Report:
-    if scenario not in SCENARIOS:
-        raise DrillError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)} "
-                         "(disk-full: see docs/operations.md)")
+    if scenario not in NAMES:
+        raise DrillError(f"unknown scenario {scenario!r}; choose one of {', '.join(NAMES)}")
     sentences: list[str] = []
 
     def note(s: str) -> None:
-        sentences.append(s)
+        if not s.startswith("  waiting for"):  # progress lines are shown, not reported
+            sentences.append(s)
         say(s)
 
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    snap = members.wait_for(topo, healthy(topo), "a healthy cluster before the drill", timeout, say)
+    members.wait_for(topo, healthy(topo), "a healthy cluster before the drill", timeout, say)
+    announce.emit(topo, "drill.started", f"Övning {scenario} startad", "drill", drill=scenario)
+    try:
+        prepared = PREPARED[scenario](topo, note, timeout) if scenario in PREPARED else None
+        try:
+            report = _run(topo, scenario, prepared.inject if prepared else SCENARIOS[scenario], note, sentences,
+                          started, rate, writers, warmup, timeout)
+        finally:
+            if prepared is not None:
+                prepared.cleanup()
+    except Exception as exc:
+        announce.emit(topo, "drill.aborted", f"Övning {scenario} avbruten: {str(exc).splitlines()[0][:200]}",
+                      "drill", drill=scenario)
+        raise
+    announce.emit(topo, "drill.finished", f"Övning {scenario} {'godkänd' if report.passed else 'UNDERKÄND'}: "
+                  f"skrivningar åter efter {report.rto_s or 0:.1f} s, {report.writes_lost} kvitterade förlorade",
+                  "drill", drill=scenario, passed=report.passed, rto_s=report.rto_s, detect_s=report.detect_s,
+                  writes_lost=report.writes_lost, read_copy_availability=round(report.read_copy_availability, 4))
+    return report
+
+
+def _run(topo: Topology, scenario: str, inject: Callable[[Topology, ClusterView], Fault], note: Say,
+         sentences: list[str], started: str, rate: float, writers: int, warmup: float, timeout: float) -> Report:
+    snap = members.wait_for(topo, healthy(topo), "a healthy cluster before the fault", timeout, note)
     leader_before, tl_before = snap.leader or "", _timeline(snap)
     fixture = ensure_fixture(topo.write_url())
     member_urls = {m.pg_port: topo.member_url(m, timeout=1) for m in topo.members if m.can_be_primary}
-    load = Load(topo.write_url(), topo.member_url(topo.read_copy, timeout=1), member_urls, fixture, rate, writers)
+    load = Load(topo.write_url(), topo.member_url(topo.read_copy, timeout=1), member_urls, fixture, rate, writers,
+                read_url=topo.read_url(timeout=1))
+    rc_log = topo.log_dir() / f"{topo.read_copy.name}-patroni.log"
+    rc_log_at = rc_log.stat().st_size if rc_log.exists() else 0
     load.start()
     note(f"load started: {writers} writers at {rate:.0f} writes/s; primary {leader_before}, timeline {tl_before}")
     try:
         time.sleep(warmup)  # a steady load before the fault; not a measurement
         fault_at = time.time()
-        fault = SCENARIOS[scenario](topo, snap)
+        fault = inject(topo, snap)
         note(f"fault injected: {fault.sentence}")
-        detect_s = _wait(lambda: fault.detected(view(topo)), fault_at, timeout)
+        announce.emit(topo, "drill.fault_injected", f"Övning {scenario}: fel infört ({fault.victim})", "drill",
+                      drill=scenario, victim=fault.victim)
+
+        def failed_write() -> bool:
+            return fault.heal is not None and any(t > fault_at for t, _ in load.ledger.failures)
+
+        detect_s = _wait(lambda: failed_write() or fault.detected(view(topo)), fault_at, timeout)
         note(f"fault detected after {detect_s:.2f} s: {view(topo).sentence()}" if detect_s is not None
              else f"fault NOT detected within {timeout:.0f} s")
 
@@ -108,9 +165,17 @@ def run(topo: Topology, scenario: str, say: Say, rate: float = 200, writers: int
             last_fail = max((t for t, _ in load.ledger.failures), default=fault_at)
             return sum(1 for t in load.ledger.ack_times() if t > max(fault_at, last_fail)) >= 5
 
+        if fault.heal is not None:
+            held = _wait(resumed, time.time(), fault.hold_s)
+            note(f"writes came back by themselves after {held:.1f} s more" if held is not None
+                 else f"writes still failing {fault.hold_s:.0f} s after detection")
+            note(fault.heal())
         resumed_s = _wait(resumed, fault_at, timeout)
         note(f"writes flowing again {resumed_s:.2f} s after the fault" if resumed_s is not None
              else f"writes NOT resumed within {timeout:.0f} s")
+        if resumed_s is not None:
+            announce.emit(topo, "drill.recovered", f"Övning {scenario}: skrivningar åter efter {resumed_s:.1f} s",
+                          "drill", drill=scenario, rto_s=round(resumed_s, 2))
         if fault.restart_victim:
             patroni.start(topo, topo.member(fault.victim))
             note(f"restarted {fault.victim}'s Patroni (the node comes back)")
@@ -122,13 +187,28 @@ def run(topo: Topology, scenario: str, say: Say, rate: float = 200, writers: int
         load.stop()
     after = view(topo)
     note(f"load stopped; {after.sentence()}")
+    rewinds = _read_copy_rewinds(rc_log, rc_log_at)
+    if rewinds:
+        note(f"the read copy had received WAL the new primary never got and was rewound (pg_rewind) "
+             f"{rewinds} time(s): it answered no reads while it restarted")
     return _report(topo, scenario, started, fault, fault_at, load, leader_before, tl_before, after,
-                   detect_s, rejoin_s, sentences)
+                   detect_s, rejoin_s, sentences, rewinds)
+
+
+def _read_copy_rewinds(log: Path, offset: int) -> int:
+    """How often Patroni ran pg_rewind on the read copy since ``offset`` of its log."""
+    try:
+        with open(log, "rb") as fh:
+            fh.seek(offset)
+            return sum(1 for line in fh if b"running pg_rewind from" in line and b"in progress" not in line
+                       and b"dbname=" not in line)
+    except OSError:
+        return 0
 
 
 def _report(topo: Topology, scenario: str, started: str, fault: Fault, fault_at: float, load: Load,
             leader_before: str, tl_before: int | None, after: ClusterView, detect_s: float | None,
-            rejoin_s: float | None, sentences: list[str]) -> Report:
+            rejoin_s: float | None, sentences: list[str], read_copy_rewinds: int = 0) -> Report:
     acks = load.ledger.snapshot()
     gap = write_gap(sorted(a.acked for a in acks), fault_at)
     rto_s = None if gap is None else max(0.0, gap[1] - fault_at)
@@ -157,6 +237,8 @@ def _report(topo: Topology, scenario: str, started: str, fault: Fault, fault_at:
         writes_acked=len(acks), writes_lost=len(lost), writes_unknown=load.ledger.unknown,
         write_errors=len(load.ledger.failures),
         read_probes=load.probes.reads_ok + load.probes.reads_failed, read_probes_answered=load.probes.reads_ok,
+        read_url_probes=load.probes.service_reads_ok + load.probes.service_reads_failed,
+        read_url_probes_answered=load.probes.service_reads_ok, read_copy_rewinds=read_copy_rewinds,
         read_copy_lag_p50_s=percentile(load.probes.lag_samples, 50),
         read_copy_lag_p99_s=percentile(load.probes.lag_samples, 99),
         write_latency_p50_ms=percentile(lat, 50), write_latency_p99_ms=percentile(lat, 99),

@@ -125,7 +125,7 @@ class ClusterProbe:
         assert isinstance(members, list)
         findings = []
         leaders = [m for m in members if m.get("role") in ("leader", "standby_leader")]
-        syncs = [m for m in members if m.get("role") in ("sync_standby", "quorum_standby")]
+        syncs = [m for m in members if m.get("role") in ("sync_standby", "quorum_standby")]  # ADR 0011
         findings.append(Finding(self.name, "leader", "ok" if leaders else "down", float(len(leaders)),
                                 f"leader: {leaders[0]['name']}" if leaders else "no leader", now))
         if self.expect_sync:
