@@ -7,10 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PATIENTS ?= 2000
 
-.PHONY: help setup demo test lint browser bench clean
+.PHONY: help setup demo test lint browser bench bench-failover bench-wardkit bench-postreg bench-status bench-read-copy bench-analysis clean
 
 help: ## list the tasks
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## create .venv and install Obruten with its test tools
 
@@ -39,6 +39,25 @@ test: setup browser lint ## set up and run the whole test suite
 
 bench: setup ## run the read-path benchmark (100,000 patients)
 	$(BIN)/python bench/read_path.py
+
+bench-failover: setup ## 20 primary-crash drills on a local Patroni cluster (~20 min)
+	@mkdir -p bench/results
+	$(BIN)/python bench/failover.py --drills 20 --json bench/results/failover.json | tee bench/results/failover.txt
+
+bench-wardkit: setup ## ward kits for a 1,100-unit region, and one ward
+	$(BIN)/python bench/wardkit_build.py --repeat 3
+
+bench-postreg: setup ## 10,000 downtime entries submitted and queued for review
+	$(BIN)/python bench/postreg_submit.py --repeat 3
+
+bench-status: setup ## how fast a status message reaches 20 nodes
+	$(BIN)/python bench/status_propagation.py --followers 20 --messages 10
+
+bench-read-copy: setup ## simulated staff with think time against a read copy (100,000 patients)
+	$(BIN)/python bench/read_copy_load.py
+
+bench-analysis: setup ## event-analysis reports (Markdown, PDF, de-identified) by size
+	$(BIN)/python bench/analysis_report.py --sizes 50,200,800 --repeat 5
 
 clean: ## stop the embedded database and remove var/ (all local data!)
 	-$(BIN)/obruten db stop
