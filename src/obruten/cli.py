@@ -171,8 +171,9 @@ DEMO_LOGINS = (("lakare", "läkare / physician"), ("sjukskoterska", "sjuksköter
 @click.option("--patients", type=click.IntRange(1, 5_000_000), default=2000, show_default=True)
 @click.option("--port", type=int, default=None)
 @click.option("--ops-port", type=int, default=8010, show_default=True)
+@click.option("--ward-pc-port", type=int, default=8020, show_default=True, help="The demo ward PC's agent.")
 @click.pass_context
-def demo(ctx: click.Context, patients: int, port: int | None, ops_port: int) -> None:
+def demo(ctx: click.Context, patients: int, port: int | None, ops_port: int, ward_pc_port: int) -> None:
     """Start the embedded database, seed a synthetic region (first run only) and serve the UI."""
     import asyncio
 
@@ -192,6 +193,13 @@ def demo(ctx: click.Context, patients: int, port: int | None, ops_port: int) -> 
 
     wire_demo(cfg.var_dir, f"http://{cfg.http_host}:{ops_port}")  # the banner follows the ops status service
     ops_proc = spawn_ops(cfg.var_dir, port=ops_port, journal_url=url)
+    from obruten import demo as demo_mod
+
+    side = [demo_mod.spawn_kit_builder(cfg.var_dir, url)]
+    ward = demo_mod.demo_ward(url)
+    if ward:
+        side.append(demo_mod.spawn_ward_agent(cfg.var_dir, ward, base.rstrip("/"),
+                                              f"http://{cfg.http_host}:{ops_port}", port=ward_pc_port))
     click.echo("\n" + "=" * 64)
     click.echo(f"  Obruten journal: {base}")
     click.echo(f"  API:             {base}api/v1/openapi.json")
@@ -199,6 +207,9 @@ def demo(ctx: click.Context, patients: int, port: int | None, ops_port: int) -> 
     for user, role in DEMO_LOGINS:
         click.echo(f"    {user:<15} {role}")
     click.echo(f"  Ops console:     http://{cfg.http_host}:{ops_port}/  (logins it / tib, password 'demo')")
+    if ward:
+        click.echo(f"  Ward PC ({ward}): http://{cfg.http_host}:{ward_pc_port}/  (downtime kit and documentation;"
+                   " kits are rebuilt every 5 minutes)")
     click.echo("  Ctrl-C stops everything.")
     click.echo("=" * 64 + "\n")
     import signal
@@ -212,8 +223,7 @@ def demo(ctx: click.Context, patients: int, port: int | None, ops_port: int) -> 
     except KeyboardInterrupt:
         pass
     finally:
-        ops_proc.send_signal(signal.SIGINT)  # type: ignore[attr-defined]
-        ops_proc.wait(timeout=15)  # type: ignore[attr-defined]
+        demo_mod.stop([*side, ops_proc])  # type: ignore[list-item]
         if cfg.embedded:
             click.echo("Stopping PostgreSQL …", err=True)
             embedded_instance(cfg).stop()
