@@ -11,7 +11,7 @@ import pytest
 
 from obruten.pgserver import DATABASE, PostgresInstance
 from obruten.schema import migrate
-from pgtools import free_port, fresh_database, reachable_tempdir
+from pgtools import Served, free_port, fresh_database, reachable_tempdir
 
 
 @pytest.fixture(scope="session")
@@ -58,27 +58,12 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def journal_server(region_url: str) -> Iterator[LiveServer]:
     """The journal web app served by uvicorn on a free port, in a background thread."""
-    import threading
-    import time
-
-    import uvicorn
-
     from obruten import config as config_mod
     from obruten.web.app import create_app
 
     var_dir = reachable_tempdir("obruten-web-")
     cfg = config_mod.load(environ={}, var_dir=var_dir, secret_key="test-secret-" + "x" * 40)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(cfg, region_url), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the journal server did not start")
-        time.sleep(0.05)
-    yield LiveServer(region_url, f"http://127.0.0.1:{port}", var_dir)
-    server.should_exit = True
-    thread.join(timeout=10)
+    served = Served(create_app(cfg, region_url), what="the journal server")
+    yield LiveServer(region_url, served.base, var_dir)
+    served.stop()
     shutil.rmtree(var_dir, ignore_errors=True)

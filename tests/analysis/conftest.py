@@ -4,8 +4,6 @@ made the way a drill makes one (drill events, then the write-path alarm), and th
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +19,7 @@ from obruten.ops.findings import Finding
 from obruten.ops.service import OpsService
 from obruten.ops.settings import Settings
 from obruten.ops.store import Store
-from pgtools import free_port
+from pgtools import Served
 
 
 @pytest.fixture(scope="session")
@@ -73,28 +71,11 @@ def bearer(client: httpx.Client, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-class Live:
+class Live(Served):
     """The ops app served by uvicorn in a thread on a free loopback port (for the browser)."""
 
     def __init__(self, service: OpsService) -> None:
-        import uvicorn
-
-        self.base = f"http://127.0.0.1:{free_port()}"
-        port = int(self.base.rsplit(":", 1)[1])
-        self.server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=port,
-                                                    log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the ops app did not start")
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.server.force_exit = True
-        self.thread.join(timeout=10)
+        super().__init__(create_app(service), lifespan="off", what="the ops app")
 
 
 @pytest.fixture

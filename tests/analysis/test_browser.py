@@ -10,22 +10,17 @@ import pytest
 from obruten.ops.analysis import analyses
 from obruten.ops.analysis.model import load
 from obruten.ops.service import OpsService
+from pgtools import chromium
 
 from .conftest import Live, drill_incident
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def test_why_chain_added_in_the_console_is_in_the_report(service: OpsService, live: Live, browser) -> None:

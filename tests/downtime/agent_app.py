@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 from postreg_helpers import kit_data
 
+import pgtools
 from obruten.signing import load_or_create_key
 from obruten.ward_agent.app import create_app
 from obruten.ward_agent.settings import AgentSettings
@@ -32,37 +34,17 @@ def store_path(tmp_path: Path) -> Path:
     return tmp_path / "ward-pc" / "agent" / "downtime.sqlite3"
 
 
-class Served:
-    """An app served by uvicorn on a free port in a background thread (real HTTP, real lifespan)."""
+class Served(pgtools.Served):
+    """An app served over real HTTP with its real lifespan, as a context manager yielding an httpx client."""
 
     def __init__(self, app: FastAPI) -> None:
-        import threading
+        self._app = app
 
-        import uvicorn
-
-        from pgtools import free_port
-
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        import time
-
-        import httpx
-
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the agent app did not start")
-            time.sleep(0.02)
+    def __enter__(self) -> httpx.Client:
+        super().__init__(self._app, what="the agent app")
         self.client = httpx.Client(base_url=self.base, timeout=30)
         return self.client
 
     def __exit__(self, *exc: object) -> None:
         self.client.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.stop()

@@ -16,23 +16,15 @@ from journal_process import JournalProcess
 from postreg_helpers import agent_token, kit_data, nurse_unit
 
 from obruten.i18n import STOCKHOLM
-from pgtools import reachable_tempdir
+from pgtools import chromium, reachable_tempdir
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def test_document_during_downtime_then_review_and_find_it_in_the_record(tmp_path, region_url, browser) -> None:

@@ -24,7 +24,7 @@ from obruten.ops.service import OpsService
 from obruten.ops.settings import Settings
 from obruten.ops.store import Store
 from obruten.pgserver import PostgresInstance
-from pgtools import free_port, fresh_database
+from pgtools import Served, free_port, fresh_database
 
 _schemas = itertools.count(1)
 
@@ -166,32 +166,13 @@ def service(make_service: Callable[..., OpsService]) -> OpsService:
     return make_service()
 
 
-class Live:
+class Live(Served):
     """The ops app served by uvicorn in a thread on a free loopback port."""
 
     def __init__(self, service: OpsService) -> None:
-        import time
-
-        import uvicorn
-
         from obruten.ops.api import create_app
 
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the ops app did not start")
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.server.force_exit = True  # do not wait for idle keep-alive clients
-        self.thread.join(timeout=10)
+        super().__init__(create_app(service), lifespan="off", what="the ops app")
 
 
 @pytest.fixture

@@ -9,20 +9,15 @@ import pytest
 from obruten.ops import alarms, preparedness, schedule
 from obruten.ops.findings import Finding
 from obruten.ops.service import OpsService
+from pgtools import chromium
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def test_officer_on_duty_acknowledges_and_raises_stabslage(service: OpsService, live, browser) -> None:

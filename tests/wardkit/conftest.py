@@ -14,9 +14,8 @@ import pytest
 from obruten.signing import SigningKey, TrustedKeys, load_or_create_key
 from obruten.wardkit import build
 from obruten.wardkit.content import unit_kit_data
+from pgtools import CHROMIUM_ARGS  # noqa: F401  (re-exported for the browser tests here)
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 # 10:00 local (Europe/Stockholm, UTC+1 in November): doses at 08:00/14:00/20:00/02:00 fall around it
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

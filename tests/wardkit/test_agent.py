@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -15,7 +14,6 @@ from pathlib import Path
 import httpx
 import pypdf
 import pytest
-from fastapi import FastAPI
 
 from obruten.signing import SigningKey
 from obruten.ward_agent import agent as agent_mod
@@ -24,34 +22,9 @@ from obruten.ward_agent.app import create_app
 from obruten.ward_agent.settings import AgentSettings
 from obruten.wardkit import build
 from obruten.wardkit.tokens import agent_token
-from pgtools import free_port, reachable_tempdir
+from pgtools import Served, reachable_tempdir
 
 from .conftest import CHROMIUM_ARGS, NOW, Ward
-
-
-class Served:
-    """An ASGI app served by uvicorn in a thread on a free loopback port; ``stop()`` really stops it."""
-
-    def __init__(self, app: FastAPI) -> None:
-        import uvicorn
-
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the app did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.server.force_exit = True
-        self.thread.join(timeout=15)
-        assert not self.thread.is_alive()
 
 
 class AgentPage:
@@ -335,7 +308,6 @@ def test_agent_shows_the_regions_status_message(settings: AgentSettings, publish
     """The same signed status banner as in the journal, followed from the status service and
     accepted by push; an untrusted message is refused."""
     import json
-    import threading
     from dataclasses import replace
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
