@@ -285,6 +285,9 @@ def user_add(ctx: click.Context, username: str, full_name: str, role: str, units
 
 from obruten.ops.cli import ops  # noqa: E402, I001
 main.add_command(ops)
+from obruten.readcopy.cli import ship_command, verify_spool_command  # noqa: E402, I001
+audit.add_command(ship_command)
+audit.add_command(verify_spool_command)
 from obruten.cluster.cli import cluster  # noqa: E402, I001
 main.add_command(cluster)
 from obruten.backup.cli import backup  # noqa: E402, I001

@@ -1,0 +1,72 @@
+"""``obruten audit ship`` and ``obruten audit verify-spool``: the read copy's audit spool by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from obruten.readcopy import spool
+
+
+def _spool_dirs(var_dir: Path, given: Path | None) -> list[Path]:
+    if given is not None:
+        return [given]
+    root = var_dir / "spool"
+    return sorted(p for p in root.iterdir() if (p / spool.SPOOL_FILE).exists()) if root.exists() else []
+
+
+@click.command("ship")
+@click.option("--spool-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="One node's spool (default: every spool under var_dir/spool).")
+@click.option("--primary-url", help="The writable primary (default: primary_url from the config / OBRUTEN_PRIMARY_URL).")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=500, show_default=True,
+              help="Events per transaction on the primary.")
+@click.pass_context
+def ship_command(ctx: click.Context, spool_dir: Path | None, primary_url: str | None, batch: int) -> None:
+    """Ship spooled read-copy audit events into the primary, exactly once (safe to re-run)."""
+    from obruten.cli import config_from
+    from obruten.readcopy.shipper import ship
+
+    cfg = config_from(ctx, primary_url=primary_url)
+    if not cfg.primary_url:
+        raise click.ClickException("no primary to ship to: pass --primary-url or set OBRUTEN_PRIMARY_URL")
+    dirs = _spool_dirs(cfg.var_dir, spool_dir)
+    if not dirs:
+        click.echo(f"no audit spools under {cfg.var_dir / 'spool'}; nothing to ship")
+        return
+    for directory in dirs:
+        click.echo(f"shipping {directory} …", err=True)
+        try:
+            result = asyncio.run(ship(directory, cfg.primary_url, batch, say=lambda m: click.echo(f"  {m}", err=True)))
+        except spool.SpoolError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(result.sentence)
+
+
+@click.command("verify-spool")
+@click.option("--spool-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="One node's spool (default: every spool under var_dir/spool).")
+@click.pass_context
+def verify_spool_command(ctx: click.Context, spool_dir: Path | None) -> None:
+    """Recompute a read copy's spool chain; exit 1 and name the first bad event if it was tampered with."""
+    from obruten.cli import config_from
+
+    cfg = config_from(ctx)
+    broken = False
+    dirs = _spool_dirs(cfg.var_dir, spool_dir)
+    if not dirs:
+        raise click.ClickException(f"no audit spools under {cfg.var_dir / 'spool'}; give --spool-dir")
+    for directory in dirs:
+        result = spool.verify(directory / spool.SPOOL_FILE, node=directory.name)
+        if result.ok:
+            click.echo(f"audit spool {directory.name} intact: {result.events:,} events verified")
+        else:
+            broken = True
+            click.echo(f"AUDIT SPOOL {directory.name} BROKEN at event {result.first_bad_id}: {result.problem}. "
+                       "Do not ship it; keep the file as evidence and report it to the information-security "
+                       "officer.", err=True)
+    if broken:
+        sys.exit(1)
