@@ -107,6 +107,10 @@ def _serve(cfg: Config, url: str, host: str, port: int, workers: int) -> None:
 
     os.environ["OBRUTEN_SERVE_DATABASE_URL"] = url
     os.environ["OBRUTEN_VAR_DIR"] = str(cfg.var_dir.resolve())
+    if cfg.read_copy:  # worker processes read their settings from the environment
+        from obruten.readcopy.cli import read_copy_environment
+
+        os.environ.update(read_copy_environment(cfg))
     if not cfg.secret_key:
         from obruten.auth import load_or_create_secret
 
@@ -119,13 +123,23 @@ def _serve(cfg: Config, url: str, host: str, port: int, workers: int) -> None:
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8000).")
 @click.option("--workers", type=int, default=None, help="Worker processes (default 1).")
+@click.option("--read-copy", is_flag=True, default=None, help="Serve a hot standby read-only (läskopia).")
+@click.option("--database-url", help="The database to serve (for --read-copy: the standby).")
+@click.option("--primary-url", help="Read copy: the primary its spooled audit events are shipped to.")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve the web UI and API (embedded database, or --database-url)."""
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None, read_copy: bool | None,
+          database_url: str | None, primary_url: str | None) -> None:
+    """Serve the web UI and API (embedded database, or --database-url; --read-copy for a standby)."""
     from obruten.database import prepare
 
-    cfg = config_from(ctx, http_host=host, http_port=port, workers=workers)
-    url = _guard(lambda: prepare(cfg, say=lambda m: click.echo(m, err=True)))
+    cfg = config_from(ctx, http_host=host, http_port=port, workers=workers, read_copy=read_copy,
+                      database_url=database_url, primary_url=primary_url)
+    if cfg.read_copy:
+        from obruten.readcopy.cli import check_standby
+
+        url = check_standby(cfg, say=lambda m: click.echo(m, err=True))
+    else:
+        url = _guard(lambda: prepare(cfg, say=lambda m: click.echo(m, err=True)))
     click.echo(f"Obruten journal on http://{cfg.http_host}:{cfg.http_port}/", err=True)
     _serve(cfg, url, cfg.http_host, cfg.http_port, cfg.workers)
 

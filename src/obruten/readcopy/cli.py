@@ -8,7 +8,42 @@ from pathlib import Path
 
 import click
 
-from obruten.readcopy import spool
+from obruten.config import Config
+from obruten.readcopy import node_name, spool
+
+
+def read_copy_environment(cfg: Config) -> dict[str, str]:
+    """The read-copy settings as OBRUTEN_* variables, for uvicorn's worker processes."""
+    env = {"OBRUTEN_READ_COPY": "1", "OBRUTEN_NODE_NAME": cfg.node_name,
+           "OBRUTEN_READ_COPY_STALE_SECONDS": str(cfg.read_copy_stale_seconds)}
+    if cfg.primary_url:
+        env["OBRUTEN_PRIMARY_URL"] = cfg.primary_url
+    return env
+
+
+def check_standby(cfg: Config, say) -> str:  # type: ignore[no-untyped-def]
+    """The standby's URL, after checking it answers and carries this version's schema (nothing is written)."""
+    import psycopg
+
+    from obruten.schema import pending
+
+    if not cfg.database_url:
+        raise click.ClickException("--read-copy needs --database-url (or OBRUTEN_DATABASE_URL): the hot standby "
+                                   "to serve; the read copy never starts or migrates a database itself")
+    try:
+        with psycopg.connect(cfg.database_url, connect_timeout=10) as conn:
+            in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]  # type: ignore[index]
+        missing = pending(cfg.database_url)
+    except psycopg.Error as exc:
+        raise click.ClickException(f"cannot read the standby at --database-url ({str(exc).strip()}); is it "
+                                   "running and does pg_hba.conf let this host in?") from exc
+    if missing:
+        raise click.ClickException(f"the standby lacks schema migrations {', '.join(missing)}: upgrade the primary "
+                                   "(`obruten db start` there) and let the standby replay it, then start again")
+    say(f"Read copy (node {node_name(cfg)}) of a {'hot standby' if in_recovery else 'database NOT in recovery'}; "
+        f"audit spool {spool.spool_dir(cfg.var_dir, node_name(cfg))}; "
+        + ("shipping to the primary every 5 s" if cfg.primary_url else "no --primary-url: `obruten audit ship` later"))
+    return cfg.database_url
 
 
 def _spool_dirs(var_dir: Path, given: Path | None) -> list[Path]:

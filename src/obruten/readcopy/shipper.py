@@ -38,6 +38,10 @@ class PrimaryNotWritable(SpoolError):
     """The primary is unreachable or still a standby; shipping waits."""
 
 
+class ShipperBusy(SpoolError):
+    """Another process is shipping this spool right now."""
+
+
 @dataclass(frozen=True)
 class ShipResult:
     node: str
@@ -65,7 +69,7 @@ class _ShipLock:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             os.close(self.fd)
-            raise SpoolError(f"another shipper is already shipping {self.path.parent}; "
+            raise ShipperBusy(f"another shipper is already shipping {self.path.parent}; "
                              "wait for it to finish") from exc
         return self
 
@@ -160,20 +164,25 @@ async def _commit(sink: DatabaseSink, pool: AsyncConnectionPool, directory: Path
 
 
 async def ship_forever(directory: Path, primary_url: str, say: Say, interval: float = 5.0) -> None:
-    """The read copy's background shipper: a pass every ``interval`` seconds, one sentence per change."""
-    last = ""
+    """The read copy's background shipper: a pass every ``interval`` seconds. It says what it shipped,
+    and says a failure once (not every pass) until the failure changes."""
+    last_failure = ""
     while True:
+        failure = ""
         try:
             if (directory / SPOOL_FILE).exists():
                 result = await ship(directory, primary_url)
-                sentence = result.sentence
-            else:
-                sentence = ""
+                if result.shipped:
+                    say(result.sentence)
+        except ShipperBusy:
+            failure = last_failure  # another worker process of this node ships this pass
         except SpoolError as exc:
-            sentence = str(exc)
+            failure = str(exc)
         except Exception as exc:  # noqa: BLE001 - unknown failure: report it and keep looping
-            sentence = f"audit shipping failed unexpectedly ({type(exc).__name__}: {exc}); retrying"
-        if sentence and (sentence != last or "shipped" in sentence and "nothing" not in sentence):
-            say(sentence)
-        last = sentence
+            failure = f"audit shipping failed unexpectedly ({type(exc).__name__}: {exc}); retrying"
+        if failure and failure != last_failure:
+            say(failure)
+        elif last_failure and not failure:
+            say(f"audit shipping of {directory.name} works again")
+        last_failure = failure
         await asyncio.sleep(interval)
