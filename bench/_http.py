@@ -97,11 +97,11 @@ class HttpConn:
         return status, body
 
     async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        writer, self.reader, self.writer = self.writer, None, None  # a second close (or a cancelled one) is a no-op
+        if writer is not None:
+            writer.close()
             with contextlib.suppress(ConnectionError, OSError):
-                await self.writer.wait_closed()
-        self.reader = self.writer = None
+                await writer.wait_closed()
 
 
 def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:

@@ -4,7 +4,7 @@ One run on this machine: an embedded primary seeded with a synthetic region (``-
 100,000) plus bench staff on its wards, a streaming hot standby of it (``pg_basebackup -R``), and the
 read copy serving the standby (its own process, ``--workers`` uvicorn workers). Then:
 
-* **user levels** (``--users 1000,2500,5000,10000``): each simulated user holds a session (the
+* **user levels** (``--users 500,1000,2500,5000,10000``; a level whose p99 passes 2 s ends the round): each simulated user holds a session (the
   bench logs in ``--logins`` distinct staff once; users share those sessions round-robin, since a
   real login costs an Argon2 hash) and loops ward list → patient overview → medication list (the
   order's administrations page, HTML with the banner) with a think time uniform in
@@ -52,6 +52,7 @@ from obruten.schema import migrate  # noqa: E402
 from read_path import free_port, pct, reachable_tempdir, say, seed_progress, stop_server, tree_cpu  # noqa: E402
 
 P99_GOAL_MS = 200.0
+SATURATED_MS = 2000.0
 GOAL_USERS = 10_000
 RESULTS = Path(__file__).resolve().parent / "results" / "read_copy_load.json"
 OBRUTEN = str(Path(sys.executable).parent / "obruten")
@@ -199,8 +200,9 @@ async def user_level(port: int, logins: list[Login], users: int, think: float, s
                 await step(conn, "overview", f"/patients/{patient}")
             await pause(conn)
 
-    cpu0, srv0, pg0 = time.process_time(), tree_cpu(pids[0]), tree_cpu(pids[1])
     tasks = [asyncio.create_task(user(u)) for u in range(users)]
+    await asyncio.sleep(max(0.0, rec.start - time.perf_counter()))  # CPU is counted in the window only
+    cpu0, srv0, pg0 = time.process_time(), tree_cpu(pids[0]), tree_cpu(pids[1])
     await asyncio.sleep(max(0.0, rec.stop - time.perf_counter()))
     cpu = (time.process_time() - cpu0, tree_cpu(pids[0]) - srv0, tree_cpu(pids[1]) - pg0)
     for task in tasks:
@@ -233,6 +235,21 @@ async def closed_loop(kind: str, op, concurrency: int, seconds: float,  # type: 
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
     cpu = (time.process_time() - cpu0, tree_cpu(pids[0]) - srv0, tree_cpu(pids[1]) - pg0)
     return summarize(kind, concurrency, 0.0, rec, cpu)
+
+
+async def settle(port: int, timeout: float = 60) -> None:
+    """Wait until the server has worked off requests of clients that went away (health answers fast)."""
+    conn = HttpConn("127.0.0.1", port, "none")
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            t0 = time.perf_counter()
+            await conn.get("/api/v1/health")
+            if time.perf_counter() - t0 < 0.05:
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
 
 
 def _mix(logins: list[Login], i: int) -> tuple[str, Login, int, str | None]:
@@ -300,7 +317,8 @@ async def bench(args: argparse.Namespace, port: int, standby_url: str, logins: l
     def show(level: Level) -> None:
         say(f"  {level.kind:<11} {level.users:>6}: {level.rps:7.1f} req/s  p50 {level.p50_ms:6.1f} ms  "
             f"p99 {level.p99_ms:7.1f} ms  errors {level.errors}  cpu client {level.cpu_client_pct:.0f}%  "
-            f"server {level.cpu_server_s:.1f} s  pg {level.cpu_postgres_s:.1f} s  load {level.load_avg_1m}"
+            f"server {level.cpu_server_s:.1f} s  pg {level.cpu_postgres_s:.1f} s  load {level.load_avg_1m}  "
+            f"p99 by step {level.p99_by_step}"
             + (f"  first error: {level.first_error}" if level.first_error else ""))
 
     try:
@@ -324,6 +342,11 @@ async def bench(args: argparse.Namespace, port: int, standby_url: str, logins: l
                 level = await user_level(port, logins, users, args.think, args.seconds, pids)
                 levels.append(level)
                 show(level)
+                await settle(port)
+                if level.p99_ms > SATURATED_MS:
+                    say(f"  p99 above {SATURATED_MS / 1000:.0f} s: the server is saturated; higher levels skipped "
+                        "this round (they would only overload the shared machine)")
+                    break
     finally:
         await pool.close()
         spool.close()
@@ -338,6 +361,9 @@ def report(levels: list[Level], args: argparse.Namespace) -> dict[str, object]:
     raw = [lv for lv in levels if lv.kind == "raw"]
     closed = [lv for lv in levels if lv.kind == "http_closed"]
     raw_rps, closed_rps = med([lv.rps for lv in raw]), med([lv.rps for lv in closed])
+    def per_request(mine: list[Level], attr: str) -> float:
+        return med([1e3 * getattr(lv, attr) / lv.requests for lv in mine if lv.requests])
+
     print(f"raw SQL limit (Journal over psycopg, {args.concurrency} clients, no HTTP, no cache): "
           f"{raw_rps:.0f} req/s median (runs {', '.join(f'{lv.rps:.0f}' for lv in raw)}), "
           f"p99 {med([lv.p99_ms for lv in raw]):.0f} ms")
@@ -353,6 +379,9 @@ def report(levels: list[Level], args: argparse.Namespace) -> dict[str, object]:
     best = 0
     for users in args.users:
         mine = [lv for lv in levels if lv.kind == "users" and lv.users == users]
+        if not mine:
+            print(f"{users:>6} | not run: a lower level saturated the server in every round")
+            continue
         p99s = [lv.p99_ms for lv in mine]
         row = {"rps": med([lv.rps for lv in mine]), "p50_ms": med([lv.p50_ms for lv in mine]), "p99_ms": med(p99s),
                "p99_min": min(p99s), "p99_max": max(p99s), "errors": sum(lv.errors for lv in mine),
@@ -369,6 +398,16 @@ def report(levels: list[Level], args: argparse.Namespace) -> dict[str, object]:
               f"{row['client_cpu_pct']:>9.0f}% | {row['server_cpu_per_s']:>11.2f}s | {row['pg_cpu_per_s']:>7.2f}s | "
               f"{row['load']:>5.1f} | {'yes' if row['holds'] else 'NO'}")
     print()
+    held = [lv for lv in levels if lv.kind == "users" and lv.p99_ms <= P99_GOAL_MS] or \
+        [lv for lv in levels if lv.kind == "users"]
+    server_ms, pg_ms = per_request(held, "cpu_server_s"), per_request(held, "cpu_postgres_s")
+    client_ms = per_request(held, "cpu_client_s")
+    print(f"CPU per request under user load (median): read copy {server_ms:.2f} ms + PostgreSQL {pg_ms:.2f} ms "
+          f"(+ this client {client_ms:.2f} ms); raw SQL: PostgreSQL {per_request(raw, 'cpu_postgres_s'):.2f} ms + "
+          f"driver {per_request(raw, 'cpu_client_s'):.2f} ms")
+    print(f"→ projected capacity with 2 dedicated cores and the client elsewhere: "
+          f"{2000 / (server_ms + pg_ms):.0f} req/s (a projection from CPU cost, not a measurement)")
+    print()
     if best:
         r = rows[best]
         print(f"highest load holding p99 ≤ {P99_GOAL_MS:.0f} ms: {best:,} users at {args.think:g} s think time, "
@@ -378,7 +417,8 @@ def report(levels: list[Level], args: argparse.Namespace) -> dict[str, object]:
     print(f"goal: {GOAL_USERS:,} users at ~10 s think time (≈1,000 req/s) with p99 ≤ {P99_GOAL_MS:.0f} ms: "
           + ("PASS" if best >= GOAL_USERS else f"MISS (holds up to {best:,})"))
     return {"raw_rps": raw_rps, "http_closed_rps": closed_rps, "levels": {str(k): v for k, v in rows.items()},
-            "best_users": best}
+            "best_users": best, "cpu_ms_per_request": {"read_copy": server_ms, "postgres": pg_ms, "client": client_ms},
+            "projected_rps_2_cores": round(2000 / (server_ms + pg_ms))}
 
 
 def start_read_copy(standby_url: str, var_dir: Path, port: int, workers: int,
@@ -394,7 +434,7 @@ def start_read_copy(standby_url: str, var_dir: Path, port: int, workers: int,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, default=100_000)
-    parser.add_argument("--users", type=lambda s: [int(x) for x in s.split(",")], default=[1000, 2500, 5000, 10000])
+    parser.add_argument("--users", type=lambda s: [int(x) for x in s.split(",")], default=[500, 1000, 2500, 5000, 10000])
     parser.add_argument("--think", type=float, default=10.0, help="mean think time between a user's requests (s)")
     parser.add_argument("--seconds", type=float, default=30.0, help="measurement window per user level (s)")
     parser.add_argument("--closed-seconds", type=float, default=10.0, help="per closed-loop run (raw, http)")

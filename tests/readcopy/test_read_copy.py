@@ -90,6 +90,35 @@ def test_every_write_is_refused_with_the_reason(site, patient) -> None:  # type:
     assert ".actions, a[href$=\"/correct\"]" in overview  # write links are hidden on the read copy
 
 
+@pytest.mark.browser
+def test_in_chromium_the_banner_shows_and_prints_and_write_links_are_hidden(site, patient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+    from pypdf import PdfReader
+
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", "--disable-sync"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=args)
+        page = browser.new_page()
+        page.goto(site.read_copy + "/login")
+        page.fill("input[name=username]", "sjukskoterska")
+        page.fill("input[name=password]", "demo")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/ward/**")
+        assert page.locator("#read-copy-banner").is_visible()
+        page.goto(f"{site.read_copy}/patients/{patient}")
+        assert "Läskopia — uppgifter per" in page.locator("#read-copy-banner").inner_text()
+        assert not page.locator("text=Skriv anteckning").is_visible()
+        page.emulate_media(media="print")
+        assert page.locator("#read-copy-banner").is_visible()
+        text = "".join(pg.extract_text() for pg in PdfReader(io.BytesIO(page.pdf())).pages)
+        browser.close()
+    assert "Läskopia" in text and "s efter" in text
+
+
 def test_with_the_primary_killed_users_log_in_and_read_and_every_read_is_spooled(site, patient) -> None:  # type: ignore[no-untyped-def]
     before = len(spooled(site))
     site.primary.kill()
