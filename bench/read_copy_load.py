@@ -303,7 +303,8 @@ async def bench(args: argparse.Namespace, port: int, standby_url: str, logins: l
     from psycopg_pool import AsyncConnectionPool
 
     pool = AsyncConnectionPool(standby_url, min_size=args.concurrency, max_size=args.concurrency, open=False,
-                               kwargs={"options": "-c TimeZone=UTC -c default_transaction_read_only=on"})
+                               kwargs={"options": "-c TimeZone=UTC -c default_transaction_read_only=on",
+                                       "autocommit": True})  # as the read copy's own pool
     await pool.open(wait=True, timeout=30)
     spool = Spool(raw_dir, raw_dir.name)
     journal = Journal(pool=pool, audit=AuditWriter(SpoolSink(spool)), node=raw_dir.name)

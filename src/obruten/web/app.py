@@ -124,9 +124,10 @@ def create_app(config: Config, database_url: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        options = "-c TimeZone=UTC" + (" -c default_transaction_read_only=on" if config.read_copy else "")
-        pool = AsyncConnectionPool(database_url, min_size=2, max_size=config.pool_size, open=False,
-                                   kwargs={"options": options})
+        kwargs: dict[str, object] = {"options": "-c TimeZone=UTC"}
+        if config.read_copy:  # read-only connections; one statement, one snapshot: no BEGIN/COMMIT round trips
+            kwargs = {"options": "-c TimeZone=UTC -c default_transaction_read_only=on", "autocommit": True}
+        pool = AsyncConnectionPool(database_url, min_size=2, max_size=config.pool_size, open=False, kwargs=kwargs)
         await pool.open(wait=True, timeout=30)
         journal = Journal(pool=pool, audit=AuditWriter(DatabaseSink(pool)), node=config.node_name,
                           emergency_hours=config.emergency_access_hours)
