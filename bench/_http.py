@@ -22,34 +22,38 @@ class HttpConn:
     def __init__(self, host: str, port: int, token: str, max_idle: float = 4.0) -> None:
         self.host, self.port = host, port
         self.max_idle = max_idle
-        self.head = (f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
-                     "Accept: application/json\r\n\r\n").encode()
+        self.head = self.header(token)
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.last_used = 0.0
         self.connects = 0
 
+    def header(self, token: str) -> bytes:
+        return (f"Host: {self.host}:{self.port}\r\nAuthorization: Bearer {token}\r\n"
+                "Accept: application/json\r\n\r\n").encode()
+
     async def _open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         self.connects += 1
 
-    async def get(self, path: str) -> tuple[int, int]:
-        """(status, body bytes)."""
+    async def get(self, path: str, head: bytes | None = None) -> tuple[int, int]:
+        """(status, body bytes); ``head`` (from ``header``) sends another session's token on this connection,
+        as a reverse proxy does."""
         if self.writer is not None and time.monotonic() - self.last_used > self.max_idle:
             await self.close()  # the server has closed it, or is about to
         if self.writer is None:
             await self._open()
         try:
-            result = await self._get(path)
+            result = await self._get(path, head or self.head)
         except BaseException:
             await self.close()  # never reuse a connection in an unknown state; the next call reconnects
             raise
         self.last_used = time.monotonic()
         return result
 
-    async def _get(self, path: str) -> tuple[int, int]:
+    async def _get(self, path: str, head: bytes) -> tuple[int, int]:
         assert self.reader is not None and self.writer is not None
-        self.writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self.head)
+        self.writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + head)
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.split(b"\r\n")
         status = int(lines[0].split(b" ", 2)[1])

@@ -160,45 +160,56 @@ def summarize(kind: str, users: int, think: float, rec: Recorder, cpu: tuple[flo
 
 
 async def user_level(port: int, logins: list[Login], users: int, think: float, seconds: float,
-                     pids: tuple[int, int | None]) -> Level:
+                     pids: tuple[int, int | None], proxy: int = 0) -> Level:
+    """``proxy`` = 0: every user has its own connection, closed while thinking longer than the server's
+    keep-alive (browsers straight at uvicorn). ``proxy`` > 0: requests share that many keep-alive
+    connections, each carrying its user's session (a reverse proxy in front of the read copy)."""
     rng = random.Random(users)
-    conns = [HttpConn("127.0.0.1", port, logins[u % len(logins)].token) for u in range(users)]
+    conns = [HttpConn("127.0.0.1", port, logins[u % len(logins)].token) for u in range(0 if proxy else users)]
+    shared: asyncio.Queue[HttpConn] = asyncio.Queue()
+    for _ in range(proxy):
+        shared.put_nowait(HttpConn("127.0.0.1", port, logins[0].token))
+    heads = [HttpConn("127.0.0.1", port, "").header(login.token) for login in logins]
     t_start = time.perf_counter()
     rec = Recorder(t_start + think, t_start + think + seconds)
 
-    async def step(conn: HttpConn, name: str, path: str) -> None:
+    async def step(u: int, name: str, path: str) -> None:
         t0 = time.perf_counter()
+        conn = conns[u] if not proxy else await shared.get()
         try:
-            status, _ = await conn.get(path)
+            status, _ = await conn.get(path, heads[u % len(logins)])
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             rec.error(t0, exc)
             return
+        finally:
+            if proxy:
+                shared.put_nowait(conn)
         if status != 200:
             rec.error(t0, f"HTTP {status} on {path}")
             return
         rec.record(name, t0, time.perf_counter())
 
-    async def pause(conn: HttpConn) -> None:
+    async def pause(u: int) -> None:
         wait = rng.uniform(0.5, 1.5) * think
-        if wait > conn.max_idle:
-            await conn.close()  # the server would drop it before the next click
+        if not proxy and wait > conns[u].max_idle:
+            await conns[u].close()  # the server would drop it before the next click
         await asyncio.sleep(wait)
 
     async def user(u: int) -> None:
-        login, conn = logins[u % len(logins)], conns[u]
+        login = logins[u % len(logins)]
         await asyncio.sleep(rng.uniform(0, think))
         while time.perf_counter() < rec.stop:
-            await step(conn, "ward", f"/api/v1/units/{login.unit}/patients")
-            await pause(conn)
+            await step(u, "ward", f"/api/v1/units/{login.unit}/patients")
+            await pause(u)
             patient = rng.choice(login.patients)
-            await step(conn, "overview", f"/api/v1/patients/{patient}")
-            await pause(conn)
+            await step(u, "overview", f"/api/v1/patients/{patient}")
+            await pause(u)
             orders = login.orders.get(patient)
             if orders:
-                await step(conn, "medication", f"/medication/{rng.choice(orders)}")
+                await step(u, "medication", f"/medication/{rng.choice(orders)}")
             else:
-                await step(conn, "overview", f"/patients/{patient}")
-            await pause(conn)
+                await step(u, "overview", f"/patients/{patient}")
+            await pause(u)
 
     tasks = [asyncio.create_task(user(u)) for u in range(users)]
     await asyncio.sleep(max(0.0, rec.start - time.perf_counter()))  # CPU is counted in the window only
@@ -208,9 +219,10 @@ async def user_level(port: int, logins: list[Login], users: int, think: float, s
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    for conn in conns:
+    everyone = conns + [shared.get_nowait() for _ in range(shared.qsize())]
+    for conn in everyone:
         await conn.close()
-    return summarize("users", users, think, rec, cpu, sum(c.connects for c in conns))
+    return summarize("users", users, think, rec, cpu, sum(c.connects for c in everyone))
 
 
 async def closed_loop(kind: str, op, concurrency: int, seconds: float,  # type: ignore[no-untyped-def]
@@ -340,7 +352,7 @@ async def bench(args: argparse.Namespace, port: int, standby_url: str, logins: l
             levels.append(level)
             show(level)
             for users in args.users:
-                level = await user_level(port, logins, users, args.think, args.seconds, pids)
+                level = await user_level(port, logins, users, args.think, args.seconds, pids, args.proxy)
                 levels.append(level)
                 show(level)
                 await settle(port)
@@ -442,6 +454,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="closed-loop clients (raw and HTTP)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes of the read copy")
     parser.add_argument("--pool-size", type=int, default=None, help="OBRUTEN_POOL_SIZE per worker")
+    parser.add_argument("--proxy", type=int, default=0, metavar="N",
+                        help="users' requests share N keep-alive connections (a reverse proxy); 0: one per user")
     parser.add_argument("--logins", type=int, default=40, help="distinct staff logged in (sessions shared)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=3.0)
@@ -484,7 +498,7 @@ def main() -> int:
         say(f"{len(logins)} staff logged in on the read copy; "
             f"{sum(len(lg.patients) for lg in logins)} admitted patients on their wards")
         info = machine_info(pg_version, patients_seeded=args.patients, read_copy_workers=args.workers,
-                            pool_size=args.pool_size or "default", think_s=args.think, window_s=args.seconds,
+                            pool_size=args.pool_size or "default", proxy_connections=args.proxy, think_s=args.think, window_s=args.seconds,
                             repeat=args.repeat, logins=len(logins), load_avg_at_start=os.getloadavg()[0])
         levels = asyncio.run(bench(args, port, standby.url(), logins, base / "raw-spool" / "bench-raw",
                                    (server.pid, standby.postmaster_pid())))
