@@ -19,9 +19,11 @@ import urllib.request
 class HttpConn:
     """One keep-alive connection; GET only."""
 
-    def __init__(self, host: str, port: int, token: str, max_idle: float = 4.0) -> None:
+    def __init__(self, host: str, port: int, token: str, max_idle: float = 4.0, max_requests: int = 0) -> None:
         self.host, self.port = host, port
         self.max_idle = max_idle
+        self.max_requests = max_requests  # reopen after this many (0: never), like nginx keepalive_requests
+        self.served = 0
         self.head = self.header(token)
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
@@ -35,12 +37,14 @@ class HttpConn:
     async def _open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         self.connects += 1
+        self.served = 0
 
     async def get(self, path: str, head: bytes | None = None) -> tuple[int, int]:
         """(status, body bytes); ``head`` (from ``header``) sends another session's token on this connection,
         as a reverse proxy does."""
-        if self.writer is not None and time.monotonic() - self.last_used > self.max_idle:
-            await self.close()  # the server has closed it, or is about to
+        if self.writer is not None and (time.monotonic() - self.last_used > self.max_idle
+                                        or self.max_requests and self.served >= self.max_requests):
+            await self.close()  # the server has closed it (or is about to), or it has served its share
         if self.writer is None:
             await self._open()
         try:
@@ -49,6 +53,7 @@ class HttpConn:
             await self.close()  # never reuse a connection in an unknown state; the next call reconnects
             raise
         self.last_used = time.monotonic()
+        self.served += 1
         return result
 
     async def _get(self, path: str, head: bytes) -> tuple[int, int]:

@@ -168,7 +168,9 @@ async def user_level(port: int, logins: list[Login], users: int, think: float, s
     conns = [HttpConn("127.0.0.1", port, logins[u % len(logins)].token) for u in range(0 if proxy else users)]
     shared: asyncio.Queue[HttpConn] = asyncio.Queue()
     for _ in range(proxy):
-        shared.put_nowait(HttpConn("127.0.0.1", port, logins[0].token))
+        # recycled after 1,000 requests like nginx's keepalive_requests, which also spreads them over the
+        # uvicorn workers (they share one listening socket; a long-lived connection stays where it landed)
+        shared.put_nowait(HttpConn("127.0.0.1", port, logins[0].token, max_requests=1000))
     heads = [HttpConn("127.0.0.1", port, "").header(login.token) for login in logins]
     t_start = time.perf_counter()
     rec = Recorder(t_start + think, t_start + think + seconds)
