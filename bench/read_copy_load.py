@@ -9,8 +9,10 @@ read copy serving the standby (its own process, ``--workers`` uvicorn workers). 
   real login costs an Argon2 hash) and loops ward list → patient overview → medication list (the
   order's administrations page, HTML with the banner) with a think time uniform in
   [0.5, 1.5] × ``--think`` seconds between requests. Users start spread over one think time; the
-  measurement window (``--seconds``) starts after that ramp. Connections idle longer than the
-  server's keep-alive are closed, as a browser's would be.
+  measurement window (``--seconds``) starts after that ramp. Requests travel over ``--proxy`` (64)
+  shared keep-alive connections, recycled every 1,000 requests, as through a reverse proxy
+  (production terminates TLS there); ``--proxy 0`` gives every user its own connection, closed
+  while the user thinks longer than uvicorn's keep-alive, as browsers straight at uvicorn would.
 * **raw SQL limit**: the same three reads through the same ``Journal`` code (access check, queries,
   audit into a spool) straight over psycopg, closed loop at ``--concurrency``, no HTTP, no cache.
 * **HTTP closed loop** at the same concurrency, for the HTTP/raw ratio (as in ``read_path.py``).
@@ -456,8 +458,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16, help="closed-loop clients (raw and HTTP)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes of the read copy")
     parser.add_argument("--pool-size", type=int, default=None, help="OBRUTEN_POOL_SIZE per worker")
-    parser.add_argument("--proxy", type=int, default=0, metavar="N",
-                        help="users' requests share N keep-alive connections (a reverse proxy); 0: one per user")
+    parser.add_argument("--proxy", type=int, default=64, metavar="N",
+                        help="users' requests share N keep-alive connections (a reverse proxy, as in production); "
+                             "0: one connection per user, straight at uvicorn")
     parser.add_argument("--logins", type=int, default=40, help="distinct staff logged in (sessions shared)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=3.0)
