@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import secrets
@@ -31,13 +30,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _http import HttpConn, http_json, wait_healthy  # noqa: E402
 from _machine import machine_info, print_machine_info  # noqa: E402
 from obruten import access, patients, seed, staff, ward  # noqa: E402
 from obruten.audit import AuditEvent, AuditWriter, DatabaseSink  # noqa: E402
@@ -88,69 +87,6 @@ def tree_cpu(root: int | None) -> float:
         total += _proc_cpu(pid)
         todo.extend(children_of(pid))
     return total
-
-
-# ---- a lean HTTP/1.1 keep-alive client ---------------------------------------------------------------
-class HttpConn:
-    """One keep-alive connection; GET only. Cheaper per request than httpx on a 2-core box."""
-
-    def __init__(self, host: str, port: int, token: str) -> None:
-        self.host, self.port = host, port
-        self.head = (f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
-                     "Accept: application/json\r\n\r\n").encode()
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def _open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-
-    async def get(self, path: str) -> tuple[int, int]:
-        """(status, body bytes)."""
-        if self.writer is None:
-            await self._open()
-        assert self.reader is not None and self.writer is not None
-        try:
-            return await self._get(path)
-        except BaseException:
-            await self.close()  # never reuse a connection in an unknown state; the next call reconnects
-            raise
-
-    async def _get(self, path: str) -> tuple[int, int]:
-        assert self.reader is not None and self.writer is not None
-        self.writer.write(b"GET " + path.encode() + b" HTTP/1.1\r\n" + self.head)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        length, chunked, close = 0, False, False
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            name = name.strip().lower()
-            if name == b"content-length":
-                length = int(value)
-            elif name == b"transfer-encoding" and b"chunked" in value.lower():
-                chunked = True
-            elif name == b"connection" and b"close" in value.lower():
-                close = True
-        if chunked:
-            length = 0
-            while True:
-                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                await self.reader.readexactly(size + 2)
-                length += size
-                if size == 0:
-                    break
-        else:
-            await self.reader.readexactly(length)
-        if close:
-            await self.close()
-        return status, length
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await self.writer.wait_closed()
-        self.reader = self.writer = None
 
 
 # ---- closed-loop driver ---------------------------------------------------------------------------
@@ -319,31 +255,6 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
     except ProcessLookupError:
         pass
-
-
-def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the journal server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(base + "/api/v1/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("the journal server did not become healthy")
-
-
-def http_json(url: str, body: dict | None = None, token: str | None = None) -> object:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method="POST" if data else "GET")
-    req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return json.loads(resp.read())
 
 
 # ---- the benchmark ----------------------------------------------------------------------------

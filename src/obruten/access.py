@@ -52,13 +52,19 @@ async def require_read(conn: psycopg.AsyncConnection, session: Session, patient_
                                "state a reason for emergency access (nödöppning)", patient_id=patient_id)
 
 
-async def grant_emergency(conn: psycopg.AsyncConnection, session: Session, patient_id: int, reason: str,
-                          hours: int) -> dict:
+def emergency_reason(session: Session, reason: str) -> str:
+    """Who may ask for emergency access and how the reason must look; returns the cleaned reason."""
     if not session.clinical:
         raise Forbidden("only physicians and nurses can use emergency access")
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON_LENGTH:
         raise Invalid(f"state the reason for emergency access (at least {MIN_REASON_LENGTH} characters)")
+    return reason
+
+
+async def grant_emergency(conn: psycopg.AsyncConnection, session: Session, patient_id: int, reason: str,
+                          hours: int) -> dict:
+    reason = emergency_reason(session, reason)
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute("SELECT 1 FROM patient WHERE id = %s", (patient_id,))
         if await cur.fetchone() is None:

@@ -14,7 +14,9 @@ from obruten.config import Config, ConfigError
 def _load(ctx: click.Context, **overrides: object) -> Config:
     base: dict[str, object] = ctx.obj or {}
     try:
-        return config_mod.load(**{**base, **overrides})
+        # an option a subcommand was not given (None) never hides the same option given to `obruten`
+        given = {key: value for key, value in overrides.items() if value is not None}
+        return config_mod.load(**{**base, **given})
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -103,6 +105,10 @@ def _serve(cfg: Config, url: str, host: str, port: int, workers: int) -> None:
 
     os.environ["OBRUTEN_SERVE_DATABASE_URL"] = url
     os.environ["OBRUTEN_VAR_DIR"] = str(cfg.var_dir.resolve())
+    if cfg.read_copy:  # worker processes read their settings from the environment
+        from obruten.readcopy.cli import read_copy_environment
+
+        os.environ.update(read_copy_environment(cfg))
     if not cfg.secret_key:
         from obruten.auth import load_or_create_secret
 
@@ -115,13 +121,23 @@ def _serve(cfg: Config, url: str, host: str, port: int, workers: int) -> None:
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default 8000).")
 @click.option("--workers", type=int, default=None, help="Worker processes (default 1).")
+@click.option("--read-copy", is_flag=True, default=None, help="Serve a hot standby read-only (läskopia).")
+@click.option("--database-url", help="The database to serve (for --read-copy: the standby).")
+@click.option("--primary-url", help="Read copy: the primary its spooled audit events are shipped to.")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
-    """Serve the web UI and API (embedded database, or --database-url)."""
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None, read_copy: bool | None,
+          database_url: str | None, primary_url: str | None) -> None:
+    """Serve the web UI and API (embedded database, or --database-url; --read-copy for a standby)."""
     from obruten.database import prepare
 
-    cfg = config_from(ctx, http_host=host, http_port=port, workers=workers)
-    url = _guard(lambda: prepare(cfg, say=lambda m: click.echo(m, err=True)))
+    cfg = config_from(ctx, http_host=host, http_port=port, workers=workers, read_copy=read_copy,
+                      database_url=database_url, primary_url=primary_url)
+    if cfg.read_copy:
+        from obruten.readcopy.cli import check_standby
+
+        url = check_standby(cfg, say=lambda m: click.echo(m, err=True))
+    else:
+        url = _guard(lambda: prepare(cfg, say=lambda m: click.echo(m, err=True)))
     click.echo(f"Obruten journal on http://{cfg.http_host}:{cfg.http_port}/", err=True)
     _serve(cfg, url, cfg.http_host, cfg.http_port, cfg.workers)
 
@@ -293,6 +309,9 @@ def user_add(ctx: click.Context, username: str, full_name: str, role: str, units
 
 from obruten.ops.cli import ops  # noqa: E402, I001
 main.add_command(ops)
+from obruten.readcopy.cli import ship_command, verify_spool_command  # noqa: E402, I001
+audit.add_command(ship_command)
+audit.add_command(verify_spool_command)
 from obruten.cluster.cli import cluster  # noqa: E402, I001
 main.add_command(cluster)
 from obruten.backup.cli import backup  # noqa: E402, I001

@@ -33,6 +33,9 @@ class Config:
     default_language: str = "sv"
     timezone: str = "Europe/Stockholm"
     pool_size: int = 10
+    read_copy: bool = False  # serve from a hot standby, read-only (obruten.readcopy)
+    primary_url: str | None = None  # where a read copy ships its spooled audit events
+    read_copy_stale_seconds: int = 60  # the read-copy banner turns red past this lag
     extra: Mapping[str, str] = field(default_factory=dict)
     # the status message (obruten.status): status service URLs to poll (comma separated), the
     # trusted-keys file (default var_dir/status/trusted_keys) and the poll interval in seconds
@@ -58,6 +61,11 @@ def _coerce(name: str, raw: object, kind: type) -> object:
             return Path(str(raw))
         if kind is int:
             return int(str(raw))
+        if kind is bool:
+            text = str(raw).strip().lower()
+            if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                raise ValueError(text)
+            return text in ("1", "true", "yes", "on")
         return str(raw)
     except ValueError as exc:
         raise ConfigError(f"setting {name}={raw!r} is not a valid {kind.__name__}; fix it in "
@@ -69,6 +77,7 @@ _KINDS: dict[str, type] = {
     "http_port": int, "workers": int, "secret_key": str, "session_hours": int,
     "emergency_access_hours": int, "max_body_bytes": int, "node_name": str,
     "default_language": str, "timezone": str, "pool_size": int,
+    "read_copy": bool, "primary_url": str, "read_copy_stale_seconds": int,
 }
 _KINDS.update({"status_urls": str, "status_trusted_keys": Path, "status_poll_s": int})
 
@@ -113,8 +122,12 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"{name}={port} is not a TCP port (1-65535)")
     if config.workers < 1 or config.pool_size < 1:
         raise ConfigError("workers and pool_size must be at least 1")
-    if config.database_url and not config.database_url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError("database_url must start with postgresql:// (a libpq URL)")
+    for name in ("database_url", "primary_url"):
+        url = getattr(config, name)
+        if url and not url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"{name} must start with postgresql:// (a libpq URL)")
+    if config.read_copy_stale_seconds < 1:
+        raise ConfigError("read_copy_stale_seconds must be at least 1")
 
 
 def names() -> list[str]:

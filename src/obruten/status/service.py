@@ -1,4 +1,4 @@
-"""The status service: issues the signed status message. It lives in the ops service (ADR 0020)
+"""The status service: issues the signed status message. It lives in the ops service (ADR 0023)
 and keeps its record in the ops store (SQLite), so it works with the journal database down.
 
 Who may issue: the officer on duty (console role ``tib``) or whoever holds the on-call function

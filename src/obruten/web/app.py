@@ -124,15 +124,23 @@ def create_app(config: Config, database_url: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = AsyncConnectionPool(database_url, min_size=2, max_size=config.pool_size, open=False,
-                                   kwargs={"options": "-c TimeZone=UTC"})
+        kwargs: dict[str, object] = {"options": "-c TimeZone=UTC"}
+        if config.read_copy:  # read-only connections; one statement, one snapshot: no BEGIN/COMMIT round trips
+            kwargs = {"options": "-c TimeZone=UTC -c default_transaction_read_only=on", "autocommit": True}
+        pool = AsyncConnectionPool(database_url, min_size=2, max_size=config.pool_size, open=False, kwargs=kwargs)
         await pool.open(wait=True, timeout=30)
         journal = Journal(pool=pool, audit=AuditWriter(DatabaseSink(pool)), node=config.node_name,
                           emergency_hours=config.emergency_access_hours)
+        if config.read_copy:  # a hot standby: audit to a local spool, lag banner, shipping (obruten.readcopy)
+            from obruten.readcopy.service import start_read_copy
+
+            journal = await start_read_copy(app, config, pool)
         app.state.runtime = Runtime(config=config, signer=signer, journal=journal, templates=_templates())
         try:
             yield
         finally:
+            if config.read_copy:
+                await app.state.read_copy.stop()
             await pool.close()
 
     app = FastAPI(title="Obruten journal API", version="1", lifespan=lifespan,
@@ -143,6 +151,10 @@ def create_app(config: Config, database_url: str) -> FastAPI:
     install_metrics(app)  # /metrics: request, pool and audit-writer figures (docs/ops-service.md)
     from obruten.web import api, pages, pages_admin
 
+    if config.read_copy:
+        from obruten.readcopy.web import install
+
+        install(app)
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(pages_admin.router)

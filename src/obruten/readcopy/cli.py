@@ -1,0 +1,107 @@
+"""``obruten audit ship`` and ``obruten audit verify-spool``: the read copy's audit spool by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from obruten.config import Config
+from obruten.readcopy import node_name, spool
+
+
+def read_copy_environment(cfg: Config) -> dict[str, str]:
+    """The read-copy settings as OBRUTEN_* variables, for uvicorn's worker processes."""
+    env = {"OBRUTEN_READ_COPY": "1", "OBRUTEN_NODE_NAME": cfg.node_name,
+           "OBRUTEN_READ_COPY_STALE_SECONDS": str(cfg.read_copy_stale_seconds)}
+    if cfg.primary_url:
+        env["OBRUTEN_PRIMARY_URL"] = cfg.primary_url
+    return env
+
+
+def check_standby(cfg: Config, say) -> str:  # type: ignore[no-untyped-def]
+    """The standby's URL, after checking it answers and carries this version's schema (nothing is written)."""
+    import psycopg
+
+    from obruten.schema import pending
+
+    if not cfg.database_url:
+        raise click.ClickException("--read-copy needs --database-url (or OBRUTEN_DATABASE_URL): the hot standby "
+                                   "to serve; the read copy never starts or migrates a database itself")
+    try:
+        with psycopg.connect(cfg.database_url, connect_timeout=10) as conn:
+            in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]  # type: ignore[index]
+        missing = pending(cfg.database_url)
+    except psycopg.Error as exc:
+        raise click.ClickException(f"cannot read the standby at --database-url ({str(exc).strip()}); is it "
+                                   "running and does pg_hba.conf let this host in?") from exc
+    if missing:
+        raise click.ClickException(f"the standby lacks schema migrations {', '.join(missing)}: upgrade the primary "
+                                   "(`obruten db start` there) and let the standby replay it, then start again")
+    say(f"Read copy (node {node_name(cfg)}) of a {'hot standby' if in_recovery else 'database NOT in recovery'}; "
+        f"audit spool {spool.spool_dir(cfg.var_dir, node_name(cfg))}; "
+        + ("shipping to the primary every 5 s" if cfg.primary_url else "no --primary-url: `obruten audit ship` later"))
+    return cfg.database_url
+
+
+def _spool_dirs(var_dir: Path, given: Path | None) -> list[Path]:
+    if given is not None:
+        return [given]
+    root = var_dir / "spool"
+    return sorted(p for p in root.iterdir() if (p / spool.SPOOL_FILE).exists()) if root.exists() else []
+
+
+@click.command("ship")
+@click.option("--spool-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="One node's spool (default: every spool under var_dir/spool).")
+@click.option("--primary-url", help="The writable primary (default: primary_url from the config / OBRUTEN_PRIMARY_URL).")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=500, show_default=True,
+              help="Events per transaction on the primary.")
+@click.pass_context
+def ship_command(ctx: click.Context, spool_dir: Path | None, primary_url: str | None, batch: int) -> None:
+    """Ship spooled read-copy audit events into the primary, exactly once (safe to re-run)."""
+    from obruten.cli import config_from
+    from obruten.readcopy.shipper import ship
+
+    cfg = config_from(ctx, primary_url=primary_url)
+    if not cfg.primary_url:
+        raise click.ClickException("no primary to ship to: pass --primary-url or set OBRUTEN_PRIMARY_URL")
+    dirs = _spool_dirs(cfg.var_dir, spool_dir)
+    if not dirs:
+        click.echo(f"no audit spools under {cfg.var_dir / 'spool'}; nothing to ship")
+        return
+    for directory in dirs:
+        click.echo(f"shipping {directory} …", err=True)
+        try:
+            result = asyncio.run(ship(directory, cfg.primary_url, batch, say=lambda m: click.echo(f"  {m}", err=True)))
+        except spool.SpoolError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(result.sentence)
+
+
+@click.command("verify-spool")
+@click.option("--spool-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="One node's spool (default: every spool under var_dir/spool).")
+@click.pass_context
+def verify_spool_command(ctx: click.Context, spool_dir: Path | None) -> None:
+    """Recompute a read copy's spool chain; exit 1 and name the first bad event if it was tampered with."""
+    from obruten.cli import config_from
+
+    cfg = config_from(ctx)
+    broken = False
+    dirs = _spool_dirs(cfg.var_dir, spool_dir)
+    if not dirs:
+        raise click.ClickException(f"no audit spools under {cfg.var_dir / 'spool'}; give --spool-dir")
+    for directory in dirs:
+        result = spool.verify(directory / spool.SPOOL_FILE, node=directory.name)
+        if result.ok:
+            click.echo(f"audit spool {directory.name} intact: {result.events:,} events verified")
+        else:
+            broken = True
+            click.echo(f"AUDIT SPOOL {directory.name} BROKEN at event {result.first_bad_id}: {result.problem}. "
+                       "Do not ship it; keep the file as evidence and report it to the information-security "
+                       "officer.", err=True)
+    if broken:
+        sys.exit(1)

@@ -1,0 +1,74 @@
+"""The read copy's web layer: writes are refused, ``GET /api/v1/read-copy`` tells how current it is.
+
+Refusing is one rule in one place (``RefuseWrites``, an ASGI wrapper around the app): every request
+that would write -- any POST/PUT/PATCH/DELETE except logging in and out and emergency access (granted
+locally, see ``readcopy.journal``), and the GET pages that only show a write form -- gets HTTP 503
+with the reason (API) or the error page (UI). The pool's ``default_transaction_read_only`` and the
+standby itself are the second and third walls; a write that still reaches the database gets the
+same answer. The banner and the hiding of write controls live in ``readcopy_banner.html``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import psycopg
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+API_MESSAGE = ("the read copy is read-only: document in the journal (the primary) when it is available, "
+               "otherwise on paper according to the reserve routine (reservrutin)")
+
+# login/logout need no write; emergency access is granted locally (ADR 0022); a status message is
+# pushed to every node, the read copy included (it lands in var/status, not in the database)
+_ALLOWED_POSTS = re.compile(r"^/(api/v1/)?login$|^/logout$|^/(api/v1/)?patients/\d+/emergency-access$"
+                            r"|^/api/v1/status$")
+_WRITE_FORMS = re.compile(r"^/patients/\d+/(note|medication|referral)/new$|^/notes/[^/]+/correct$"
+                          r"|^/referrals/[^/]+/result$")
+_READ_METHODS = ("GET", "HEAD", "OPTIONS")
+
+router = APIRouter(prefix="/api/v1", tags=["read copy"])
+
+
+@router.get("/read-copy", summary="How current the read copy is: {as_of, lag_seconds, stale}")
+async def read_copy_status(request: Request) -> JSONResponse:
+    rc = request.app.state.read_copy
+    return JSONResponse({**rc.lag.current().as_json(), "node": rc.node})
+
+
+def refuses(method: str, path: str) -> bool:
+    if method.upper() in _READ_METHODS:
+        return bool(_WRITE_FORMS.match(path))
+    return not _ALLOWED_POSTS.match(path)
+
+
+def refusal(request: Request) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": API_MESSAGE, "read_copy": True}, status_code=503,
+                            headers={"Retry-After": "60"})
+    from obruten.i18n import translator
+    from obruten.web.app import language, render
+
+    return render(request, "error.html", 503, message=translator(language(request))("readcopy.read_only"))
+
+
+class RefuseWrites:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and refuses(scope["method"], scope["path"]):
+            await refusal(Request(scope, receive))(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    """Make ``app`` a read copy (call before the journal's routers are included)."""
+    app.include_router(router)
+    app.add_middleware(RefuseWrites)
+
+    @app.exception_handler(psycopg.errors.ReadOnlySqlTransaction)
+    async def read_only(request: Request, exc: psycopg.errors.ReadOnlySqlTransaction) -> Response:
+        return refusal(request)

@@ -1,0 +1,176 @@
+"""The read copy end to end: a real primary, a real streaming standby, `obruten serve --read-copy`.
+
+Ordered like an outage: normal operation, then the primary is SIGKILLed, then it comes back.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+import psycopg
+import pytest
+
+from obruten import audit
+from obruten.readcopy import spool
+from obruten.readcopy.standby import wait_replayed
+
+READ_ONLY_SV = "Läskopian är skrivskyddad – dokumentera i journalen / enligt reservrutin"
+
+
+def login(base: str, username: str = "lakare") -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=15)
+    r = client.post("/api/v1/login", json={"username": username, "password": "demo"})
+    assert r.status_code == 200, r.text
+    client.headers["Authorization"] = f"Bearer {r.json()['token']}"
+    client.units = r.json()["user"]["units"]  # type: ignore[attr-defined]
+    return client
+
+
+def wait_for(check, what: str, timeout: float = 60):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def spooled(site) -> list[spool.SpooledEvent]:  # type: ignore[no-untyped-def]
+    return list(spool.read_events(site.read_copy_var / "spool" / "read-copy" / spool.SPOOL_FILE))
+
+
+@pytest.fixture(scope="module")
+def patient(site) -> int:  # type: ignore[no-untyped-def]
+    doctor = login(site.journal)
+    ward = doctor.get(f"/api/v1/units/{doctor.units[0]}/patients").json()  # type: ignore[attr-defined]
+    return int(ward[0]["id"])
+
+
+def test_a_note_written_on_the_primary_shows_on_the_read_copy_with_the_banner(site, patient) -> None:  # type: ignore[no-untyped-def]
+    title = f"Läskopiekontroll {uuid.uuid4().hex[:8]}"
+    r = login(site.journal, "sjukskoterska").post(f"/api/v1/patients/{patient}/notes",
+                                                  json={"kind": "omvardnad", "title": title, "body": "Mår bra."})
+    assert r.status_code == 201, r.text
+    wait_replayed(site.primary.url(), site.standby.url())
+    nurse = login(site.read_copy, "sjukskoterska")
+    page = nurse.get(f"/patients/{patient}")
+    assert page.status_code == 200 and title in page.text
+    assert 'id="read-copy-banner"' in page.text and "Läskopia — uppgifter per" in page.text
+    assert "s efter)" in page.text and 'class="readcopy"' in page.text
+    assert "@media print" in page.text  # the banner stays on printouts
+    english = nurse.get(f"/patients/{patient}", cookies={"lang": "en"})
+    assert "Read copy — data as of" in english.text and "s behind)" in english.text
+
+
+def test_an_idle_primary_does_not_make_the_copy_look_behind(site) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(site.standby.url(), autocommit=True) as c:
+        wait_for(lambda: c.execute("SELECT clock_timestamp() - pg_last_xact_replay_timestamp() > interval '4 s'")
+                 .fetchone()[0],
+                 "the last replayed commit to be older than the staleness limit")
+    time.sleep(1.5)  # one more refresh of the lag tracker
+    status = httpx.get(site.read_copy + "/api/v1/read-copy").json()
+    assert status["lag_seconds"] == 0 and status["stale"] is False and status["streaming"] is True
+    assert set(status) >= {"as_of", "lag_seconds", "stale"}
+
+
+def test_every_write_is_refused_with_the_reason(site, patient) -> None:  # type: ignore[no-untyped-def]
+    nurse = login(site.read_copy, "sjukskoterska")
+    r = nurse.post(f"/api/v1/patients/{patient}/notes", json={"kind": "omvardnad", "body": "x"})
+    assert r.status_code == 503 and "read-only" in r.json()["error"] and r.json()["read_copy"] is True
+    admin = login(site.read_copy, "admin")
+    assert admin.post("/admin/users", data={"username": "ny"}).status_code == 503
+    for path in (f"/patients/{patient}/note/new", f"/patients/{patient}/notes"):
+        page = nurse.get(path) if path.endswith("/new") else nurse.post(path, data={"body": "x"})
+        assert page.status_code == 503 and READ_ONLY_SV in page.text
+    overview = nurse.get(f"/patients/{patient}").text
+    assert ".actions, a[href$=\"/correct\"]" in overview  # write links are hidden on the read copy
+
+
+@pytest.mark.browser
+def test_in_chromium_the_banner_shows_and_prints_and_write_links_are_hidden(site, patient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+    from pypdf import PdfReader
+
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", "--disable-sync"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=args)
+        page = browser.new_page()
+        page.goto(site.read_copy + "/login")
+        page.fill("input[name=username]", "sjukskoterska")
+        page.fill("input[name=password]", "demo")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/ward/**")
+        assert page.locator("#read-copy-banner").is_visible()
+        page.goto(f"{site.read_copy}/patients/{patient}")
+        assert "Läskopia — uppgifter per" in page.locator("#read-copy-banner").inner_text()
+        assert not page.locator("text=Skriv anteckning").is_visible()
+        page.emulate_media(media="print")
+        assert page.locator("#read-copy-banner").is_visible()
+        text = "".join(pg.extract_text() for pg in PdfReader(io.BytesIO(page.pdf())).pages)
+        browser.close()
+    assert "Läskopia" in text and "s efter" in text
+
+
+def test_with_the_primary_killed_users_log_in_and_read_and_every_read_is_spooled(site, patient) -> None:  # type: ignore[no-untyped-def]
+    before = len(spooled(site))
+    site.primary.kill()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(site.primary.url(), connect_timeout=2)
+
+    # a fresh login on the read copy (accounts come from the replica; sessions need no writes)
+    browser = httpx.Client(base_url=site.read_copy, timeout=15)
+    form = browser.get("/login")
+    csrf = form.cookies.get("obruten_csrf") or browser.cookies.get("obruten_csrf")
+    r = browser.post("/login", data={"username": "lakare", "password": "demo", "csrf": csrf, "next": "/"})
+    assert r.status_code == 303, r.text
+    page = browser.get(f"/patients/{patient}")
+    assert page.status_code == 200
+
+    # emergency access is granted locally (spooled) and opens a record outside the care relation
+    nurse = login(site.read_copy, "sjukskoterska")
+    with psycopg.connect(site.standby.url()) as c:
+        stranger = c.execute("SELECT id FROM patient WHERE id NOT IN (SELECT patient_id FROM admission_current"
+                             " WHERE unit_id = ANY(%s)) ORDER BY id LIMIT 1", (nurse.units,)).fetchone()[0]  # type: ignore[attr-defined]
+    assert nurse.get(f"/api/v1/patients/{stranger}").status_code == 403
+    granted = nurse.post(f"/api/v1/patients/{stranger}/emergency-access", json={"reason": "Akut, journalen nere"})
+    assert granted.status_code == 201 and granted.json()["local"] is True
+    assert nurse.get(f"/api/v1/patients/{stranger}").status_code == 200
+
+    events = spooled(site)[before:]
+    actions = [(e.event.action, e.event.patient_id, e.event.actor) for e in events]
+    assert ("login", None, "lakare") in actions
+    assert ("read", patient, "lakare") in actions
+    assert ("emergency_access", stranger, "sjukskoterska") in actions
+    assert ("read", stranger, "sjukskoterska") in actions
+    assert spool.verify(site.read_copy_var / "spool" / "read-copy" / spool.SPOOL_FILE).ok
+
+    # the copy cannot know what it misses: its lag grows and the banner turns red
+    wait_for(lambda: httpx.get(site.read_copy + "/api/v1/read-copy").json()["stale"], "the banner to turn red")
+    assert 'class="readcopy readcopy-stale"' in browser.get(f"/patients/{patient}").text
+
+
+def test_when_the_primary_returns_the_spool_is_shipped_exactly_once(site) -> None:  # type: ignore[no-untyped-def]
+    site.primary.start()
+    total = len(spooled(site))
+    with psycopg.connect(site.primary.url(), autocommit=True) as c:
+        wait_for(lambda: c.execute("SELECT count(*) FROM audit_event WHERE node = 'read-copy'").fetchone()[0] >= total,
+                 "the shipper to ship the spool", timeout=90)
+        count, distinct, top = c.execute("SELECT count(*), count(DISTINCT source_seq), max(source_seq) FROM audit_event"
+                                         " WHERE node = 'read-copy'").fetchone()
+        grant = c.execute("SELECT purpose, detail FROM audit_event WHERE node = 'read-copy'"
+                          " AND action = 'emergency_access'").fetchone()
+    assert count == distinct == top >= total
+    assert grant[0] == "Akut, journalen nere" and grant[1]["local"] is True
+    assert audit.verify(site.primary.url()).ok
+    assert spool.verify(site.read_copy_var / "spool" / "read-copy" / spool.SPOOL_FILE).ok
+    status = wait_for(lambda: (s := httpx.get(site.read_copy + "/api/v1/read-copy").json())["stale"] is False and s,
+                      "the read copy to catch up again")
+    assert status["streaming"] is True

@@ -1,0 +1,96 @@
+"""The read copy's small rules, without servers: the lag rule, which requests are refused, the cache."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from obruten import config as config_mod
+from obruten.config import ConfigError
+from obruten.readcopy import node_name
+from obruten.readcopy.journal import BodyCache
+from obruten.readcopy.lag import Lag, decide
+from obruten.readcopy.web import refuses
+
+NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+HOUR_AGO = NOW - timedelta(hours=1)
+
+
+def test_an_idle_primary_with_everything_replayed_is_current() -> None:
+    assert decide(True, True, HOUR_AGO, True, NOW, None) == (NOW, True)
+
+
+def test_replay_behind_uses_the_later_of_last_commit_and_last_seen_current() -> None:
+    assert decide(True, False, HOUR_AGO, True, NOW, None) == (HOUR_AGO, False)
+    seen = NOW - timedelta(seconds=2)
+    assert decide(True, False, HOUR_AGO, True, NOW, seen) == (seen, False)
+
+
+def test_without_a_wal_receiver_the_copy_is_as_old_as_its_last_knowledge() -> None:
+    seen = NOW - timedelta(seconds=90)
+    assert decide(True, True, HOUR_AGO, False, NOW, seen) == (seen, False)
+    as_of, current = decide(True, None, None, False, NOW, None)
+    assert not current and as_of.year == 1970
+
+
+def test_a_database_not_in_recovery_is_current() -> None:
+    assert decide(False, None, None, False, NOW, None) == (NOW, True)
+
+
+@pytest.mark.parametrize(("method", "path", "refused"), [
+    ("GET", "/patients/12", False),
+    ("GET", "/api/v1/units/MED1/patients", False),
+    ("POST", "/login", False),
+    ("POST", "/api/v1/login", False),
+    ("POST", "/logout", False),
+    ("POST", "/patients/12/emergency-access", False),
+    ("POST", "/api/v1/patients/12/emergency-access", False),
+    ("POST", "/api/v1/status", False),  # a pushed status message lands in var/status, not the database
+    ("POST", "/api/v1/patients/12/notes", True),
+    ("POST", "/patients/12/notes", True),
+    ("POST", "/admin/users", True),
+    ("PUT", "/api/v1/anything", True),
+    ("DELETE", "/api/v1/patients/12", True),
+    ("GET", "/patients/12/note/new", True),
+    ("GET", "/notes/0b6e/correct", True),
+    ("GET", "/referrals/LAB-1-0000014/result", True),
+])
+def test_which_requests_a_read_copy_refuses(method: str, path: str, refused: bool) -> None:
+    assert refuses(method, path) is refused
+
+
+class FakeLag:
+    def __init__(self) -> None:
+        self.lsn = "0/100"
+
+    def current(self) -> Lag:
+        return Lag(NOW, 0.0, False, self.lsn, True)
+
+
+def test_cached_bodies_live_only_as_long_as_the_replay_position() -> None:
+    lag = FakeLag()
+    cache = BodyCache(lag)  # type: ignore[arg-type]
+    version, body = cache.get(("overview", 1))
+    assert body is None
+    cache.put(version, ("overview", 1), '{"a":1}')
+    assert cache.get(("overview", 1)) == ("0/100", '{"a":1}')
+    lag.lsn = "0/200"  # the standby replayed more WAL: the body may have changed
+    assert cache.get(("overview", 1)) == ("0/200", None)
+    cache.put("0/100", ("overview", 1), "old")  # a query that started before the move is not cached
+    assert cache.get(("overview", 1))[1] is None
+    lag.lsn = ""  # unknown position (standby unreachable): never cache
+    version, _ = cache.get(("ward", "MED1"))
+    cache.put(version, ("ward", "MED1"), "[]")
+    assert cache.get(("ward", "MED1"))[1] is None
+
+
+def test_read_copy_settings() -> None:
+    cfg = config_mod.load(environ={"OBRUTEN_READ_COPY": "on", "OBRUTEN_PRIMARY_URL": "postgresql://p/obruten"})
+    assert cfg.read_copy and cfg.primary_url == "postgresql://p/obruten" and cfg.read_copy_stale_seconds == 60
+    assert node_name(cfg) == "read-copy"
+    assert node_name(config_mod.load(environ={"OBRUTEN_NODE_NAME": "rc-site-b"})) == "rc-site-b"
+    with pytest.raises(ConfigError, match="read_copy"):
+        config_mod.load(environ={"OBRUTEN_READ_COPY": "maybe"})
+    with pytest.raises(ConfigError, match="primary_url"):
+        config_mod.load(environ={"OBRUTEN_PRIMARY_URL": "http://x"})
