@@ -74,7 +74,7 @@ class PostRegistration:
             decided = await queue.recently_decided(conn, unit_id)
             per_patient = await queue.pending_by_patient(conn, unit_id)
         for shown in sorted({r["patient_id"] for r in pending + decided}):
-            await self.journal._log(session, "read", shown, "vård", view="postreg_review", unit=unit_id)
+            await self.journal.audit_action(session, "read", shown, "vård", view="postreg_review", unit=unit_id)
         return Review(pending, decided, per_patient, sum(p["pending"] for p in per_patient))
 
     async def pending_counts(self) -> dict[str, int]:
@@ -92,18 +92,18 @@ class PostRegistration:
             if entry["kind"] == "note":
                 new = notes.NewNote.model_validate({**entry["payload"], "clinical_at": entry["clinical_at"],
                                                    "unit_id": entry["unit_id"]})
-                unit = await self.journal._writable(conn, session, entry["patient_id"], entry["unit_id"],
+                unit = await self.journal.check_writable(conn, session, entry["patient_id"], entry["unit_id"],
                                                     REVIEWER_ROLES)
                 row = await notes.write(conn, entry["patient_id"], unit, new, session.user_id)
             else:
                 order = await medication.current_order(conn, entry["order_entry"])
-                await self.journal._writable(conn, session, order["patient_id"], order["unit_id"], REVIEWER_ROLES)
+                await self.journal.check_writable(conn, session, order["patient_id"], order["unit_id"], REVIEWER_ROLES)
                 new_adm = medication.NewAdministration.model_validate(
                     {**entry["payload"], "clinical_at": entry["clinical_at"]})
                 row = await medication.administer(conn, entry["order_entry"], new_adm, session.user_id)
             await queue.record_registration(conn, entry, entry["kind"], row["entry_id"], session.user_id)
             await queue.record_decision(conn, entry_id, "confirmed", session.user_id, None)
-        await self.journal._log(session, "write", entry["patient_id"], "vård", entry=entry["kind"],
+        await self.journal.audit_action(session, "write", entry["patient_id"], "vård", entry=entry["kind"],
                                 id=str(row["entry_id"]), postreg=entry_id)
         return row
 
@@ -115,7 +115,7 @@ class PostRegistration:
             entry = await queue.entry_for_decision(conn, entry_id)
             self._decidable(session, entry)
             await queue.record_decision(conn, entry_id, "rejected", session.user_id, reason)
-        await self.journal._log(session, "postreg_reject", entry["patient_id"], "vård", postreg=entry_id)
+        await self.journal.audit_action(session, "postreg_reject", entry["patient_id"], "vård", postreg=entry_id)
 
     def _decidable(self, session: Session, entry: dict) -> None:
         self._reviewer(session, entry["unit_id"])

@@ -110,7 +110,7 @@ class ReadCopyJournal(Journal):
             if body is None:
                 body = await patients.overview_json(conn, patient_id)
                 self.cache.put(version, ("overview", patient_id), body)
-        await self._log(session, "read", patient_id, purpose, view="overview", basis=grant.basis)
+        await self.audit_action(session, "read", patient_id, purpose, view="overview", basis=grant.basis)
         return body
 
     async def ward_list_json(self, session: Session, unit_id: str) -> str:
@@ -123,7 +123,7 @@ class ReadCopyJournal(Journal):
                 await ward.unit(conn, unit_id)
                 body = await ward.ward_list_json(conn, unit_id)
             self.cache.put(version, ("ward", unit_id), body)
-        await self._log(session, "read_ward_list", purpose="vård", unit=unit_id)
+        await self.audit_action(session, "read_ward_list", purpose="vård", unit=unit_id)
         return body
 
     async def grant_emergency(self, session: Session, patient_id: int, reason: str) -> dict:
@@ -135,6 +135,6 @@ class ReadCopyJournal(Journal):
         now = datetime.now(UTC)
         expires = now + timedelta(hours=self.emergency_hours)
         # the spooled event IS the grant: durable before the record opens, shipped with the other reads
-        await self._log(session, "emergency_access", patient_id, reason, expires_at=expires.isoformat(), local=True)
+        await self.audit_action(session, "emergency_access", patient_id, reason, expires_at=expires.isoformat(), local=True)
         return {"staff_id": session.user_id, "patient_id": patient_id, "reason": reason, "granted_at": now,
                 "expires_at": expires, "granted_on": self.node, "local": True}
