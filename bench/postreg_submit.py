@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -36,6 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _harness import clean_up, free_port, reachable_tempdir, say, seed_progress, start_server, write_results  # noqa: E402
+from _http import wait_healthy  # noqa: E402
 from _machine import machine_info, print_machine_info  # noqa: E402
 from obruten import seed  # noqa: E402
 from obruten.pgserver import DATABASE, PostgresInstance  # noqa: E402
@@ -47,7 +48,6 @@ from obruten.ward_agent.downtime_store import DowntimeStore  # noqa: E402
 from obruten.ward_agent.downtime_submit import Submitter  # noqa: E402
 from obruten.wardkit.content import unit_kit_data  # noqa: E402
 from obruten.wardkit.tokens import agent_token  # noqa: E402
-from read_path import free_port, reachable_tempdir, say, seed_progress, start_server, stop_server, wait_healthy  # noqa: E402
 
 GOAL_SECONDS = 10.0
 RESULTS = Path(__file__).resolve().parent / "results" / "postreg_submit.json"
@@ -212,21 +212,10 @@ def main() -> int:
         verdict = "met" if med["http"] <= GOAL_SECONDS else "NOT met"
         print(f"\ngoal: {args.entries:,} entries submitted and queued for review in ≤ {GOAL_SECONDS:.0f} s: "
               f"{verdict} (median {med['http']:.2f} s)")
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps({"machine": info, "args": vars(args), "median_seconds": med, "runs": runs},
-                                      indent=2, ensure_ascii=False) + "\n")
-        say(f"results written to {RESULTS}")
+        write_results(RESULTS, {"machine": info, "args": vars(args), "median_seconds": med, "runs": runs})
         return 0
     finally:
-        if server is not None:
-            stop_server(server)
-        if pg is not None:
-            try:
-                pg.stop(mode="immediate")
-            except Exception as exc:  # noqa: BLE001 - keep cleaning up
-                say(f"could not stop PostgreSQL: {exc}")
-        shutil.rmtree(base, ignore_errors=True)
-        shutil.rmtree(workdir, ignore_errors=True)
+        clean_up(server, [pg], base, workdir)
 
 
 if __name__ == "__main__":

@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import secrets
-import shutil
 import signal
 import statistics
 import subprocess
@@ -42,8 +40,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _http import HttpConn, http_json, wait_healthy  # noqa: E402
+from _harness import clean_up, free_port, pct, reachable_tempdir, say, seed_progress, tree_cpu, write_results  # noqa: E402
+from _http import HttpConn, wait_healthy  # noqa: E402
 from _machine import machine_info, print_machine_info  # noqa: E402
+from _staff import Login, add_bench_staff, log_in_all  # noqa: E402
 from obruten import seed, staff  # noqa: E402
 from obruten.audit import AuditWriter  # noqa: E402
 from obruten.journal import Journal  # noqa: E402
@@ -51,61 +51,12 @@ from obruten.pgserver import DATABASE, PostgresInstance  # noqa: E402
 from obruten.readcopy.spool import Spool, SpoolSink  # noqa: E402
 from obruten.readcopy.standby import create_standby, wait_replayed  # noqa: E402
 from obruten.schema import migrate  # noqa: E402
-from read_path import free_port, pct, reachable_tempdir, say, seed_progress, stop_server, tree_cpu  # noqa: E402
 
 P99_GOAL_MS = 200.0
 SATURATED_MS = 2000.0
 GOAL_USERS = 10_000
 RESULTS = Path(__file__).resolve().parent / "results" / "read_copy_load.json"
 OBRUTEN = str(Path(sys.executable).parent / "obruten")
-
-
-# ---- the simulated region -----------------------------------------------------------------------
-@dataclass
-class Login:
-    username: str
-    token: str
-    unit: str
-    patients: list[int]  # admitted on the unit
-    orders: dict[int, list[str]]  # patient -> medication order entry ids
-
-
-async def add_bench_staff(url: str, per_unit: int, max_units: int) -> list[str]:
-    """A physician and a nurse (password 'demo') on each of the busiest wards."""
-    import psycopg
-
-    names: list[str] = []
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        cur = await conn.execute(
-            "SELECT unit_id FROM admission_current WHERE discharged_at IS NULL GROUP BY unit_id"
-            " ORDER BY count(*) DESC, unit_id LIMIT %s", (max_units,))
-        units = [r[0] for r in await cur.fetchall()]
-        for unit in units:
-            for role in ("physician", "nurse")[:per_unit]:
-                name = f"bench-{role[:3]}-{unit.lower()}"
-                await staff.create(conn, name, f"Bench {role} {unit}", role, "demo", [unit])
-                names.append(name)
-    return names
-
-
-def log_in_all(base: str, usernames: list[str], standby_url: str) -> list[Login]:
-    import psycopg
-
-    logins: list[Login] = []
-    for name in usernames:
-        answer = http_json(base + "/api/v1/login", {"username": name, "password": "demo"})
-        assert isinstance(answer, dict)
-        unit = answer["user"]["units"][0]
-        ward = http_json(f"{base}/api/v1/units/{unit}/patients", token=answer["token"])
-        assert isinstance(ward, list)
-        logins.append(Login(name, answer["token"], unit, [int(p["id"]) for p in ward], {}))
-    with psycopg.connect(standby_url) as conn:
-        for login in logins:
-            for patient, entry in conn.execute(
-                    "SELECT patient_id, entry_id::text FROM medication_order_current WHERE patient_id = ANY(%s)",
-                    (login.patients,)):
-                login.orders.setdefault(patient, []).append(entry)
-    return [login for login in logins if login.patients]
 
 
 # ---- measuring ---------------------------------------------------------------------------------------
@@ -511,22 +462,11 @@ def main() -> int:
         print_machine_info(info)
         print()
         summary = report(levels, args)
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps({"machine": info, "args": vars(args), "seed_counts": counts,
-                                       "summary": summary, "runs": [asdict(lv) for lv in levels]},
-                                      indent=2, ensure_ascii=False) + "\n")
-        say(f"results written to {RESULTS}")
+        write_results(RESULTS, {"machine": info, "args": vars(args), "seed_counts": counts,
+                                "summary": summary, "runs": [asdict(lv) for lv in levels]})
         return 0
     finally:
-        if server is not None:
-            stop_server(server)
-        for instance in (standby, primary):
-            if instance is not None:
-                try:
-                    instance.stop(mode="immediate")
-                except Exception as exc:  # noqa: BLE001 - keep cleaning up
-                    say(f"could not stop PostgreSQL: {exc}")
-        shutil.rmtree(base, ignore_errors=True)
+        clean_up(server, [standby, primary], base)
 
 
 if __name__ == "__main__":

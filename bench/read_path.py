@@ -19,16 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import secrets
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -36,57 +30,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _harness import (  # noqa: E402
+    clean_up,
+    free_port,
+    pct,
+    reachable_tempdir,
+    say,
+    seed_progress,
+    start_server,
+    tree_cpu,
+    write_results,
+)
 from _http import HttpConn, http_json, wait_healthy  # noqa: E402
 from _machine import machine_info, print_machine_info  # noqa: E402
 from obruten import access, patients, seed, staff, ward  # noqa: E402
 from obruten.audit import AuditEvent, AuditWriter, DatabaseSink  # noqa: E402
 from obruten.auth import Session  # noqa: E402
 from obruten.errors import Forbidden  # noqa: E402
-from obruten.pgserver import DATABASE, PostgresInstance, children_of  # noqa: E402
+from obruten.pgserver import DATABASE, PostgresInstance  # noqa: E402
 from obruten.schema import migrate  # noqa: E402
 
 GOAL = 0.50
 RESULTS = Path(__file__).resolve().parent / "results" / "read_path.json"
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def reachable_tempdir(prefix: str) -> Path:
-    """A temp dir the PostgreSQL service user can enter (as in tests/conftest.py)."""
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
-    os.chmod(path, 0o755)
-    return path
-
-
-# ---- CPU accounting ---------------------------------------------------------------------------
-def _proc_cpu(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def tree_cpu(root: int | None) -> float:
-    """CPU seconds used so far by ``root`` and its live descendants."""
-    if root is None:
-        return 0.0
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        total += _proc_cpu(pid)
-        todo.extend(children_of(pid))
-    return total
 
 
 # ---- closed-loop driver ---------------------------------------------------------------------------
@@ -109,13 +74,6 @@ class Run:
     cpu_server_s: float
     cpu_postgres_s: float
     first_error: str = ""
-
-
-def pct(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    k = min(len(sorted_values) - 1, max(0, round(q * len(sorted_values) + 0.5) - 1))
-    return sorted_values[k]
 
 
 async def drive(op: Op, concurrency: int, seconds: float) -> tuple[list[float], int, int, float, str]:
@@ -216,45 +174,6 @@ def raw_ops(pool, writer: AuditWriter, target: Target) -> dict[str, Op]:  # type
         return len(body.encode())
 
     return {"overview": overview, "ward_list": ward_list}
-
-
-# ---- setup ------------------------------------------------------------------------------------
-def seed_progress() -> Callable[[str, int, int], None]:
-    last: dict[str, float] = {}
-
-    def report(stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if stage not in last or done >= total or now - last[stage] > 5:
-            last[stage] = now
-            say(f"  seed {stage:<26} {done:>10,} / {total:,}")
-
-    return report
-
-
-def start_server(url: str, var_dir: Path, port: int, workers: int, pool_size: int | None) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
-    env.update({"OBRUTEN_SERVE_DATABASE_URL": url, "OBRUTEN_VAR_DIR": str(var_dir),
-                "OBRUTEN_SECRET_KEY": secrets.token_urlsafe(48)})
-    if pool_size is not None:
-        env["OBRUTEN_POOL_SIZE"] = str(pool_size)
-    code = ("import os, sys; from obruten import cli, config; "
-            "cli._serve(config.load(), os.environ['OBRUTEN_SERVE_DATABASE_URL'], '127.0.0.1', "
-            "int(sys.argv[1]), int(sys.argv[2]))")
-    return subprocess.Popen([sys.executable, "-c", code, str(port), str(workers)], env=env,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
 
 
 # ---- the benchmark ----------------------------------------------------------------------------
@@ -412,21 +331,11 @@ def main() -> int:
         print_machine_info(info)
         print()
         print_table(summary)
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps({"machine": info, "args": vars(args), "seed_counts": counts,
-                                       "summary": summary, "runs": [asdict(r) for r in runs]},
-                                      indent=2, ensure_ascii=False) + "\n")
-        say(f"results written to {RESULTS}")
+        write_results(RESULTS, {"machine": info, "args": vars(args), "seed_counts": counts,
+                                "summary": summary, "runs": [asdict(r) for r in runs]})
         return 0
     finally:
-        if server is not None:
-            stop_server(server)
-        if pg is not None:
-            try:
-                pg.stop(mode="immediate")
-            except Exception as exc:  # noqa: BLE001 - keep cleaning up
-                say(f"could not stop PostgreSQL: {exc}")
-        shutil.rmtree(base, ignore_errors=True)
+        clean_up(server, [pg], base)
 
 
 if __name__ == "__main__":

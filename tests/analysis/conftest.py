@@ -13,13 +13,12 @@ import pytest
 
 from obruten import events
 from obruten.ops import alarms, incidents, users
-from obruten.ops.api import create_app
 from obruten.ops.clock import FakeClock
 from obruten.ops.findings import Finding
 from obruten.ops.service import OpsService
 from obruten.ops.settings import Settings
 from obruten.ops.store import Store
-from pgtools import Served
+from ops.conftest import Live, live  # noqa: F401  (the ops app over real HTTP)
 
 
 @pytest.fixture(scope="session")
@@ -71,21 +70,7 @@ def bearer(client: httpx.Client, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-class Live(Served):
-    """The ops app served by uvicorn in a thread on a free loopback port (for the browser)."""
-
-    def __init__(self, service: OpsService) -> None:
-        super().__init__(create_app(service), lifespan="off", what="the ops app")
-
-
 @pytest.fixture
-def live(service: OpsService) -> Iterator[Live]:
-    server = Live(service)
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def client(live: Live) -> Iterator[httpx.Client]:
+def client(live: Live) -> Iterator[httpx.Client]:  # noqa: F811 (the imported fixture)
     with httpx.Client(base_url=live.base, timeout=30) as c:
         yield c
