@@ -125,3 +125,30 @@ def clean_up(server: subprocess.Popen[bytes] | None, instances: Iterable[Postgre
                 say(f"could not stop PostgreSQL: {exc}")
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM runs the caller's ``finally`` (stop the servers) instead of killing the bench outright."""
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+def start_seeded(pg: PostgresInstance, patients: int) -> dict[str, int]:
+    """Create, start and migrate ``pg`` and seed a synthetic region of ``patients``; returns the counts."""
+    from obruten import seed
+    from obruten.pgserver import DATABASE
+    from obruten.schema import migrate
+
+    say(f"PostgreSQL in {pg.data_dir} on port {pg.port}")
+    pg.init()
+    pg.start()
+    pg.ensure_database(DATABASE)
+    migrate(pg.url())
+    started = time.monotonic()
+    say(f"seeding {patients:,} patients …")
+    counts = seed.generate(pg.url(), patients, progress=seed_progress())
+    say(f"seeded in {time.monotonic() - started:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    return counts

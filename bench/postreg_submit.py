@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,15 +34,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import clean_up, free_port, reachable_tempdir, say, seed_progress, start_server, write_results  # noqa: E402
+from _harness import (  # noqa: E402
+    clean_up,
+    exit_on_sigterm,
+    free_port,
+    reachable_tempdir,
+    say,
+    start_seeded,
+    start_server,
+    write_results,
+)
 from _http import wait_healthy  # noqa: E402
 from _machine import machine_info, print_machine_info  # noqa: E402
-from obruten import seed  # noqa: E402
-from obruten.pgserver import DATABASE, PostgresInstance  # noqa: E402
+from obruten.pgserver import PostgresInstance  # noqa: E402
 from obruten.postreg import queue  # noqa: E402
 from obruten.postreg.agents import AgentIdentity  # noqa: E402
 from obruten.postreg.models import Batch, DowntimeEntry  # noqa: E402
-from obruten.schema import migrate  # noqa: E402
 from obruten.ward_agent.downtime_store import DowntimeStore  # noqa: E402
 from obruten.ward_agent.downtime_submit import Submitter  # noqa: E402
 from obruten.wardkit.content import unit_kit_data  # noqa: E402
@@ -150,24 +156,15 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    def _terminate(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, _terminate)
+    exit_on_sigterm()
     base = reachable_tempdir("obruten-bench-postreg-")
     workdir = Path(tempfile.mkdtemp(prefix="obruten-bench-agent-"))
     pg: PostgresInstance | None = None
     server: subprocess.Popen[bytes] | None = None
     try:
         pg = PostgresInstance.at(base, free_port())
-        say(f"PostgreSQL in {base} on port {pg.port}")
-        pg.init()
-        pg.start()
-        pg.ensure_database(DATABASE)
+        start_seeded(pg, args.patients)
         db_url = pg.url()
-        migrate(db_url)
-        say(f"seeding {args.patients:,} patients …")
-        seed.generate(db_url, args.patients, progress=seed_progress())
         import psycopg
 
         with psycopg.connect(db_url, autocommit=True) as conn:

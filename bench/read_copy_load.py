@@ -30,7 +30,6 @@ import asyncio
 import os
 import random
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -40,17 +39,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _harness import clean_up, free_port, pct, reachable_tempdir, say, seed_progress, tree_cpu, write_results  # noqa: E402
+from _harness import (  # noqa: E402
+    clean_up,
+    exit_on_sigterm,
+    free_port,
+    pct,
+    reachable_tempdir,
+    say,
+    start_seeded,
+    tree_cpu,
+    write_results,
+)
 from _http import HttpConn, wait_healthy  # noqa: E402
 from _machine import machine_info, print_machine_info  # noqa: E402
 from _staff import Login, add_bench_staff, log_in_all  # noqa: E402
-from obruten import seed, staff  # noqa: E402
+from obruten import staff  # noqa: E402
 from obruten.audit import AuditWriter  # noqa: E402
 from obruten.journal import Journal  # noqa: E402
-from obruten.pgserver import DATABASE, PostgresInstance  # noqa: E402
+from obruten.pgserver import PostgresInstance  # noqa: E402
 from obruten.readcopy.spool import Spool, SpoolSink  # noqa: E402
 from obruten.readcopy.standby import create_standby, wait_replayed  # noqa: E402
-from obruten.schema import migrate  # noqa: E402
 
 P99_GOAL_MS = 200.0
 SATURATED_MS = 2000.0
@@ -417,25 +425,14 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0)
     args = parser.parse_args()
 
-    def _terminate(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)  # run the finally below: stop the read copy and PostgreSQL
-
-    signal.signal(signal.SIGTERM, _terminate)
+    exit_on_sigterm()
     base = reachable_tempdir("obruten-bench-rc-")
     primary: PostgresInstance | None = None
     standby: PostgresInstance | None = None
     server: subprocess.Popen[bytes] | None = None
     try:
         primary = PostgresInstance.at(base, free_port(), name="primary")
-        say(f"primary PostgreSQL in {base} on port {primary.port}")
-        primary.init()
-        primary.start()
-        primary.ensure_database(DATABASE)
-        migrate(primary.url())
-        t0 = time.monotonic()
-        say(f"seeding {args.patients:,} patients …")
-        counts = seed.generate(primary.url(), args.patients, progress=seed_progress())
-        say(f"seeded in {time.monotonic() - t0:.0f} s")
+        counts = start_seeded(primary, args.patients)
         names = asyncio.run(add_bench_staff(primary.url(), 2, (args.logins + 1) // 2))
         import psycopg
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,23 +31,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (  # noqa: E402
     clean_up,
+    exit_on_sigterm,
     free_port,
     pct,
     reachable_tempdir,
     say,
-    seed_progress,
+    start_seeded,
     start_server,
     tree_cpu,
     write_results,
 )
 from _http import HttpConn, http_json, wait_healthy  # noqa: E402
 from _machine import machine_info, print_machine_info  # noqa: E402
-from obruten import access, patients, seed, staff, ward  # noqa: E402
+from obruten import access, patients, staff, ward  # noqa: E402
 from obruten.audit import AuditEvent, AuditWriter, DatabaseSink  # noqa: E402
 from obruten.auth import Session  # noqa: E402
 from obruten.errors import Forbidden  # noqa: E402
-from obruten.pgserver import DATABASE, PostgresInstance  # noqa: E402
-from obruten.schema import migrate  # noqa: E402
+from obruten.pgserver import PostgresInstance  # noqa: E402
 
 GOAL = 0.50
 RESULTS = Path(__file__).resolve().parent / "results" / "read_path.json"
@@ -273,25 +272,14 @@ def main() -> int:
     parser.add_argument("--pool-size", type=int, default=None, help="OBRUTEN_POOL_SIZE per worker (default: app's)")
     args = parser.parse_args()
 
-    def _terminate(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)  # run the finally below: stop uvicorn and PostgreSQL
-
-    signal.signal(signal.SIGTERM, _terminate)
+    exit_on_sigterm()
     base = reachable_tempdir("obruten-bench-")
     pg: PostgresInstance | None = None
     server: subprocess.Popen[bytes] | None = None
     try:
         pg = PostgresInstance.at(base, free_port())
-        say(f"PostgreSQL in {base} on port {pg.port}")
-        pg.init()
-        pg.start()
-        pg.ensure_database(DATABASE)
+        counts = start_seeded(pg, args.patients)
         db_url = pg.url()
-        migrate(db_url)
-        t0 = time.monotonic()
-        say(f"seeding {args.patients:,} patients …")
-        counts = seed.generate(db_url, args.patients, progress=seed_progress())
-        say(f"seeded in {time.monotonic() - t0:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
         import psycopg
 
