@@ -129,12 +129,13 @@ def create_app(config: Config, database_url: str) -> FastAPI:
             kwargs = {"options": "-c TimeZone=UTC -c default_transaction_read_only=on", "autocommit": True}
         pool = AsyncConnectionPool(database_url, min_size=2, max_size=config.pool_size, open=False, kwargs=kwargs)
         await pool.open(wait=True, timeout=30)
-        journal = Journal(pool=pool, audit=AuditWriter(DatabaseSink(pool)), node=config.node_name,
-                          emergency_hours=config.emergency_access_hours)
         if config.read_copy:  # a hot standby: audit to a local spool, lag banner, shipping (obruten.readcopy)
             from obruten.readcopy.service import start_read_copy
 
             journal = await start_read_copy(app, config, pool)
+        else:
+            journal = Journal(pool=pool, audit=AuditWriter(DatabaseSink(pool)), node=config.node_name,
+                              emergency_hours=config.emergency_access_hours)
         app.state.runtime = Runtime(config=config, signer=signer, journal=journal, templates=_templates())
         try:
             yield
