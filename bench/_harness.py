@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from obruten.pgserver import PostgresInstance, children_of
+from obruten.platform.pgserver import PostgresInstance, children_of
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -138,9 +138,9 @@ def exit_on_sigterm() -> None:
 
 def start_seeded(pg: PostgresInstance, patients: int) -> dict[str, int]:
     """Create, start and migrate ``pg`` and seed a synthetic region of ``patients``; returns the counts."""
-    from obruten import seed
-    from obruten.pgserver import DATABASE
-    from obruten.schema import migrate
+    from obruten.devtools import seed
+    from obruten.platform.pgserver import DATABASE
+    from obruten.record.schema import migrate
 
     say(f"PostgreSQL in {pg.data_dir} on port {pg.port}")
     pg.init()

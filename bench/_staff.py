@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from _http import http_json
-from obruten import staff
+from obruten.record import staff
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The region the ward-kit benchmark builds from: its own embedded PostgreSQL, seeded once, reused.
 
-``obruten.seed.generate`` makes ``clamp(patients / 1500, 8, 1100)`` care units, so a 1,100-unit
+``obruten.devtools.seed.generate`` makes ``clamp(patients / 1500, 8, 1100)`` care units, so a 1,100-unit
 region needs 1,650,000 patients (about two thirds of the units are wards with open admissions).
 Seeding that takes minutes, so the server's data directory is kept (``--region-dir``) and reused
 by later runs; ``--fresh`` starts over.
@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from obruten import seed
-from obruten.pgserver import DATABASE, PostgresInstance
-from obruten.schema import migrate
+from obruten.devtools import seed
+from obruten.platform.pgserver import DATABASE, PostgresInstance
+from obruten.record.schema import migrate
 
 PATIENTS_PER_UNIT = 1500
 MARKER = "seeded-patients"

@@ -46,7 +46,7 @@ from _harness import (  # noqa: E402
 )
 from _http import wait_healthy  # noqa: E402
 from _machine import machine_info, print_machine_info  # noqa: E402
-from obruten.pgserver import PostgresInstance  # noqa: E402
+from obruten.platform.pgserver import PostgresInstance  # noqa: E402
 from obruten.postreg import queue  # noqa: E402
 from obruten.postreg.agents import AgentIdentity  # noqa: E402
 from obruten.postreg.models import Batch, DowntimeEntry  # noqa: E402

@@ -53,12 +53,12 @@ from _harness import (  # noqa: E402
 from _http import HttpConn, wait_healthy  # noqa: E402
 from _machine import machine_info, print_machine_info  # noqa: E402
 from _staff import Login, add_bench_staff, log_in_all  # noqa: E402
-from obruten import staff  # noqa: E402
-from obruten.audit import AuditWriter  # noqa: E402
-from obruten.journal import Journal  # noqa: E402
-from obruten.pgserver import PostgresInstance  # noqa: E402
+from obruten.platform.pgserver import PostgresInstance  # noqa: E402
 from obruten.readcopy.spool import Spool, SpoolSink  # noqa: E402
 from obruten.readcopy.standby import create_standby, wait_replayed  # noqa: E402
+from obruten.record import staff  # noqa: E402
+from obruten.record.audit import AuditWriter  # noqa: E402
+from obruten.record.service import Journal  # noqa: E402
 
 P99_GOAL_MS = 200.0
 SATURATED_MS = 2000.0

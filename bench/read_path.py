@@ -43,11 +43,11 @@ from _harness import (  # noqa: E402
 )
 from _http import HttpConn, http_json, wait_healthy  # noqa: E402
 from _machine import machine_info, print_machine_info  # noqa: E402
-from obruten import access, patients, staff, ward  # noqa: E402
-from obruten.audit import AuditEvent, AuditWriter, DatabaseSink  # noqa: E402
-from obruten.auth import Session  # noqa: E402
-from obruten.errors import Forbidden  # noqa: E402
-from obruten.pgserver import PostgresInstance  # noqa: E402
+from obruten.platform.auth import Session  # noqa: E402
+from obruten.platform.errors import Forbidden  # noqa: E402
+from obruten.platform.pgserver import PostgresInstance  # noqa: E402
+from obruten.record import access, patients, staff, ward  # noqa: E402
+from obruten.record.audit import AuditEvent, AuditWriter, DatabaseSink  # noqa: E402
 
 GOAL = 0.50
 RESULTS = Path(__file__).resolve().parent / "results" / "read_path.json"

@@ -28,15 +28,15 @@ import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 
 from _machine import machine_info, print_machine_info  # noqa: E402
-from obruten import config as config_mod  # noqa: E402
 from obruten.ops import users  # noqa: E402
 from obruten.ops.api import create_app as ops_app  # noqa: E402
 from obruten.ops.service import OpsService  # noqa: E402
 from obruten.ops.settings import Settings  # noqa: E402
+from obruten.ops.status_service import StatusIssuer, StatusSettings  # noqa: E402
+from obruten.platform import config as config_mod  # noqa: E402
 from obruten.status.document import StatusDocument  # noqa: E402
 from obruten.status.follower import Follower  # noqa: E402
 from obruten.status.ledger import Ledger  # noqa: E402
-from obruten.status.service import StatusIssuer, StatusSettings  # noqa: E402
 
 
 def serve(app: object) -> tuple[uvicorn.Server, str]:
@@ -74,7 +74,7 @@ def main() -> None:
 def run(root: Path, args: argparse.Namespace) -> None:
     from fastapi import FastAPI
 
-    from obruten.status.node_routes import install
+    from obruten.record.status_api import install
 
     # a node that receives pushes (the journal's status routes without the journal)
     node_cfg = config_mod.load(environ={}, var_dir=root / "push-node")

@@ -34,8 +34,8 @@ import psycopg  # noqa: E402
 
 from _machine import machine_info, print_machine_info  # noqa: E402
 from _wardkit_region import region  # noqa: E402
-from obruten.pgserver import children_of  # noqa: E402
-from obruten.signing import load_or_create_key  # noqa: E402
+from obruten.platform.pgserver import children_of  # noqa: E402
+from obruten.platform.signing import load_or_create_key  # noqa: E402
 from obruten.wardkit import build, content  # noqa: E402
 
 REGION_GOAL_S, WARD_GOAL_S = 60.0, 1.0

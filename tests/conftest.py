@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from obruten.pgserver import DATABASE, PostgresInstance
-from obruten.schema import migrate
+from obruten.platform.pgserver import DATABASE, PostgresInstance
+from obruten.record.schema import migrate
 from pgtools import Served, free_port, fresh_database, reachable_tempdir
 
 
@@ -43,7 +43,7 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
 @pytest.fixture(scope="session")
 def region_url(pg: PostgresInstance) -> str:
     """A migrated database holding a small synthetic region with the demo logins."""
-    from obruten import seed
+    from obruten.devtools import seed
 
     url = fresh_database(pg, "region")
     seed.generate(url, 400, seed=7)
@@ -58,8 +58,8 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def journal_server(region_url: str) -> Iterator[LiveServer]:
     """The journal web app served by uvicorn on a free port, in a background thread."""
-    from obruten import config as config_mod
-    from obruten.web.app import create_app
+    from obruten.platform import config as config_mod
+    from obruten.record.app import create_app
 
     var_dir = reachable_tempdir("obruten-web-")
     cfg = config_mod.load(environ={}, var_dir=var_dir, secret_key="test-secret-" + "x" * 40)

@@ -13,8 +13,8 @@ from typing import Any
 
 import psycopg
 
-from obruten.pgserver import PostgresInstance
-from obruten.schema import migrate
+from obruten.platform.pgserver import PostgresInstance
+from obruten.record.schema import migrate
 
 
 def free_port() -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from obruten.entries import ENTRY_TABLES
+from obruten.record.entries import ENTRY_TABLES
 
 PROTECTED = (*ENTRY_TABLES, "emergency_access", "audit_event")
 
@@ -38,7 +38,7 @@ def _ensure_row(c: psycopg.Connection, table: str, url: str) -> None:
 
         from psycopg_pool import AsyncConnectionPool
 
-        from obruten.audit import AuditEvent, DatabaseSink
+        from obruten.record.audit import AuditEvent, DatabaseSink
 
         async def one() -> None:
             async with AsyncConnectionPool(url, min_size=1, max_size=1) as pool:

@@ -8,8 +8,8 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from obruten import audit
-from obruten.audit import AuditEvent, AuditWriter, DatabaseSink
+from obruten.record import audit
+from obruten.record.audit import AuditEvent, AuditWriter, DatabaseSink
 from pgtools import fresh_database
 
 

@@ -12,8 +12,8 @@ import time
 
 import psycopg
 
-from obruten.pgserver import DATABASE, PostgresInstance, pg_bin
-from obruten.schema import migrate
+from obruten.platform.pgserver import DATABASE, PostgresInstance, pg_bin
+from obruten.record.schema import migrate
 from pgtools import free_port, reachable_tempdir
 
 

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from obruten import personal_number
-from obruten.auth import check_password
-from obruten.schema import migrate
-from obruten.seed import SeedError, generate
+from obruten.devtools.seed import SeedError, generate
+from obruten.platform.auth import check_password
+from obruten.record import personal_number
+from obruten.record.schema import migrate
 
 
 def _with_db(url: str, dbname: str) -> str:

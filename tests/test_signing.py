@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from obruten.signing import SignatureError, TrustedKeys, canonical, load_or_create_key
+from obruten.platform.signing import SignatureError, TrustedKeys, canonical, load_or_create_key
 
 
 def test_signed_document_verifies_and_a_changed_byte_does_not(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from obruten import config as config_mod
-from obruten.config import Config, ConfigError
+from obruten.platform import config as config_mod
+from obruten.platform.config import Config, ConfigError
 
 
 def _load(ctx: click.Context, **overrides: object) -> Config:
@@ -53,7 +53,7 @@ def db() -> None:
 @click.pass_context
 def db_start(ctx: click.Context) -> None:
     """Create (first time), start and migrate the database; print its URL."""
-    from obruten.database import prepare
+    from obruten.record.schema import prepare
 
     cfg = config_from(ctx)
     url = _guard(lambda: prepare(cfg, say=lambda m: click.echo(m, err=True)))
@@ -64,7 +64,7 @@ def db_start(ctx: click.Context) -> None:
 @click.pass_context
 def db_stop(ctx: click.Context) -> None:
     """Stop the embedded PostgreSQL."""
-    from obruten.database import embedded_instance
+    from obruten.platform.database import embedded_instance
 
     cfg = config_from(ctx)
     if not cfg.embedded:
@@ -77,15 +77,15 @@ def db_stop(ctx: click.Context) -> None:
 @click.pass_context
 def db_url(ctx: click.Context) -> None:
     """Print the database URL (contains a password: keep it out of logs)."""
-    from obruten.database import url_for
+    from obruten.platform.database import url_for
 
     click.echo(url_for(config_from(ctx)))
 
 
 def _guard(fn):  # type: ignore[no-untyped-def]
     """Turn our own errors into one clear line with what to do next, not a traceback."""
-    from obruten.pgserver import PostgresError
-    from obruten.schema import MigrationError
+    from obruten.platform.pgserver import PostgresError
+    from obruten.record.schema import MigrationError
 
     try:
         return fn()
@@ -110,10 +110,10 @@ def _serve(cfg: Config, url: str, host: str, port: int, workers: int) -> None:
 
         os.environ.update(read_copy_environment(cfg))
     if not cfg.secret_key:
-        from obruten.auth import load_or_create_secret
+        from obruten.platform.auth import load_or_create_secret
 
         os.environ["OBRUTEN_SECRET_KEY"] = load_or_create_secret(cfg.var_dir / "secret_key")
-    uvicorn.run("obruten.web.main:create_from_env", factory=True, host=host, port=port, workers=workers,
+    uvicorn.run("obruten.record.app:create_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False, timeout_graceful_shutdown=5)
 
 
@@ -128,7 +128,7 @@ def _serve(cfg: Config, url: str, host: str, port: int, workers: int) -> None:
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None, read_copy: bool | None,
           database_url: str | None, primary_url: str | None) -> None:
     """Serve the web UI and API (embedded database, or --database-url; --read-copy for a standby)."""
-    from obruten.database import prepare
+    from obruten.record.schema import prepare
 
     cfg = config_from(ctx, http_host=host, http_port=port, workers=workers, read_copy=read_copy,
                       database_url=database_url, primary_url=primary_url)
@@ -167,8 +167,8 @@ def _progress_bar():  # type: ignore[no-untyped-def]
 @click.pass_context
 def seed(ctx: click.Context, patients: int, seed_value: int) -> None:
     """Generate a synthetic region (fake personal numbers, demo logins) into an empty database."""
-    from obruten import seed as seed_mod
-    from obruten.database import prepare
+    from obruten.devtools import seed as seed_mod
+    from obruten.record.schema import prepare
 
     cfg = config_from(ctx)
     url = _guard(lambda: prepare(cfg, say=lambda m: click.echo(m, err=True)))
@@ -193,8 +193,9 @@ def demo(ctx: click.Context, patients: int, port: int | None, ops_port: int, war
     """Start the embedded database, seed a synthetic region (first run only) and serve the UI."""
     import asyncio
 
-    from obruten import seed as seed_mod
-    from obruten.database import embedded_instance, prepare
+    from obruten.devtools import seed as seed_mod
+    from obruten.platform.database import embedded_instance
+    from obruten.record.schema import prepare
 
     cfg = config_from(ctx, http_port=port)
     url = _guard(lambda: prepare(cfg, say=lambda m: click.echo(m, err=True)))
@@ -209,7 +210,7 @@ def demo(ctx: click.Context, patients: int, port: int | None, ops_port: int, war
 
     wire_demo(cfg.var_dir, f"http://{cfg.http_host}:{ops_port}")  # the banner follows the ops status service
     ops_proc = spawn_ops(cfg.var_dir, port=ops_port, journal_url=url)
-    from obruten import demo as demo_mod
+    from obruten.devtools import demo as demo_mod
 
     side = [demo_mod.spawn_kit_builder(cfg.var_dir, url)]
     ward = demo_mod.demo_ward(url)
@@ -264,8 +265,8 @@ def audit() -> None:
 @click.pass_context
 def audit_verify(ctx: click.Context) -> None:
     """Recompute the audit chain; exit 1 and name the first bad event if it was tampered with."""
-    from obruten import audit as audit_mod
-    from obruten.database import url_for
+    from obruten.platform.database import url_for
+    from obruten.record import audit as audit_mod
 
     result = audit_mod.verify(url_for(config_from(ctx)))
     if result.ok:
@@ -294,9 +295,9 @@ def user_add(ctx: click.Context, username: str, full_name: str, role: str, units
 
     import psycopg
 
-    from obruten import staff
-    from obruten.database import url_for
-    from obruten.errors import DomainError
+    from obruten.platform.database import url_for
+    from obruten.platform.errors import DomainError
+    from obruten.record import staff
 
     async def run() -> int:
         async with await psycopg.AsyncConnection.connect(url_for(config_from(ctx)), autocommit=True) as conn:

@@ -11,13 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from obruten import events
 from obruten.ops import alarms, incidents, users
 from obruten.ops.clock import FakeClock
 from obruten.ops.findings import Finding
 from obruten.ops.service import OpsService
 from obruten.ops.settings import Settings
 from obruten.ops.store import Store
+from obruten.platform import events
 from ops.conftest import Live, live  # noqa: F401  (the ops app over real HTTP)
 
 

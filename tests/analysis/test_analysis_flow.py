@@ -7,9 +7,9 @@ import io
 import httpx
 from pypdf import PdfReader
 
-from obruten import events as events_file
 from obruten.ops.analysis import analyses
 from obruten.ops.service import OpsService
+from obruten.platform import events as events_file
 
 from .conftest import bearer, drill_incident
 

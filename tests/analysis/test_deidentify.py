@@ -13,7 +13,7 @@ import pytest
 from obruten.ops.analysis.deidentify import Deidentifier
 from obruten.ops.analysis.names import StaticNames
 from obruten.ops.service import OpsService
-from obruten.pgserver import PostgresInstance
+from obruten.platform.pgserver import PostgresInstance
 from pgtools import fresh_database
 
 from .conftest import bearer, drill_incident

@@ -13,7 +13,8 @@ import psycopg
 import pytest
 
 from obruten.backup import basebackup, catalog, restore, verify
-from obruten.cluster import members, status
+from obruten.cluster import members
+from obruten.cluster import overview as status
 from obruten.cluster.lagged import recover
 from obruten.cluster.topology import Topology
 from obruten.drill import scenarios

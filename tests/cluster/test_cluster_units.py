@@ -80,12 +80,12 @@ def test_backup_events_feed_the_ops_backup_probe(tmp_path: Path) -> None:
     """The events backups emit are the ones (and in the shape) the ops backup probe reads."""
     from datetime import UTC, datetime
 
-    from obruten import events
     from obruten.backup.catalog import Backup, Verification
     from obruten.cluster import announce
     from obruten.ops.probe_local import BackupProbe
     from obruten.ops.store import Store
     from obruten.ops.timeline import ingest
+    from obruten.platform import events
 
     var = tmp_path / "var"
     topo = Topology.create(tmp_path / "c", tmp_path / "b", 55400, events_dir=var)

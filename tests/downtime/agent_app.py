@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from postreg_helpers import kit_data
 
 import pgtools
-from obruten.signing import load_or_create_key
+from obruten.platform.signing import load_or_create_key
 from obruten.ward_agent.app import create_app
 from obruten.ward_agent.settings import AgentSettings
 from obruten.wardkit import build

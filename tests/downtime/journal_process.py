@@ -26,7 +26,7 @@ class JournalProcess:
         env = {**os.environ, "OBRUTEN_SERVE_DATABASE_URL": self.db_url, "OBRUTEN_VAR_DIR": str(self.var_dir),
                "OBRUTEN_SECRET_KEY": SECRET}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "obruten.web.main:create_from_env", "--factory", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "obruten.record.app:create_from_env", "--factory", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning"], env=env)
         wait_for(lambda: _healthy(self.base), "the journal process to answer /api/v1/health")
 

@@ -11,7 +11,7 @@ import pytest
 from agent_app import Served, store_path, ward_pc
 from postreg_helpers import agent_token, kit_data, nurse_unit, received
 
-from obruten.i18n import STOCKHOLM
+from obruten.platform.i18n import STOCKHOLM
 from pgtools import free_port
 
 
@@ -123,7 +123,7 @@ def test_the_background_loop_submits_without_anyone_pressing_a_button(tmp_path, 
                                                                       journal_server) -> None:
     import time
 
-    from obruten.ward_agent.downtime_web import DowntimeAgent, DowntimeSettings
+    from obruten.ward_agent.web import DowntimeAgent, DowntimeSettings
 
     app = ward_pc(tmp_path, region_url, unit, journal_server.base)
     app.state.downtime = DowntimeAgent(DowntimeSettings(

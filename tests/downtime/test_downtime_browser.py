@@ -15,7 +15,7 @@ from agent_app import Served, store_path, ward_pc
 from journal_process import JournalProcess
 from postreg_helpers import agent_token, kit_data, nurse_unit
 
-from obruten.i18n import STOCKHOLM
+from obruten.platform.i18n import STOCKHOLM
 from pgtools import chromium, reachable_tempdir
 
 pytestmark = pytest.mark.browser

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from postreg_helpers import administration, agent_token, batch, note, nurse_unit, patient_with_order, received
 
-from obruten import events
+from obruten.platform import events
 from obruten.wardkit import tokens
 
 

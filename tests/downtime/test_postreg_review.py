@@ -12,13 +12,13 @@ import pytest
 from postreg_helpers import administration, batch, note, nurse_unit, patient_with_order
 from psycopg_pool import AsyncConnectionPool
 
-from obruten import medication, staff
-from obruten.audit import AuditWriter, DatabaseSink
-from obruten.errors import Conflict, Forbidden, Invalid
-from obruten.journal import Journal
+from obruten.platform.errors import Conflict, Forbidden, Invalid
 from obruten.postreg.agents import AgentIdentity
 from obruten.postreg.models import Batch
 from obruten.postreg.service import PostRegistration
+from obruten.record import medication, staff
+from obruten.record.audit import AuditWriter, DatabaseSink
+from obruten.record.service import Journal
 
 
 def run(url: str, work):  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ from obruten.ops.clock import FakeClock
 from obruten.ops.service import OpsService
 from obruten.ops.settings import Settings
 from obruten.ops.store import Store
-from obruten.pgserver import PostgresInstance
+from obruten.platform.pgserver import PostgresInstance
 from pgtools import Served, free_port, fresh_database
 
 _schemas = itertools.count(1)

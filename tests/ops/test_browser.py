@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from obruten.ops import alarms, preparedness, schedule
+from obruten.ops import alarms, preparedness
+from obruten.ops import oncall as schedule
 from obruten.ops.findings import Finding
 from obruten.ops.service import OpsService
 from pgtools import chromium

@@ -10,16 +10,17 @@ from dataclasses import replace
 
 import pytest
 
-from obruten import events
-from obruten.ops import alarms, drill_slow_storage, incidents, preparedness
+from obruten.drill import slow_storage as drill_slow_storage
+from obruten.ops import alarms, incidents, preparedness
 from obruten.ops.clock import SystemClock
 from obruten.ops.probe_database import JournalWriteProbe
 from obruten.ops.rules import Rule
 from obruten.ops.service import OpsService
 from obruten.ops.settings import Settings, default_rules
 from obruten.ops.store import Store
-from obruten.pgserver import DATABASE, PostgresInstance
-from obruten.schema import migrate
+from obruten.platform import events
+from obruten.platform.pgserver import DATABASE, PostgresInstance
+from obruten.record.schema import migrate
 from pgtools import free_port, reachable_tempdir
 
 RULE_FOR_S = 5.0

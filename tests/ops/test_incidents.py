@@ -8,10 +8,10 @@ from datetime import datetime
 
 import pytest
 
-from obruten import events
 from obruten.ops import alarms, incidents, preparedness, timeline
 from obruten.ops.findings import Finding
 from obruten.ops.service import OpsService
+from obruten.platform import events
 
 
 def _outage(service: OpsService) -> alarms.Alarm:

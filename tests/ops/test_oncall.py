@@ -9,7 +9,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from obruten.ops import schedule, users
+from obruten.ops import oncall as schedule
+from obruten.ops import users
 from obruten.ops.service import OpsService
 
 
@@ -110,7 +111,7 @@ def test_every_refusal_is_worded_in_swedish_and_english() -> None:
     from pathlib import Path
 
     import obruten.ops.web as web_module
-    from obruten.i18n import catalog
+    from obruten.platform.i18n import catalog
 
     source = Path(schedule.__file__).read_text() + Path(web_module.__file__).read_text()
     keys = set(re.findall(r'ShiftError\(\s*"(\w+)"', source))

@@ -14,7 +14,7 @@ import pytest
 from obruten.ops.clock import SystemClock
 from obruten.ops.findings import Finding
 from obruten.ops.probe_database import ReadCopyProbe
-from obruten.pgserver import DATABASE, PostgresInstance, pg_bin
+from obruten.platform.pgserver import DATABASE, PostgresInstance, pg_bin
 from pgtools import free_port, reachable_tempdir
 
 SMALL = {"shared_buffers": "32MB", "max_connections": "30"}

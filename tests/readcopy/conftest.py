@@ -18,12 +18,12 @@ import httpx
 import pytest
 import uvicorn
 
-from obruten import config as config_mod
-from obruten import seed
-from obruten.pgserver import DATABASE, PostgresInstance
+from obruten.devtools import seed
+from obruten.platform import config as config_mod
+from obruten.platform.pgserver import DATABASE, PostgresInstance
 from obruten.readcopy.standby import create_standby
-from obruten.schema import migrate
-from obruten.web.app import create_app
+from obruten.record.app import create_app
+from obruten.record.schema import migrate
 from pgtools import free_port, reachable_tempdir
 
 SECRET = "read-copy-test-secret-" + "y" * 40

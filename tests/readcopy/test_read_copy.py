@@ -12,9 +12,9 @@ import httpx
 import psycopg
 import pytest
 
-from obruten import audit
 from obruten.readcopy import spool
 from obruten.readcopy.standby import wait_replayed
+from obruten.record import audit
 
 READ_ONLY_SV = "Läskopian är skrivskyddad – dokumentera i journalen / enligt reservrutin"
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from obruten import config as config_mod
-from obruten.config import ConfigError
+from obruten.platform import config as config_mod
+from obruten.platform.config import ConfigError
 from obruten.readcopy import node_name
 from obruten.readcopy.journal import BodyCache
 from obruten.readcopy.lag import Lag, decide

@@ -14,11 +14,11 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from obruten import audit
-from obruten.audit import AuditEvent, AuditWriter, DatabaseSink
 from obruten.readcopy import spool
 from obruten.readcopy.shipper import ship
 from obruten.readcopy.spool import Spool
+from obruten.record import audit
+from obruten.record.audit import AuditEvent, AuditWriter, DatabaseSink
 from pgtools import fresh_database
 
 OBRUTEN = str(Path(sys.executable).parent / "obruten")

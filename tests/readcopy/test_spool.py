@@ -7,9 +7,9 @@ import json
 import multiprocessing
 from pathlib import Path
 
-from obruten.audit import AuditEvent, AuditWriter
 from obruten.readcopy import spool
 from obruten.readcopy.spool import Spool, SpoolSink
+from obruten.record.audit import AuditEvent, AuditWriter
 
 
 def _event(i: int) -> AuditEvent:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from obruten.signing import SigningKey, load_or_create_key
+from obruten.platform.signing import SigningKey, load_or_create_key
 from obruten.status.document import StatusDocument, draft
 from obruten.status.ledger import default_trusted_keys
 

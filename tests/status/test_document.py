@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from obruten.signing import load_or_create_key
+from obruten.platform.signing import load_or_create_key
 from obruten.status.document import NotNewer, StatusError, Untrusted, parse, parse_duration
 from obruten.status.ledger import Ledger
 

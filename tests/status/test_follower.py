@@ -7,11 +7,11 @@ from pathlib import Path
 
 from obruten.ops import users
 from obruten.ops.service import OpsService
-from obruten.signing import load_or_create_key
+from obruten.ops.status_service import StatusIssuer, StatusSettings
+from obruten.platform.signing import load_or_create_key
 from obruten.status.banner import banner_css, render_banner
 from obruten.status.follower import Follower
 from obruten.status.ledger import Ledger
-from obruten.status.service import StatusIssuer, StatusSettings
 from pgtools import free_port
 
 from .conftest import make_doc, trust

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from obruten.pgserver import DATABASE, PostgresInstance
-from obruten.schema import migrate
+from obruten.platform.pgserver import DATABASE, PostgresInstance
+from obruten.record.schema import migrate
 from pgtools import free_port, reachable_tempdir
 
 CLI = [sys.executable, "-c", "from obruten.cli import main; main()"]

@@ -11,10 +11,10 @@ import httpx
 import psycopg
 import pytest
 
-from obruten import events
 from obruten.ops import incidents, timeline, users
 from obruten.ops.service import OpsService
-from obruten.status.service import NotAllowed, StatusIssuer, StatusSettings, current, deliveries, history
+from obruten.ops.status_service import NotAllowed, StatusIssuer, StatusSettings, current, deliveries, history
+from obruten.platform import events
 
 from .conftest import trust
 

@@ -7,7 +7,7 @@ import httpx
 import psycopg
 import pytest
 
-from obruten.status.node_routes import OVERRIDE_COOKIE
+from obruten.record.status_api import OVERRIDE_COOKIE
 
 
 def login(base: str, username: str) -> httpx.Client:
@@ -124,7 +124,7 @@ def test_ui_refuses_with_the_routine_and_override_form_lets_the_doctor_through(j
 
 
 def test_pushes_are_checked(journal_server, publisher, status_key, tmp_path) -> None:
-    from obruten.signing import load_or_create_key
+    from obruten.platform.signing import load_or_create_key
 
     from .conftest import make_doc
 

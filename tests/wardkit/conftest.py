@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from obruten.signing import SigningKey, TrustedKeys, load_or_create_key
+from obruten.platform.signing import SigningKey, TrustedKeys, load_or_create_key
 from obruten.wardkit import build
 from obruten.wardkit.content import unit_kit_data
 from pgtools import CHROMIUM_ARGS  # noqa: F401  (re-exported for the browser tests here)

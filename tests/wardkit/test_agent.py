@@ -15,7 +15,7 @@ import httpx
 import pypdf
 import pytest
 
-from obruten.signing import SigningKey
+from obruten.platform.signing import SigningKey
 from obruten.ward_agent import agent as agent_mod
 from obruten.ward_agent.agent import Agent
 from obruten.ward_agent.app import create_app
@@ -70,8 +70,8 @@ class Clock:
 @pytest.fixture
 def journal(ward: Ward) -> Iterator[Served]:
     """A journal (the real web app, its own var dir) that serves the ward's kits."""
-    from obruten import config as config_mod
-    from obruten.web.app import create_app as journal_app
+    from obruten.platform import config as config_mod
+    from obruten.record.app import create_app as journal_app
 
     var_dir = reachable_tempdir("obruten-wk-journal-")
     cfg = config_mod.load(environ={}, var_dir=var_dir, secret_key="test-secret-" + "x" * 40)
@@ -311,7 +311,7 @@ def test_agent_shows_the_regions_status_message(settings: AgentSettings, publish
     from dataclasses import replace
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from obruten.signing import load_or_create_key
+    from obruten.platform.signing import load_or_create_key
     from obruten.status.document import draft
 
     key = load_or_create_key(tmp_path / "status-key.pem")

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from obruten.cli import main
-from obruten.signing import TrustedKeys
+from obruten.platform.signing import TrustedKeys
 from obruten.wardkit import manifest as mf
 from obruten.wardkit.store import KitStore
 
@@ -63,7 +63,7 @@ def test_ward_agent_refuses_to_start_without_trusted_keys(tmp_path: Path) -> Non
     result = CliRunner().invoke(main, ["--var-dir", str(tmp_path), "ward-agent", "--unit", "H01-AVD10",
                                        "--journal-url", "http://127.0.0.1:1", "--token", "t"])
     assert result.exit_code == 1 and "obruten wardkit key" in result.output
-    from obruten.signing import load_or_create_key
+    from obruten.platform.signing import load_or_create_key
 
     keys = tmp_path / "trusted"
     keys.write_text(load_or_create_key(tmp_path / "k.pem").trusted_line() + "\n")

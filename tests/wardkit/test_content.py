@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from obruten.errors import NotFound
+from obruten.platform.errors import NotFound
 
 from .conftest import NOW, Ward
 

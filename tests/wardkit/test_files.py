@@ -8,7 +8,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from obruten.signing import SigningKey, TrustedKeys, load_or_create_key
+from obruten.platform.signing import SigningKey, TrustedKeys, load_or_create_key
 from obruten.wardkit import build
 from obruten.wardkit import manifest as mf
 from obruten.wardkit.store import KitStore

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from obruten.privileges import ServiceUser
+from obruten.platform.privileges import ServiceUser
 
 _SCRIPT = """#!/bin/sh
 # obruten WAL archiver: archive-wal <path of segment> <file name>

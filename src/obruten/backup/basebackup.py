@@ -22,7 +22,7 @@ from obruten.cluster import announce
 from obruten.cluster.members import view
 from obruten.cluster.patroni import user_of
 from obruten.cluster.topology import REPLICATION_USER, Member, Topology
-from obruten.pgserver import SUPERUSER, pg_bin
+from obruten.platform.pgserver import SUPERUSER, pg_bin
 
 Say = Callable[[str], None]
 

@@ -19,7 +19,7 @@ from obruten.backup.errors import BackupError
 from obruten.cluster import announce as announce_mod
 from obruten.cluster.patroni import user_of
 from obruten.cluster.topology import Topology
-from obruten.pgserver import PostgresError, PostgresInstance, pg_bin
+from obruten.platform.pgserver import PostgresError, PostgresInstance, pg_bin
 
 Say = Callable[[str], None]
 

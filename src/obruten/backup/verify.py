@@ -3,7 +3,7 @@
 Checks, in order: ``pg_verifybackup`` (manifest and checksums of the restored files),
 ``pg_amcheck`` (heap and B-tree consistency), and the application's own checks against the
 source at the recovery point: row counts and checksums of every entry table, the audit chain
-(recomputed by ``obruten.audit``), and order-number sequences ahead of every number issued. The result is recorded in the
+(recomputed by ``obruten.record.audit``), and order-number sequences ahead of every number issued. The result is recorded in the
 backup root, where `cluster status` reads it.
 """
 
@@ -16,14 +16,14 @@ from pathlib import Path
 
 import psycopg
 
-from obruten import audit
 from obruten.backup import catalog
 from obruten.backup.basebackup import primary, run_as_service, switch_and_wait_archived
 from obruten.backup.errors import BackupError
 from obruten.backup.restore import discard, restore
 from obruten.cluster import announce
 from obruten.cluster.topology import Topology
-from obruten.pgserver import DATABASE, SUPERUSER, pg_bin
+from obruten.platform.pgserver import DATABASE, SUPERUSER, pg_bin
+from obruten.record import audit
 
 Say = Callable[[str], None]
 

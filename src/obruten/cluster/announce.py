@@ -1,7 +1,7 @@
 """System events from the cluster, backups and drills, for the ops service's incident timelines.
 
 Every command that changes the cluster's state reports it through :func:`emit` into
-``obruten.events`` (the ops service ingests them): ``cluster.*`` (started, stopped, switchover,
+``obruten.platform.events`` (the ops service ingests them): ``cluster.*`` (started, stopped, switchover,
 failover, lagged_recovered), ``backup.*`` (base_completed, base_failed, restore_verified,
 restore_verification_failed, restore) and ``drill.*`` (started, fault_injected, recovered,
 finished). The ops backup probe reads the age of the newest ``backup.base_completed`` and
@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from obruten import events
 from obruten.cluster.topology import Topology
+from obruten.platform import events
 
 if TYPE_CHECKING:
     from obruten.backup.catalog import Backup, Verification

@@ -30,10 +30,10 @@ def guard(fn: Callable[[], T]) -> T:
     from obruten.cluster.members import ClusterError
     from obruten.cluster.patroni import PatroniError
     from obruten.cluster.topology import TopologyError
-    from obruten.config import ConfigError
     from obruten.drill.scenarios import DrillError
-    from obruten.pgserver import PostgresError
-    from obruten.schema import MigrationError
+    from obruten.platform.config import ConfigError
+    from obruten.platform.pgserver import PostgresError
+    from obruten.record.schema import MigrationError
 
     try:
         return fn()
@@ -109,7 +109,7 @@ def status(ctx: click.Context, cluster_root: Path | None, as_json: bool) -> None
     import dataclasses
     import json
 
-    from obruten.cluster import status as status_mod
+    from obruten.cluster import overview as status_mod
 
     topo = load_topology(ctx, cluster_root)
     st = status_mod.collect(topo)

@@ -21,7 +21,7 @@ from obruten.backup.restore import instance, parse_time
 from obruten.cluster import announce, patroni
 from obruten.cluster.members import ClusterError
 from obruten.cluster.topology import Topology
-from obruten.pgserver import PostgresError
+from obruten.platform.pgserver import PostgresError
 
 Say = Callable[[str], None]
 

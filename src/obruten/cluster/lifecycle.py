@@ -12,8 +12,8 @@ import psycopg
 from obruten.cluster import announce, patroni
 from obruten.cluster.members import ClusterError, all_streaming, ensure_sync_config, view, wait_for
 from obruten.cluster.topology import Topology
-from obruten.pgserver import DATABASE
-from obruten.schema import migrate
+from obruten.platform.pgserver import DATABASE
+from obruten.record.schema import migrate
 
 Say = Callable[[str], None]
 

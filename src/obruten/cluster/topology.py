@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from obruten.pgserver import DATABASE, SUPERUSER
+from obruten.platform.pgserver import DATABASE, SUPERUSER
 
 SCOPE = "obruten"
 REPLICATION_USER = "replicator"

@@ -21,7 +21,7 @@ def list_scenarios() -> None:
 
     for name in NAMES:
         click.echo(name)
-    click.echo("slow-storage")  # obruten.ops.drill_cli: the embedded primary, judged by the ops rules
+    click.echo("slow-storage")  # obruten.drill.slow_storage_cli: the embedded primary, judged by the ops rules
 
 
 @drill.command("run")
@@ -42,7 +42,7 @@ def run(ctx: click.Context, scenario: str, cluster_root: Path | None, rate: floa
     write a report. disk-full needs root (it mounts a small filesystem for the primary's WAL)."""
     if scenario == "slow-storage":
         from obruten.cli import config_from
-        from obruten.ops import drill_cli
+        from obruten.drill import slow_storage_cli as drill_cli
 
         report = drill_cli.run(config_from(ctx), mode, report_dir, timeout, watch_ops_service)
         if not report.passed:

@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from obruten.privileges import ServiceUser
+from obruten.platform.privileges import ServiceUser
 
 BALLAST = "ballast.drill"
 

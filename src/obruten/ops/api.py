@@ -15,12 +15,12 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
-from obruten.auth import InvalidToken, Session
-from obruten.metrics import CONTENT_TYPE
 from obruten.ops import alarms, incidents, notifications, preparedness, timeline, users
 from obruten.ops.clock import iso
 from obruten.ops.probe_local import report_ward_agent
 from obruten.ops.service import OpsService
+from obruten.platform.auth import InvalidToken, Session
+from obruten.platform.metrics import CONTENT_TYPE
 
 
 class Login(BaseModel):
@@ -81,7 +81,7 @@ def create_app(service: OpsService) -> FastAPI:
     app = FastAPI(title="Obruten ops", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.ops = service
     store = service.store
-    from obruten.status import ops_routes  # the status service: operating mode and status message
+    from obruten.ops import status_api as ops_routes  # the status service: operating mode and status message
 
     app.include_router(ops_routes.router(service))
 

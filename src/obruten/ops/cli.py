@@ -42,8 +42,8 @@ def _store(s: settings_mod.Settings) -> Store:
 def _journal_url(ctx: click.Context) -> str | None:
     """The journal's URL from the main configuration, when the ops config names none (the
     embedded database's URL is known without connecting)."""
-    from obruten import config as config_mod
-    from obruten.database import url_for
+    from obruten.platform import config as config_mod
+    from obruten.platform.database import url_for
 
     base = dict(ctx.find_root().obj or {})
     try:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from obruten.i18n import STOCKHOLM, local_time
 from obruten.ops.alarms import Alarm
+from obruten.platform.i18n import STOCKHOLM, local_time
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from obruten.auth import TokenSigner
 from obruten.ops.alarms import Alarm
 from obruten.ops.channels import Channel, DeliveryError, Message
 from obruten.ops.clock import iso
-from obruten.ops.schedule import ROLES, Holder
+from obruten.ops.oncall import ROLES, Holder
 from obruten.ops.store import Store
+from obruten.platform.auth import TokenSigner
 
 RETRY_AFTER_S = (15, 30, 60, 120, 300, 600)
 MAX_ATTEMPTS = 20

@@ -15,10 +15,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from obruten.auth import TokenSigner, load_or_create_secret
-from obruten.i18n import translator
-from obruten.metrics import Registry
-from obruten.ops import alarms, escalation, incidents, notifications, preparedness, schedule, timeline
+from obruten.ops import alarms, escalation, incidents, notifications, preparedness, timeline
+from obruten.ops import oncall as schedule
 from obruten.ops.channels import Channel, SmsHttpChannel, SmtpChannel, WebhookChannel
 from obruten.ops.clock import Clock, SystemClock, iso
 from obruten.ops.findings import Finding
@@ -28,6 +26,9 @@ from obruten.ops.probes import Probe, ProbeRunner
 from obruten.ops.rules import RuleEngine, Verdict
 from obruten.ops.settings import Settings
 from obruten.ops.store import Store
+from obruten.platform.auth import TokenSigner, load_or_create_secret
+from obruten.platform.i18n import translator
+from obruten.platform.metrics import Registry
 
 log = logging.getLogger("obruten.ops")
 _STATUS_CODE = {"ok": 0, "slow": 1, "warn": 1, "down": 2, "unknown": 3}

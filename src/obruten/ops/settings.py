@@ -17,9 +17,9 @@ from pathlib import Path
 
 from obruten.ops.escalation import Chain, Step
 from obruten.ops.incidents import DEFAULT_CLASSIFICATION
+from obruten.ops.oncall import ROLES
 from obruten.ops.preparedness import LEVELS
 from obruten.ops.rules import SEVERITIES, Rule
-from obruten.ops.schedule import ROLES
 from obruten.ops.store_postgres import same_server
 
 

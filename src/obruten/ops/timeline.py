@@ -1,6 +1,6 @@
 """Incident timelines: system events, filled in automatically, plus manual entries.
 
-System events (from every part of Obruten, through ``obruten.events``) are copied into the ops
+System events (from every part of Obruten, through ``obruten.platform.events``) are copied into the ops
 store once; the ops service's own events (alarm fired, escalated, acknowledged, preparedness
 changed …) are written to the store directly and also emitted for the rest of the system. An
 incident's timeline is its manual entries plus every system event in its window: from
@@ -13,9 +13,9 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from obruten import events
 from obruten.ops.clock import iso, parse
 from obruten.ops.store import Store
+from obruten.platform import events
 
 SOURCE = "ops"
 LOOKBACK = timedelta(minutes=15)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from obruten.auth import Session, check_password, hash_password
-from obruten.ops import schedule
+from obruten.ops import oncall as schedule
 from obruten.ops.store import Store
+from obruten.platform.auth import Session, check_password, hash_password
 
 CONSOLE_ROLES = ("it", "tib")
 

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from obruten.auth import InvalidToken, Session
-from obruten.i18n import LANGUAGES, local_time, translator
-from obruten.ops import alarms, incidents, notifications, preparedness, schedule, timeline, users
+from obruten.ops import alarms, incidents, notifications, preparedness, timeline, users
+from obruten.ops import oncall as schedule
 from obruten.ops.clock import parse
 from obruten.ops.service import OpsService
+from obruten.platform.auth import InvalidToken, Session
+from obruten.platform.i18n import LANGUAGES, local_time, translator
 
 COOKIE = "obruten_ops"
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -40,7 +41,7 @@ def router(service: OpsService) -> APIRouter:
 
     def render(request: Request, name: str, status: int = 200, **ctx: object) -> HTMLResponse:
         lang = lang_of(request)
-        from obruten.status.ops_routes import console_banner  # the same status banner as every UI
+        from obruten.ops.status_api import console_banner  # the same status banner as every UI
 
         html = _env.get_template(name).render(t=translator(lang), lang=lang, request=request,
                                               **console_banner(store, lang), **ctx)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from obruten.errors import Unauthenticated
+from obruten.platform.errors import Unauthenticated
 from obruten.wardkit.tokens import token_ok
 
 

@@ -20,7 +20,7 @@ def pending(ctx: click.Context) -> None:
     """How many entries wait for review, per unit."""
     import psycopg
 
-    from obruten.database import url_for
+    from obruten.platform.database import url_for
     from obruten.postreg import queue
 
     async def run() -> dict[str, int]:

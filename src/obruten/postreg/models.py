@@ -13,9 +13,9 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from obruten.medication import NewAdministration
-from obruten.notes import NewNote
-from obruten.signing import canonical, sha256_hex
+from obruten.platform.signing import canonical, sha256_hex
+from obruten.record.medication import NewAdministration
+from obruten.record.notes import NewNote
 
 BATCH_FORMAT = "obruten-postreg/1"
 MAX_ENTRIES = 1000

@@ -15,7 +15,7 @@ from uuid import UUID
 import psycopg
 from psycopg.rows import dict_row
 
-from obruten.errors import Conflict, Invalid, NotFound
+from obruten.platform.errors import Conflict, Invalid, NotFound
 from obruten.postreg.agents import AgentIdentity
 from obruten.postreg.models import Batch
 

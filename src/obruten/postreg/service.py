@@ -13,14 +13,15 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from obruten import events, medication, notes
-from obruten.audit import AuditEvent
-from obruten.auth import Session
-from obruten.errors import Conflict, Forbidden, Invalid
-from obruten.journal import Journal
+from obruten.platform import events
+from obruten.platform.auth import Session
+from obruten.platform.errors import Conflict, Forbidden, Invalid
 from obruten.postreg import queue
 from obruten.postreg.agents import AgentIdentity
 from obruten.postreg.models import Batch
+from obruten.record import medication, notes
+from obruten.record.audit import AuditEvent
+from obruten.record.service import Journal
 
 REVIEWER_ROLES = ("physician", "nurse")
 

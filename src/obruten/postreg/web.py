@@ -11,12 +11,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from obruten.errors import NotFound
+from obruten.platform.errors import NotFound
 from obruten.postreg import agents
 from obruten.postreg.models import Batch, KeysQuery
 from obruten.postreg.service import PostRegistration
-from obruten.web.app import render, runtime
-from obruten.web.pages import _form, _session
+from obruten.record.app import render, runtime
+from obruten.record.web import _form, _session
 
 api = APIRouter(prefix="/api/v1/postreg", tags=["post-registration"])
 pages = APIRouter(include_in_schema=False)

@@ -8,7 +8,7 @@ emergency access, cached bodies). ``web``: refusing writes, the banner, ``/api/v
 
 from __future__ import annotations
 
-from obruten.config import Config
+from obruten.platform.config import Config
 
 DEFAULT_NODE = "read-copy"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from obruten.config import Config
+from obruten.platform.config import Config
 from obruten.readcopy import node_name, spool
 
 
@@ -25,7 +25,7 @@ def check_standby(cfg: Config, say) -> str:  # type: ignore[no-untyped-def]
     """The standby's URL, after checking it answers and carries this version's schema (nothing is written)."""
     import psycopg
 
-    from obruten.schema import pending
+    from obruten.record.schema import pending
 
     if not cfg.database_url:
         raise click.ClickException("--read-copy needs --database-url (or OBRUTEN_DATABASE_URL): the hot standby "

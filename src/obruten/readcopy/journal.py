@@ -18,12 +18,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from obruten import access, patients, ward
-from obruten.auth import Session
-from obruten.errors import Forbidden, NeedsEmergencyAccess, NotFound
-from obruten.journal import Journal
+from obruten.platform.auth import Session
+from obruten.platform.errors import Forbidden, NeedsEmergencyAccess, NotFound
 from obruten.readcopy.lag import LagTracker
 from obruten.readcopy.spool import Position, Spool
+from obruten.record import access, patients, ward
+from obruten.record.service import Journal
 
 LOCAL_BASIS = "emergency_read_copy"
 

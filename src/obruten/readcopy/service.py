@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
-from obruten import events
-from obruten.audit import AuditWriter
-from obruten.config import Config
+from obruten.platform import events
+from obruten.platform.config import Config
 from obruten.readcopy import node_name
 from obruten.readcopy.journal import BodyCache, LocalGrants, ReadCopyJournal
 from obruten.readcopy.lag import LagTracker
 from obruten.readcopy.shipper import ship_forever
 from obruten.readcopy.spool import Spool, SpoolSink, spool_dir
+from obruten.record.audit import AuditWriter
 
 log = logging.getLogger("obruten.readcopy")
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from obruten.audit import DatabaseSink
 from obruten.readcopy.spool import SPOOL_FILE, Position, SpoolError, load_cursor, read_events, save_cursor
+from obruten.record.audit import DatabaseSink
 
 Say = Callable[[str], None]
 LOCK_FILE = "ship.lock"

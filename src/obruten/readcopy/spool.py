@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from obruten.audit import GENESIS, AuditEvent, VerifyResult, link
+from obruten.record.audit import GENESIS, AuditEvent, VerifyResult, link
 
 SPOOL_FILE = "audit.spool"
 CURSOR_FILE = "shipped.json"

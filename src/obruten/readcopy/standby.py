@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 
-from obruten.pgserver import SUPERUSER, PostgresError, PostgresInstance, pg_bin
+from obruten.platform.pgserver import SUPERUSER, PostgresError, PostgresInstance, pg_bin
 
 
 def create_standby(primary: PostgresInstance, var_dir: Path, port: int, name: str = "standby",

@@ -47,8 +47,8 @@ def refusal(request: Request) -> Response:
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": API_MESSAGE, "read_copy": True}, status_code=503,
                             headers={"Retry-After": "60"})
-    from obruten.i18n import translator
-    from obruten.web.app import language, render
+    from obruten.platform.i18n import translator
+    from obruten.record.app import language, render
 
     return render(request, "error.html", 503, message=translator(language(request))("readcopy.read_only"))
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from obruten.i18n import local_time, translator
+from obruten.platform.i18n import local_time, translator
 from obruten.status.document import StatusDocument, severity
 
 
@@ -57,7 +57,7 @@ def banner_view(doc: StatusDocument | None, units: tuple[str, ...] | list[str] |
 
 
 def template_dir() -> Path:
-    return Path(str(resources.files("obruten.web").joinpath("templates")))
+    return Path(str(resources.files("obruten.record").joinpath("templates")))
 
 
 @cache
@@ -77,5 +77,5 @@ def render_banner(doc: StatusDocument | None, lang: str = "sv",
 
 def banner_css() -> str:
     """The ``.banner`` rules of the journal's stylesheet (one place for the banner's look)."""
-    css = resources.files("obruten.web").joinpath("static", "obruten.css").read_text(encoding="utf-8")
+    css = resources.files("obruten.record").joinpath("static", "obruten.css").read_text(encoding="utf-8")
     return "\n".join(line for line in css.splitlines() if line.startswith(".banner"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from obruten.signing import SignatureError, TrustedKeys, load_or_create_key
+from obruten.platform.signing import SignatureError, TrustedKeys, load_or_create_key
 from obruten.status.banner import banner_view
 from obruten.status.document import MODES, StatusDocument, StatusError, draft, parse, parse_duration
 from obruten.status.follower import fetch
@@ -140,8 +140,8 @@ def _current_from(ops_url: str) -> StatusDocument | None:
 
 def _offline(ctx: click.Context, fields: dict[str, object], due: object, push_urls: tuple[str, ...],
              issuer: str) -> None:
-    from obruten import events
-    from obruten.status.service import next_version
+    from obruten.ops.status_service import next_version
+    from obruten.platform import events
 
     cfg = _config(ctx)
     if not issuer:

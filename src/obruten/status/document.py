@@ -2,7 +2,7 @@
 
 A node accepts a document only if it is well formed, signed by a key in its trusted-keys file
 and newer (higher ``version``) than the one it holds. The signature covers the canonical JSON of
-every field except ``signature`` itself (``obruten.signing.canonical``).
+every field except ``signature`` itself (``obruten.platform.signing.canonical``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from obruten.signing import SignatureError, SigningKey, TrustedKeys, canonical
+from obruten.platform.signing import SignatureError, SigningKey, TrustedKeys, canonical
 
 # lowest to highest; the banner and the write guard use the most severe mode that applies
 MODES = ("normal", "efterregistrering", "storning", "reservrutin")

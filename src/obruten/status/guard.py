@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from obruten.audit import AuditEvent
-from obruten.auth import Session
-from obruten.errors import DomainError, Invalid
-from obruten.i18n import translator
+from obruten.platform.auth import Session
+from obruten.platform.errors import DomainError, Invalid
+from obruten.platform.i18n import translator
+from obruten.record.audit import AuditEvent
 from obruten.status.ledger import Ledger
 
 OVERRIDE_ROLES = ("physician", "admin")

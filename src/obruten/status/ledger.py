@@ -13,7 +13,7 @@ import os
 import threading
 from pathlib import Path
 
-from obruten.signing import TrustedKeys
+from obruten.platform.signing import TrustedKeys
 from obruten.status.document import StatusDocument, StatusError, newer, parse
 
 

@@ -18,8 +18,8 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 
-from obruten.metrics import Registry
-from obruten.signing import SignatureError, TrustedKeys
+from obruten.platform.metrics import Registry
+from obruten.platform.signing import SignatureError, TrustedKeys
 from obruten.ward_agent.settings import AgentSettings
 from obruten.wardkit import manifest as mf
 from obruten.wardkit.store import Kit, KitStore, safe_name

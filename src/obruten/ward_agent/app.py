@@ -4,7 +4,7 @@ unplugged (nothing on the pages loads from elsewhere), a stale-kit alarm banner,
 ``app.state``: ``settings`` (AgentSettings), ``agent`` (Agent: fetch loop, fetch state),
 ``kits`` (KitStore: ``.newest()`` → Kit with ``.data``, ``.pdf_path``, ``.html_path``, ``.as_of``,
 ``.built_at``), ``templates`` (Jinja2Templates over this package's templates/, with the kit
-helpers as globals). ``obruten.ward_agent.downtime_web.router`` is mounted when that module
+helpers as globals). ``obruten.ward_agent.web.router`` is mounted when that module
 exists; its pages can use ``render`` and extend ``agent_base.html``.
 """
 
@@ -28,8 +28,8 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from obruten.i18n import LANGUAGES, local_time, translator
-from obruten.metrics import CONTENT_TYPE, Registry
+from obruten.platform.i18n import LANGUAGES, local_time, translator
+from obruten.platform.metrics import CONTENT_TYPE, Registry
 from obruten.status.banner import banner_css, render_banner
 from obruten.status.document import StatusError
 from obruten.status.follower import Follower
@@ -111,8 +111,8 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
     app.state.status_follower = follower = Follower(ledger, settings.status_urls)
     _access_log(app, settings.state_dir / "access.jsonl")
     _routes(app)
-    if importlib.util.find_spec("obruten.ward_agent.downtime_web") is not None:
-        app.include_router(importlib.import_module("obruten.ward_agent.downtime_web").router)
+    if importlib.util.find_spec("obruten.ward_agent.web") is not None:
+        app.include_router(importlib.import_module("obruten.ward_agent.web").router)
     return app
 
 

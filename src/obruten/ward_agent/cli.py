@@ -40,7 +40,7 @@ def ward_agent(ctx: click.Context, unit: str, journal_urls: tuple[str, ...], tok
 
     import uvicorn
 
-    from obruten.signing import SignatureError
+    from obruten.platform.signing import SignatureError
     from obruten.ward_agent.app import create_app
     from obruten.ward_agent.settings import AgentSettings, AgentSettingsError
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from obruten.errors import Invalid
+from obruten.platform.errors import Invalid
 from obruten.postreg.models import DowntimeEntry
 
 _SCHEMA = """

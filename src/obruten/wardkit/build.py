@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from obruten.signing import SigningKey, canonical, load_or_create_key, sha256_hex
+from obruten.platform.signing import SigningKey, canonical, load_or_create_key, sha256_hex
 from obruten.wardkit import content, render_html, render_pdf
 from obruten.wardkit import manifest as mf
 from obruten.wardkit.store import KitStore, safe_name

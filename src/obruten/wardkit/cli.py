@@ -20,7 +20,7 @@ def wardkit() -> None:
 
 
 def _database_url(ctx: click.Context, database_url: str | None) -> str:
-    from obruten.database import url_for
+    from obruten.platform.database import url_for
 
     return database_url or url_for(config_from(ctx))
 
@@ -115,7 +115,7 @@ def build_cmd(ctx: click.Context, units: tuple[str, ...], every_unit: bool, work
 def run_cmd(ctx: click.Context, every_min: float, units: tuple[str, ...], workers: int | None, keep: int,
             rounds: int | None, database_url: str | None) -> None:
     """Rebuild the kits every --every minutes until stopped (or use the systemd timer in docs/operations.md)."""
-    from obruten import events
+    from obruten.platform import events
 
     cfg = config_from(ctx)
     done = 0
@@ -148,7 +148,7 @@ def verify_cmd(ctx: click.Context, target: Path, manifest_path: Path | None, tru
     """Check a kit file (PDF, HTML or JSON) or a whole kit directory offline.
 
     Exit status: 0 valid, 1 tampered, 2 untrusted key, 3 unknown file or no manifest."""
-    from obruten.signing import SignatureError, TrustedKeys
+    from obruten.platform.signing import SignatureError, TrustedKeys
     from obruten.wardkit import manifest as mf
     from obruten.wardkit.build import kits_root
 

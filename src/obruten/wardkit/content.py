@@ -1,8 +1,8 @@
 """What a ward downtime kit holds: every admitted patient of one care unit, as one JSON document.
 
 PostgreSQL builds the whole document in one statement per unit (``KIT_SQL``), with the same
-predicates as the patient overview (``obruten.patients.OVERVIEW_SQL``: active warnings and
-diagnoses, orders not stopped, open referrals) and the ward list (``obruten.ward.WARD_LIST_SQL``:
+predicates as the patient overview (``obruten.record.patients.OVERVIEW_SQL``: active warnings and
+diagnoses, orders not stopped, open referrals) and the ward list (``obruten.record.ward.WARD_LIST_SQL``:
 open admissions of the unit, scheduled times of day in Europe/Stockholm). It adds what a ward
 needs when the journal is gone: each order's administration times for the next 24 hours and what
 was given (or not) in the last 24 hours.
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from obruten.errors import NotFound
+from obruten.platform.errors import NotFound
 
 FORMAT = "obruten-wardkit/1"
 NOTES_PER_PATIENT = 5

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from obruten.signing import SignatureError, SigningKey, TrustedKeys, canonical, sha256_hex
+from obruten.platform.signing import SignatureError, SigningKey, TrustedKeys, canonical, sha256_hex
 
 FORMAT = "obruten-wardkit-manifest/1"
 MANIFEST = "manifest.json"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 
-from obruten.i18n import local_time
+from obruten.platform.i18n import local_time
 
 
 @lru_cache(maxsize=8192)   # a ward's kit repeats the same few dose times hundreds of times

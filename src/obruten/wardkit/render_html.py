@@ -12,7 +12,7 @@ from pathlib import Path
 
 import jinja2
 
-from obruten.i18n import translator
+from obruten.platform.i18n import translator
 from obruten.wardkit import present
 
 

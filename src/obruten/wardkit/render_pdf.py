@@ -18,7 +18,7 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
-from obruten.i18n import translator
+from obruten.platform.i18n import translator
 from obruten.wardkit import present
 
 PAGE_W, PAGE_H = A4

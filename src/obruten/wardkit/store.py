@@ -21,7 +21,7 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from obruten.signing import TrustedKeys
+from obruten.platform.signing import TrustedKeys
 from obruten.wardkit import manifest as mf
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")

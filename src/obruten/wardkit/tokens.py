@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from pathlib import Path
 
-from obruten.auth import load_or_create_secret
+from obruten.platform.auth import load_or_create_secret
 
 
 def secret_path(var_dir: Path) -> Path:

@@ -10,12 +10,12 @@ from datetime import date, datetime
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field
 
-from obruten.i18n import LANGUAGES, STOCKHOLM
 from obruten.ops.analysis import analyses, categories, editing, exports
 from obruten.ops.analysis.model import AnalysisError, Locked, NotFound, as_utc, load
 from obruten.ops.analysis.names import NameSource, NameSourceError
 from obruten.ops.api import Who
 from obruten.ops.service import OpsService
+from obruten.platform.i18n import LANGUAGES, STOCKHOLM
 
 
 class Start(BaseModel):

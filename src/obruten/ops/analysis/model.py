@@ -190,7 +190,7 @@ def _events(store: Store, version_id: int) -> tuple[Event, ...]:
 
 def as_utc(value: datetime | str | None) -> datetime | None:
     """A time given by a person: ISO text or a datetime; without a zone it is Stockholm time."""
-    from obruten.i18n import STOCKHOLM
+    from obruten.platform.i18n import STOCKHOLM
 
     if value is None or (isinstance(value, str) and not value.strip()):
         return None

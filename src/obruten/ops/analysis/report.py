@@ -10,12 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from obruten.i18n import local_time, translator
 from obruten.ops.analysis import categories
 from obruten.ops.analysis.deidentify import Deidentifier, Removed, scrub, texts_of
 from obruten.ops.analysis.model import Analysis, Event
 from obruten.ops.analysis.names import NameSource, StaticNames
 from obruten.ops.store import Store
+from obruten.platform.i18n import local_time, translator
 
 
 @dataclass(frozen=True)

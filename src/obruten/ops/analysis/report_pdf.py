@@ -13,8 +13,8 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from reportlab.platypus import Table as PdfTable
 from reportlab.platypus.flowables import Flowable
 
-from obruten.i18n import translator
 from obruten.ops.analysis.report import Fields, Heading, Item, Note, Para, Report, Table
+from obruten.platform.i18n import translator
 
 _STYLES = getSampleStyleSheet()
 _BODY = ParagraphStyle("body", parent=_STYLES["BodyText"], fontName="Helvetica", fontSize=9.5, leading=12)

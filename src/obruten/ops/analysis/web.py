@@ -13,8 +13,6 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from obruten.auth import InvalidToken, Session
-from obruten.i18n import LANGUAGES, STOCKHOLM, translator
 from obruten.ops import incidents
 from obruten.ops import web as ops_web
 from obruten.ops.analysis import analyses, categories, editing, exports
@@ -22,6 +20,8 @@ from obruten.ops.analysis.model import STATUSES, STRENGTHS, AnalysisError, Locke
 from obruten.ops.analysis.names import NameSource, NameSourceError
 from obruten.ops.service import OpsService
 from obruten.ops.store import Store
+from obruten.platform.auth import InvalidToken, Session
+from obruten.platform.i18n import LANGUAGES, STOCKHOLM, translator
 
 Op = Callable[[FormData, str, datetime], object]
 

@@ -1,0 +1,1 @@
+"""Tooling for demos and development: the synthetic region and the demo launcher."""

@@ -1,0 +1,81 @@
+"""``obruten drill run slow-storage``: the slow-storage drill against the embedded journal database
+on this machine, reported like the cluster drills (JSON and Markdown under ``var/drills``).
+
+By default the drill judges with its own in-process ops loop (the configured rules and tick, the
+write-path probe only, no messages sent) and a throw-away store, so it never pages anyone through
+the live ops store; ``--watch-ops-service`` instead waits for the running ops service's alarm.
+"""
+
+from __future__ import annotations
+
+import shutil
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from obruten.drill import slow_storage as drill_slow_storage
+from obruten.drill.slow_storage import SlowStorageReport
+from obruten.ops import settings as settings_mod
+from obruten.ops.probe_database import JournalWriteProbe
+from obruten.ops.service import OpsService
+from obruten.ops.store import Store
+from obruten.platform.config import Config
+
+
+def run(cfg: Config, mode: str, report_dir: Path | None, limit_s: float, watch_service: bool) -> SlowStorageReport:
+    from obruten.platform.database import embedded_instance
+
+    if not cfg.embedded:
+        raise click.ClickException("the slow-storage drill stops the primary's processes, so it needs the embedded "
+                                   "database on this machine (no --database-url); run it where the primary runs")
+    pg = embedded_instance(cfg)
+    if not pg.is_running():
+        raise click.ClickException("the journal database is not running; start it with `obruten db start`")
+    try:
+        s = settings_mod.load(var_dir=cfg.var_dir, journal_url=pg.url())
+    except settings_mod.SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    say = lambda sentence: click.echo(sentence, err=True)  # noqa: E731
+    directory = report_dir or cfg.var_dir / "drills"
+    if watch_service:
+        _require_service(s)
+        store, service = Store(s.store_location), None
+        say(f"watching the running ops service at {s.base_url} (its store: {s.ops_database_url and 'PostgreSQL' or s.store_file})")
+    else:
+        # a scratch var dir: the in-process loop's store, session key and its alarm events stay out
+        # of the live ones (the drill's own events still go to the real event file)
+        scratch_dir = directory / f"slow-storage-{mode}-ops"
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+        scratch = scratch_dir / "ops" / "ops.sqlite3"
+        judge = replace(s, var_dir=scratch_dir, store_path=scratch, ops_database_url=None)
+        store = Store(scratch)
+        probe = JournalWriteProbe(pg.url(), prober="drill", slow_ms=s.write_slow_ms, timeout_s=s.write_timeout_s)
+        service = OpsService(judge, store=store, channels={}, probes=[probe])
+        rule = next((r for r in s.rules if r.name == "journal-write"), None)
+        say(f"judging in-process: rule journal-write for {rule.for_s if rule else '?'} s, a probe round every "
+            f"{s.tick_s:g} s, write path slow over {s.write_slow_ms:g} ms (scratch store {scratch})")
+    try:
+        report = drill_slow_storage.run(pg, store, var_dir=cfg.var_dir, mode=mode, limit_s=limit_s,
+                                        tick=service.tick if service else None,
+                                        every_s=s.tick_s if service else 1.0, say=say)
+    finally:
+        drill_slow_storage.thaw(pg)  # the drill resumes the server itself; this is the belt to its braces
+        store.close()
+    json_path, md_path = report.write(directory)
+    click.echo(report.to_markdown())
+    say(f"Report: {md_path} and {json_path}")
+    return report
+
+
+def _require_service(s: settings_mod.Settings) -> None:
+    try:
+        with urllib.request.urlopen(f"{s.base_url}/healthz", timeout=3) as resp:
+            if resp.status == 200:
+                return
+    except (OSError, urllib.error.URLError):
+        pass
+    raise click.ClickException(f"no ops service answers at {s.base_url}/healthz; start it with `obruten ops serve` "
+                               "(probing this journal), or leave out --watch-ops-service")

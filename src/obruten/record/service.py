@@ -1,0 +1,201 @@
+"""The journal's services for a logged-in user: access control, audit and the record together.
+
+Callable without HTTP (the web UI, the API, the CLI, and later the ward-kit builder and a FHIR
+facade all go through here). Every read of a patient's record is audited before it is returned;
+every write is checked against the user's role, the care relation and the write guard (the
+operating mode, added by the read-copy/status work).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from obruten.platform.auth import Session
+from obruten.platform.errors import Forbidden, Invalid, NotFound
+from obruten.record import access, entries, medication, notes, patients, referrals, ward
+from obruten.record.audit import AuditEvent, AuditWriter
+
+WriteGuard = Callable[[Session, str | None], Awaitable[None]]
+
+
+async def allow_all_writes(session: Session, unit_id: str | None) -> None:
+    return None
+
+
+@dataclass
+class Journal:
+    pool: AsyncConnectionPool
+    audit: AuditWriter
+    node: str = "journal"
+    emergency_hours: int = 4
+    write_guard: WriteGuard = allow_all_writes
+
+    # ---- audit ---------------------------------------------------------------------------------
+    async def audit_action(self, session: Session, action: str, patient_id: int | None = None, purpose: str = "",
+                           **detail: str | int | bool | None) -> None:
+        """Record what ``session`` did (never the record's contents); returns once it is durable."""
+        await self.audit.record(AuditEvent(actor=session.username, actor_id=session.user_id, action=action,
+                                           patient_id=patient_id, purpose=purpose, detail=detail, node=self.node))
+
+    async def _require_read(self, conn, session: Session, patient_id: int) -> access.Access:  # type: ignore[no-untyped-def]
+        """The access decision; a read copy adds its locally granted emergency accesses."""
+        return await access.require_read(conn, session, patient_id)
+
+    # ---- reads ----------------------------------------------------------------------------------
+    async def units(self) -> list[dict]:
+        async with self.pool.connection() as conn:
+            return await ward.units(conn)
+
+    async def ward_list_json(self, session: Session, unit_id: str) -> str:
+        if unit_id not in session.units:
+            raise Forbidden(f"you do not work on unit {unit_id}")
+        async with self.pool.connection() as conn:
+            await ward.unit(conn, unit_id)
+            body = await ward.ward_list_json(conn, unit_id)
+        await self.audit_action(session, "read_ward_list", purpose="vård", unit=unit_id)
+        return body
+
+    async def overview_json(self, session: Session, patient_id: int, purpose: str = "vård") -> str:
+        async with self.pool.connection() as conn:
+            grant = await self._require_read(conn, session, patient_id)
+            body = await patients.overview_json(conn, patient_id)
+        await self.audit_action(session, "read", patient_id, purpose, view="overview", basis=grant.basis)
+        return body
+
+    async def overview(self, session: Session, patient_id: int, purpose: str = "vård") -> dict:
+        return json.loads(await self.overview_json(session, patient_id, purpose))
+
+    async def history(self, session: Session, table: str, entry_id: UUID) -> list[dict]:
+        async with self.pool.connection() as conn:
+            versions = await entries.history(conn, table, entry_id)
+            grant = await self._require_read(conn, session, versions[0]["patient_id"])
+        await self.audit_action(session, "read", grant.patient_id, "vård", view=f"history:{table}", entry=str(entry_id))
+        return versions
+
+    async def administrations(self, session: Session, order_entry: UUID) -> tuple[dict, list[dict]]:
+        async with self.pool.connection() as conn:
+            order = await medication.current_order(conn, order_entry)
+            grant = await self._require_read(conn, session, order["patient_id"])
+            given = await medication.administrations(conn, order_entry)
+        await self.audit_action(session, "read", grant.patient_id, "vård", view="administrations", entry=str(order_entry))
+        return order, given
+
+    async def find_patient(self, personal_number: str) -> int:
+        async with self.pool.connection() as conn:
+            found = await patients.find_by_personal_number(conn, personal_number)
+        if found is None:
+            raise NotFound(f"no patient with personal number {personal_number!r}")
+        return found
+
+    # ---- emergency access and access logs ------------------------------------------------------------
+    async def grant_emergency(self, session: Session, patient_id: int, reason: str) -> dict:
+        async with self.pool.connection() as conn:
+            row = await access.grant_emergency(conn, session, patient_id, reason, self.emergency_hours)
+        await self.audit_action(session, "emergency_access", patient_id, reason, expires_at=row["expires_at"].isoformat())
+        return row
+
+    async def access_log(self, session: Session, patient_id: int, limit: int = 500) -> list[dict]:
+        if session.role != "admin":
+            raise Forbidden("only admins read access logs")
+        async with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute("SELECT 1 FROM patient WHERE id = %s", (patient_id,))
+            if await cur.fetchone() is None:
+                raise NotFound(f"no patient {patient_id}")
+            await cur.execute(
+                "SELECT id, at, node, actor, actor_id, action, purpose, detail FROM audit_event"
+                " WHERE patient_id = %s ORDER BY at DESC, id DESC LIMIT %s", (patient_id, limit))
+            rows = await cur.fetchall()
+        await self.audit_action(session, "read_access_log", patient_id, "tillsyn")
+        return rows
+
+    async def emergency_accesses(self, session: Session) -> list[dict]:
+        if session.role != "admin":
+            raise Forbidden("only admins see emergency accesses")
+        async with self.pool.connection() as conn:
+            return await access.recent_emergency_access(conn)
+
+    # ---- writes -----------------------------------------------------------------------------------
+    async def check_writable(self, conn, session: Session, patient_id: int, unit_id: str | None,  # type: ignore[no-untyped-def]
+                             roles: tuple[str, ...]) -> str:
+        """Check role, care relation and write guard; return the unit the entry belongs to.
+        Every clinical write goes through here (the journal's own and post-registration's)."""
+        if session.role not in roles:
+            raise Forbidden(f"your role ({session.role}) cannot do this; it needs: {', '.join(roles)}")
+        await self._require_read(conn, session, patient_id)
+        if unit_id is None:
+            cur = await conn.execute(
+                "SELECT unit_id FROM admission_current WHERE patient_id = %s AND discharged_at IS NULL"
+                " ORDER BY admitted_at DESC LIMIT 1", (patient_id,))
+            row = await cur.fetchone()
+            unit_id = row[0] if row else (session.units[0] if session.units else None)
+        if unit_id is None:
+            raise Invalid("say which care unit the entry belongs to (unit_id)")
+        await self.write_guard(session, unit_id)
+        return unit_id
+
+    async def write_note(self, session: Session, patient_id: int, new: notes.NewNote) -> dict:
+        async with self.pool.connection() as conn:
+            unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician", "nurse"))
+            row = await notes.write(conn, patient_id, unit, new, session.user_id)
+        await self.audit_action(session, "write", patient_id, "vård", entry="note", id=str(row["entry_id"]))
+        return row
+
+    async def correct_note(self, session: Session, entry_id: UUID, fix: notes.NoteCorrection) -> dict:
+        async with self.pool.connection() as conn:
+            latest = await entries.current(conn, "note", entry_id)
+            await self.check_writable(conn, session, latest["patient_id"], latest["unit_id"], ("physician", "nurse"))
+            changes: dict[str, object] = {"body": fix.body}
+            if fix.title is not None:
+                changes["title"] = fix.title
+            row = await entries.correct(conn, "note", entry_id, changes, session.user_id, fix.reason,
+                                        fix.expected_version)
+        await self.audit_action(session, "write", row["patient_id"], "vård", entry="note", id=str(entry_id),
+                        version=row["version"])
+        return row
+
+    async def order_medication(self, session: Session, patient_id: int, new: medication.NewOrder) -> dict:
+        async with self.pool.connection() as conn:
+            unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician",))
+            row = await medication.order(conn, patient_id, unit, new, session.user_id)
+        await self.audit_action(session, "write", patient_id, "vård", entry="medication_order", id=str(row["entry_id"]))
+        return row
+
+    async def stop_medication(self, session: Session, order_entry: UUID, stop: medication.StopOrder) -> dict:
+        async with self.pool.connection() as conn:
+            order = await medication.current_order(conn, order_entry)
+            await self.check_writable(conn, session, order["patient_id"], order["unit_id"], ("physician",))
+            row = await medication.stop(conn, order_entry, stop, session.user_id)
+        await self.audit_action(session, "write", row["patient_id"], "vård", entry="medication_order:stop",
+                        id=str(order_entry))
+        return row
+
+    async def administer(self, session: Session, order_entry: UUID, new: medication.NewAdministration) -> dict:
+        async with self.pool.connection() as conn:
+            order = await medication.current_order(conn, order_entry)
+            await self.check_writable(conn, session, order["patient_id"], order["unit_id"], ("physician", "nurse"))
+            row = await medication.administer(conn, order_entry, new, session.user_id)
+        await self.audit_action(session, "write", row["patient_id"], "vård", entry="medication_administration",
+                        id=str(row["entry_id"]))
+        return row
+
+    async def create_referral(self, session: Session, patient_id: int, new: referrals.NewReferral) -> dict:
+        async with self.pool.connection() as conn:
+            unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician",))
+            row = await referrals.create(conn, patient_id, unit, new, session.user_id)
+        await self.audit_action(session, "write", patient_id, "vård", entry="referral", order_number=row["order_number"])
+        return row
+
+    async def add_result(self, session: Session, order_number: str, new: referrals.NewResult) -> dict:
+        async with self.pool.connection() as conn:
+            referral = await referrals.by_order_number(conn, order_number)
+            await self.check_writable(conn, session, referral["patient_id"], referral["unit_id"], ("physician", "nurse"))
+            row = await referrals.add_result(conn, order_number, new, session.user_id)
+        await self.audit_action(session, "write", row["patient_id"], "vård", entry="referral_result",
+                        order_number=order_number)
+        return row

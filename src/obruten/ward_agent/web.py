@@ -1,0 +1,275 @@
+"""The ward agent's downtime pages: record notes and administrations locally, see the queue.
+
+Works with no network and no JavaScript: patients and orders come from the newest ward kit on this
+computer (``app.state.kits.newest().data``), entries go into the local ``DowntimeStore`` and a
+background thread submits them when the journal answers. Forms are protected with a double-submit
+CSRF cookie (the agent has no logins; who documented is typed on each entry).
+
+Mounted by ``obruten.ward_agent.app.create_app``; pages are rendered with its ``render`` and
+extend ``agent_base.html``. Configured by ``app.state.downtime`` (a ``DowntimeAgent``) if the app
+sets one, else from the agent's ``AgentSettings`` (``app.state.settings``): entries are kept in
+``state_dir/downtime.sqlite3`` and submitted to the first journal URL (never the read copy) with
+the unit's agent token; the agent's name is the device id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from obruten.platform.errors import Invalid
+from obruten.platform.i18n import STOCKHOLM
+from obruten.platform.metrics import Registry
+from obruten.record.notes import NOTE_KINDS
+from obruten.ward_agent.downtime_store import DowntimeStore
+from obruten.ward_agent.downtime_submit import Submitter
+from obruten.ward_agent.settings import AgentSettings
+
+CSRF_COOKIE = "downtime_csrf"
+AUTHOR_COOKIE = "downtime_author"
+_FUTURE_SLACK = timedelta(minutes=5)
+log = logging.getLogger("obruten.ward_agent.downtime")
+
+
+@dataclass(frozen=True)
+class DowntimeSettings:
+    store_path: Path
+    unit_id: str
+    device_id: str
+    journal_url: str | None = None
+    token: str | None = None
+    submit_interval: float = 15.0  # 0: submit only when staff press the button
+
+    @classmethod
+    def from_agent(cls, settings: AgentSettings) -> DowntimeSettings:
+        return cls(store_path=settings.state_dir / "downtime.sqlite3", unit_id=settings.unit,
+                   device_id=settings.agent_name, journal_url=settings.journal_url, token=settings.token,
+                   submit_interval=15.0 if settings.fetch_every_s > 0 else 0.0)
+
+
+@dataclass
+class DowntimeAgent:
+    """The store, the submitter and the background loop that drives it."""
+
+    settings: DowntimeSettings
+    metrics: Registry | None = None  # the agent's /metrics registry
+    store: DowntimeStore = field(init=False)
+    submitter: Submitter | None = field(init=False, default=None)
+    last_sentence: str = ""
+    last_outcome: str = "none"
+    last_attempt: datetime | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        self.store = DowntimeStore(s.store_path, s.unit_id, s.device_id)
+        if s.journal_url and s.token:
+            self.submitter = Submitter(self.store, s.journal_url, s.token, timeout=5)
+
+    def submit_now(self) -> str:
+        if self.submitter is None:
+            return "submission is not configured (journal_url and agent_token)"
+        with self._lock:  # one drain at a time: the button and the loop never send the same batch twice at once
+            said = self.submitter.drain()
+        self.last_attempt = datetime.now(UTC)
+        self.last_sentence = "; ".join(s for s in said if s != "nothing queued") or "nothing queued"
+        self.last_outcome = self.submitter.outcome
+        self.publish()
+        if self.last_outcome != "nothing":
+            log.info("downtime submission: %s", self.last_sentence)
+        return self.last_sentence
+
+    def publish(self) -> None:
+        """Queue sizes on the agent's /metrics: entries not yet in the journal are at risk."""
+        if self.metrics is None:
+            return
+        self.metrics.clear("obruten_downtime_entries")
+        for state, n in self.store.counts().items():
+            self.metrics.set("obruten_downtime_entries", n, "Downtime entries on this ward PC by state", state=state,
+                             unit=self.settings.unit_id)
+
+    def start(self) -> None:
+        if self.submitter is None or self.settings.submit_interval <= 0:
+            return
+        self._thread = threading.Thread(target=self._loop, name="downtime-submitter", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.settings.submit_interval):
+            try:
+                self.submit_now()
+            except Exception as exc:  # keep looping; the page shows what went wrong
+                log.exception("downtime submission failed; retrying in %s s", self.settings.submit_interval)
+                self.last_sentence = f"submission failed: {type(exc).__name__}: {exc}"
+                self.last_outcome = "error"
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        if self.submitter:
+            self.submitter.close()
+        self.store.close()
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    agent = getattr(app.state, "downtime", None)
+    owned = agent is None and getattr(app.state, "settings", None) is not None
+    if owned:
+        agent = app.state.downtime = DowntimeAgent(DowntimeSettings.from_agent(app.state.settings),
+                                                   metrics=getattr(app.state.agent, "metrics", None))
+        agent.publish()
+    if agent is not None:
+        agent.start()
+    try:
+        yield
+    finally:
+        if owned and agent is not None:
+            agent.close()
+
+
+router = APIRouter(include_in_schema=False, lifespan=_lifespan)
+
+
+def _agent(request: Request) -> DowntimeAgent:
+    agent = getattr(request.app.state, "downtime", None)
+    if agent is None:
+        raise RuntimeError("the downtime pages are not configured: set app.state.downtime or app.state.settings")
+    return agent
+
+
+def _kit(request: Request) -> dict | None:
+    kits = getattr(request.app.state, "kits", None)
+    newest = kits.newest() if kits is not None else None
+    return newest.data if newest is not None else None
+
+
+def _render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    from obruten.ward_agent.app import render
+
+    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
+    agent = _agent(request)
+    response = render(request, template, status_code, csrf=token, kit=_kit(request), downtime=agent,
+                      counts=agent.store.counts(), now_local=datetime.now(STOCKHOLM).strftime("%Y-%m-%dT%H:%M"),
+                      author=request.cookies.get(AUTHOR_COOKIE, ""), **context)
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
+    return response
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    data = {k: v for k, v in form.items() if isinstance(v, str)}
+    token = data.pop("csrf", "")
+    if not token or not secrets.compare_digest(token, request.cookies.get(CSRF_COOKIE, "")):
+        raise HTTPException(403, "the form has expired or did not come from this page; reload the page and try again")
+    return data
+
+
+def _patient(kit: dict | None, patient_id: int) -> dict:
+    for p in (kit or {}).get("patients", []):
+        if p["id"] == patient_id:
+            return p
+    raise Invalid(f"patient {patient_id} is not in this ward's downtime kit")
+
+
+def _clinical_at(text: str) -> datetime:
+    """The form's local time (Europe/Stockholm) as an aware datetime; not in the future."""
+    try:
+        at = datetime.fromisoformat(text.strip()).replace(tzinfo=STOCKHOLM)
+    except ValueError as exc:
+        raise Invalid("give the time as YYYY-MM-DD HH:MM") from exc
+    if at > datetime.now(UTC) + _FUTURE_SLACK:
+        raise Invalid("the time is in the future; give when it happened")
+    return at
+
+
+@router.get("/downtime", response_class=HTMLResponse)
+async def overview(request: Request) -> Response:
+    return _render(request, "downtime_patients.html")
+
+
+@router.get("/downtime/patients/{patient_id}", response_class=HTMLResponse)
+async def patient_page(patient_id: int, request: Request) -> Response:
+    return _patient_response(request, patient_id, saved=request.query_params.get("saved") == "1")
+
+
+def _patient_response(request: Request, patient_id: int, status_code: int = 200, **context: Any) -> Response:
+    patient = _patient(_kit(request), patient_id)
+    recorded = [e for e in _agent(request).store.listing(2000) if e["patient_id"] == patient_id]
+    return _render(request, "downtime_patient.html", status_code, p=patient, recorded=recorded, note_kinds=NOTE_KINDS,
+                   **context)
+
+
+@router.post("/downtime/patients/{patient_id}/administrations")
+async def record_administration(patient_id: int, request: Request) -> Response:
+    data = await _form(request)
+    try:
+        patient = _patient(_kit(request), patient_id)
+        order = next((m for m in patient.get("medications", []) if m["entry_id"] == data.get("order_entry")), None)
+        if order is None:
+            raise Invalid("choose one of the patient's orders")
+        outcome = data.get("outcome", "given")
+        administration = {"outcome": outcome, "dose_given": data.get("dose_given", "") if outcome == "given" else "",
+                          "not_given_reason": data.get("not_given_reason") or None}
+        fields = {"kind": "medication_administration", "patient_id": patient_id, "author": data.get("author", ""),
+                  "clinical_at": _clinical_at(data.get("clinical_at", "")), "order_entry": order["entry_id"],
+                  "administration": administration}
+        await asyncio.to_thread(_agent(request).store.record, fields, _label(patient),
+                                f"{order['drug']} {order['strength']}")
+        _agent(request).publish()
+    except Invalid as exc:
+        return _patient_response(request, patient_id, 422, error=exc.message, form=data)
+    return _saved(patient_id, data.get("author", ""))
+
+
+@router.post("/downtime/patients/{patient_id}/notes")
+async def record_note(patient_id: int, request: Request) -> Response:
+    data = await _form(request)
+    try:
+        patient = _patient(_kit(request), patient_id)
+        fields = {"kind": "note", "patient_id": patient_id, "author": data.get("author", ""),
+                  "clinical_at": _clinical_at(data.get("clinical_at", "")),
+                  "note": {"kind": data.get("note_kind", ""), "title": data.get("title", ""),
+                           "body": data.get("body", "")}}
+        await asyncio.to_thread(_agent(request).store.record, fields, _label(patient), data.get("note_kind", ""))
+        _agent(request).publish()
+    except Invalid as exc:
+        return _patient_response(request, patient_id, 422, error=exc.message, form=data)
+    return _saved(patient_id, data.get("author", ""))
+
+
+def _label(patient: dict) -> str:
+    return f"{patient['family_name']}, {patient['given_name']} ({patient['personal_number']})"
+
+
+def _saved(patient_id: int, author: str) -> Response:
+    response = RedirectResponse(f"/downtime/patients/{patient_id}?saved=1", status_code=303)
+    response.set_cookie(AUTHOR_COOKIE, author.strip().lower()[:100], samesite="strict", max_age=12 * 3600)
+    return response
+
+
+@router.get("/downtime/queue", response_class=HTMLResponse)
+async def queue_page(request: Request) -> Response:
+    return _render(request, "downtime_queue.html", entries=_agent(request).store.listing(2000))
+
+
+@router.post("/downtime/submit")
+async def submit(request: Request) -> Response:
+    await _form(request)
+    await asyncio.to_thread(_agent(request).submit_now)
+    return RedirectResponse("/downtime/queue", status_code=303)
+

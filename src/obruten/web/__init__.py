@@ -1,1 +1,0 @@
-"""The journal's web UI (server-rendered, works without JavaScript) and JSON API under /api/v1."""
