@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from obruten.cluster import announce
 from obruten.cluster.topology import Member, Topology
+from obruten.platform import http
 
 SYNC_ROLES = ("sync_standby", "quorum_standby")
 
@@ -59,19 +58,14 @@ class ClusterView:
 
 def _request(url: str, method: str = "GET", body: dict[str, object] | None = None,
              timeout: float = 2.0) -> tuple[int, object]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"} if data else {})
+    """Patroni's answer (status, JSON or text), whatever the status; one of ``http.FAILURES``
+    when it does not answer."""
+    with http.client(timeout) as client:
+        response = client.request(method, url, json=body)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            raw = resp.read().decode()
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        raw, status = exc.read().decode(errors="replace"), exc.code
-    try:
-        return status, json.loads(raw)
+        return response.status_code, json.loads(response.text)
     except json.JSONDecodeError:
-        return status, raw
+        return response.status_code, response.text
 
 
 def api(m: Member) -> str:
@@ -82,7 +76,7 @@ def member_status(m: Member, timeout: float = 1.0) -> dict[str, object] | None:
     """Patroni's own view of one member (GET /patroni), or None if its Patroni does not answer."""
     try:
         _, body = _request(api(m) + "/patroni", timeout=timeout)
-    except (OSError, urllib.error.URLError):
+    except http.FAILURES:
         return None
     return body if isinstance(body, dict) else None
 
@@ -93,7 +87,7 @@ def view(topo: Topology, timeout: float = 1.0) -> ClusterView:
     for m in topo.members:
         try:
             status, body = _request(api(m) + "/cluster", timeout=timeout)
-        except (OSError, urllib.error.URLError):
+        except http.FAILURES:
             continue
         if status != 200 or not isinstance(body, dict):
             continue
@@ -204,8 +198,8 @@ def failover(topo: Topology, candidate: str) -> str:
     for m in topo.members:
         try:
             status, body = _request(api(m) + "/failover", "POST", {"candidate": candidate}, timeout=60)
-        except (OSError, urllib.error.URLError) as exc:
-            errors.append(f"{m.name}: {exc}")
+        except http.FAILURES as exc:
+            errors.append(f"{m.name}: {http.reason(exc)}")
             continue
         if status == 200:
             old = view(topo).leader

@@ -9,8 +9,6 @@ the live ops store; ``--watch-ops-service`` instead waits for the running ops se
 from __future__ import annotations
 
 import shutil
-import urllib.error
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from obruten.ops import settings as settings_mod
 from obruten.ops.probe_database import JournalWriteProbe
 from obruten.ops.service import OpsService
 from obruten.ops.store import Store
+from obruten.platform import http
 from obruten.platform.config import Config
 
 
@@ -71,11 +70,10 @@ def run(cfg: Config, mode: str, report_dir: Path | None, limit_s: float, watch_s
 
 
 def _require_service(s: settings_mod.Settings) -> None:
+    url = f"{s.base_url}/healthz"
+    next_step = "Start it with `obruten ops serve` (probing this journal), or leave out --watch-ops-service."
     try:
-        with urllib.request.urlopen(f"{s.base_url}/healthz", timeout=3) as resp:
-            if resp.status == 200:
-                return
-    except (OSError, urllib.error.URLError):
-        pass
-    raise click.ClickException(f"no ops service answers at {s.base_url}/healthz; start it with `obruten ops serve` "
-                               "(probing this journal), or leave out --watch-ops-service")
+        with http.client(3) as client:
+            client.get(url).raise_for_status()
+    except http.FAILURES as exc:
+        raise click.ClickException(http.unreachable("the ops service", url, exc, next_step)) from exc

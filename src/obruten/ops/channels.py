@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import smtplib
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Protocol
+
+from obruten.platform import http
 
 
 class DeliveryError(RuntimeError):
@@ -37,16 +37,14 @@ class Channel(Protocol):
 
 
 def _post_json(url: str, data: dict[str, object], timeout: float) -> None:
-    request = urllib.request.Request(url, data=json.dumps(data, ensure_ascii=False).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            if not 200 <= resp.status < 300:
-                raise DeliveryError(f"{url} answered HTTP {resp.status}")
-    except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"{url} answered HTTP {exc.code}") from exc
-    except (OSError, urllib.error.URLError) as exc:
-        raise DeliveryError(f"{url}: {exc}") from exc
+        with http.client(timeout) as client:
+            response = client.post(url, content=json.dumps(data, ensure_ascii=False).encode(),
+                                   headers={"Content-Type": "application/json"})
+    except http.FAILURES as exc:
+        raise DeliveryError(f"{url}: {http.reason(exc)}") from exc
+    if not response.is_success:
+        raise DeliveryError(f"{url} answered HTTP {response.status_code}")
 
 
 class WebhookChannel:

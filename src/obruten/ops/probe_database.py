@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import secrets
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime
 
 import psycopg
 
 from obruten.ops.findings import Finding
+from obruten.platform import http
 
 
 def _connect(url: str, timeout_s: float) -> psycopg.Connection:
@@ -124,10 +123,11 @@ class ClusterProbe:
         errors = []
         for url in self.urls:
             try:
-                with urllib.request.urlopen(url.rstrip("/") + "/cluster", timeout=self.timeout_s) as resp:
-                    body = json.loads(resp.read())
-            except (OSError, ValueError, urllib.error.URLError) as exc:
-                errors.append(f"{url}: {exc}")
+                with http.client(self.timeout_s) as client:
+                    response = client.get(url.rstrip("/") + "/cluster").raise_for_status()
+                body = json.loads(response.content)
+            except (*http.FAILURES, ValueError) as exc:
+                errors.append(f"{url}: {http.reason(exc)}")
                 continue
             return [Finding(self.name, self.target, "ok", float(len(body.get("members") or [])),
                             f"answered by {url}", now), *self._judge(body, now)]

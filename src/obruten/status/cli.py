@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from obruten.platform import http
 from obruten.platform.signing import SignatureError, TrustedKeys, load_or_create_key
 from obruten.status.banner import banner_view
 from obruten.status.document import MODES, StatusDocument, StatusError, draft, parse, parse_duration
@@ -24,24 +23,22 @@ def _config(ctx: click.Context):  # type: ignore[no-untyped-def]
     return config_from(ctx)
 
 
-def _http(method: str, url: str, body: dict[str, object] | None = None, token: str | None = None) -> dict:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None,
-                                     headers=headers, method=method)
+START_OR_OFFLINE = "Start it (obruten ops serve), or use --offline on a node whose key nodes trust."
+
+
+def _http(method: str, url: str, body: dict[str, object] | None = None, token: str | None = None,
+          what: str = "the status service", next_step: str = START_OR_OFFLINE) -> dict:
     try:
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode(errors="replace")
+        with http.client(10, token=token) as client:
+            response = client.request(method, url, json=body)
+    except http.FAILURES as exc:
+        raise click.ClickException(http.unreachable(what, url, exc, next_step)) from exc
+    if not response.is_success:
+        detail = response.text
         with contextlib.suppress(ValueError):
             detail = json.loads(detail).get("detail") or json.loads(detail).get("error") or detail
-        raise click.ClickException(f"{url} answered {exc.code}: {detail}") from exc
-    except OSError as exc:
-        raise click.ClickException(f"cannot reach {url}: {exc}. Is the ops service running? "
-                                   "With the status service down, use --offline on a node with a trusted key.") \
-            from exc
+        raise click.ClickException(f"{url} answered {response.status_code}: {detail}")
+    return json.loads(response.content or b"{}")
 
 
 @click.group()
@@ -71,8 +68,8 @@ def show(ctx: click.Context, url: str | None, as_json: bool) -> None:
     if url:
         try:
             data = fetch(url, timeout=5)
-        except (OSError, ValueError) as exc:
-            raise click.ClickException(f"cannot read the status from {url}: {exc}") from exc
+        except (*http.FAILURES, ValueError) as exc:
+            raise click.ClickException(f"cannot read the status from {url}: {http.reason(exc)}") from exc
         doc = parse(data) if data else None
     else:
         doc = Ledger(_config(ctx).var_dir).current()
@@ -132,9 +129,8 @@ def set_status(ctx: click.Context, mode: str, units: tuple[str, ...], clear_unit
 def _current_from(ops_url: str) -> StatusDocument | None:
     try:
         data = fetch(ops_url, timeout=5)
-    except (OSError, ValueError) as exc:
-        raise click.ClickException(f"cannot reach the status service at {ops_url}: {exc}. Start it "
-                                   "(obruten ops serve), or use --offline on a node whose key nodes trust") from exc
+    except (*http.FAILURES, ValueError) as exc:
+        raise click.ClickException(http.unreachable("the status service", ops_url, exc, START_OR_OFFLINE)) from exc
     return parse(data) if data else None
 
 
@@ -166,7 +162,7 @@ def _offline(ctx: click.Context, fields: dict[str, object], due: object, push_ur
     for url in push_urls:
         target = url.rstrip("/") + ("" if url.rstrip("/").endswith("/api/v1/status") else "/api/v1/status")
         try:
-            _http("POST", target, {"document": doc.as_dict()})
+            _http("POST", target, {"document": doc.as_dict()}, what="the node", next_step="")
             click.echo(f"pushed to {target}", err=True)
         except click.ClickException as exc:
             click.echo(f"not pushed to {target}: {exc.message}; it will not see this version until it is "

@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 
+from obruten.platform import http
 from obruten.status.document import NotNewer, StatusError
 from obruten.status.ledger import Ledger
 
@@ -23,11 +22,13 @@ STATUS_PATH = "/api/v1/status"
 
 
 def fetch(url: str, timeout: float = 2.0) -> object:
-    """The JSON document a status URL serves (a base URL gets ``/api/v1/status`` appended)."""
+    """The JSON document a status URL serves (a base URL gets ``/api/v1/status`` appended).
+    Raises one of ``http.FAILURES`` when it does not answer (or answers an error), ``ValueError``
+    when the answer is not JSON."""
     if not url.rstrip("/").endswith(STATUS_PATH):
         url = url.rstrip("/") + STATUS_PATH
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        data = json.loads(resp.read())
+    with http.client(timeout) as client:
+        data = json.loads(client.get(url).raise_for_status().content)
     return data.get("document", data) if isinstance(data, dict) else data
 
 
@@ -45,8 +46,8 @@ class Follower:
         for url in self.urls:
             try:
                 data = fetch(url)
-            except (OSError, urllib.error.URLError, ValueError) as exc:
-                problems.append(f"{url}: {exc}")
+            except (*http.FAILURES, ValueError) as exc:
+                problems.append(f"{url}: {http.reason(exc)}")
                 continue
             if data is None:
                 return f"{url} has issued no status message yet"

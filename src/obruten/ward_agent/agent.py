@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 
+import httpx
+
+from obruten.platform import http
 from obruten.platform.metrics import Registry
 from obruten.platform.signing import SignatureError, TrustedKeys
 from obruten.ward_agent.settings import AgentSettings
@@ -128,21 +129,23 @@ class Agent:
 
     def _get(self, path: str) -> bytes:
         problems = []
+        limit = self.settings.max_file_bytes
         for base in self.settings.journal_urls:
-            request = urllib.request.Request(base.rstrip("/") + path,
-                                             headers={"Authorization": f"Bearer {self.settings.token}"})
             try:
-                with urllib.request.urlopen(request, timeout=self.settings.timeout_s) as response:
-                    data = response.read(self.settings.max_file_bytes + 1)
-                if len(data) > self.settings.max_file_bytes:
-                    problems.append(f"{base}: file larger than {self.settings.max_file_bytes} bytes")
-                    continue
-                return data
-            except urllib.error.HTTPError as exc:
-                detail = exc.read(500).decode(errors="replace")
-                problems.append(f"{base}: HTTP {exc.code} {detail}")
-            except (urllib.error.URLError, OSError) as exc:
-                problems.append(f"{base}: {getattr(exc, 'reason', exc)}")
+                with (http.client(self.settings.timeout_s, token=self.settings.token) as client,
+                      client.stream("GET", base.rstrip("/") + path) as response):
+                    if not response.is_success:
+                        detail = _head(response, 500).decode(errors="replace")
+                        problems.append(f"{base}: HTTP {response.status_code} {detail}")
+                        continue
+                    data = _head(response, limit + 1)
+            except http.FAILURES as exc:
+                problems.append(f"{base}: {http.reason(exc)}")
+                continue
+            if len(data) > limit:
+                problems.append(f"{base}: file larger than {limit} bytes")
+                continue
+            return data
         raise Unreachable("; ".join(problems))
 
     def _fetch(self) -> tuple[str, str]:
@@ -193,20 +196,29 @@ class Agent:
         newest = self.kits.newest()
         body = json.dumps({"unit": self.settings.unit, "agent": self.settings.agent_name,
                            "kit_generated_at": newest.as_of.isoformat() if newest else None}).encode()
-        request = urllib.request.Request(
-            self.settings.ops_url.rstrip("/") + "/api/v1/ward-agents/report", data=body, method="POST",
-            headers={"Content-Type": "application/json",
-                     "Authorization": f"Bearer {self.settings.ops_token or self.settings.token}"})
         try:
-            with urllib.request.urlopen(request, timeout=self.settings.timeout_s):
-                pass
-            self.state.reported_at = self.settings.clock()
-            sentence = "reported to the ops service"
-        except urllib.error.HTTPError as exc:
-            sentence = f"ops service refused the report (HTTP {exc.code}); check --ops-token"
-        except (urllib.error.URLError, OSError) as exc:
-            sentence = f"ops service unreachable ({getattr(exc, 'reason', exc)}); will report next round"
+            with http.client(self.settings.timeout_s, token=self.settings.ops_token or self.settings.token) as client:
+                response = client.post(self.settings.ops_url.rstrip("/") + "/api/v1/ward-agents/report", content=body,
+                                       headers={"Content-Type": "application/json"})
+        except http.FAILURES as exc:
+            sentence = f"ops service unreachable ({http.reason(exc)}); will report next round"
+        else:
+            if response.is_success:
+                self.state.reported_at = self.settings.clock()
+                sentence = "reported to the ops service"
+            else:
+                sentence = f"ops service refused the report (HTTP {response.status_code}); check --ops-token"
         self.state.report_sentence = sentence
         self.metrics.set("obruten_wardagent_report_success", 1 if sentence.startswith("reported") else 0,
                          "1 when the last report to the ops service went through", unit=self.settings.unit)
         return sentence
+
+
+def _head(response: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of a streamed body: a runaway upstream cannot fill the memory."""
+    data = bytearray()
+    for chunk in response.iter_bytes():
+        data += chunk
+        if len(data) >= limit:
+            break
+    return bytes(data[:limit])

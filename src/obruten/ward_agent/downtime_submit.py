@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 
+from obruten.platform import http
 from obruten.postreg.models import BATCH_FORMAT, MAX_ENTRIES
 from obruten.ward_agent.downtime_store import DowntimeStore
 
@@ -43,8 +44,7 @@ class Submitter:
 
     def __post_init__(self) -> None:
         self.outcome = "none"  # what the last drain found: sent, nothing, unreachable, refused, token, error
-        self._client = httpx.Client(base_url=self.journal_url.rstrip("/"), timeout=self.timeout,
-                                    headers={"Authorization": f"Bearer {self.token}"})
+        self._client = http.client(self.timeout, base_url=self.journal_url.rstrip("/"), token=self.token)
 
     def close(self) -> None:
         self._client.close()
