@@ -84,8 +84,8 @@ def create_app(service: OpsService | None = None, *, settings: Settings | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            if service is None:
-                built = build_service(settings)  # type: ignore[arg-type]  # checked above
+            if settings is not None:  # no service given: build it here, and close its store at the end
+                built = build_service(settings)
                 stack.callback(built.store.close)
                 app.state.ops = built
             if run_loop:

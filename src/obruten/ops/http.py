@@ -11,6 +11,10 @@ with ``app.dependency_overrides[dependency] = …``:
   token. No session: a redirect to ``/login``.
 - ``Officer``: a console user in the role ``tib`` (officer on duty); others get 403.
 
+Both ``Who`` and ``Console`` take only sessions of an ops console role (``users.CONSOLE_ROLES``):
+a token that verifies but names another role (say a journal session, should a node be given the
+ops secret) is refused with 403 on every router, the event analysis included.
+
 ``render`` answers a console page: templates, language, the session and its CSRF token, and the
 region's status banner on every page.
 """
@@ -30,6 +34,7 @@ from obruten.ops.clock import parse
 from obruten.ops.service import OpsService
 from obruten.ops.status_service import StatusIssuer, current
 from obruten.ops.store import Store
+from obruten.ops.users import CONSOLE_ROLES
 from obruten.platform.auth import InvalidToken, Session
 from obruten.platform.i18n import LANGUAGES, local_time, translator
 from obruten.status.banner import banner_css, render_banner
@@ -77,13 +82,21 @@ NameSources = Annotated[list[NameSource], Depends(analysis_name_sources)]
 
 
 # ---- who asks ---------------------------------------------------------------------------------
+def _ops_role(session: Session) -> Session:
+    if session.role not in CONSOLE_ROLES:
+        raise HTTPException(403, f"the ops service is for its own users (roles {', '.join(CONSOLE_ROLES)}); "
+                                 f"a session of role {session.role!r} is refused: log in with an ops account")
+    return session
+
+
 def api_session(service: Ops, authorization: Annotated[str | None, Header()] = None) -> Session:
     if not authorization or not authorization.startswith("Bearer "):
         raise HTTPException(401, "send Authorization: Bearer <token> (POST /api/v1/session)")
     try:
-        return service.signer.read(authorization.removeprefix("Bearer ").strip())
+        session = service.signer.read(authorization.removeprefix("Bearer ").strip())
     except InvalidToken as exc:
         raise HTTPException(401, str(exc)) from exc
+    return _ops_role(session)
 
 
 Who = Annotated[Session, Depends(api_session)]
@@ -109,6 +122,7 @@ async def console_session(request: Request, service: Ops,
     """The console user; a POST must also carry the form field ``csrf`` of that session."""
     if session is None:
         raise HTTPException(303, headers={"Location": "/login"})
+    _ops_role(session)
     if request.method == "POST":
         form = await request.form()
         csrf = form.get("csrf")
