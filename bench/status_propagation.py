@@ -29,7 +29,7 @@ import uvicorn  # noqa: E402
 
 from _machine import machine_info, print_machine_info  # noqa: E402
 from obruten.ops import users  # noqa: E402
-from obruten.ops.api import create_app as ops_app  # noqa: E402
+from obruten.ops.app import create_app as ops_app  # noqa: E402
 from obruten.ops.service import OpsService  # noqa: E402
 from obruten.ops.settings import Settings  # noqa: E402
 from obruten.ops.status_service import StatusIssuer, StatusSettings  # noqa: E402

@@ -170,7 +170,7 @@ class Live(Served):
     """The ops app served by uvicorn in a thread on a free loopback port."""
 
     def __init__(self, service: OpsService) -> None:
-        from obruten.ops.api import create_app
+        from obruten.ops.app import create_app
 
         super().__init__(create_app(service), lifespan="off", what="the ops app")
 

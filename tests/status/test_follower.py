@@ -21,7 +21,7 @@ DEAD = f"http://127.0.0.1:{free_port()}"
 
 def test_follower_says_what_it_did_each_tick(service: OpsService, live, tmp_path: Path) -> None:
     issuer = StatusIssuer(service.store, service.var_dir, StatusSettings(key_file=tmp_path / "ops.pem"))
-    service.status_issuer = issuer  # type: ignore[attr-defined]
+    service.status_issuer = issuer
     ledger = Ledger(tmp_path / "node")
     follower = Follower(ledger, [DEAD, live.base])
     assert follower.tick() == f"{live.base} has issued no status message yet"

@@ -21,7 +21,7 @@ from .conftest import trust
 
 def make_issuer(service: OpsService, tmp_path: Path, **targets: tuple[str, ...]) -> StatusIssuer:
     issuer = StatusIssuer(service.store, service.var_dir, StatusSettings(key_file=tmp_path / "ops-key.pem", **targets))
-    service.status_issuer = issuer  # type: ignore[attr-defined]  # what the routes use
+    service.status_issuer = issuer  # what the routes use
     return issuer
 
 

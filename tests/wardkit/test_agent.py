@@ -224,7 +224,7 @@ def test_wrong_token_is_refused_upstream(settings: AgentSettings, publish: Calla
 
 def test_agent_reports_to_the_ops_service(settings: AgentSettings, publish: Callable[[int], str],
                                           tmp_path: Path) -> None:
-    from obruten.ops.api import create_app as ops_app
+    from obruten.ops.app import create_app as ops_app
     from obruten.ops.service import OpsService
     from obruten.ops.settings import Settings
 

@@ -1,5 +1,5 @@
-"""The ops service over HTTP: the JSON API, ``/metrics``, the signed acknowledgement links,
-and the console (``web``). Handlers stay thin: they check who asks and call the domain modules.
+"""The ops service's JSON API, ``/healthz`` and ``/metrics``. Handlers stay thin: they check who
+asks (``Who`` from ``ops.http``) and call the domain modules.
 
 API clients authenticate with ``POST /api/v1/session`` and then send ``Authorization: Bearer
 <token>``; ward agents report with the configured agent token.
@@ -11,15 +11,14 @@ import hmac
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter, Header, HTTPException
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from obruten.ops import alarms, incidents, notifications, preparedness, timeline, users
 from obruten.ops.clock import iso
+from obruten.ops.http import Ops, Who
 from obruten.ops.probe_local import report_ward_agent
-from obruten.ops.service import OpsService
-from obruten.platform.auth import InvalidToken, Session
 from obruten.platform.metrics import CONTENT_TYPE
 
 
@@ -63,128 +62,116 @@ def _alarm_json(a: alarms.Alarm) -> dict[str, object]:
             "resolved_at": iso(a.resolved_at) if a.resolved_at else None, "incident_id": a.incident_id}
 
 
-def api_session(request: Request, authorization: Annotated[str | None, Header()] = None) -> Session:
-    if not authorization or not authorization.startswith("Bearer "):
-        raise HTTPException(401, "send Authorization: Bearer <token> (POST /api/v1/session)")
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz(service: Ops) -> dict[str, object]:
+    return {"ok": True, "service": "ops", "now": iso(service.clock.now())}
+
+
+@router.get("/metrics")
+def metrics(service: Ops) -> PlainTextResponse:
+    return PlainTextResponse(service.metrics.render(), media_type=CONTENT_TYPE)
+
+
+@router.post("/api/v1/session")
+def login(service: Ops, body: Login) -> dict[str, str]:
+    session = users.authenticate(service.store, body.username, body.password)
+    if session is None:
+        raise HTTPException(401, "wrong username or password")
+    return {"token": service.signer.issue(session), "role": session.role}
+
+
+@router.get("/api/v1/alarms")
+def list_alarms(service: Ops, who: Who, all: bool = False) -> list[dict[str, object]]:
+    found = alarms.recent(service.store) if all else alarms.active(service.store)
+    return [_alarm_json(a) for a in found]
+
+
+@router.get("/api/v1/alarms/{alarm_id}")
+def show_alarm(service: Ops, alarm_id: int, who: Who) -> dict[str, object]:
+    alarm = alarms.get(service.store, alarm_id)
+    if alarm is None:
+        raise HTTPException(404, f"no alarm {alarm_id}")
+    return {**_alarm_json(alarm), "transitions": alarms.transitions(service.store, alarm_id),
+            "notifications": notifications.for_alarm(service.store, alarm_id)}
+
+
+@router.post("/api/v1/alarms/{alarm_id}/ack")
+def ack(service: Ops, alarm_id: int, who: Who) -> dict[str, object]:
+    if alarms.get(service.store, alarm_id) is None:
+        raise HTTPException(404, f"no alarm {alarm_id}")
+    done = service.acknowledge(alarm_id, who.username, "api")
+    return {"acknowledged": done, "alarm": _alarm_json(alarms.get(service.store, alarm_id))}  # type: ignore[arg-type]
+
+
+@router.get("/api/v1/incidents")
+def list_incidents(service: Ops, who: Who) -> list[dict[str, object]]:
+    return [timeline.export(service.store, i.id)["incident"]
+            for i in incidents.listing(service.store, include_closed=True)]
+
+
+@router.post("/api/v1/incidents", status_code=201)
+def new_incident(service: Ops, body: NewIncident, who: Who) -> dict[str, object]:
+    incident_id = incidents.open_incident(service.store, service.var_dir, title=body.title,
+                                          classification=body.classification, by=who.username,
+                                          now=service.clock.now(), systems=body.affected_systems,
+                                          units=body.affected_units)
+    return timeline.export(service.store, incident_id)["incident"]  # type: ignore[return-value]
+
+
+@router.get("/api/v1/incidents/{incident_id}/timeline")
+def incident_timeline(service: Ops, incident_id: int, who: Who) -> dict[str, object]:
     try:
-        return request.app.state.ops.signer.read(authorization.removeprefix("Bearer ").strip())
-    except InvalidToken as exc:
-        raise HTTPException(401, str(exc)) from exc
+        return timeline.export(service.store, incident_id)
+    except KeyError as exc:
+        raise HTTPException(404, f"no incident {incident_id}") from exc
 
 
-Who = Annotated[Session, Depends(api_session)]
+@router.post("/api/v1/incidents/{incident_id}/timeline", status_code=201)
+def add_entry(service: Ops, incident_id: int, body: Entry, who: Who) -> dict[str, object]:
+    if incidents.get(service.store, incident_id) is None:
+        raise HTTPException(404, f"no incident {incident_id}")
+    timeline.add_manual(service.store, incident_id, body.summary, who.username, service.clock.now())
+    return timeline.export(service.store, incident_id)
 
 
-def create_app(service: OpsService) -> FastAPI:
-    from obruten.ops import analysis, web
+@router.post("/api/v1/incidents/{incident_id}/state")
+def incident_state(service: Ops, incident_id: int, body: StateChange, who: Who) -> dict[str, object]:
+    try:
+        incidents.change_state(service.store, service.var_dir, incident_id, body.state, who.username,
+                               service.clock.now(), body.note)
+    except incidents.IncidentError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return timeline.export(service.store, incident_id)["incident"]  # type: ignore[return-value]
 
-    app = FastAPI(title="Obruten ops", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.ops = service
-    store = service.store
-    from obruten.ops import status_api as ops_routes  # the status service: operating mode and status message
 
-    app.include_router(ops_routes.router(service))
+@router.get("/api/v1/preparedness")
+def get_level(service: Ops, who: Who) -> dict[str, object]:
+    level = preparedness.current(service.store)
+    return {"level": level.level, "decided_by": level.decided_by, "reason": level.reason,
+            "at": iso(level.at) if level.at else None, "proposals": preparedness.open_proposals(service.store),
+            "history": preparedness.history(service.store)}
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, object]:
-        return {"ok": True, "service": "ops", "now": iso(service.clock.now())}
 
-    @app.get("/metrics")
-    def metrics() -> PlainTextResponse:
-        return PlainTextResponse(service.metrics.render(), media_type=CONTENT_TYPE)
+@router.post("/api/v1/preparedness")
+def set_level(service: Ops, body: LevelChange, who: Who) -> dict[str, str]:
+    if who.role != "tib":
+        raise HTTPException(403, "only the officer on duty (tib) decides the preparedness level")
+    try:
+        sentence = preparedness.decide(service.store, service.var_dir, body.level, who=who.username,
+                                       reason=body.reason, now=service.clock.now(), incident_id=body.incident_id)
+    except preparedness.PreparednessError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {"said": sentence}
 
-    @app.post("/api/v1/session")
-    def login(body: Login) -> dict[str, str]:
-        session = users.authenticate(store, body.username, body.password)
-        if session is None:
-            raise HTTPException(401, "wrong username or password")
-        return {"token": service.signer.issue(session), "role": session.role}
 
-    @app.get("/api/v1/alarms")
-    def list_alarms(who: Who, all: bool = False) -> list[dict[str, object]]:
-        found = alarms.recent(store) if all else alarms.active(store)
-        return [_alarm_json(a) for a in found]
+@router.post("/api/v1/ward-agents/report", status_code=204)
+def ward_report(service: Ops, body: WardReport, authorization: Annotated[str | None, Header()] = None) -> None:
+    token = service.settings.agent_token
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not token or not hmac.compare_digest(given, token):
+        raise HTTPException(401, "ward agents report with the configured agent token")
+    report_ward_agent(service.store, body.unit, body.agent, body.kit_generated_at, service.clock.now())
 
-    @app.get("/api/v1/alarms/{alarm_id}")
-    def show_alarm(alarm_id: int, who: Who) -> dict[str, object]:
-        alarm = alarms.get(store, alarm_id)
-        if alarm is None:
-            raise HTTPException(404, f"no alarm {alarm_id}")
-        return {**_alarm_json(alarm), "transitions": alarms.transitions(store, alarm_id),
-                "notifications": notifications.for_alarm(store, alarm_id)}
-
-    @app.post("/api/v1/alarms/{alarm_id}/ack")
-    def ack(alarm_id: int, who: Who) -> dict[str, object]:
-        if alarms.get(store, alarm_id) is None:
-            raise HTTPException(404, f"no alarm {alarm_id}")
-        done = service.acknowledge(alarm_id, who.username, "api")
-        return {"acknowledged": done, "alarm": _alarm_json(alarms.get(store, alarm_id))}  # type: ignore[arg-type]
-
-    @app.get("/api/v1/incidents")
-    def list_incidents(who: Who) -> list[dict[str, object]]:
-        return [timeline.export(store, i.id)["incident"] for i in incidents.listing(store, include_closed=True)]
-
-    @app.post("/api/v1/incidents", status_code=201)
-    def new_incident(body: NewIncident, who: Who) -> dict[str, object]:
-        incident_id = incidents.open_incident(store, service.var_dir, title=body.title,
-                                              classification=body.classification, by=who.username,
-                                              now=service.clock.now(), systems=body.affected_systems,
-                                              units=body.affected_units)
-        return timeline.export(store, incident_id)["incident"]  # type: ignore[return-value]
-
-    @app.get("/api/v1/incidents/{incident_id}/timeline")
-    def incident_timeline(incident_id: int, who: Who) -> dict[str, object]:
-        try:
-            return timeline.export(store, incident_id)
-        except KeyError as exc:
-            raise HTTPException(404, f"no incident {incident_id}") from exc
-
-    @app.post("/api/v1/incidents/{incident_id}/timeline", status_code=201)
-    def add_entry(incident_id: int, body: Entry, who: Who) -> dict[str, object]:
-        if incidents.get(store, incident_id) is None:
-            raise HTTPException(404, f"no incident {incident_id}")
-        timeline.add_manual(store, incident_id, body.summary, who.username, service.clock.now())
-        return timeline.export(store, incident_id)
-
-    @app.post("/api/v1/incidents/{incident_id}/state")
-    def incident_state(incident_id: int, body: StateChange, who: Who) -> dict[str, object]:
-        try:
-            incidents.change_state(store, service.var_dir, incident_id, body.state, who.username,
-                                   service.clock.now(), body.note)
-        except incidents.IncidentError as exc:
-            raise HTTPException(409, str(exc)) from exc
-        return timeline.export(store, incident_id)["incident"]  # type: ignore[return-value]
-
-    @app.get("/api/v1/preparedness")
-    def get_level(who: Who) -> dict[str, object]:
-        level = preparedness.current(store)
-        return {"level": level.level, "decided_by": level.decided_by, "reason": level.reason,
-                "at": iso(level.at) if level.at else None, "proposals": preparedness.open_proposals(store),
-                "history": preparedness.history(store)}
-
-    @app.post("/api/v1/preparedness")
-    def set_level(body: LevelChange, who: Who) -> dict[str, str]:
-        if who.role != "tib":
-            raise HTTPException(403, "only the officer on duty (tib) decides the preparedness level")
-        try:
-            sentence = preparedness.decide(store, service.var_dir, body.level, who=who.username,
-                                           reason=body.reason, now=service.clock.now(), incident_id=body.incident_id)
-        except preparedness.PreparednessError as exc:
-            raise HTTPException(422, str(exc)) from exc
-        return {"said": sentence}
-
-    @app.post("/api/v1/ward-agents/report", status_code=204)
-    def ward_report(body: WardReport, authorization: Annotated[str | None, Header()] = None) -> None:
-        token = service.settings.agent_token
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not token or not hmac.compare_digest(given, token):
-            raise HTTPException(401, "ward agents report with the configured agent token")
-        report_ward_agent(store, body.unit, body.agent, body.kit_generated_at, service.clock.now())
-
-    @app.exception_handler(alarms.AlarmError)
-    def alarm_error(request: Request, exc: alarms.AlarmError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    app.include_router(web.router(service))
-    app.include_router(analysis.routes(service))  # event analysis: /api/v1/analyses and /console/analyses
-    return app

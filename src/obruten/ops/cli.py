@@ -76,7 +76,7 @@ def serve(ctx: click.Context, port: int | None, host: str | None, ops_config: Pa
     """Run the ops loop and its web console / API until interrupted."""
     import uvicorn
 
-    from obruten.ops.api import create_app
+    from obruten.ops.app import create_app
     from obruten.ops.service import OpsService
 
     s = _settings(ctx, port=port, host=host, ops_config=ops_config, journal_url=journal_url, tick_s=tick_s)

@@ -25,6 +25,7 @@ from obruten.ops.probe_local import BackupProbe, StorageProbe, WardKitProbe
 from obruten.ops.probes import Probe, ProbeRunner
 from obruten.ops.rules import RuleEngine, Verdict
 from obruten.ops.settings import Settings
+from obruten.ops.status_service import StatusIssuer
 from obruten.ops.store import Store
 from obruten.platform.auth import TokenSigner, load_or_create_secret
 from obruten.platform.i18n import translator
@@ -61,7 +62,8 @@ def build_probes(s: Settings, store: Store) -> list[Probe]:
 
 class OpsService:
     def __init__(self, settings: Settings, *, store: Store | None = None, clock: Clock | None = None,
-                 channels: Mapping[str, Channel] | None = None, probes: Iterable[Probe] | None = None) -> None:
+                 channels: Mapping[str, Channel] | None = None, probes: Iterable[Probe] | None = None,
+                 status_issuer: StatusIssuer | None = None) -> None:
         self.settings = settings
         self.store = store or Store(settings.store_location)
         self.clock: Clock = clock or SystemClock()
@@ -74,6 +76,8 @@ class OpsService:
         self.t = translator(settings.language)
         self.said: deque[tuple[str, str]] = deque(maxlen=300)
         self._lock = threading.Lock()  # one tick at a time
+        # issues the signed status message (ADR 0023); the ops app sets one up when none is given
+        self.status_issuer = status_issuer
 
     # ---- the loop ------------------------------------------------------------------------------
     def tick(self) -> list[str]:

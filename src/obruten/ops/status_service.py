@@ -22,9 +22,9 @@ from obruten.ops.clock import iso
 from obruten.ops.store import Store
 from obruten.platform import events
 from obruten.platform.auth import Session
-from obruten.platform.i18n import local_time
+from obruten.platform.i18n import local_time, translator
 from obruten.platform.signing import SigningKey, load_or_create_key
-from obruten.status.document import StatusDocument, StatusError, draft, parse
+from obruten.status.document import StatusDocument, StatusError, draft, next_version, parse
 
 SOURCE = "status"
 ISSUER_CONSOLE_ROLES = ("tib",)
@@ -88,12 +88,6 @@ class StatusSettings:
                               "known: push_urls, webhook_urls, email_to, key_file")
         return cls(key_file=Path(data.get("key_file", key_file)), push_urls=tuple(data.get("push_urls", ())),
                    webhook_urls=tuple(data.get("webhook_urls", ())), email_to=tuple(data.get("email_to", ())))
-
-
-def next_version(previous: StatusDocument | None, now: datetime) -> int:
-    """Versions are at least the issue time in Unix seconds, so a message signed offline on a node
-    (``obruten status set --offline``) and a later one from the service never share a number."""
-    return max((previous.version if previous else 0) + 1, int(now.timestamp()))
 
 
 def current(store: Store) -> StatusDocument | None:
@@ -197,8 +191,6 @@ def _mode_changes(previous: StatusDocument | None, doc: StatusDocument) -> str:
 
 def subject_and_text(doc: StatusDocument) -> tuple[str, str]:
     """The plain-text form for e-mail and webhooks (Swedish, times in Europe/Stockholm)."""
-    from obruten.platform.i18n import translator
-
     t = translator("sv")
     subject = f"[{t('status.mode.' + doc.mode)}] {doc.headline or t('status.mode.normal')} (v{doc.version})"
     lines = [f"{t('status.mode.' + doc.mode)}: {doc.headline}"]

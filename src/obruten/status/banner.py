@@ -57,7 +57,8 @@ def banner_view(doc: StatusDocument | None, units: tuple[str, ...] | list[str] |
 
 
 def template_dir() -> Path:
-    return Path(str(resources.files("obruten.record").joinpath("templates")))
+    """Where ``banner.html`` lives: shipped with the status model itself, so no UI package is needed."""
+    return Path(str(resources.files("obruten.status").joinpath("templates")))
 
 
 @cache
@@ -76,6 +77,6 @@ def render_banner(doc: StatusDocument | None, lang: str = "sv",
 
 
 def banner_css() -> str:
-    """The ``.banner`` rules of the journal's stylesheet (one place for the banner's look)."""
-    css = resources.files("obruten.record").joinpath("static", "obruten.css").read_text(encoding="utf-8")
+    """The ``.banner`` rules (``static/banner.css`` of the status model: one place for the banner's look)."""
+    css = resources.files("obruten.status").joinpath("static", "banner.css").read_text(encoding="utf-8")
     return "\n".join(line for line in css.splitlines() if line.startswith(".banner"))

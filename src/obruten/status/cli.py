@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
-from obruten.platform import http
+from obruten.platform import events, http
 from obruten.platform.signing import SignatureError, TrustedKeys, load_or_create_key
 from obruten.status.banner import banner_view
-from obruten.status.document import MODES, StatusDocument, StatusError, draft, parse, parse_duration
+from obruten.status.document import MODES, StatusDocument, StatusError, draft, next_version, parse, parse_duration
 from obruten.status.follower import fetch
 from obruten.status.ledger import Ledger, default_trusted_keys, status_dir
 
@@ -136,9 +136,6 @@ def _current_from(ops_url: str) -> StatusDocument | None:
 
 def _offline(ctx: click.Context, fields: dict[str, object], due: object, push_urls: tuple[str, ...],
              issuer: str) -> None:
-    from obruten.ops.status_service import next_version
-    from obruten.platform import events
-
     cfg = _config(ctx)
     if not issuer:
         raise click.UsageError("--offline needs --issuer 'Name, role' (it is shown on every banner)")

@@ -184,6 +184,12 @@ def newer(candidate: StatusDocument, held: StatusDocument | None) -> None:
                        f"{held.version} held here; issue a new message (the service numbers it)")
 
 
+def next_version(previous: StatusDocument | None, now: datetime) -> int:
+    """Versions are at least the issue time in Unix seconds, so a message signed offline on a node
+    (``obruten status set --offline``) and a later one from the service never share a number."""
+    return max((previous.version if previous else 0) + 1, int(now.timestamp()))
+
+
 def parse_duration(text: str) -> timedelta:
     """``30m``, ``2h``, ``90s``, ``1h30m`` or a plain number of minutes."""
     text = text.strip().lower()

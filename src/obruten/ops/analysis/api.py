@@ -3,7 +3,7 @@ API's bearer token), call the domain, turn its errors into HTTP answers that say
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 
@@ -12,9 +12,9 @@ from pydantic import BaseModel, Field
 
 from obruten.ops.analysis import analyses, categories, editing, exports
 from obruten.ops.analysis.model import AnalysisError, Locked, NotFound, as_utc, load
-from obruten.ops.analysis.names import NameSource, NameSourceError
-from obruten.ops.api import Who
-from obruten.ops.service import OpsService
+from obruten.ops.analysis.names import NameSourceError
+from obruten.ops.http import NameSources, Ops, Who
+from obruten.ops.store import Store
 from obruten.platform.i18n import LANGUAGES, STOCKHOLM
 
 
@@ -124,207 +124,261 @@ def answering() -> Iterator[None]:
         raise HTTPException(503, str(exc)) from exc
 
 
-def router(service: OpsService, sources: Callable[[OpsService], list[NameSource]]) -> APIRouter:
-    r = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1")
+
+
+def _show(store: Store, analysis_id: int, version: int | None = None) -> dict[str, object]:
+    return load(store, analysis_id, version).as_json()
+
+
+def _belongs(store: Store, what: str, row_id: int, analysis_id: int) -> None:
+    if editing.analysis_of(store, what, row_id) != analysis_id:
+        raise NotFound(f"analysis {analysis_id} has no {what} {row_id}")
+
+
+@router.get("/analyses")
+def listing(service: Ops, who: Who) -> list[dict[str, object]]:
     store = service.store
-    now = service.clock.now
+    return analyses.listing(store)
 
-    def show(analysis_id: int, version: int | None = None) -> dict[str, object]:
-        return load(store, analysis_id, version).as_json()
 
-    def belongs(what: str, row_id: int, analysis_id: int) -> None:
-        if editing.analysis_of(store, what, row_id) != analysis_id:
-            raise NotFound(f"analysis {analysis_id} has no {what} {row_id}")
+@router.get("/analyses/overdue-actions")
+def overdue(service: Ops, who: Who) -> list[dict[str, object]]:
+    store, now = service.store, service.clock.now
+    return analyses.overdue(store, now().astimezone(STOCKHOLM).date())
 
-    @r.get("/analyses")
-    def listing(who: Who) -> list[dict[str, object]]:
-        return analyses.listing(store)
 
-    @r.get("/analyses/overdue-actions")
-    def overdue(who: Who) -> list[dict[str, object]]:
-        return analyses.overdue(store, now().astimezone(STOCKHOLM).date())
+@router.post("/analyses", status_code=201)
+def start(service: Ops, body: Start, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        analysis_id = analyses.start(store, service.var_dir, incident_id=body.incident_id,
+                                     commissioner=body.commissioner, leader=body.leader, team=body.team,
+                                     scope=body.scope, title=body.title, who=who.username, now=now())
+        return _show(store, analysis_id)
 
-    @r.post("/analyses", status_code=201)
-    def start(body: Start, who: Who) -> dict[str, object]:
-        with answering():
-            analysis_id = analyses.start(store, service.var_dir, incident_id=body.incident_id,
-                                         commissioner=body.commissioner, leader=body.leader, team=body.team,
-                                         scope=body.scope, title=body.title, who=who.username, now=now())
-            return show(analysis_id)
 
-    @r.get("/analyses/{analysis_id}")
-    def get(analysis_id: int, who: Who, version: int | None = None) -> dict[str, object]:
-        with answering():
-            return show(analysis_id, version)
+@router.get("/analyses/{analysis_id}")
+def get(service: Ops, analysis_id: int, who: Who, version: int | None = None) -> dict[str, object]:
+    store = service.store
+    with answering():
+        return _show(store, analysis_id, version)
 
-    @r.patch("/analyses/{analysis_id}")
-    def header(analysis_id: int, body: Header, who: Who) -> dict[str, object]:
-        with answering():
-            analyses.update(store, analysis_id, who.username, now(), **body.model_dump(exclude_none=True))
-            return show(analysis_id)
 
-    @r.get("/analyses/{analysis_id}/changes")
-    def changes(analysis_id: int, who: Who) -> list[dict[str, object]]:
-        with answering():
-            load(store, analysis_id)
-            return analyses.changes(store, analysis_id)
+@router.patch("/analyses/{analysis_id}")
+def header(service: Ops, analysis_id: int, body: Header, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        analyses.update(store, analysis_id, who.username, now(), **body.model_dump(exclude_none=True))
+        return _show(store, analysis_id)
 
-    @r.post("/analyses/{analysis_id}/sign")
-    def sign(analysis_id: int, who: Who) -> dict[str, object]:
-        with answering():
-            sentence = analyses.sign(store, service.var_dir, analysis_id, who.username, now())
-            return {"said": sentence, "analysis": show(analysis_id)}
 
-    @r.post("/analyses/{analysis_id}/amend", status_code=201)
-    def amend(analysis_id: int, body: Amend, who: Who) -> dict[str, object]:
-        with answering():
-            number = analyses.amend(store, analysis_id, who.username, now(), body.reason)
-            return show(analysis_id, number)
+@router.get("/analyses/{analysis_id}/changes")
+def changes(service: Ops, analysis_id: int, who: Who) -> list[dict[str, object]]:
+    store = service.store
+    with answering():
+        load(store, analysis_id)
+        return analyses.changes(store, analysis_id)
 
-    # ---- events --------------------------------------------------------------------------------
-    @r.post("/analyses/{analysis_id}/events", status_code=201)
-    def add_event(analysis_id: int, body: NewEvent, who: Who) -> dict[str, object]:
-        with answering():
-            event_id = editing.add_event(store, analysis_id, body.text, as_utc(body.at), who.username, now(),
-                                         at_end=as_utc(body.at_end), number=body.number)
-            return {"event_id": event_id, "analysis": show(analysis_id)}
 
-    @r.patch("/analyses/{analysis_id}/events/{event_id}")
-    def edit_event(analysis_id: int, event_id: int, body: EventChange, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("event", event_id, analysis_id)
-            editing.edit_event(store, event_id, who.username, now(), text=body.text, at=as_utc(body.at),
-                               at_end=as_utc(body.at_end))
-            return show(analysis_id)
+@router.post("/analyses/{analysis_id}/sign")
+def sign(service: Ops, analysis_id: int, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        sentence = analyses.sign(store, service.var_dir, analysis_id, who.username, now())
+        return {"said": sentence, "analysis": _show(store, analysis_id)}
 
-    @r.delete("/analyses/{analysis_id}/events/{event_id}")
-    def delete_event(analysis_id: int, event_id: int, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("event", event_id, analysis_id)
-            editing.delete_event(store, event_id, who.username, now())
-            return show(analysis_id)
 
-    @r.post("/analyses/{analysis_id}/events/{event_id}/move")
-    def move_event(analysis_id: int, event_id: int, body: Move, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("event", event_id, analysis_id)
-            editing.move_event(store, event_id, body.number, who.username, now())
-            return show(analysis_id)
+@router.post("/analyses/{analysis_id}/amend", status_code=201)
+def amend(service: Ops, analysis_id: int, body: Amend, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        number = analyses.amend(store, analysis_id, who.username, now(), body.reason)
+        return _show(store, analysis_id, number)
 
-    @r.post("/analyses/{analysis_id}/events/{event_id}/merge")
-    def merge_events(analysis_id: int, event_id: int, body: Merge, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("event", event_id, analysis_id)
-            belongs("event", body.from_event_id, analysis_id)
-            editing.merge_events(store, event_id, body.from_event_id, who.username, now())
-            return show(analysis_id)
 
-    # ---- why-chains, causes, actions -----------------------------------------------------------
-    @r.post("/analyses/{analysis_id}/events/{event_id}/whys", status_code=201)
-    def ask_event(analysis_id: int, event_id: int, body: WhyStep, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("event", event_id, analysis_id)
-            why_id = editing.ask_why(store, who.username, now(), question=body.question, answer=body.answer,
-                                     event_id=event_id)
-            return {"why_id": why_id, "analysis": show(analysis_id)}
+# ---- events --------------------------------------------------------------------------------
+@router.post("/analyses/{analysis_id}/events", status_code=201)
+def add_event(service: Ops, analysis_id: int, body: NewEvent, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        event_id = editing.add_event(store, analysis_id, body.text, as_utc(body.at), who.username, now(),
+                                     at_end=as_utc(body.at_end), number=body.number)
+        return {"event_id": event_id, "analysis": _show(store, analysis_id)}
 
-    @r.post("/analyses/{analysis_id}/whys/{why_id}/whys", status_code=201)
-    def ask_deeper(analysis_id: int, why_id: int, body: WhyStep, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("why", why_id, analysis_id)
-            new_id = editing.ask_why(store, who.username, now(), question=body.question, answer=body.answer,
-                                     parent_id=why_id)
-            return {"why_id": new_id, "analysis": show(analysis_id)}
 
-    @r.patch("/analyses/{analysis_id}/whys/{why_id}")
-    def edit_why(analysis_id: int, why_id: int, body: WhyChange, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("why", why_id, analysis_id)
-            editing.edit_why(store, why_id, who.username, now(), question=body.question, answer=body.answer)
-            return show(analysis_id)
+@router.patch("/analyses/{analysis_id}/events/{event_id}")
+def edit_event(service: Ops, analysis_id: int, event_id: int, body: EventChange, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "event", event_id, analysis_id)
+        editing.edit_event(store, event_id, who.username, now(), text=body.text, at=as_utc(body.at),
+                           at_end=as_utc(body.at_end))
+        return _show(store, analysis_id)
 
-    @r.delete("/analyses/{analysis_id}/whys/{why_id}")
-    def delete_why(analysis_id: int, why_id: int, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("why", why_id, analysis_id)
-            editing.delete_why(store, why_id, who.username, now())
-            return show(analysis_id)
 
-    @r.post("/analyses/{analysis_id}/whys/{why_id}/causes", status_code=201)
-    def add_cause(analysis_id: int, why_id: int, body: NewCause, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("why", why_id, analysis_id)
-            cause_id = editing.add_cause(store, why_id, body.category, body.text, who.username, now())
-            return {"cause_id": cause_id, "analysis": show(analysis_id)}
+@router.delete("/analyses/{analysis_id}/events/{event_id}")
+def delete_event(service: Ops, analysis_id: int, event_id: int, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "event", event_id, analysis_id)
+        editing.delete_event(store, event_id, who.username, now())
+        return _show(store, analysis_id)
 
-    @r.patch("/analyses/{analysis_id}/causes/{cause_id}")
-    def edit_cause(analysis_id: int, cause_id: int, body: CauseChange, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("cause", cause_id, analysis_id)
-            editing.edit_cause(store, cause_id, who.username, now(), category=body.category, text=body.text)
-            return show(analysis_id)
 
-    @r.delete("/analyses/{analysis_id}/causes/{cause_id}")
-    def delete_cause(analysis_id: int, cause_id: int, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("cause", cause_id, analysis_id)
-            editing.delete_cause(store, cause_id, who.username, now())
-            return show(analysis_id)
+@router.post("/analyses/{analysis_id}/events/{event_id}/move")
+def move_event(service: Ops, analysis_id: int, event_id: int, body: Move, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "event", event_id, analysis_id)
+        editing.move_event(store, event_id, body.number, who.username, now())
+        return _show(store, analysis_id)
 
-    @r.post("/analyses/{analysis_id}/causes/{cause_id}/actions", status_code=201)
-    def add_action(analysis_id: int, cause_id: int, body: NewAction, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("cause", cause_id, analysis_id)
-            action_id = editing.add_action(store, cause_id, who.username, now(), **body.model_dump())
-            return {"action_id": action_id, "analysis": show(analysis_id)}
 
-    @r.patch("/analyses/{analysis_id}/actions/{action_id}")
-    def edit_action(analysis_id: int, action_id: int, body: ActionChange, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("action", action_id, analysis_id)
-            editing.edit_action(store, action_id, who.username, now(), **body.model_dump(exclude_none=True))
-            return show(analysis_id)
+@router.post("/analyses/{analysis_id}/events/{event_id}/merge")
+def merge_events(service: Ops, analysis_id: int, event_id: int, body: Merge, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "event", event_id, analysis_id)
+        _belongs(store, "event", body.from_event_id, analysis_id)
+        editing.merge_events(store, event_id, body.from_event_id, who.username, now())
+        return _show(store, analysis_id)
 
-    @r.delete("/analyses/{analysis_id}/actions/{action_id}")
-    def delete_action(analysis_id: int, action_id: int, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("action", action_id, analysis_id)
-            editing.delete_action(store, action_id, who.username, now())
-            return show(analysis_id)
 
-    @r.post("/analyses/{analysis_id}/actions/{action_id}/follow-up")
-    def follow_up(analysis_id: int, action_id: int, body: FollowUp, who: Who) -> dict[str, object]:
-        with answering():
-            belongs("action", action_id, analysis_id)
-            analyses.follow_up(store, action_id, body.status, body.note, who.username, now())
-            return show(analysis_id)
+# ---- why-chains, causes, actions -----------------------------------------------------------
+@router.post("/analyses/{analysis_id}/events/{event_id}/whys", status_code=201)
+def ask_event(service: Ops, analysis_id: int, event_id: int, body: WhyStep, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "event", event_id, analysis_id)
+        why_id = editing.ask_why(store, who.username, now(), question=body.question, answer=body.answer,
+                                 event_id=event_id)
+        return {"why_id": why_id, "analysis": _show(store, analysis_id)}
 
-    # ---- report and categories -----------------------------------------------------------------
-    @r.get("/analyses/{analysis_id}/report.{fmt}")
-    def report(analysis_id: int, fmt: str, who: Who, version: int | None = None, deidentified: bool = False,
-               lang: str = "sv") -> Response:
-        if lang not in LANGUAGES:
-            raise HTTPException(422, f"lang must be one of {', '.join(LANGUAGES)}")
-        with answering():
-            body, media, name = exports.export(store, analysis_id, fmt, who=who.username, now=now(), version=version,
-                                               lang=lang, deidentified=deidentified,
-                                               sources=sources(service) if deidentified else ())
-        return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
-    @r.get("/analysis-categories")
-    def list_categories(who: Who) -> list[str]:
-        return categories.active(store)
+@router.post("/analyses/{analysis_id}/whys/{why_id}/whys", status_code=201)
+def ask_deeper(service: Ops, analysis_id: int, why_id: int, body: WhyStep, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "why", why_id, analysis_id)
+        new_id = editing.ask_why(store, who.username, now(), question=body.question, answer=body.answer,
+                                 parent_id=why_id)
+        return {"why_id": new_id, "analysis": _show(store, analysis_id)}
 
-    @r.post("/analysis-categories", status_code=201)
-    def add_category(body: Category, who: Who) -> list[str]:
-        with answering():
-            categories.add(store, body.name)
-        return categories.active(store)
 
-    @r.delete("/analysis-categories/{name}")
-    def retire_category(name: str, who: Who) -> list[str]:
-        with answering():
-            categories.retire(store, name)
-        return categories.active(store)
+@router.patch("/analyses/{analysis_id}/whys/{why_id}")
+def edit_why(service: Ops, analysis_id: int, why_id: int, body: WhyChange, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "why", why_id, analysis_id)
+        editing.edit_why(store, why_id, who.username, now(), question=body.question, answer=body.answer)
+        return _show(store, analysis_id)
 
-    return r
+
+@router.delete("/analyses/{analysis_id}/whys/{why_id}")
+def delete_why(service: Ops, analysis_id: int, why_id: int, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "why", why_id, analysis_id)
+        editing.delete_why(store, why_id, who.username, now())
+        return _show(store, analysis_id)
+
+
+@router.post("/analyses/{analysis_id}/whys/{why_id}/causes", status_code=201)
+def add_cause(service: Ops, analysis_id: int, why_id: int, body: NewCause, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "why", why_id, analysis_id)
+        cause_id = editing.add_cause(store, why_id, body.category, body.text, who.username, now())
+        return {"cause_id": cause_id, "analysis": _show(store, analysis_id)}
+
+
+@router.patch("/analyses/{analysis_id}/causes/{cause_id}")
+def edit_cause(service: Ops, analysis_id: int, cause_id: int, body: CauseChange, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "cause", cause_id, analysis_id)
+        editing.edit_cause(store, cause_id, who.username, now(), category=body.category, text=body.text)
+        return _show(store, analysis_id)
+
+
+@router.delete("/analyses/{analysis_id}/causes/{cause_id}")
+def delete_cause(service: Ops, analysis_id: int, cause_id: int, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "cause", cause_id, analysis_id)
+        editing.delete_cause(store, cause_id, who.username, now())
+        return _show(store, analysis_id)
+
+
+@router.post("/analyses/{analysis_id}/causes/{cause_id}/actions", status_code=201)
+def add_action(service: Ops, analysis_id: int, cause_id: int, body: NewAction, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "cause", cause_id, analysis_id)
+        action_id = editing.add_action(store, cause_id, who.username, now(), **body.model_dump())
+        return {"action_id": action_id, "analysis": _show(store, analysis_id)}
+
+
+@router.patch("/analyses/{analysis_id}/actions/{action_id}")
+def edit_action(service: Ops, analysis_id: int, action_id: int, body: ActionChange, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "action", action_id, analysis_id)
+        editing.edit_action(store, action_id, who.username, now(), **body.model_dump(exclude_none=True))
+        return _show(store, analysis_id)
+
+
+@router.delete("/analyses/{analysis_id}/actions/{action_id}")
+def delete_action(service: Ops, analysis_id: int, action_id: int, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "action", action_id, analysis_id)
+        editing.delete_action(store, action_id, who.username, now())
+        return _show(store, analysis_id)
+
+
+@router.post("/analyses/{analysis_id}/actions/{action_id}/follow-up")
+def follow_up(service: Ops, analysis_id: int, action_id: int, body: FollowUp, who: Who) -> dict[str, object]:
+    store, now = service.store, service.clock.now
+    with answering():
+        _belongs(store, "action", action_id, analysis_id)
+        analyses.follow_up(store, action_id, body.status, body.note, who.username, now())
+        return _show(store, analysis_id)
+
+
+# ---- report and categories -----------------------------------------------------------------
+@router.get("/analyses/{analysis_id}/report.{fmt}")
+def report(service: Ops, sources: NameSources, analysis_id: int, fmt: str, who: Who, version: int | None = None, deidentified: bool = False,
+           lang: str = "sv") -> Response:
+    store, now = service.store, service.clock.now
+    if lang not in LANGUAGES:
+        raise HTTPException(422, f"lang must be one of {', '.join(LANGUAGES)}")
+    with answering():
+        body, media, name = exports.export(store, analysis_id, fmt, who=who.username, now=now(), version=version,
+                                           lang=lang, deidentified=deidentified,
+                                           sources=sources if deidentified else ())
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/analysis-categories")
+def list_categories(service: Ops, who: Who) -> list[str]:
+    store = service.store
+    return categories.active(store)
+
+
+@router.post("/analysis-categories", status_code=201)
+def add_category(service: Ops, body: Category, who: Who) -> list[str]:
+    store = service.store
+    with answering():
+        categories.add(store, body.name)
+    return categories.active(store)
+
+
+@router.delete("/analysis-categories/{name}")
+def retire_category(service: Ops, name: str, who: Who) -> list[str]:
+    store = service.store
+    with answering():
+        categories.retire(store, name)
+    return categories.active(store)
+

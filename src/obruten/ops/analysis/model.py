@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 
 from obruten.ops.clock import parse
 from obruten.ops.store import Store
+from obruten.platform.i18n import STOCKHOLM
 
 STRENGTHS = ("stronger", "intermediate", "weaker")  # the RCA² action hierarchy
 STATUSES = ("planned", "in_progress", "done", "cancelled")
@@ -190,8 +191,6 @@ def _events(store: Store, version_id: int) -> tuple[Event, ...]:
 
 def as_utc(value: datetime | str | None) -> datetime | None:
     """A time given by a person: ISO text or a datetime; without a zone it is Stockholm time."""
-    from obruten.platform.i18n import STOCKHOLM
-
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str):

@@ -85,3 +85,12 @@ class JournalNames:
                 f"the journal database did not answer for staff and patient names ({exc.__class__.__name__}: "
                 f"{str(exc).strip()[:200]}); a de-identified report needs them. Retry when the journal is "
                 f"reachable, or check journal_url in the ops settings") from exc
+
+
+def name_sources(store: Store, journal_url: str | None) -> list[NameSource]:
+    """Where names come from for de-identification: the ops users, and the journal's staff and
+    patients when the ops settings name a journal database (``journal_url``)."""
+    sources: list[NameSource] = [OpsUserNames(store)]
+    if journal_url:
+        sources.append(JournalNames(journal_url))
+    return sources

@@ -11,6 +11,7 @@ one version, so a signed version stays exactly as it was signed.
 
 from __future__ import annotations
 
+from obruten.ops.analysis import categories
 from obruten.ops.store import Store
 
 DDL = """
@@ -122,7 +123,5 @@ CREATE INDEX IF NOT EXISTS analysis_change_analysis ON analysis_change (analysis
 
 def ensure(store: Store) -> None:
     """Create the tables (idempotent) and the default cause categories on first use."""
-    from obruten.ops.analysis import categories
-
     store.apply_schema(DDL)
     categories.seed_defaults(store)
