@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from obruten.platform.pgserver import DATABASE, PostgresInstance
-from obruten.record.schema import migrate
+from obruten.record.schema import app_url, migrate
 from pgtools import Served, free_port, fresh_database, reachable_tempdir
 
 
@@ -63,7 +63,8 @@ def journal_server(region_url: str) -> Iterator[LiveServer]:
 
     var_dir = reachable_tempdir("obruten-web-")
     cfg = config_mod.load(environ={}, var_dir=var_dir, secret_key="test-secret-" + "x" * 40)
-    served = Served(create_app(cfg, region_url), what="the journal server")
+    # the journal connects as the least-privileged app role, as `obruten serve` does
+    served = Served(create_app(cfg, app_url(region_url, var_dir / "app-password")), what="the journal server")
     yield LiveServer(region_url, served.base, var_dir)
     served.stop()
     shutil.rmtree(var_dir, ignore_errors=True)

@@ -1,4 +1,5 @@
-"""Order numbers never repeat: across a clean restart, a crash, and a point-in-time restore.
+"""Order numbers never repeat: across a clean restart, a crash, a point-in-time restore, and two
+histories that diverged (a restore beside the old cluster, both on the same timeline number).
 
 The restore case is the 2008 failure: the database was restored to an earlier point, the series
 restarted, and numbers already printed on lab samples were handed out again.
@@ -77,6 +78,16 @@ def test_restart_crash_and_restore_never_repeat_a_number() -> None:
             assert time.monotonic() < deadline, "the restored server never finished recovery"
             time.sleep(0.2)
         after = issue(restored.url(), 10)
+
+        # The way it failed in production: the old cluster keeps running beside the restored
+        # instance and fails over once, so both histories are now on timeline 2.
+        (primary.data_dir / "standby.signal").touch()
+        primary.user.own(primary.data_dir / "standby.signal")
+        primary.start()
+        with psycopg.connect(primary.url(), autocommit=True) as c:
+            c.execute("SELECT pg_promote(wait => true)")
+        old_history = issue(primary.url(), 10)
+        restored_history = issue(restored.url(), 60)
     finally:
         restored.stop(mode="immediate")
         primary.stop(mode="immediate")
@@ -84,7 +95,17 @@ def test_restart_crash_and_restore_never_repeat_a_number() -> None:
 
     everything = issued + lost + after
     assert len(set(everything)) == len(everything), "an order number was handed out twice"
-    series = {n.split("-")[1] for n in after}
-    assert series == {"2"} and {n.split("-")[1] for n in issued + lost} == {"1"}
+    timelines = {n.split("-")[1].rstrip("ABCDEFGHJKLMNPQR") for n in after}
+    assert timelines == {"2"} and {n.split("-")[1].rstrip("ABCDEFGHJKLMNPQR") for n in issued + lost} == {"1"}
     # the number part alone did fall back (that is what the timeline series protects against)
     assert min(int(n.split("-")[2]) for n in after) <= max(int(n.split("-")[2]) for n in lost)
+
+    # two divergent histories on the same timeline number, with overlapping number parts …
+    def timeline(n: str) -> str:
+        return n.split("-")[1].rstrip("ABCDEFGHJKLMNPQR")
+
+    assert {timeline(n) for n in old_history} == {timeline(n) for n in restored_history} == {"2"}
+    assert {n.split("-")[2] for n in old_history} & {n.split("-")[2] for n in restored_history}
+    # … never issue the same order number
+    both = everything + old_history + restored_history
+    assert len(set(both)) == len(both), "two histories handed out the same order number"

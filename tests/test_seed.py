@@ -120,7 +120,7 @@ def test_personal_numbers_and_orders(seeded: tuple[str, dict[str, int], list[tup
         assert all(personal_number.is_synthetic(p) and not personal_number.is_valid(p) for p in pns)
         numbers = [r[0] for r in conn.execute("SELECT order_number FROM referral")]
         assert len(numbers) == len(set(numbers))
-        assert all(re.fullmatch(r"(LAB|RTG)-\d+-\d{7}", n) for n in numbers)
+        assert all(re.fullmatch(r"(LAB|RTG)-\d+[A-HJ-NP-R]{6}-\d{7}", n) for n in numbers)
         orphans = conn.execute("""SELECT count(*) FROM referral_result r WHERE NOT EXISTS
                                   (SELECT 1 FROM referral f WHERE f.order_number = r.order_number
                                    AND f.patient_id = r.patient_id)""").fetchone()[0]

@@ -53,10 +53,10 @@ def db() -> None:
 @click.pass_context
 def db_start(ctx: click.Context) -> None:
     """Create (first time), start and migrate the database; print its URL."""
-    from obruten.record.schema import prepare
+    from obruten.record.schema import prepare_admin
 
     cfg = config_from(ctx)
-    url = _guard(lambda: prepare(cfg, say=lambda m: click.echo(m, err=True)))
+    url = _guard(lambda: prepare_admin(cfg, say=lambda m: click.echo(m, err=True)))
     click.echo(url)
 
 
@@ -168,10 +168,10 @@ def _progress_bar():  # type: ignore[no-untyped-def]
 def seed(ctx: click.Context, patients: int, seed_value: int) -> None:
     """Generate a synthetic region (fake personal numbers, demo logins) into an empty database."""
     from obruten.devtools import seed as seed_mod
-    from obruten.record.schema import prepare
+    from obruten.record.schema import prepare_admin
 
     cfg = config_from(ctx)
-    url = _guard(lambda: prepare(cfg, say=lambda m: click.echo(m, err=True)))
+    url = _guard(lambda: prepare_admin(cfg, say=lambda m: click.echo(m, err=True)))
     try:
         counts = seed_mod.generate(url, patients, seed=seed_value, progress=_progress_bar())
     except seed_mod.SeedError as exc:
@@ -195,15 +195,16 @@ def demo(ctx: click.Context, patients: int, port: int | None, ops_port: int, war
 
     from obruten.devtools import seed as seed_mod
     from obruten.platform.database import embedded_instance
-    from obruten.record.schema import prepare
+    from obruten.record.schema import app_url, prepare_admin
 
     cfg = config_from(ctx, http_port=port)
-    url = _guard(lambda: prepare(cfg, say=lambda m: click.echo(m, err=True)))
-    if not asyncio.run(_has_region(url)):
+    admin = _guard(lambda: prepare_admin(cfg, say=lambda m: click.echo(m, err=True)))
+    if not asyncio.run(_has_region(admin)):
         click.echo(f"Generating a synthetic region with {patients:,} patients …", err=True)
-        seed_mod.generate(url, patients, progress=_progress_bar())
+        seed_mod.generate(admin, patients, progress=_progress_bar())
     else:
         click.echo("Reusing the region already in the database (make clean starts over).", err=True)
+    url = app_url(admin, cfg.var_dir / "app-password")  # the journal, ops probe and kit builder: least privilege
     base = f"http://{cfg.http_host}:{cfg.http_port}/"
     from obruten.ops.cli import spawn as spawn_ops
     from obruten.status.cli import wire_demo

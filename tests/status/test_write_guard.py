@@ -82,7 +82,7 @@ def test_override_with_a_reason_is_let_through_and_audited(journal_server, publi
     with psycopg.connect(journal_server.db_url) as c:
         row = c.execute("SELECT actor, purpose, detail FROM audit_event WHERE action = 'write_during_reservrutin'"
                         " ORDER BY id DESC LIMIT 1").fetchone()
-    assert row[0] == "lakare" and row[1] == reason
+    assert row[0] == "lakare" and row[1] == "vård" and row[2]["reason"] == reason
     assert row[2]["unit"] == unit and row[2]["status_version"] == doc.version
 
     nurse = login(journal_server.base, "sjukskoterska")

@@ -12,7 +12,7 @@ from importlib import resources
 
 import psycopg
 
-_LOCK = 0x0B5C_4E4D  # advisory lock: one migrator at a time
+LOCK = 0x0B5C_4E4D  # advisory lock: one migrator at a time
 
 
 class MigrationError(RuntimeError):
@@ -28,7 +28,7 @@ def migrate(url: str, package: str) -> list[str]:
     """Apply pending migrations; return the names applied (empty if up to date)."""
     applied: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK,))
+        conn.execute("SELECT pg_advisory_lock(%s)", (LOCK,))
         try:
             conn.execute("""CREATE TABLE IF NOT EXISTS schema_migration (
                                 name text PRIMARY KEY, digest text NOT NULL,
@@ -46,7 +46,7 @@ def migrate(url: str, package: str) -> list[str]:
                     conn.execute("INSERT INTO schema_migration (name, digest) VALUES (%s, %s)", (name, digest))
                 applied.append(name)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK,))
+            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK,))
     return applied
 
 

@@ -193,7 +193,10 @@ async def recently_decided(conn: psycopg.AsyncConnection, unit_id: str, limit: i
 async def entry_for_decision(conn: psycopg.AsyncConnection, entry_id: int) -> dict:
     """The entry, locked until the transaction ends, with its final state if it has one."""
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT * FROM postreg_entry WHERE id = %s FOR UPDATE", (entry_id,))
+        # an advisory lock, not FOR UPDATE: the journal's role may not update entries at all
+        await cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('postreg_entry:' || %s::text, 0))",
+                          (entry_id,))
+        await cur.execute("SELECT * FROM postreg_entry WHERE id = %s", (entry_id,))
         entry = await cur.fetchone()
         if entry is None:
             raise NotFound(f"no post-registration entry {entry_id}")

@@ -20,7 +20,7 @@ from obruten.postreg import queue
 from obruten.postreg.agents import AgentIdentity
 from obruten.postreg.models import Batch
 from obruten.record import medication, notes
-from obruten.record.audit import AuditEvent
+from obruten.record.audit import AuditEvent, append_chained
 from obruten.record.service import Journal
 
 REVIEWER_ROLES = ("physician", "nurse")
@@ -43,10 +43,11 @@ class PostRegistration:
     async def receive(self, agent: AgentIdentity, batch: Batch) -> queue.Receipt:
         async with self.journal.pool.connection() as conn, conn.transaction():
             receipt = await queue.receive(conn, agent, batch)
-        await self.journal.audit.record(AuditEvent(
-            actor=f"agent:{agent.device_id}", action="postreg_receive", node=self.journal.node,
-            detail={"unit": agent.unit_id, "batch": str(batch.batch_id), "received": receipt.received,
-                    "already": receipt.already}))
+            await append_chained(conn, [AuditEvent(
+                actor=f"agent:{agent.device_id}", action="postreg_receive", node=self.journal.node,
+                purpose="efterregistrering",
+                detail={"unit": agent.unit_id, "batch": str(batch.batch_id), "received": receipt.received,
+                        "already": receipt.already})])
         if receipt.received and self.var_dir is not None:
             await asyncio.to_thread(
                 events.emit, self.var_dir, "postreg.received",
@@ -104,8 +105,8 @@ class PostRegistration:
                 row = await medication.administer(conn, entry["order_entry"], new_adm, session.user_id)
             await queue.record_registration(conn, entry, entry["kind"], row["entry_id"], session.user_id)
             await queue.record_decision(conn, entry_id, "confirmed", session.user_id, None)
-        await self.journal.audit_action(session, "write", entry["patient_id"], "vård", entry=entry["kind"],
-                                id=str(row["entry_id"]), postreg=entry_id)
+            await self.journal.audit_in(conn, session, "write", entry["patient_id"], "efterregistrering",
+                                        entry=entry["kind"], id=str(row["entry_id"]), postreg=entry_id)
         return row
 
     async def reject(self, session: Session, entry_id: int, reason: str) -> None:
@@ -116,7 +117,8 @@ class PostRegistration:
             entry = await queue.entry_for_decision(conn, entry_id)
             self._decidable(session, entry)
             await queue.record_decision(conn, entry_id, "rejected", session.user_id, reason)
-        await self.journal.audit_action(session, "postreg_reject", entry["patient_id"], "vård", postreg=entry_id)
+            await self.journal.audit_in(conn, session, "postreg_reject", entry["patient_id"], "efterregistrering",
+                                        postreg=entry_id)
 
     def _decidable(self, session: Session, entry: dict) -> None:
         self._reviewer(session, entry["unit_id"])

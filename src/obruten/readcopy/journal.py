@@ -103,6 +103,7 @@ class ReadCopyJournal(Journal):
             raise
 
     async def overview_json(self, session: Session, patient_id: int, purpose: str = "vård") -> str:
+        self.event(session, "read", patient_id, purpose, {})  # an unknown purpose is refused before the read
         assert self.cache is not None
         version, body = self.cache.get(("overview", patient_id))
         async with self.pool.connection() as conn:
@@ -135,6 +136,7 @@ class ReadCopyJournal(Journal):
         now = datetime.now(UTC)
         expires = now + timedelta(hours=self.emergency_hours)
         # the spooled event IS the grant: durable before the record opens, shipped with the other reads
-        await self.audit_action(session, "emergency_access", patient_id, reason, expires_at=expires.isoformat(), local=True)
+        await self.audit_action(session, "emergency_access", patient_id, "nödåtkomst", reason=reason,
+                                expires_at=expires.isoformat(), local=True)
         return {"staff_id": session.user_id, "patient_id": patient_id, "reason": reason, "granted_at": now,
                 "expires_at": expires, "granted_on": self.node, "local": True}

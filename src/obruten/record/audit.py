@@ -1,8 +1,12 @@
 """The audit log: who read or changed which patient's record, when and why.
 
-One writer, pluggable sinks. ``AuditWriter.record`` returns only once the event is durable, so a
-record is never shown without its read being logged (fail closed). Concurrent events are grouped
-into one batch per write (group commit). The database sink chains every event to the previous
+A write and its audit event are one transaction: ``append_chained`` links the event into the chain
+inside the write's own transaction, so an acknowledged write always has its event and a write
+whose event cannot be written leaves nothing. Reads (and logins) go through one writer with
+pluggable sinks: ``AuditWriter.record`` returns only once the event is durable, so a record is
+never shown without its read being logged (fail closed). Concurrent events are grouped into one
+batch per write (group commit); when a batch fails, its events are retried one by one, so one
+request's event can never fail another request's audit. The database sink chains every event to the previous
 one: ``hash = sha256(prev_hash || canonical(event))``; ``verify`` recomputes the chain. A later
 sink writes a local spool file on a read-only node (same event, same chain rule).
 """
@@ -21,6 +25,17 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 GENESIS = b"\x00" * 32
+
+# Why a record was opened or changed: an enumerated value, never free text (a reason given by the
+# user, e.g. for emergency access or a reserve-routine override, goes in ``detail["reason"]``).
+PURPOSES = {
+    "vård": "care of the patient",
+    "nödåtkomst": "emergency access (a stated reason is in detail)",
+    "administration": "administration of accounts, units and the system",
+    "tillsyn": "review of access logs",
+    "efterregistrering": "registration of downtime documentation",
+    "system": "events of the system and its agents (logins, deliveries)",
+}
 _CHAIN_LOCK = 0x0B5C_A0D1  # advisory lock held while a batch is linked into the chain
 
 
@@ -30,7 +45,7 @@ class AuditEvent:
     action: str  # read, emergency_access, write, login, login_failed, read_access_log …
     actor_id: int | None = None
     patient_id: int | None = None
-    purpose: str = ""
+    purpose: str = "system"
     detail: dict[str, str | int | bool | None] = field(default_factory=dict)
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
     node: str = "journal"
@@ -57,27 +72,40 @@ class AuditSink(Protocol):
     async def append(self, events: Sequence[AuditEvent]) -> None: ...
 
 
+def check_purpose(purpose: str) -> str:
+    """``purpose`` if it is one of ``PURPOSES``; raises ValueError naming the allowed ones."""
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of: {', '.join(PURPOSES)}")
+    return purpose
+
+
+async def append_chained(conn: psycopg.AsyncConnection, events: Sequence[AuditEvent]) -> None:
+    """Link ``events`` into the chain inside the caller's transaction: they commit with it or not
+    at all. Takes the chain lock until that transaction ends, so call it last, just before commit."""
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK,))
+    cur = await conn.execute("SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1")
+    row = await cur.fetchone()
+    prev = bytes(row[0]) if row else GENESIS
+    rows = []
+    for event in events:
+        digest = link(prev, event)
+        rows.append((event.at, event.node, event.source_seq, event.actor_id, event.actor,
+                     event.action, event.patient_id, event.purpose, json.dumps(event.detail),
+                     prev, digest))
+        prev = digest
+    async with conn.cursor() as cur2:
+        await cur2.executemany(
+            "INSERT INTO audit_event (at, node, source_seq, actor_id, actor, action, patient_id,"
+            " purpose, detail, prev_hash, hash) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows)
+
+
 class DatabaseSink:
     def __init__(self, pool: AsyncConnectionPool) -> None:
         self.pool = pool
 
     async def append(self, events: Sequence[AuditEvent]) -> None:
         async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_CHAIN_LOCK,))
-            cur = await conn.execute("SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1")
-            row = await cur.fetchone()
-            prev = bytes(row[0]) if row else GENESIS
-            rows = []
-            for event in events:
-                digest = link(prev, event)
-                rows.append((event.at, event.node, event.source_seq, event.actor_id, event.actor,
-                             event.action, event.patient_id, event.purpose, json.dumps(event.detail),
-                             prev, digest))
-                prev = digest
-            async with conn.cursor() as cur2:
-                await cur2.executemany(
-                    "INSERT INTO audit_event (at, node, source_seq, actor_id, actor, action, patient_id,"
-                    " purpose, detail, prev_hash, hash) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows)
+            await append_chained(conn, events)
 
 
 class AuditWriter:
@@ -108,16 +136,32 @@ class AuditWriter:
                 batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
                 try:
                     await self.sink.append([event for event, _ in batch])
-                except Exception as exc:  # every waiting request learns the log failed
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(AuditUnavailable(str(exc)))
+                except Exception as exc:
+                    if len(batch) == 1:  # the waiting request learns the log failed
+                        _settle(batch[0][1], AuditUnavailable(str(exc)))
+                        continue
+                    # one event's data (or a passing fault) must not fail the others: one by one
+                    for event, future in batch:
+                        try:
+                            await self.sink.append([event])
+                        except Exception as single:
+                            _settle(future, AuditUnavailable(str(single)))
+                        else:
+                            _settle(future, None)
                     continue
                 for _, future in batch:
-                    if not future.done():
-                        future.set_result(None)
+                    _settle(future, None)
         finally:
             self._flushing = False
+
+
+def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 class AuditUnavailable(RuntimeError):

@@ -1,7 +1,8 @@
 """Referrals (remisser) for lab and radiology, and their results (svar).
 
 A referral gets its order number from the database (``next_order_number``, see schema 0001):
-<KIND>-<timeline>-<number>, unique across restarts, crash recovery, failover and restore.
+<KIND>-<timeline><token>-<number> (schema 0040), unique across restarts, crash recovery, failover,
+restore and divergent histories.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from obruten.platform.auth import Session
 from obruten.platform.errors import Forbidden, Invalid, NotFound
 from obruten.record import access, entries, medication, notes, patients, referrals, ward
-from obruten.record.audit import AuditEvent, AuditWriter
+from obruten.record.audit import AuditEvent, AuditWriter, append_chained, check_purpose
 
 WriteGuard = Callable[[Session, str | None], Awaitable[None]]
 
@@ -37,11 +37,26 @@ class Journal:
     write_guard: WriteGuard = allow_all_writes
 
     # ---- audit ---------------------------------------------------------------------------------
-    async def audit_action(self, session: Session, action: str, patient_id: int | None = None, purpose: str = "",
-                           **detail: str | int | bool | None) -> None:
-        """Record what ``session`` did (never the record's contents); returns once it is durable."""
-        await self.audit.record(AuditEvent(actor=session.username, actor_id=session.user_id, action=action,
-                                           patient_id=patient_id, purpose=purpose, detail=detail, node=self.node))
+    def event(self, session: Session, action: str, patient_id: int | None, purpose: str,
+              detail: dict[str, str | int | bool | None]) -> AuditEvent:
+        """What ``session`` did (never the record's contents), for the audit log."""
+        try:
+            check_purpose(purpose)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from exc
+        return AuditEvent(actor=session.username, actor_id=session.user_id, action=action,
+                          patient_id=patient_id, purpose=purpose, detail=detail, node=self.node)
+
+    async def audit_action(self, session: Session, action: str, patient_id: int | None = None,
+                           purpose: str = "system", **detail: str | int | bool | None) -> None:
+        """Record a read (or another act that changes nothing); returns once it is durable."""
+        await self.audit.record(self.event(session, action, patient_id, purpose, detail))
+
+    async def audit_in(self, conn, session: Session, action: str, patient_id: int | None,  # type: ignore[no-untyped-def]
+                       purpose: str = "vård", **detail: str | int | bool | None) -> None:
+        """Record a write in the write's own transaction on ``conn``: both commit or neither does.
+        Call it last in the transaction (it holds the audit chain's lock until commit)."""
+        await append_chained(conn, [self.event(session, action, patient_id, purpose, detail)])
 
     async def _require_read(self, conn, session: Session, patient_id: int) -> access.Access:  # type: ignore[no-untyped-def]
         """The access decision; a read copy adds its locally granted emergency accesses."""
@@ -62,6 +77,7 @@ class Journal:
         return body
 
     async def overview_json(self, session: Session, patient_id: int, purpose: str = "vård") -> str:
+        self.event(session, "read", patient_id, purpose, {})  # an unknown purpose is refused before the read
         async with self.pool.connection() as conn:
             grant = await self._require_read(conn, session, patient_id)
             body = await patients.overview_json(conn, patient_id)
@@ -97,7 +113,8 @@ class Journal:
     async def grant_emergency(self, session: Session, patient_id: int, reason: str) -> dict:
         async with self.pool.connection() as conn:
             row = await access.grant_emergency(conn, session, patient_id, reason, self.emergency_hours)
-        await self.audit_action(session, "emergency_access", patient_id, reason, expires_at=row["expires_at"].isoformat())
+            await self.audit_in(conn, session, "emergency_access", patient_id, "nödåtkomst",
+                                reason=row["reason"], expires_at=row["expires_at"].isoformat())
         return row
 
     async def access_log(self, session: Session, patient_id: int, limit: int = 500) -> list[dict]:
@@ -143,7 +160,7 @@ class Journal:
         async with self.pool.connection() as conn:
             unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician", "nurse"))
             row = await notes.write(conn, patient_id, unit, new, session.user_id)
-        await self.audit_action(session, "write", patient_id, "vård", entry="note", id=str(row["entry_id"]))
+            await self.audit_in(conn, session, "write", patient_id, "vård", entry="note", id=str(row["entry_id"]))
         return row
 
     async def correct_note(self, session: Session, entry_id: UUID, fix: notes.NoteCorrection) -> dict:
@@ -155,15 +172,14 @@ class Journal:
                 changes["title"] = fix.title
             row = await entries.correct(conn, "note", entry_id, changes, session.user_id, fix.reason,
                                         fix.expected_version)
-        await self.audit_action(session, "write", row["patient_id"], "vård", entry="note", id=str(entry_id),
-                        version=row["version"])
+            await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="note", id=str(entry_id), version=row["version"])
         return row
 
     async def order_medication(self, session: Session, patient_id: int, new: medication.NewOrder) -> dict:
         async with self.pool.connection() as conn:
             unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician",))
             row = await medication.order(conn, patient_id, unit, new, session.user_id)
-        await self.audit_action(session, "write", patient_id, "vård", entry="medication_order", id=str(row["entry_id"]))
+            await self.audit_in(conn, session, "write", patient_id, "vård", entry="medication_order", id=str(row["entry_id"]))
         return row
 
     async def stop_medication(self, session: Session, order_entry: UUID, stop: medication.StopOrder) -> dict:
@@ -171,8 +187,7 @@ class Journal:
             order = await medication.current_order(conn, order_entry)
             await self.check_writable(conn, session, order["patient_id"], order["unit_id"], ("physician",))
             row = await medication.stop(conn, order_entry, stop, session.user_id)
-        await self.audit_action(session, "write", row["patient_id"], "vård", entry="medication_order:stop",
-                        id=str(order_entry))
+            await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="medication_order:stop", id=str(order_entry))
         return row
 
     async def administer(self, session: Session, order_entry: UUID, new: medication.NewAdministration) -> dict:
@@ -180,15 +195,14 @@ class Journal:
             order = await medication.current_order(conn, order_entry)
             await self.check_writable(conn, session, order["patient_id"], order["unit_id"], ("physician", "nurse"))
             row = await medication.administer(conn, order_entry, new, session.user_id)
-        await self.audit_action(session, "write", row["patient_id"], "vård", entry="medication_administration",
-                        id=str(row["entry_id"]))
+            await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="medication_administration", id=str(row["entry_id"]))
         return row
 
     async def create_referral(self, session: Session, patient_id: int, new: referrals.NewReferral) -> dict:
         async with self.pool.connection() as conn:
             unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician",))
             row = await referrals.create(conn, patient_id, unit, new, session.user_id)
-        await self.audit_action(session, "write", patient_id, "vård", entry="referral", order_number=row["order_number"])
+            await self.audit_in(conn, session, "write", patient_id, "vård", entry="referral", order_number=row["order_number"])
         return row
 
     async def add_result(self, session: Session, order_number: str, new: referrals.NewResult) -> dict:
@@ -196,6 +210,5 @@ class Journal:
             referral = await referrals.by_order_number(conn, order_number)
             await self.check_writable(conn, session, referral["patient_id"], referral["unit_id"], ("physician", "nurse"))
             row = await referrals.add_result(conn, order_number, new, session.user_id)
-        await self.audit_action(session, "write", row["patient_id"], "vård", entry="referral_result",
-                        order_number=order_number)
+            await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="referral_result", order_number=order_number)
         return row

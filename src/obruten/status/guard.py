@@ -60,8 +60,9 @@ def write_guard(ledger: Ledger, record: Callable[[AuditEvent], Awaitable[None]],
             if len(override.reason.strip()) < 5:
                 raise Invalid("an override needs a reason of at least 5 characters")
             await record(AuditEvent(actor=session.username, actor_id=session.user_id,
-                                    action="write_during_reservrutin", purpose=override.reason.strip()[:500],
-                                    detail={"unit": unit_id, "status_version": doc.version, "mode": mode},
+                                    action="write_during_reservrutin", purpose="vård",
+                                    detail={"unit": unit_id, "status_version": doc.version, "mode": mode,
+                                            "reason": override.reason.strip()[:500]},
                                     node=node))
             return
         details = {"unit": unit_id, "routine": doc.routine, "status_version": doc.version, "mode": mode,

@@ -21,6 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from obruten.platform.errors import Invalid
+from obruten.platform.private import private_dir, private_file
 from obruten.postreg.models import DowntimeEntry
 
 _SCHEMA = """
@@ -57,7 +58,8 @@ class DowntimeStore:
 
     def __init__(self, path: Path, unit_id: str, device_id: str) -> None:
         self.path, self.unit_id, self.device_id = Path(path), unit_id, device_id
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)  # downtime notes and doses: patient data
+        private_file(self.path)  # SQLite gives its -wal and -shm files the database file's mode
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row

@@ -21,6 +21,7 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
+from obruten.platform.private import make_private, private_dir
 from obruten.platform.signing import TrustedKeys
 from obruten.wardkit import manifest as mf
 
@@ -162,10 +163,10 @@ class KitStore:
 
     def staging(self, stamp: str) -> Path:
         """A fresh, empty directory to write a kit into before ``add``."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)  # kits hold names and personal numbers
         path = self.root / f"{STAGING}{safe_name(stamp, 'kit')}-{os.getpid()}"
         shutil.rmtree(path, ignore_errors=True)
-        path.mkdir()
+        path.mkdir(mode=0o700)
         return path
 
     def add(self, staged: Path, stamp: str) -> Kit:
@@ -173,6 +174,7 @@ class KitStore:
         target = self.root / safe_name(stamp, "kit")
         if target.exists():
             raise FileExistsError(f"kit {stamp} is already kept in {self.root}")
+        make_private(staged)
         if self.durable:
             for name in (*mf.KIT_FILES, mf.MANIFEST):
                 _fsync(staged / name)
