@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -47,6 +48,7 @@ _POOL_COUNTERS = {"requests_num": "Connection requests", "requests_queued": "Req
                   "requests_wait_ms": "Milliseconds spent waiting for a connection",
                   "requests_errors": "Requests that failed (timeout, pool closed)",
                   "connections_lost": "Connections found broken", "connections_errors": "Failed connection attempts"}
+log = logging.getLogger("obruten.telemetry")
 _REFRESH_SECONDS = 2.0  # several workers: how stale one worker's pool figures may be in the sum
 
 
@@ -143,7 +145,10 @@ class MeteredSink:
 async def _refresh_every(metrics: JournalMetrics, journal: Journal, seconds: float) -> None:
     while True:
         await asyncio.sleep(seconds)
-        metrics.refresh(journal)
+        try:
+            metrics.refresh(journal)
+        except Exception:  # unknown: log with traceback, keep refreshing
+            log.exception("refreshing the pool figures failed; trying again in %s s", seconds)
 
 
 def install(app: FastAPI, metrics: JournalMetrics | None = None) -> JournalMetrics:
