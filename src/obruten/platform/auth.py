@@ -2,7 +2,10 @@
 
 A session is a signed token (HMAC-SHA256 over a small JSON payload): validating it needs the
 secret key and a clock, never a database write, so a read-only replica can serve logged-in users.
-The same token is the API's bearer token and the web UI's cookie.
+The same token is the API's bearer token and the web UI's cookie. A token that is not ASCII, not
+well formed or carries a payload of the wrong shape is ``InvalidToken`` (no session), never an
+error of another kind: tokens come from anyone. Whether a signed, unexpired session was ended
+early (logout, deactivation) is the application's question (``obruten.record.revocation``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ CLINICAL_ROLES = ("physician", "nurse")
 _hasher = PasswordHasher()
 # Compared against when the user does not exist, so a wrong username costs the same time.
 _DUMMY_HASH = _hasher.hash("not-a-password")
+
+
+MAX_TOKEN_LENGTH = 4096  # a session token is ~300 characters; anything far longer is not one of ours
+_FIELDS: dict[str, type] = {"user_id": int, "username": str, "full_name": str, "role": str, "sid": str,
+                            "issued_at": int, "expires_at": int}
 
 
 class InvalidToken(ValueError):
@@ -85,15 +93,15 @@ class TokenSigner:
         return f"{body}.{self._mac(body)}"
 
     def read(self, token: str, now: float | None = None) -> Session:
-        try:
-            body, mac = token.split(".", 1)
-        except ValueError as exc:
-            raise InvalidToken("malformed session token") from exc
-        if not hmac.compare_digest(mac, self._mac(body)):
+        """The session in a token this key signed and that has not expired; else ``InvalidToken``."""
+        if not isinstance(token, str) or not token.isascii() or len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidToken("malformed session token")
+        body, dot, mac = token.partition(".")
+        if not dot or not self.verify(body, mac, "session"):
             raise InvalidToken("session token signature does not match")
         try:
             payload = json.loads(_unb64(body))
-            session = Session(**{**payload, "units": tuple(payload["units"])})
+            session = _session_from(payload)
         except (ValueError, TypeError, KeyError) as exc:
             raise InvalidToken("session token payload is malformed") from exc
         if (now or time.time()) >= session.expires_at:
@@ -104,11 +112,38 @@ class TokenSigner:
         return self._mac(session.sid, purpose="csrf")
 
     def check_csrf(self, session: Session, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(token or "", self.csrf_token(session))
+        return bool(token) and self.verify(session.sid, token or "", "csrf")
+
+    def verify(self, text: str, mac: str, purpose: str) -> bool:
+        """Is ``mac`` this key's MAC of ``text`` for ``purpose``? False (never an error) for any
+        string, ASCII or not, as comes from a cookie, header or form field."""
+        if not (isinstance(mac, str) and mac.isascii() and isinstance(text, str)):
+            return False
+        try:
+            expected = self._mac(text, purpose=purpose)
+        except UnicodeError:  # lone surrogates cannot be encoded
+            return False
+        return hmac.compare_digest(mac, expected)
 
     def sign(self, text: str, purpose: str) -> str:
         """A MAC for links and other small values (e.g. acknowledgement links)."""
         return self._mac(text, purpose=purpose)
+
+
+def _session_from(payload: object) -> Session:
+    """A ``Session`` from a verified token's payload, every field of the type it must have."""
+    if not isinstance(payload, dict):
+        raise TypeError("payload is not an object")
+    for name, kind in _FIELDS.items():
+        value = payload[name]
+        if type(value) is not kind:  # bool is not an int here
+            raise TypeError(f"{name} is not {kind.__name__}")
+    units = payload["units"]
+    if not isinstance(units, list) or not all(isinstance(u, str) for u in units):
+        raise TypeError("units is not a list of text")
+    return Session(user_id=payload["user_id"], username=payload["username"], full_name=payload["full_name"],
+                   role=payload["role"], units=tuple(units), sid=payload["sid"], issued_at=payload["issued_at"],
+                   expires_at=payload["expires_at"])
 
 
 def load_or_create_secret(path: Path) -> str:

@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform.auth import Session
 from obruten.platform.errors import Forbidden, Invalid, NeedsEmergencyAccess, NotFound
-from obruten.record import access, entries, medication, notes, patients, referrals, staff, ward
+from obruten.record import access, entries, medication, notes, patients, referrals, revocation, staff, ward
 from obruten.record.audit import AuditEvent, AuditWriter, append_chained, check_purpose
 
 WriteGuard = Callable[[Session, str | None], Awaitable[None]]
@@ -151,10 +151,13 @@ class Journal:
         return user_id
 
     async def set_user_active(self, session: Session, user_id: int, active: bool) -> None:
-        """Activate or deactivate an account, audited in the same transaction."""
+        """Activate or deactivate an account, audited in the same transaction. Deactivating ends
+        every session of the account (on every node within seconds: ``record.revocation``)."""
         self._require_admin(session)
         async with self.pool.connection() as conn:
             await staff.set_active(conn, user_id, active)
+            if not active:
+                await revocation.revoke_user(conn, user_id, self.node)
             await self.audit_in(conn, session, "admin_set_active", None, "administration", user=user_id,
                                 active=active)
 

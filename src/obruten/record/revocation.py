@@ -1,0 +1,128 @@
+"""Sessions that end before they expire: logout ends one session, deactivation all of a user's.
+
+A session token stays valid by its signature for its whole lifetime, so ending one is a row in
+the append-only ``session_revocation`` table of the journal database (schema 0045). Every node
+reads that table: the journal's workers directly, a read copy (a streaming standby) once the row
+has replicated. Each process keeps what it has read in memory and looks again at most every
+``ttl`` seconds (one small query per process, not one per request), so a logout or deactivation
+takes effect everywhere within ``ttl`` plus the read copy's replication lag.
+
+On a read copy the database is read-only: a logout there is kept in that process only (and in the
+spooled audit, by the caller). Other processes and nodes accept the token until it expires or the
+user logs out on the journal. This gap is documented in docs/sessions.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from obruten.platform.auth import Session
+
+log = logging.getLogger(__name__)
+
+TTL_SECONDS = 1.0  # how stale a process's view of the revocations may be
+_OVERLAP_SECONDS = 60.0  # re-read this far behind the newest row seen: rows commit out of order
+
+
+@dataclass
+class Revoked:
+    """What one process knows has been ended: sessions by sid, users' sessions up to a time."""
+
+    sids: dict[str, float] = field(default_factory=dict)  # sid -> revoked at (epoch s)
+    users: dict[int, float] = field(default_factory=dict)  # user id -> sessions issued up to here are ended
+
+    def ends(self, session: Session) -> bool:
+        if session.sid in self.sids:
+            return True
+        cutoff = self.users.get(session.user_id)
+        # issued_at is whole seconds: a session issued in the same second as the cutoff counts as
+        # ended (at worst one more login, never a session that outlives its deactivation)
+        return cutoff is not None and session.issued_at <= cutoff
+
+    def add(self, sid: str | None, user_id: int, at: float) -> None:
+        if sid is not None:
+            self.sids[sid] = at
+        else:
+            self.users[user_id] = max(at, self.users.get(user_id, 0.0))
+
+    def forget_before(self, oldest: float) -> None:
+        """Drop revocations of sessions that have expired anyway."""
+        self.sids = {s: at for s, at in self.sids.items() if at >= oldest}
+        self.users = {u: at for u, at in self.users.items() if at >= oldest}
+
+
+async def revoke_user(conn: psycopg.AsyncConnection, user_id: int, node: str) -> None:
+    """End every session of ``user_id`` issued until now, in the caller's transaction on ``conn``
+    (the deactivation that causes it commits with it)."""
+    await conn.execute("INSERT INTO session_revocation (sid, user_id, reason, node) VALUES (NULL, %s, 'deactivated', %s)",
+                       (user_id, node))
+
+
+class Revocations:
+    """One process's view of ``session_revocation``, refreshed at most every ``ttl`` seconds."""
+
+    def __init__(self, pool: AsyncConnectionPool, *, writable: bool, lifetime: int, node: str = "journal",
+                 ttl: float = TTL_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.pool, self.writable, self.lifetime, self.node = pool, writable, lifetime, node
+        self.ttl, self.clock = ttl, clock
+        self.known = Revoked()
+        self.local = Revoked()  # logouts this process could not write (a read copy)
+        self._loaded_at: float | None = None
+        self._newest: float | None = None  # revoked_at of the newest row read (the database's clock)
+        self._lock = asyncio.Lock()
+
+    async def ended(self, session: Session) -> bool:
+        """Has ``session`` been ended by a logout or a deactivation (that this node knows of)?"""
+        if self._stale():
+            async with self._lock:
+                if self._stale():
+                    await self._refresh()
+        return self.known.ends(session) or self.local.ends(session)
+
+    async def revoke(self, session: Session) -> bool:
+        """End ``session`` (a logout). True when recorded in the database (every node learns it);
+        False on a read copy, where only this process knows (see the module's docstring)."""
+        self.local.add(session.sid, session.user_id, time.time())
+        if not self.writable:
+            return False
+        async with self.pool.connection() as conn:
+            await conn.execute("INSERT INTO session_revocation (sid, user_id, reason, node) VALUES (%s, %s, 'logout', %s)",
+                               (session.sid, session.user_id, self.node))
+        return True
+
+    def _stale(self) -> bool:
+        return self._loaded_at is None or self.clock() - self._loaded_at >= self.ttl
+
+    async def _refresh(self) -> None:
+        """Read rows newer than the newest seen (less an overlap); on a database error keep what is
+        known and try again after ``ttl`` (the request's own queries meet the same error)."""
+        try:
+            async with self.pool.connection() as conn:
+                if self._newest is None:
+                    cur = await conn.execute(
+                        "SELECT sid, user_id, extract(epoch FROM revoked_at)::float8 FROM session_revocation"
+                        " WHERE revoked_at > now() - make_interval(secs => %s)", (self.lifetime,))
+                else:
+                    cur = await conn.execute(
+                        "SELECT sid, user_id, extract(epoch FROM revoked_at)::float8 FROM session_revocation"
+                        " WHERE revoked_at >= to_timestamp(%s)", (self._newest - _OVERLAP_SECONDS,))
+                rows = await cur.fetchall()
+        except (psycopg.Error, PoolTimeout) as exc:
+            log.warning("could not read session revocations (keeping the %d known): %s",
+                        len(self.known.sids) + len(self.known.users), exc)
+            self._loaded_at = self.clock()
+            return
+        for sid, user_id, at in rows:
+            self.known.add(sid, user_id, at)
+            self._newest = at if self._newest is None else max(self._newest, at)
+        if self._newest is not None:
+            self.known.forget_before(self._newest - self.lifetime - _OVERLAP_SECONDS)
+        self.local.forget_before(time.time() - self.lifetime)
+        self._loaded_at = self.clock()
