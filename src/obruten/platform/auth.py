@@ -10,12 +10,17 @@ early (logout, deactivation) is the application's question (``obruten.record.rev
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -66,6 +71,30 @@ def check_password(stored_hash: str | None, password: str) -> bool:
         return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _yield_the_cpu() -> None:
+    """Run this thread (and the argon2 lanes it starts) at a lower priority than request handling,
+    so a burst of logins slows the logins, not every other request (Linux: nice is per thread)."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+# argon2 takes tens of milliseconds of CPU per call: never on the event loop (it would stall every
+# request), and at most one core's worth at a time per process, at a lower priority. Logins queue
+# here under a burst; throttling (record.login_guard) keeps one account or address from making one.
+_PASSWORD_WORK = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1), thread_name_prefix="argon2",
+                                    initializer=_yield_the_cpu)
+
+
+async def check_password_off_loop(stored_hash: str | None, password: str) -> bool:
+    """``check_password`` in the password threads (see ``_PASSWORD_WORK``)."""
+    return await asyncio.get_running_loop().run_in_executor(_PASSWORD_WORK, check_password, stored_hash, password)
+
+
+async def hash_password_off_loop(password: str) -> str:
+    """``hash_password`` in the password threads (see ``_PASSWORD_WORK``)."""
+    return await asyncio.get_running_loop().run_in_executor(_PASSWORD_WORK, hash_password, password)
 
 
 def _b64(data: bytes) -> str:

@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import psycopg
 from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
 
-from obruten.platform.auth import ROLES, Session, check_password, hash_password
+from obruten.platform.auth import ROLES, Session, check_password_off_loop, hash_password_off_loop
 from obruten.platform.errors import Conflict, Invalid, NotFound
 
 
 async def authenticate(conn: psycopg.AsyncConnection, username: str, password: str) -> Session | None:
     """The session for valid credentials, else None (same cost either way)."""
+    return await _check(await _account(conn, username), password)
+
+
+async def authenticate_in(pool: AsyncConnectionPool, username: str, password: str) -> Session | None:
+    """``authenticate`` holding a pooled connection only for the lookup, not while the password is
+    checked (logins queue for the password threads under a burst; the pool must not)."""
+    async with pool.connection() as conn:
+        row = await _account(conn, username)
+    return await _check(row, password)
+
+
+async def _account(conn: psycopg.AsyncConnection, username: str) -> dict | None:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             "SELECT s.id, s.username, s.full_name, s.role, s.password_hash, s.active,"
             " COALESCE(array_agg(su.unit_id ORDER BY su.unit_id) FILTER (WHERE su.unit_id IS NOT NULL), '{}') AS units"
             " FROM staff s LEFT JOIN staff_unit su ON su.staff_id = s.id WHERE s.username = %s GROUP BY s.id",
             (username.strip().lower(),))
-        row = await cur.fetchone()
-    # argon2 takes tens of milliseconds of CPU: never on the event loop (it would stall every request)
-    ok = await asyncio.to_thread(check_password, row["password_hash"] if row else None, password)
+        return await cur.fetchone()
+
+
+async def _check(row: dict | None, password: str) -> Session | None:
+    # argon2 is CPU work: off the event loop, bounded and at a lower priority (platform.auth)
+    ok = await check_password_off_loop(row["password_hash"] if row else None, password)
     if not ok or row is None or not row["active"]:
         return None
     return Session(user_id=row["id"], username=row["username"], full_name=row["full_name"], role=row["role"],
@@ -40,7 +54,7 @@ async def create(conn: psycopg.AsyncConnection, username: str, full_name: str, r
         raise Invalid(f"role must be one of {', '.join(ROLES)}")
     if password is not None and len(password) < 4:
         raise Invalid("password is too short")
-    password_hash = await asyncio.to_thread(hash_password, password) if password else None
+    password_hash = await hash_password_off_loop(password) if password else None
     try:
         async with conn.transaction():
             cur = await conn.execute(
@@ -61,7 +75,7 @@ async def create(conn: psycopg.AsyncConnection, username: str, full_name: str, r
 async def set_password(conn: psycopg.AsyncConnection, username: str, password: str) -> None:
     if len(password) < 4:
         raise Invalid("password is too short")
-    password_hash = await asyncio.to_thread(hash_password, password)
+    password_hash = await hash_password_off_loop(password)
     cur = await conn.execute("UPDATE staff SET password_hash = %s WHERE username = %s", (password_hash, username))
     if cur.rowcount == 0:
         raise NotFound(f"no user {username!r}")
