@@ -110,9 +110,10 @@ def _templates() -> Jinja2Templates:
 def _local_filter(value: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            parsed: object = datetime.fromisoformat(value)
         except ValueError:
             return value
+        value = parsed
     return local_time(value, fmt) if isinstance(value, datetime) else ""
 
 
