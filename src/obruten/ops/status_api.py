@@ -18,7 +18,7 @@ from obruten.ops.service import OpsService
 from obruten.ops.status_service import NotAllowed, StatusIssuer, StatusSettings, current, deliveries, history
 from obruten.ops.store import Store
 from obruten.platform.auth import InvalidToken, Session
-from obruten.platform.i18n import local_time, pick_language, translator
+from obruten.platform.i18n import LANGUAGES, local_time, translator
 from obruten.status.banner import banner_css, render_banner
 from obruten.status.document import MODES, StatusError, parse_duration
 
@@ -105,7 +105,8 @@ def router(service: OpsService) -> APIRouter:
             raise HTTPException(303, headers={"Location": "/login"}) from exc
 
     def page(request: Request, session: Session, error: str | None = None, status: int = 200) -> HTMLResponse:
-        lang = pick_language(request.cookies.get("lang"), service.settings.language)
+        lang = request.cookies.get("lang", service.settings.language)
+        lang = lang if lang in LANGUAGES else "sv"
         doc = current(service.store)
         html = _env.get_template("status.html").render(
             t=translator(lang), lang=lang, request=request, session=session, csrf=service.signer.csrf_token(session),

@@ -15,7 +15,7 @@ from obruten.ops import oncall as schedule
 from obruten.ops.clock import parse
 from obruten.ops.service import OpsService
 from obruten.platform.auth import InvalidToken, Session
-from obruten.platform.i18n import LANGUAGES, local_time, pick_language, translator
+from obruten.platform.i18n import LANGUAGES, local_time, translator
 
 COOKIE = "obruten_ops"
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -36,7 +36,8 @@ def router(service: OpsService) -> APIRouter:
     store = service.store
 
     def lang_of(request: Request) -> str:
-        return pick_language(request.cookies.get("lang"), service.settings.language)
+        lang = request.cookies.get("lang", service.settings.language)
+        return lang if lang in LANGUAGES else "sv"
 
     def render(request: Request, name: str, status: int = 200, **ctx: object) -> HTMLResponse:
         lang = lang_of(request)

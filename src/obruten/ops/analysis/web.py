@@ -21,7 +21,7 @@ from obruten.ops.analysis.names import NameSource, NameSourceError
 from obruten.ops.service import OpsService
 from obruten.ops.store import Store
 from obruten.platform.auth import InvalidToken, Session
-from obruten.platform.i18n import STOCKHOLM, pick_language, translator
+from obruten.platform.i18n import LANGUAGES, STOCKHOLM, translator
 
 Op = Callable[[FormData, str, datetime], object]
 
@@ -45,7 +45,8 @@ def router(service: OpsService, sources: Callable[[OpsService], list[NameSource]
     store = service.store
 
     def lang_of(request: Request) -> str:
-        return pick_language(request.cookies.get("lang"), service.settings.language)
+        lang = request.cookies.get("lang", service.settings.language)
+        return lang if lang in LANGUAGES else "sv"
 
     def session_of(request: Request) -> Session:
         token = request.cookies.get(ops_web.COOKIE)
