@@ -24,6 +24,7 @@ inverse, for handing a validated configuration to worker processes.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
@@ -92,7 +93,7 @@ class SettingsModel:
 
     @classmethod
     def setting_names(cls) -> list[str]:
-        return list(getattr(cls, "__dataclass_fields__", {}))
+        return [f.name for f in dataclasses.fields(cast(Any, cls))]
 
     @classmethod
     def file_keys(cls) -> list[str]:
