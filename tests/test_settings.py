@@ -34,7 +34,7 @@ class Service:
     def load(self, tmp_path: Path, environ: Mapping[str, str], file: Path | None = None,
              **flags: object) -> SettingsModel:
         # var_dir keeps the ops service from finding a var/ops/ops.toml in the working directory
-        return load_settings(self.model, environ=environ, file=file, **{"var_dir": tmp_path, **self.needs, **flags})
+        return load_settings(self.model, environ=environ, file=file, flags={"var_dir": tmp_path, **self.needs, **flags})
 
 
 SERVICES = [
@@ -80,13 +80,13 @@ def test_status_service_settings_come_from_status_toml_then_flags(tmp_path: Path
     assert loaded.push_urls == ("http://j1:8000", "http://j2:8000")
     assert loaded.key_file == tmp_path / "status_signing_key.pem"
     flagged = load_settings(model, environ={}, file=tmp_path / "status.toml",
-                            defaults={"key_file": tmp_path / "k.pem"}, push_urls="http://j3:8000")
+                            defaults={"key_file": tmp_path / "k.pem"}, flags={"push_urls": "http://j3:8000"})
     assert flagged.push_urls == ("http://j3:8000",)
     # it has no environment variables (as before): the loader reads none for it
     assert model.env_variables() == {}
 
 
-BOOLEANS = [
+BOOLEANS: list[tuple[type[SettingsModel], str, str, dict[str, object]]] = [
     (config.Config, "read_copy", "OBRUTEN_READ_COPY", {}),
     (ops_settings.Settings, "backup_probe", "OBRUTEN_OPS_BACKUP_PROBE", {}),
 ]
@@ -107,9 +107,10 @@ def test_a_bad_boolean_is_an_error_naming_setting_source_and_fix(model: type[Set
                                                                  variable: str, needs: dict[str, object],
                                                                  tmp_path: Path) -> None:
     for word, expected in (("on", True), ("YES", True), ("1", True), ("off", False), ("no", False), ("0", False)):
-        assert getattr(load_settings(model, environ={variable: word}, var_dir=tmp_path, **needs), name) is expected
+        loaded = load_settings(model, environ={variable: word}, flags={"var_dir": tmp_path, **needs})
+        assert getattr(loaded, name) is expected
     with pytest.raises(ConfigError) as env_error:
-        load_settings(model, environ={variable: "maybe"}, var_dir=tmp_path, **needs)
+        load_settings(model, environ={variable: "maybe"}, flags={"var_dir": tmp_path, **needs})
     assert env_error.value.setting == name
     assert name in str(env_error.value) and "'maybe'" in str(env_error.value)
     assert f"the environment variable {variable}" in str(env_error.value)
@@ -117,9 +118,9 @@ def test_a_bad_boolean_is_an_error_naming_setting_source_and_fix(model: type[Set
     file = tmp_path / "s.toml"
     file.write_text(f'{name} = "maybe"\n')
     with pytest.raises(ConfigError, match=rf"{name}='maybe' from the file {file}.*fix {name} in {file}"):
-        load_settings(model, environ={}, file=file, var_dir=tmp_path, **needs)
+        load_settings(model, environ={}, file=file, flags={"var_dir": tmp_path, **needs})
     with pytest.raises(ConfigError, match=rf"{name}='maybe' from the flag --{name.replace('_', '-')}"):
-        load_settings(model, environ={}, var_dir=tmp_path, **{name: "maybe"}, **needs)
+        load_settings(model, environ={}, flags={"var_dir": tmp_path, name: "maybe", **needs})
 
 
 def test_the_ops_service_no_longer_reads_maybe_as_false(tmp_path: Path) -> None:

@@ -211,7 +211,7 @@ class Settings(SettingsModel):
 
 def load(file: Path | None = None, *, environ: Mapping[str, str], **overrides: object) -> Settings:
     """The ops service's settings; ``overrides`` (CLI flags) win over everything, None is ignored."""
-    return load_settings(Settings, environ=environ, file=file, **overrides)
+    return load_settings(Settings, environ=environ, file=file, flags=overrides)
 
 
 def check_apart(ops_database_url: str | None, journal_url: str | None) -> None:

@@ -141,9 +141,10 @@ def _default_source() -> _Source:
 
 
 def load_settings(model: type[S], *, environ: Mapping[str, str], file: Path | None = None,
-                  defaults: Mapping[str, object] | None = None, **flags: object) -> S:
-    """Build ``model`` from its defaults (plus ``defaults``), the TOML file, ``environ`` and ``flags``."""
-    flag_values = {key: value for key, value in flags.items() if value is not None}
+                  defaults: Mapping[str, object] | None = None, flags: Mapping[str, object] | None = None) -> S:
+    """Build ``model`` from its defaults (plus ``defaults``), the TOML file, ``environ`` and ``flags``
+    (a flag given as None counts as not given)."""
+    flag_values = {key: value for key, value in (flags or {}).items() if value is not None}
     for key in flag_values:
         if key not in model.setting_names():
             raise model.error(f"unknown {model.what} {key!r}; known: {', '.join(sorted(model.setting_names()))}",
@@ -312,7 +313,7 @@ class Config(SettingsModel):
 
 def load(*, environ: Mapping[str, str], file: Path | None = None, **overrides: object) -> Config:
     """The journal's configuration. ``overrides`` (e.g. from CLI flags) win over everything; None is ignored."""
-    return load_settings(Config, environ=environ, file=file, **overrides)
+    return load_settings(Config, environ=environ, file=file, flags=overrides)
 
 
 def names() -> list[str]:

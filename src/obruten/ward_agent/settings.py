@@ -107,4 +107,4 @@ class AgentSettings(SettingsModel):
 
 def load(file: Path | None = None, *, environ: Mapping[str, str], **overrides: object) -> AgentSettings:
     """The ward agent's settings; ``overrides`` (CLI flags) win over everything, None is ignored."""
-    return load_settings(AgentSettings, environ=environ, file=file, **overrides)
+    return load_settings(AgentSettings, environ=environ, file=file, flags=overrides)
