@@ -56,9 +56,9 @@ def _journal_url(ctx: click.Context) -> str | None:
 
 
 @click.group()
-@click.option("--ops-database-url", envvar="OBRUTEN_OPS_DATABASE_URL",
+@click.option("--ops-database-url",
               help="Keep the ops store in this PostgreSQL database (not the journal's) instead of "
-                   "var/ops/ops.sqlite3.")
+                   "var/ops/ops.sqlite3 (or OBRUTEN_OPS_DATABASE_URL).")
 @click.pass_context
 def ops(ctx: click.Context, ops_database_url: str | None) -> None:
     """The ops service: probes, alarms with escalation, incidents, preparedness."""

@@ -132,8 +132,8 @@ S = TypeVar("S", bound=SettingsModel)
 
 
 class _Source(NamedTuple):
-    where: str  # "the environment variable OBRUTEN_PORT"
-    fix: str  # "fix or unset OBRUTEN_PORT"
+    where: str  # "the environment variable OBRUTEN_HTTP_PORT"
+    fix: str  # "fix or unset OBRUTEN_HTTP_PORT"
 
 
 def _default_source() -> _Source:

@@ -33,7 +33,8 @@ class AgentSettings(SettingsModel):
     error: ClassVar[type[ConfigError]] = AgentSettingsError
     what: ClassVar[str] = "ward agent setting"
     file_variable: ClassVar[str | None] = "OBRUTEN_AGENT_CONFIG"
-    env_names: ClassVar[Mapping[str, str]] = {"var_dir": "OBRUTEN_VAR_DIR", "ops_token": "OBRUTEN_OPS_AGENT_TOKEN"}
+    env_names: ClassVar[Mapping[str, str]] = {"var_dir": "OBRUTEN_VAR_DIR", "ops_token": "OBRUTEN_OPS_AGENT_TOKEN",
+                                              "agent_name": "OBRUTEN_AGENT_NAME"}
     flag_names: ClassVar[Mapping[str, str]] = {"journal_urls": "--journal-url", "status_urls": "--status-url",
                                                "fetch_every_s": "--every", "stale_after_min": "--stale-after"}
     code_only: ClassVar[frozenset[str]] = frozenset({"clock"})
