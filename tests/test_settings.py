@@ -217,3 +217,13 @@ def test_the_ward_agent_command_reports_a_setting_from_the_environment(tmp_path:
     assert result.exit_code != 0
     assert "'ftp://j' is not an http(s) URL" in result.output
     assert "OBRUTEN_AGENT_JOURNAL_URLS" in result.output
+
+
+@pytest.mark.parametrize("model", MODELS, ids=[m.__name__ for m in MODELS])
+def test_every_setting_and_variable_is_documented(model: type[SettingsModel]) -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "settings.md").read_text()
+    section = docs.split(f"(`{model.__name__}`)", 1)[1].split("\n## ", 1)[0]
+    for name in model.file_keys():
+        assert f"| `{name}` |" in section, f"{model.__name__}.{name} is not in docs/settings.md"
+    for name, variable in model.env_variables().items():
+        assert f"| `{name}` |" in section and f"`{variable}`" in section, f"{variable} is not in docs/settings.md"

@@ -81,6 +81,7 @@ class Settings(SettingsModel):
     file_variable: ClassVar[str | None] = "OBRUTEN_OPS_CONFIG"
     env_names: ClassVar[Mapping[str, str]] = {"var_dir": "OBRUTEN_VAR_DIR",
                                               "ops_database_url": "OBRUTEN_OPS_DATABASE_URL"}
+    flag_names: ClassVar[Mapping[str, str]] = {"tick_s": "--tick"}
     file_only: ClassVar[frozenset[str]] = frozenset({"rules", "chains", "classification", "storage_paths"})
 
     var_dir: Path = Path("var")
