@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from obruten.platform import config
+from obruten.ward_agent.settings import AgentSettingsError, load
 
 
 @click.command("ward-agent")
@@ -42,7 +43,6 @@ def ward_agent(ctx: click.Context, agent_config: Path | None, unit: str | None, 
 
     from obruten.platform.signing import SignatureError
     from obruten.ward_agent.app import create_app
-    from obruten.ward_agent.settings import AgentSettingsError, load
 
     try:
         settings = load(agent_config, environ=config.environment(), var_dir=(ctx.find_root().obj or {}).get("var_dir"),
