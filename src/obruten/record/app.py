@@ -6,7 +6,6 @@ Handlers get what they need through ``record.deps``; nothing here is imported by
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import datetime
@@ -154,8 +153,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 def create_from_env() -> FastAPI:
     """Entry point for the ASGI server: builds the app from the environment (used by worker processes)."""
-    cfg = config_mod.load()
-    url = os.environ.get("OBRUTEN_SERVE_DATABASE_URL") or cfg.database_url
+    environ = config_mod.environment()
+    cfg = config_mod.load(environ=environ)
+    url = environ.get("OBRUTEN_SERVE_DATABASE_URL") or cfg.database_url
     if not url:
         raise RuntimeError("no database URL: start with `obruten serve` (it sets OBRUTEN_SERVE_DATABASE_URL)")
     return create_app(cfg, url)
