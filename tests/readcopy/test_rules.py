@@ -44,6 +44,7 @@ def test_a_database_not_in_recovery_is_current() -> None:
     ("POST", "/login", False),
     ("POST", "/api/v1/login", False),
     ("POST", "/logout", False),
+    ("POST", "/api/v1/logout", False),
     ("POST", "/patients/12/emergency-access", False),
     ("POST", "/api/v1/patients/12/emergency-access", False),
     ("POST", "/api/v1/status", False),  # a pushed status message lands in var/status, not the database

@@ -28,9 +28,9 @@ from obruten.record.deps import page_language, render
 API_MESSAGE = ("the read copy is read-only: document in the journal (the primary) when it is available, "
                "otherwise on paper according to the reserve routine (reservrutin)")
 
-# login/logout need no write; emergency access is granted locally (ADR 0022); a status message is
+# login/logout need no write (a read copy keeps its logouts in the process: record.revocation); emergency access is granted locally (ADR 0022); a status message is
 # pushed to every node, the read copy included (it lands in var/status, not in the database)
-_ALLOWED_POSTS = re.compile(r"^/(api/v1/)?login$|^/logout$|^/(api/v1/)?patients/\d+/emergency-access$"
+_ALLOWED_POSTS = re.compile(r"^/(api/v1/)?log(in|out)$|^/(api/v1/)?patients/\d+/emergency-access$"
                             r"|^/api/v1/status$")
 _WRITE_FORMS = re.compile(r"^/patients/\d+/(note|medication|referral)/new$|^/notes/[^/]+/correct$"
                           r"|^/referrals/[^/]+/result$")

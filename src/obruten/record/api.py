@@ -7,14 +7,14 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from obruten.record import medication, notes, referrals
-from obruten.record.deps import JournalDep, RuntimeDep, SessionDep
+from obruten.record.deps import JournalDep, LanguageDep, RuntimeDep, SessionDep, client_address
 from obruten.record.entries import ENTRY_TABLES
-from obruten.record.login import log_in
+from obruten.record.login import log_in, log_out
 
 router = APIRouter(prefix="/api/v1", tags=["journal"])
 PatientId = Annotated[int, Path(ge=1, le=2**62, description="Patient id")]
@@ -54,13 +54,24 @@ def _raw(body: str) -> Response:
     return Response(body, media_type="application/json")
 
 
-@router.post("/login", summary="Log in; returns a bearer token")
-async def login(body: LoginRequest, rt: RuntimeDep, journal: JournalDep) -> JSONResponse:
-    done = await log_in(journal, rt.signer, rt.config.node_name, body.username, body.password)
+@router.post("/login", summary="Log in; returns a bearer token",
+             responses={401: {"description": "Wrong username or password"},
+                        429: {"description": "Too many failed logins: refused until Retry-After (seconds)"}})
+async def login(body: LoginRequest, request: Request, rt: RuntimeDep, journal: JournalDep,
+                lang: LanguageDep) -> JSONResponse:
+    done = await log_in(journal, rt.signer, rt.config.node_name, body.username, body.password, guard=rt.guard,
+                        client=client_address(request), lang=lang)
     session = done.session
     return _json({"token": done.token, "expires_in": done.expires_in,
                   "user": {"username": session.username, "full_name": session.full_name, "role": session.role,
                            "units": list(session.units)}})
+
+
+@router.post("/logout", status_code=200, summary="Log out: the token stops working on every node",
+             responses={401: {"description": "Not logged in (or already logged out)"}})
+async def logout(session: SessionDep, rt: RuntimeDep, journal: JournalDep) -> JSONResponse:
+    everywhere = await log_out(journal, rt.revocations, session, rt.config.node_name)
+    return _json({"logged_out": True, "everywhere": everywhere})
 
 
 @router.get("/health", summary="Liveness and database reachability")

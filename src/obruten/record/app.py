@@ -32,6 +32,8 @@ from obruten.readcopy import web as read_copy_web
 from obruten.record import api, status_api, telemetry, web, web_admin
 from obruten.record.audit import AuditUnavailable, AuditWriter, DatabaseSink
 from obruten.record.deps import Runtime, render
+from obruten.record.login_guard import AttemptLog, LoginGuard
+from obruten.record.revocation import Revocations
 from obruten.record.service import Journal
 from obruten.wardkit import web as wardkit_web
 
@@ -77,7 +79,11 @@ def _lifespan(config: Config, database_url: str, signer: TokenSigner,
                 journal = Journal(pool=pool, audit=audit, node=config.node_name,
                                   emergency_hours=config.emergency_access_hours,
                                   write_guard=status.guard(audit, config.node_name))
-            app.state.runtime = Runtime(config=config, signer=signer, journal=journal, templates=_templates())
+            writable = not config.read_copy  # a read copy keeps its logouts and login failures in the process
+            app.state.runtime = Runtime(
+                config=config, signer=signer, journal=journal, templates=_templates(),
+                revocations=Revocations(pool, writable=writable, lifetime=signer.lifetime, node=config.node_name),
+                guard=LoginGuard(AttemptLog(pool, writable=writable, node=config.node_name)))
             status.start()
             stack.callback(status.stop)
             yield
@@ -123,9 +129,10 @@ def _is_api(request: Request) -> bool:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
+        headers = getattr(exc, "headers", None)  # e.g. Retry-After of a throttled login
         if _is_api(request):
             return JSONResponse({"error": exc.message, **({"details": exc.details} if exc.details else {})},
-                                status_code=exc.status)
+                                status_code=exc.status, headers=headers)
         if isinstance(exc, Unauthenticated):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         if isinstance(exc, NeedsEmergencyAccess):

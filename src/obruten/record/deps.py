@@ -26,6 +26,8 @@ from obruten.platform.config import Config
 from obruten.platform.errors import Forbidden, Unauthenticated
 from obruten.platform.i18n import pick_language, translator
 from obruten.record import staff
+from obruten.record.login_guard import LoginGuard
+from obruten.record.revocation import Revocations
 from obruten.record.service import Journal
 
 SESSION_COOKIE = "obruten_session"
@@ -43,6 +45,8 @@ class Runtime:
     signer: TokenSigner
     journal: Journal
     templates: Jinja2Templates
+    revocations: Revocations  # sessions ended by logout or deactivation (record.revocation)
+    guard: LoginGuard  # login throttling (record.login_guard)
     _active: dict[int, tuple[bool, float]] = field(default_factory=dict)
 
     async def user_active(self, user_id: int) -> bool:
@@ -94,6 +98,12 @@ def bearer_or_cookie(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address, as uvicorn resolved it (``X-Forwarded-For`` only from the proxies in
+    ``FORWARDED_ALLOW_IPS``; see platform/cookies.py)."""
+    return request.client.host if request.client else None
+
+
 async def get_optional_session(request: Request, rt: RuntimeDep) -> Session | None:
     """The viewer's session, if the token is valid and the account still active; else None."""
     token = bearer_or_cookie(request)
@@ -101,9 +111,9 @@ async def get_optional_session(request: Request, rt: RuntimeDep) -> Session | No
         return None
     try:
         session = rt.signer.read(token)
-    except InvalidToken:
+    except InvalidToken:  # any string at all, ASCII or not: no session (401 / the login page)
         return None
-    if not await rt.user_active(session.user_id):
+    if await rt.revocations.ended(session) or not await rt.user_active(session.user_id):
         return None
     return session
 
@@ -157,7 +167,8 @@ FormDep = Annotated[dict[str, str], Depends(get_form)]
 async def get_login_form(request: Request) -> dict[str, str]:
     """The login form's fields, its CSRF token checked against the double-submit cookie."""
     data, token = await _fields(request)
-    if not (token and secrets.compare_digest(token, request.cookies.get(CSRF_COOKIE, ""))):
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not (token and token.isascii() and cookie.isascii() and secrets.compare_digest(token, cookie)):
         raise Forbidden(_FORM_EXPIRED)
     return data
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
+from obruten.platform.cookies import cookie_flags
 from obruten.platform.errors import Invalid, NotFound, Unauthenticated
 from obruten.platform.i18n import LANGUAGES
 from obruten.record import medication, notes, referrals
@@ -20,13 +21,16 @@ from obruten.record.deps import (
     SESSION_COOKIE,
     FormDep,
     JournalDep,
+    LanguageDep,
     LoginFormDep,
     RenderDep,
     RuntimeDep,
     SessionDep,
+    client_address,
 )
 from obruten.record.entries import ENTRY_TABLES
-from obruten.record.login import log_in
+from obruten.record.login import log_in, log_out
+from obruten.record.login_guard import Throttled
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,30 +50,38 @@ def _back(path: str) -> RedirectResponse:
 # ---- login -----------------------------------------------------------------------------------------
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, render: RenderDep, next: str = "/") -> Response:
-    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
+    token = request.cookies.get(CSRF_COOKIE, "")
+    if not (token.isascii() and 16 <= len(token) <= 64):
+        token = secrets.token_urlsafe(16)
     request.cookies[CSRF_COOKIE] = token
     response = render("login.html", next=next if next.startswith("/") else "/")
-    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax")
+    response.set_cookie(CSRF_COOKIE, token, **cookie_flags(request))
     return response
 
 
 @router.post("/login")
-async def login(data: LoginFormDep, rt: RuntimeDep, journal: JournalDep, render: RenderDep) -> Response:
+async def login(request: Request, data: LoginFormDep, rt: RuntimeDep, journal: JournalDep, render: RenderDep,
+                lang: LanguageDep) -> Response:
     try:
         done = await log_in(journal, rt.signer, rt.config.node_name, data.get("username", ""),
-                            data.get("password", ""))
+                            data.get("password", ""), guard=rt.guard, client=client_address(request), lang=lang)
+    except Throttled as refused:
+        response = render("login.html", 429, throttled=refused.message, next=data.get("next", "/"))
+        response.headers.update(refused.headers)
+        return response
     except Unauthenticated:
         return render("login.html", 401, error=True, next=data.get("next", "/"))
     target = data.get("next", "/")
     response = _back(target if target.startswith("/") and not target.startswith("//") else "/")
-    response.set_cookie(SESSION_COOKIE, done.token, httponly=True, samesite="lax", max_age=done.expires_in)
+    response.set_cookie(SESSION_COOKIE, done.token, max_age=done.expires_in, **cookie_flags(request))
     return response
 
 
 @router.post("/logout")
-async def logout(session: SessionDep, data: FormDep) -> Response:
+async def logout(request: Request, session: SessionDep, data: FormDep, rt: RuntimeDep, journal: JournalDep) -> Response:
+    await log_out(journal, rt.revocations, session, rt.config.node_name)
     response = _back("/login")
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(SESSION_COOKIE, **cookie_flags(request))
     return response
 
 

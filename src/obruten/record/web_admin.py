@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from obruten.record.deps import AdminDep, FormDep, JournalDep, RenderDep
+from obruten.platform.i18n import local_time
+from obruten.record.deps import AdminDep, FormDep, JournalDep, RenderDep, RuntimeDep
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 @router.get("/users", response_class=HTMLResponse)
-async def users(admin: AdminDep, journal: JournalDep, render: RenderDep, q: str = "") -> Response:
+async def users(admin: AdminDep, journal: JournalDep, render: RenderDep, rt: RuntimeDep, q: str = "") -> Response:
     rows = await journal.staff_listing(admin, q)
-    return render("admin_users.html", users=rows, q=q, units=await journal.units())
+    throttled = [{"by": x.by, "key": x.key, "failures": x.failures,
+                  "until_text": local_time(datetime.fromtimestamp(x.until, UTC), "%H:%M:%S")}
+                 for x in await rt.guard.throttled()]  # accounts and addresses refused a login now
+    return render("admin_users.html", users=rows, q=q, units=await journal.units(), throttled=throttled)
 
 
 @router.post("/users")
