@@ -24,7 +24,7 @@ from obruten.platform import events
 from obruten.platform.auth import Session
 from obruten.platform.i18n import local_time
 from obruten.platform.signing import SigningKey, load_or_create_key
-from obruten.status.document import StatusDocument, StatusError, draft, parse
+from obruten.status.document import StatusDocument, StatusError, draft, next_version, parse
 
 SOURCE = "status"
 ISSUER_CONSOLE_ROLES = ("tib",)
@@ -88,12 +88,6 @@ class StatusSettings:
                               "known: push_urls, webhook_urls, email_to, key_file")
         return cls(key_file=Path(data.get("key_file", key_file)), push_urls=tuple(data.get("push_urls", ())),
                    webhook_urls=tuple(data.get("webhook_urls", ())), email_to=tuple(data.get("email_to", ())))
-
-
-def next_version(previous: StatusDocument | None, now: datetime) -> int:
-    """Versions are at least the issue time in Unix seconds, so a message signed offline on a node
-    (``obruten status set --offline``) and a later one from the service never share a number."""
-    return max((previous.version if previous else 0) + 1, int(now.timestamp()))
 
 
 def current(store: Store) -> StatusDocument | None:

@@ -27,6 +27,7 @@ from obruten.platform.errors import Forbidden, Invalid
 from obruten.platform.i18n import translator
 from obruten.record.app import SESSION_COOKIE, current_session, language, optional_session, render, runtime
 from obruten.record.service import Journal, WriteGuard
+from obruten.record.write_guard import write_guard
 from obruten.status import guard as guard_mod
 from obruten.status.banner import banner_view
 from obruten.status.document import NotNewer, StatusError, Untrusted
@@ -50,7 +51,7 @@ class StatusNode:
         self.follower.stop()
 
     def guard_for(self, journal: Journal) -> WriteGuard:
-        return guard_mod.write_guard(self.ledger, journal.audit.record, journal.node, self.config.default_language)
+        return write_guard(self.ledger, journal.audit.record, journal.node, self.config.default_language)
 
 
 def node_for(config: Config) -> StatusNode:

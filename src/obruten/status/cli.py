@@ -13,7 +13,7 @@ import click
 
 from obruten.platform.signing import SignatureError, TrustedKeys, load_or_create_key
 from obruten.status.banner import banner_view
-from obruten.status.document import MODES, StatusDocument, StatusError, draft, parse, parse_duration
+from obruten.status.document import MODES, StatusDocument, StatusError, draft, next_version, parse, parse_duration
 from obruten.status.follower import fetch
 from obruten.status.ledger import Ledger, default_trusted_keys, status_dir
 
@@ -140,7 +140,6 @@ def _current_from(ops_url: str) -> StatusDocument | None:
 
 def _offline(ctx: click.Context, fields: dict[str, object], due: object, push_urls: tuple[str, ...],
              issuer: str) -> None:
-    from obruten.ops.status_service import next_version
     from obruten.platform import events
 
     cfg = _config(ctx)
