@@ -31,8 +31,11 @@ browser: ## install Debian's Chromium for the end-to-end tests (needs root or su
 demo: setup ## start PostgreSQL, seed a synthetic region, serve the web UI on http://127.0.0.1:8000
 	$(BIN)/obruten demo --patients $(PATIENTS)
 
-lint: setup ## ruff
+lint: setup ## ruff, mypy, the layer contracts (lint-imports) and the import-cycle check
 	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	PYTHONPATH=src $(BIN)/lint-imports --no-logo
+	$(BIN)/python tools/import_cycles.py src obruten
 
 test: setup browser lint ## set up and run the whole test suite
 	$(BIN)/python -m pytest

@@ -229,7 +229,7 @@ def start(topo: Topology, m: Member) -> int:
         proc = subprocess.Popen([sys.executable, str(patroni), str(topo.config_file(m))],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 cwd=str(topo.run_dir()), env=user.env(), start_new_session=True,
-                                **user.popen_kwargs())  # type: ignore[call-overload]
+                                **user.popen_kwargs())
     _pid_file(topo, m).write_text(str(proc.pid))
     return proc.pid
 

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from obruten.platform.auth import hash_password
+from obruten.platform.rows import one
 from obruten.record import personal_number
 
 Progress = Callable[[str, int, int], None]
@@ -197,7 +198,7 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
         cur.execute("SET LOCAL synchronous_commit = off")
-        if cur.execute("SELECT EXISTS (SELECT 1 FROM patient)").fetchone()[0]:  # type: ignore[index]
+        if one(cur.execute("SELECT EXISTS (SELECT 1 FROM patient)").fetchone())[0]:
             raise SeedError("the database already has a region; refusing to seed on top of existing "
                             "patients (seed only an empty, freshly migrated database)")
 
@@ -400,6 +401,6 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
     with psycopg.connect(url, autocommit=True) as conn:
         report("analyze", 0, 1)
         conn.execute("ANALYZE")
-        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}  # type: ignore[index]
+        counts = {t: one(conn.execute(f"SELECT count(*) FROM {t}").fetchone())[0] for t in TABLES}
         report("analyze", 1, 1)
     return counts

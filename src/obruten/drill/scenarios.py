@@ -19,6 +19,7 @@ from obruten.cluster.topology import Topology
 from obruten.drill.ledger import write_gap, writer_runs
 from obruten.drill.load import Load, ensure_fixture
 from obruten.drill.report import Report, percentile
+from obruten.platform.rows import one
 
 Say = Callable[[str], None]
 
@@ -215,8 +216,8 @@ def _report(topo: Topology, scenario: str, started: str, fault: Fault, fault_at:
     with psycopg.connect(topo.write_url(), autocommit=True) as conn:
         present = {r[0] for r in conn.execute("SELECT entry_id::text FROM referral WHERE entry_id = ANY(%s::uuid[])",
                                               ([a.entry_id for a in acks],))}
-        db_dupes = conn.execute("""SELECT count(*) FROM (SELECT order_number FROM referral WHERE version = 1
-                                   GROUP BY order_number HAVING count(*) > 1) d""").fetchone()[0]
+        db_dupes = one(conn.execute("""SELECT count(*) FROM (SELECT order_number FROM referral WHERE version = 1
+                                       GROUP BY order_number HAVING count(*) > 1) d""").fetchone())[0]
     lost = [a for a in acks if a.entry_id not in present]
     numbers = [a.order_number for a in acks]
     before = {a.order_number for a in acks if a.sent < fault_at}

@@ -12,6 +12,8 @@ from importlib import resources
 
 import psycopg
 
+from obruten.platform.rows import one
+
 _LOCK = 0x0B5C_4E4D  # advisory lock: one migrator at a time
 
 
@@ -42,7 +44,7 @@ def migrate(url: str, package: str) -> list[str]:
                                              "add a new migration instead of changing an old one")
                     continue
                 with conn.transaction():
-                    conn.execute(sql)  # type: ignore[arg-type]
+                    conn.execute(sql)
                     conn.execute("INSERT INTO schema_migration (name, digest) VALUES (%s, %s)", (name, digest))
                 applied.append(name)
         finally:
@@ -52,6 +54,6 @@ def migrate(url: str, package: str) -> list[str]:
 
 def pending(url: str, package: str) -> list[str]:
     with psycopg.connect(url, autocommit=True) as conn:
-        exists = conn.execute("SELECT to_regclass('schema_migration')").fetchone()
+        exists = one(conn.execute("SELECT to_regclass('schema_migration')").fetchone())
         done = set() if exists[0] is None else {r[0] for r in conn.execute("SELECT name FROM schema_migration")}
     return [name for name, _ in migrations(package) if name not in done]

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from obruten.platform.auth import Session
 from obruten.platform.errors import Unauthenticated
+from obruten.platform.rows import one
 from obruten.record import medication, notes, referrals, staff
 from obruten.record.app import current_session, runtime
 from obruten.record.audit import AuditEvent
@@ -79,7 +80,7 @@ async def health(request: Request) -> JSONResponse:
     try:
         async with rt.journal.pool.connection(timeout=2) as conn:
             cur = await conn.execute("SELECT pg_is_in_recovery()")
-            (recovery,) = await cur.fetchone()  # type: ignore[misc]
+            (recovery,) = one(await cur.fetchone())
     except Exception as exc:  # report, never raise: this is what monitoring reads
         return JSONResponse({"status": "degraded", "database": f"unreachable: {type(exc).__name__}"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "read-only" if recovery else "read-write",

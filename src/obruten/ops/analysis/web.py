@@ -27,7 +27,7 @@ Op = Callable[[FormData, str, datetime], object]
 
 
 def _store_of(request: Request) -> Store:
-    return request.app.state.ops.store  # type: ignore[no-any-return]
+    return request.app.state.ops.store
 
 
 def _today(request: Request) -> object:
