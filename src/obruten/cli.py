@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,10 +13,10 @@ from obruten.platform.config import Config, ConfigError
 
 
 def _load(ctx: click.Context, **overrides: object) -> Config:
-    base: dict[str, object] = ctx.obj or {}
+    base: dict[str, Any] = ctx.obj or {}
     try:
         # an option a subcommand was not given (None) never hides the same option given to `obruten`
-        given = {key: value for key, value in overrides.items() if value is not None}
+        given: dict[str, Any] = {key: value for key, value in overrides.items() if value is not None}
         return config_mod.load(**{**base, **given})
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -240,7 +241,7 @@ def demo(ctx: click.Context, patients: int, port: int | None, ops_port: int, war
     except KeyboardInterrupt:
         pass
     finally:
-        demo_mod.stop([*side, ops_proc])  # type: ignore[list-item]
+        demo_mod.stop([*side, ops_proc])
         if cfg.embedded:
             click.echo("Stopping PostgreSQL …", err=True)
             embedded_instance(cfg).stop()
@@ -320,8 +321,8 @@ main.add_command(backup)
 from obruten.drill.cli import drill  # noqa: E402, I001
 main.add_command(drill)
 from obruten.wardkit.cli import wardkit  # noqa: E402, I001
-main.add_command(wardkit)
+main.add_command(wardkit)  # type: ignore[has-type]  # the import cycle cli <-> */cli.py hides the type
 from obruten.ward_agent.cli import ward_agent  # noqa: E402, I001
-main.add_command(ward_agent)
+main.add_command(ward_agent)  # type: ignore[has-type]  # the import cycle cli <-> */cli.py hides the type
 from obruten.postreg.cli import postreg  # noqa: E402, I001
-main.add_command(postreg)
+main.add_command(postreg)  # type: ignore[has-type]  # the import cycle cli <-> */cli.py hides the type

@@ -130,7 +130,7 @@ def create_app(service: OpsService) -> FastAPI:
                                               classification=body.classification, by=who.username,
                                               now=service.clock.now(), systems=body.affected_systems,
                                               units=body.affected_units)
-        return timeline.export(store, incident_id)["incident"]  # type: ignore[return-value]
+        return timeline.export(store, incident_id)["incident"]
 
     @app.get("/api/v1/incidents/{incident_id}/timeline")
     def incident_timeline(incident_id: int, who: Who) -> dict[str, object]:
@@ -153,7 +153,7 @@ def create_app(service: OpsService) -> FastAPI:
                                    service.clock.now(), body.note)
         except incidents.IncidentError as exc:
             raise HTTPException(409, str(exc)) from exc
-        return timeline.export(store, incident_id)["incident"]  # type: ignore[return-value]
+        return timeline.export(store, incident_id)["incident"]
 
     @app.get("/api/v1/preparedness")
     def get_level(who: Who) -> dict[str, object]:

@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from obruten.ops.escalation import Chain, Step
 from obruten.ops.incidents import DEFAULT_CLASSIFICATION
@@ -160,7 +161,7 @@ def load(file: Path | None = None, environ: Mapping[str, str] | None = None, **o
     return base
 
 
-def _coerce(name: str, raw: object) -> object:
+def _coerce(name: str, raw: object) -> Any:
     if name not in _SIMPLE:
         raise SettingsError(f"unknown ops setting {name!r}; known: {', '.join(sorted(_SIMPLE))}")
     default = getattr(Settings(), name)
@@ -180,22 +181,22 @@ def _coerce(name: str, raw: object) -> object:
         raise SettingsError(f"ops setting {name}={raw!r} is not valid") from exc
 
 
-def _from_file(data: dict[str, object], base: Settings) -> dict[str, object]:
-    values: dict[str, object] = {}
+def _from_file(data: dict[str, Any], base: Settings) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     for key, raw in data.items():
         if key == "storage_paths":
-            values[key] = {str(k): Path(str(v)) for k, v in dict(raw).items()}  # type: ignore[call-overload]
+            values[key] = {str(k): Path(str(v)) for k, v in dict(raw).items()}
         elif key == "classification":
-            values[key] = {**base.classification, **{int(k): str(v) for k, v in dict(raw).items()}}  # type: ignore[call-overload]
+            values[key] = {**base.classification, **{int(k): str(v) for k, v in dict(raw).items()}}
         elif key == "chains":
             chains = dict(base.chains)
-            for name, spec in dict(raw).items():  # type: ignore[call-overload]
+            for name, spec in dict(raw).items():
                 steps = tuple(Step(str(role), float(wait)) for role, wait in spec["steps"])
                 chains[name] = Chain(name, steps, bool(spec.get("repeat", True)))
             values[key] = chains
         elif key == "rules":
             rules = {r.name: r for r in base.rules}
-            for spec in list(raw):  # type: ignore[call-overload]
+            for spec in list(raw):
                 spec = dict(spec)
                 spec["statuses"] = tuple(spec.get("statuses", ("down",)))
                 try:

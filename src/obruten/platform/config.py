@@ -10,6 +10,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -85,7 +86,7 @@ _KINDS.update({"status_urls": str, "status_trusted_keys": Path, "status_poll_s":
 def load(environ: Mapping[str, str] | None = None, file: Path | None = None, **overrides: object) -> Config:
     """Build the configuration. ``overrides`` (e.g. from CLI flags) win over everything; None is ignored."""
     environ = os.environ if environ is None else environ
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     file = file or (Path(environ["OBRUTEN_CONFIG"]) if "OBRUTEN_CONFIG" in environ else None)
     if file is not None:
         if not file.exists():
@@ -106,7 +107,7 @@ def load(environ: Mapping[str, str] | None = None, file: Path | None = None, **o
         if key not in _KINDS:
             raise ConfigError(f"unknown setting {key!r}")
         values[key] = _coerce(key, raw, _KINDS[key])
-    config = replace(Config(), **values)  # type: ignore[arg-type]
+    config = replace(Config(), **values)
     _validate(config)
     return config
 

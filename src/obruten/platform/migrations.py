@@ -22,7 +22,7 @@ class MigrationError(RuntimeError):
 
 
 def migrations(package: str) -> list[tuple[str, str]]:
-    files = sorted(p for p in resources.files(package).iterdir() if p.name.endswith(".sql"))
+    files = sorted((p for p in resources.files(package).iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
 
 
@@ -35,7 +35,7 @@ def migrate(url: str, package: str) -> list[str]:
             conn.execute("""CREATE TABLE IF NOT EXISTS schema_migration (
                                 name text PRIMARY KEY, digest text NOT NULL,
                                 applied_at timestamptz NOT NULL DEFAULT now())""")
-            done = dict(conn.execute("SELECT name, digest FROM schema_migration").fetchall())
+            done: dict[str, str] = dict(conn.execute("SELECT name, digest FROM schema_migration").fetchall())
             for name, sql in migrations(package):
                 digest = hashlib.sha256(sql.encode()).hexdigest()
                 if name in done:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -94,7 +95,7 @@ def _is_api(request: Request) -> bool:
 def render(request: Request, template: str, status_code: int = 200, **context: object) -> HTMLResponse:
     rt = runtime(request)
     lang = language(request)
-    session = context.pop("session", None) or getattr(request.state, "session", None)
+    session = cast("Session | None", context.pop("session", None) or getattr(request.state, "session", None))
     base = {"request": request, "t": translator(lang), "lang": lang, "session": session,
             "csrf": rt.signer.csrf_token(session) if session else request.cookies.get("obruten_csrf", ""),
             "status_message": getattr(request.state, "status_message", None)}
@@ -113,10 +114,11 @@ def _local_filter(value: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
     from datetime import datetime
 
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     return local_time(value, fmt) if isinstance(value, datetime) else ""
 
 
@@ -134,7 +136,7 @@ def create_app(config: Config, database_url: str) -> FastAPI:
         if config.read_copy:  # a hot standby: audit to a local spool, lag banner, shipping (obruten.readcopy)
             from obruten.readcopy.service import start_read_copy
 
-            journal = await start_read_copy(app, config, pool)
+            journal: Journal = await start_read_copy(app, config, pool)
         else:
             journal = Journal(pool=pool, audit=AuditWriter(DatabaseSink(pool)), node=config.node_name,
                               emergency_hours=config.emergency_access_hours)

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, FastAPI, Request
@@ -72,7 +73,7 @@ def install(app: FastAPI, config: Config) -> StatusNode:
     inner = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(app_: FastAPI) -> AsyncIterator[object]:
+    async def lifespan(app_: FastAPI) -> AsyncIterator[Any]:
         async with inner(app_) as state:
             runtime = getattr(app_.state, "runtime", None)
             if runtime is not None:

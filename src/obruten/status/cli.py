@@ -6,8 +6,9 @@ import contextlib
 import json
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -113,7 +114,7 @@ def set_status(ctx: click.Context, mode: str, units: tuple[str, ...], clear_unit
     for unit in units:
         unit_modes[unit] = mode
     affected_units = sorted(set(units) | (set() if clear_units or base is None else set(base.affected_units)))
-    fields = {"mode": region, "headline": headline, "routine": routine, "details": details, "unit_modes": unit_modes,
+    fields: dict[str, Any] = {"mode": region, "headline": headline, "routine": routine, "details": details, "unit_modes": unit_modes,
               "affected_systems": list(systems), "affected_units": affected_units, "reason": reason}
     if offline:
         _offline(ctx, fields, due, push_urls, issuer)
@@ -138,7 +139,7 @@ def _current_from(ops_url: str) -> StatusDocument | None:
     return parse(data) if data else None
 
 
-def _offline(ctx: click.Context, fields: dict[str, object], due: object, push_urls: tuple[str, ...],
+def _offline(ctx: click.Context, fields: dict[str, Any], due: timedelta, push_urls: tuple[str, ...],
              issuer: str) -> None:
     from obruten.platform import events
 
@@ -155,7 +156,7 @@ def _offline(ctx: click.Context, fields: dict[str, object], due: object, push_ur
     now = datetime.now(UTC)
     try:
         doc = draft(version=next_version(ledger.current(), now), issuer_name=name.strip(),
-                    issuer_role=role.strip() or "-", next_update_in=due, now=now, **fields).signed(key)  # type: ignore[arg-type]
+                    issuer_role=role.strip() or "-", next_update_in=due, now=now, **fields).signed(key)
         ledger.offer(doc)
     except StatusError as exc:
         raise click.ClickException(str(exc)) from exc
