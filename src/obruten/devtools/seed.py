@@ -14,7 +14,7 @@ import uuid
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from datetime import time as dtime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,9 +31,9 @@ HISTORY_CAP = 50_000
 TABLES = ("hospital", "care_unit", "staff", "staff_unit", "patient", "admission", "note", "diagnosis",
           "warning", "medication_order", "medication_administration", "referral", "referral_result")
 try:
-    _LOCAL = ZoneInfo("Europe/Stockholm")
+    _LOCAL: tzinfo = ZoneInfo("Europe/Stockholm")
 except Exception:  # no tz database: schedule in UTC
-    _LOCAL = UTC  # type: ignore[assignment]
+    _LOCAL = UTC
 
 
 class SeedError(RuntimeError):

@@ -170,8 +170,9 @@ class Load:
                     if not one(c.execute("SELECT pg_is_in_recovery()").fetchone())[0]:
                         primaries.append(port)
                 except psycopg.Error:
-                    if conns[port] is not None:
-                        conns[port].close()  # type: ignore[union-attr]
+                    stale = conns[port]
+                    if stale is not None:
+                        stale.close()
                     conns[port] = None
             now = time.time()
             if len(primaries) > 1:

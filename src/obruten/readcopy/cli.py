@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -22,7 +23,7 @@ def read_copy_environment(cfg: Config) -> dict[str, str]:
     return env
 
 
-def check_standby(cfg: Config, say) -> str:  # type: ignore[no-untyped-def]
+def check_standby(cfg: Config, say: Callable[[str], None]) -> str:
     """The standby's URL, after checking it answers and carries this version's schema (nothing is written)."""
     import psycopg
 

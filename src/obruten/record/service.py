@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from uuid import UUID
 
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -43,7 +44,7 @@ class Journal:
         await self.audit.record(AuditEvent(actor=session.username, actor_id=session.user_id, action=action,
                                            patient_id=patient_id, purpose=purpose, detail=detail, node=self.node))
 
-    async def _require_read(self, conn, session: Session, patient_id: int) -> access.Access:  # type: ignore[no-untyped-def]
+    async def _require_read(self, conn: AsyncConnection, session: Session, patient_id: int) -> access.Access:
         """The access decision; a read copy adds its locally granted emergency accesses."""
         return await access.require_read(conn, session, patient_id)
 
@@ -121,7 +122,7 @@ class Journal:
             return await access.recent_emergency_access(conn)
 
     # ---- writes -----------------------------------------------------------------------------------
-    async def check_writable(self, conn, session: Session, patient_id: int, unit_id: str | None,  # type: ignore[no-untyped-def]
+    async def check_writable(self, conn: AsyncConnection, session: Session, patient_id: int, unit_id: str | None,
                              roles: tuple[str, ...]) -> str:
         """Check role, care relation and write guard; return the unit the entry belongs to.
         Every clinical write goes through here (the journal's own and post-registration's)."""

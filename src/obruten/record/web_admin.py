@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from obruten.platform.auth import Session
 from obruten.platform.errors import Forbidden
 from obruten.record import staff
 from obruten.record.app import render, runtime
@@ -13,7 +14,7 @@ from obruten.record.web import _form, _session
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
-async def _admin(request: Request):  # type: ignore[no-untyped-def]
+async def _admin(request: Request) -> Session:
     session = await _session(request)
     if session.role != "admin":
         raise Forbidden("this screen is for admins")

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from obruten.platform.config import Config
 from obruten.platform.signing import SignatureError, TrustedKeys, load_or_create_key
 from obruten.status.banner import banner_view
 from obruten.status.document import MODES, StatusDocument, StatusError, draft, next_version, parse, parse_duration
@@ -19,7 +20,7 @@ from obruten.status.follower import fetch
 from obruten.status.ledger import Ledger, default_trusted_keys, status_dir
 
 
-def _config(ctx: click.Context):  # type: ignore[no-untyped-def]
+def _config(ctx: click.Context) -> Config:
     from obruten.cli import config_from
 
     return config_from(ctx)

@@ -91,7 +91,7 @@ def update(store: Store, analysis_id: int, who: str, now: datetime, **fields: ob
         if value is None:
             continue
         if name == "team":
-            values[name] = _team(value)  # type: ignore[arg-type]
+            values[name] = _team(value if isinstance(value, list) else str(value))
         elif name == "commissioner":
             values[name] = _known_user(store, str(value))
         else:
