@@ -33,7 +33,7 @@ demo: setup ## start PostgreSQL, seed a synthetic region, serve the web UI on ht
 
 lint: setup ## ruff, mypy, the layer contracts (lint-imports) and the import-cycle check; runs all four, fails if any fails
 	@status=0; \
-	echo "==> ruff"; $(BIN)/ruff check src tests bench || status=1; \
+	echo "==> ruff"; $(BIN)/ruff check src tests bench tools || status=1; \
 	echo "==> mypy"; $(BIN)/mypy || status=1; \
 	echo "==> lint-imports (layer contracts in pyproject.toml)"; PYTHONPATH=src $(BIN)/lint-imports --no-logo || status=1; \
 	echo "==> import cycles"; $(BIN)/python tools/import_cycles.py src obruten || status=1; \

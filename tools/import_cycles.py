@@ -42,7 +42,6 @@ def imports(module: str, path: Path, known: dict[str, Path]) -> dict[str, int]:
     is_package = path.name == "__init__.py"
     found: dict[str, int] = {}
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-        names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -52,6 +51,8 @@ def imports(module: str, path: Path, known: dict[str, Path]) -> dict[str, int]:
                 anchor = anchor[: len(anchor) - node.level + (1 if is_package else 0)]
                 base = ".".join([*anchor, base] if base else anchor)
             names = [f"{base}.{alias.name}" for alias in node.names] + [base]
+        else:
+            continue
         for name in names:
             target = _resolve(name, known)
             if target is not None and target != module:
