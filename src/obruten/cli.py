@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from obruten.platform import config as config_mod
 from obruten.platform.config import Config, ConfigError
 
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar  # what click.progressbar returns
+
+T = TypeVar("T")
+
 
 def _load(ctx: click.Context, **overrides: object) -> Config:
-    base: dict[str, object] = ctx.obj or {}
+    base: dict[str, Any] = ctx.obj or {}
     try:
         # an option a subcommand was not given (None) never hides the same option given to `obruten`
         given = {key: value for key, value in overrides.items() if value is not None}
@@ -82,7 +89,7 @@ def db_url(ctx: click.Context) -> None:
     click.echo(url_for(config_from(ctx)))
 
 
-def _guard(fn):  # type: ignore[no-untyped-def]
+def _guard(fn: Callable[[], T]) -> T:
     """Turn our own errors into one clear line with what to do next, not a traceback."""
     from obruten.platform.pgserver import PostgresError
     from obruten.record.schema import MigrationError
@@ -143,21 +150,21 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     _serve(cfg, url, cfg.http_host, cfg.http_port, cfg.workers)
 
 
-def _progress_bar():  # type: ignore[no-untyped-def]
+def _progress_bar() -> Callable[[str, int, int], None]:
     """A progress callback for long jobs: one bar per stage, on stderr."""
-    bars: dict[str, object] = {}
+    bars: dict[str, ProgressBar[int]] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
             for other in bars.values():
-                other.render_finish()  # type: ignore[attr-defined]
+                other.render_finish()
             bar = click.progressbar(length=max(total, 1), label=f"{stage:<24}", file=sys.stderr, show_pos=True)
             bar.__enter__()
             bars[stage] = bar
-        bar.update(done - bar.pos)  # type: ignore[attr-defined]
+        bar.update(done - bar.pos)
         if done >= total:
-            bar.render_finish()  # type: ignore[attr-defined]
+            bar.render_finish()
 
     return progress
 
@@ -242,7 +249,7 @@ def demo(ctx: click.Context, patients: int, port: int | None, ops_port: int, war
     except KeyboardInterrupt:
         pass
     finally:
-        demo_mod.stop([*side, ops_proc])  # type: ignore[list-item]
+        demo_mod.stop([*side, ops_proc])
         if cfg.embedded:
             click.echo("Stopping PostgreSQL …", err=True)
             embedded_instance(cfg).stop()
@@ -322,8 +329,8 @@ main.add_command(backup)
 from obruten.drill.cli import drill  # noqa: E402, I001
 main.add_command(drill)
 from obruten.wardkit.cli import wardkit  # noqa: E402, I001
-main.add_command(wardkit)
+main.add_command(wardkit)  # type: ignore[has-type]  # the import cycle cli <-> */cli.py hides the type
 from obruten.ward_agent.cli import ward_agent  # noqa: E402, I001
-main.add_command(ward_agent)
+main.add_command(ward_agent)  # type: ignore[has-type]  # the import cycle cli <-> */cli.py hides the type
 from obruten.postreg.cli import postreg  # noqa: E402, I001
-main.add_command(postreg)
+main.add_command(postreg)  # type: ignore[has-type]  # the import cycle cli <-> */cli.py hides the type

@@ -8,6 +8,8 @@ from typing import TypeVar
 
 import click
 
+from obruten.cluster.topology import Topology
+
 T = TypeVar("T")
 
 
@@ -42,7 +44,7 @@ def guard(fn: Callable[[], T]) -> T:
         raise click.ClickException(str(exc)) from exc
 
 
-def load_topology(ctx: click.Context, root: Path | None):  # type: ignore[no-untyped-def]
+def load_topology(ctx: click.Context, root: Path | None) -> Topology:
     """The cluster's topology; its system events go to this configuration's var dir unless the
     topology names one (it does when `cluster up` created it)."""
     import dataclasses

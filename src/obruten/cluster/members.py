@@ -72,6 +72,12 @@ def api(m: Member) -> str:
     return f"http://127.0.0.1:{m.rest_port}"
 
 
+def _tag(status: dict[str, object] | None, name: str) -> object:
+    """One of the tags in a member's Patroni status (None when it has no such tag or did not answer)."""
+    tags = (status or {}).get("tags")
+    return tags.get(name) if isinstance(tags, dict) else None
+
+
 def member_status(m: Member, timeout: float = 1.0) -> dict[str, object] | None:
     """Patroni's own view of one member (GET /patroni), or None if its Patroni does not answer."""
     try:
@@ -189,7 +195,7 @@ def failover(topo: Topology, candidate: str) -> str:
 
         patroni.write_config(topo, m, promotable=True)
         deadline = time.monotonic() + 15
-        while (member_status(m) or {}).get("tags", {}).get("nofailover"):  # type: ignore[union-attr]
+        while _tag(member_status(m), "nofailover"):
             if time.monotonic() > deadline:
                 raise ClusterError(f"{candidate}'s Patroni did not take the lifted nofailover tag in 15 s; "
                                    f"read {topo.log_dir()}/{candidate}-patroni.log")

@@ -44,8 +44,8 @@ def run(ctx: click.Context, scenario: str, cluster_root: Path | None, rate: floa
         from obruten.cli import config_from
         from obruten.drill import slow_storage_cli as drill_cli
 
-        report = drill_cli.run(config_from(ctx), mode, report_dir, timeout, watch_ops_service)
-        if not report.passed:
+        storage_report = drill_cli.run(config_from(ctx), mode, report_dir, timeout, watch_ops_service)
+        if not storage_report.passed:
             raise click.ClickException("the drill FAILED its goal (see the report): read the ops rules' durations "
                                        "and the write-path probe's timeout before the next drill")
         return

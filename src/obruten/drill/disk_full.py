@@ -21,7 +21,7 @@ import psycopg
 from obruten.cluster import members, patroni
 from obruten.cluster.members import ClusterView
 from obruten.cluster.topology import Member, Topology
-from obruten.drill.scenarios import DrillError, Fault, Prepared, Say, healthy
+from obruten.drill.fault import DrillError, Fault, Prepared, Say, healthy
 from obruten.drill.wal_volume import VolumeError, WalVolume
 
 HOLD_S = 15.0  # how long the disk stays full after the first failed write

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,7 +18,7 @@ from obruten.ops.store import Store
 from obruten.platform import config as config_mod
 
 
-def _settings(ctx: click.Context, **overrides: object) -> settings_mod.Settings:
+def _settings(ctx: click.Context, **overrides: Any) -> settings_mod.Settings:
     base = dict(ctx.find_root().obj or {})
     var_dir = overrides.pop("var_dir", None) or base.get("var_dir")
     overrides.setdefault("ops_database_url", ctx.meta.get("ops_database_url"))
@@ -153,10 +155,9 @@ def export_timeline(ctx: click.Context, incident_id: int) -> None:
 
 
 def spawn(var_dir: Path, port: int = 8010, journal_url: str | None = None, seed_demo: bool = True,
-          log_file: Path | None = None) -> object:
+          log_file: Path | None = None) -> subprocess.Popen[bytes]:
     """Start ``obruten ops serve`` in a subprocess (for ``make demo``); returns the Popen. The
     caller stops it with ``proc.send_signal(signal.SIGINT)`` then ``proc.wait()``."""
-    import subprocess
     import sys
 
     base = [sys.executable, "-c", "from obruten.cli import main; main()", "--var-dir", str(var_dir), "ops"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from obruten.ops import timeline
-from obruten.ops.clock import iso, parse
+from obruten.ops.clock import iso, parse, parse_required
 from obruten.ops.store import Row, Store
 from obruten.platform.i18n import STOCKHOLM, local_time
 
@@ -90,7 +90,7 @@ def may_edit(console_role: str, role: str) -> bool:
 
 
 def _shift(r: Row) -> Shift:
-    return Shift(r["id"], r["role"], r["user_id"], r["full_name"], parse(r["starts_at"]),  # type: ignore[arg-type]
+    return Shift(r["id"], r["role"], r["user_id"], r["full_name"], parse_required(r["starts_at"]),
                  parse(r["ends_at"]))
 
 

@@ -40,7 +40,7 @@ class Row(tuple):
         row._names, row._index = names, index
         return row
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             try:
                 return tuple.__getitem__(self, self._index[key.lower()])

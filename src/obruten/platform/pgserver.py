@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from obruten.platform.privileges import ServiceUser, check_reachable, service_user
+from obruten.platform.rows import one
 
 SUPERUSER = "obruten"
 DATABASE = "obruten"
@@ -111,9 +112,9 @@ class PostgresInstance:
         return self.postmaster_pid() is not None
 
     # ---- lifecycle ---------------------------------------------------------------------------
-    def _run(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(args, env=self.user.env(), text=True, capture_output=True,
-                              **self.user.popen_kwargs(), **kwargs)  # type: ignore[arg-type]
+    def _run(self, args: list[str], stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, env=self.user.env(), text=True, capture_output=True, stdin=stdin,
+                              **self.user.popen_kwargs())
 
     def init(self, extra_conf: dict[str, str] | None = None) -> None:
         """initdb into ``data_dir`` (which must not exist yet) and write our settings."""
@@ -212,7 +213,7 @@ class PostgresInstance:
         while True:
             try:
                 with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=3) as conn:
-                    if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                    if not one(conn.execute("SELECT pg_is_in_recovery()").fetchone())[0]:
                         return
             except psycopg.OperationalError:
                 if not self.is_running():

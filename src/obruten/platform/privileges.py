@@ -13,6 +13,15 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
+
+
+class PopenUser(TypedDict, total=False):
+    """The ``subprocess`` keyword arguments that run a child as another user."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
 
 
 @dataclass(frozen=True)
@@ -26,7 +35,7 @@ class ServiceUser:
     def is_self(self) -> bool:
         return self.uid == os.geteuid()
 
-    def popen_kwargs(self) -> dict[str, object]:
+    def popen_kwargs(self) -> PopenUser:
         """Keyword arguments for subprocess that drop privileges to this user (none if it is us)."""
         if self.is_self:
             return {}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from obruten.platform.config import Config
+from obruten.platform.rows import one
 from obruten.readcopy import node_name, spool
 
 
@@ -23,7 +25,7 @@ def check_standby(cfg: Config, say) -> str:  # type: ignore[no-untyped-def]
                                    "to serve; the read copy never starts or migrates a database itself")
     try:
         with psycopg.connect(cfg.database_url, connect_timeout=10) as conn:
-            in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]  # type: ignore[index]
+            in_recovery = one(conn.execute("SELECT pg_is_in_recovery()").fetchone())[0]
         missing = pending(cfg.database_url)
     except psycopg.Error as exc:
         raise click.ClickException(f"cannot read the standby at --database-url ({str(exc).strip()}); is it "

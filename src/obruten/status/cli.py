@@ -6,6 +6,7 @@ import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,7 +18,7 @@ from obruten.status.follower import fetch
 from obruten.status.ledger import Ledger, default_trusted_keys, status_dir
 
 
-def _config(ctx: click.Context):  # type: ignore[no-untyped-def]
+def _config(ctx: click.Context) -> Config:
     from obruten.cli import config_from
 
     return config_from(ctx)
@@ -110,7 +111,7 @@ def set_status(ctx: click.Context, mode: str, units: tuple[str, ...], clear_unit
     for unit in units:
         unit_modes[unit] = mode
     affected_units = sorted(set(units) | (set() if clear_units or base is None else set(base.affected_units)))
-    fields = {"mode": region, "headline": headline, "routine": routine, "details": details, "unit_modes": unit_modes,
+    fields: dict[str, Any] = {"mode": region, "headline": headline, "routine": routine, "details": details, "unit_modes": unit_modes,
               "affected_systems": list(systems), "affected_units": affected_units, "reason": reason}
     if offline:
         _offline(ctx, fields, due, push_urls, issuer)
@@ -134,7 +135,7 @@ def _current_from(ops_url: str) -> StatusDocument | None:
     return parse(data) if data else None
 
 
-def _offline(ctx: click.Context, fields: dict[str, object], due: object, push_urls: tuple[str, ...],
+def _offline(ctx: click.Context, fields: dict[str, Any], due: timedelta, push_urls: tuple[str, ...],
              issuer: str) -> None:
     cfg = _config(ctx)
     if not issuer:
@@ -149,7 +150,7 @@ def _offline(ctx: click.Context, fields: dict[str, object], due: object, push_ur
     now = datetime.now(UTC)
     try:
         doc = draft(version=next_version(ledger.current(), now), issuer_name=name.strip(),
-                    issuer_role=role.strip() or "-", next_update_in=due, now=now, **fields).signed(key)  # type: ignore[arg-type]
+                    issuer_role=role.strip() or "-", next_update_in=due, now=now, **fields).signed(key)
         ledger.offer(doc)
     except StatusError as exc:
         raise click.ClickException(str(exc)) from exc

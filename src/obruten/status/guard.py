@@ -1,4 +1,4 @@
-"""The operating-mode write guard (the ``Journal.write_guard`` seam).
+"""The operating-mode write guard's rules: what is refused, who may override, and the refusal.
 
 Under ``reservrutin`` for the region or for the entry's care unit, new clinical writes are
 refused with a message naming the routine to follow (HTTP 423), so documentation is never split
@@ -6,19 +6,19 @@ between paper and system (F3). A physician or admin may override by giving a rea
 request (API header ``X-Override-Reason``, or the override form in the UI, which allows that
 user's writes for ``OVERRIDE_MINUTES``); every such write is audited as
 ``write_during_reservrutin`` with the reason. ``storning`` and ``efterregistrering`` allow writes.
+
+The guard itself, plugged into ``Journal.write_guard``, is ``obruten.record.write_guard``: it reads
+the node's ledger and writes overrides to the journal's audit log. This module, shared by every UI,
+imports no UI.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from obruten.platform.auth import Session
-from obruten.platform.errors import DomainError, Invalid
-from obruten.platform.i18n import translator
-from obruten.record.audit import AuditEvent
-from obruten.status.ledger import Ledger
+from obruten.platform.errors import DomainError
 
 OVERRIDE_ROLES = ("physician", "admin")
 OVERRIDE_MINUTES = 10
