@@ -12,6 +12,8 @@ from importlib import resources
 
 import psycopg
 
+from obruten.platform.rows import one
+
 LOCK = 0x0B5C_4E4D  # advisory lock: one migrator at a time
 
 

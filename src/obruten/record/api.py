@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from obruten.platform.rows import one
 from obruten.record import medication, notes, referrals
 from obruten.record.deps import JournalDep, RuntimeDep, SessionDep
 from obruten.record.entries import ENTRY_TABLES

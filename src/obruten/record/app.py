@@ -11,7 +11,6 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -109,7 +108,6 @@ def _templates() -> Jinja2Templates:
 
 def _local_filter(value: object, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if isinstance(value, str):
-        text = value
         try:
             parsed: object = datetime.fromisoformat(value)
         except ValueError:

@@ -9,7 +9,6 @@ from psycopg.rows import dict_row
 
 from obruten.platform.auth import ROLES, Session, check_password, hash_password
 from obruten.platform.errors import Conflict, Invalid, NotFound
-from obruten.platform.rows import one
 
 
 async def authenticate(conn: psycopg.AsyncConnection, username: str, password: str) -> Session | None:

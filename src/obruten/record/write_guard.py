@@ -3,7 +3,8 @@
 It reads the node's current status document (``obruten.status``): under ``reservrutin`` for the
 region or the entry's care unit a write is refused with ``WriteBlocked``, unless a physician or
 admin overrides it with a reason, which is audited as ``write_during_reservrutin``. The rules and
-the refusal's wording are the status model's (``obruten.status.guard``).
+the refusal's wording are the status model's (``obruten.status.guard``). A refused write is audited as
+``write_refused_reservrutin``; a user's reason goes in the event's detail, never its purpose.
 """
 
 from __future__ import annotations
@@ -37,12 +38,18 @@ def write_guard(ledger: Ledger, record: Callable[[AuditEvent], Awaitable[None]],
             if len(override.reason.strip()) < 5:
                 raise Invalid("an override needs a reason of at least 5 characters")
             await record(AuditEvent(actor=session.username, actor_id=session.user_id,
-                                    action="write_during_reservrutin", purpose=override.reason.strip()[:500],
-                                    detail={"unit": unit_id, "status_version": doc.version, "mode": mode},
+                                    action="write_during_reservrutin", purpose="vård",
+                                    detail={"unit": unit_id, "status_version": doc.version, "mode": mode,
+                                            "reason": override.reason.strip()[:500]},
                                     node=node))
             return
         details = {"unit": unit_id, "routine": doc.routine, "status_version": doc.version, "mode": mode,
                    "headline": doc.headline, "may_override": session.role in OVERRIDE_ROLES}
+        # a refused write is audited too: who tried to write where while the unit was on paper
+        await record(AuditEvent(actor=session.username, actor_id=session.user_id,
+                                action="write_refused_reservrutin", purpose="vård",
+                                detail={"unit": unit_id, "status_version": doc.version, "mode": mode},
+                                node=node))
         raise WriteBlocked(blocked_message(t, details), **details)
 
     return guard

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
 from obruten.platform import events, http
+from obruten.platform.config import Config
 from obruten.platform.signing import SignatureError, TrustedKeys, load_or_create_key
 from obruten.status.banner import banner_view
 from obruten.status.document import MODES, StatusDocument, StatusError, draft, next_version, parse, parse_duration

@@ -208,9 +208,3 @@ def parse_duration(text: str) -> timedelta:
     if number or total <= timedelta():
         raise StatusError(f"{text!r} is not a duration; write e.g. 30m, 2h or 1h30m")
     return total
-
-
-def next_version(previous: StatusDocument | None, now: datetime) -> int:
-    """Versions are at least the issue time in Unix seconds, so a message signed offline on a node
-    (``obruten status set --offline``) and a later one from the service never share a number."""
-    return max((previous.version if previous else 0) + 1, int(now.timestamp()))

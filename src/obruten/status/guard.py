@@ -14,7 +14,7 @@ imports no UI.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -39,42 +39,6 @@ class Override:
 
 # set per request by the status middleware (header or signed cookie)
 current_override: ContextVar[Override | None] = ContextVar("obruten_status_override", default=None)
-
-
-def write_guard(ledger: Ledger, record: Callable[[AuditEvent], Awaitable[None]], node: str,
-                lang: str = "sv") -> Callable[[Session, str | None], Awaitable[None]]:
-    """A ``Journal.write_guard`` reading the node's current status document."""
-    t = translator(lang)
-
-    async def guard(session: Session, unit_id: str | None) -> None:
-        doc = ledger.current()
-        if doc is None:
-            return
-        mode = doc.mode_for(unit_id)
-        if mode != "reservrutin":
-            return
-        override = current_override.get()
-        if override is not None and override.sid not in (None, session.sid):
-            override = None
-        if override is not None and session.role in OVERRIDE_ROLES:
-            if len(override.reason.strip()) < 5:
-                raise Invalid("an override needs a reason of at least 5 characters")
-            await record(AuditEvent(actor=session.username, actor_id=session.user_id,
-                                    action="write_during_reservrutin", purpose="vård",
-                                    detail={"unit": unit_id, "status_version": doc.version, "mode": mode,
-                                            "reason": override.reason.strip()[:500]},
-                                    node=node))
-            return
-        details = {"unit": unit_id, "routine": doc.routine, "status_version": doc.version, "mode": mode,
-                   "headline": doc.headline, "may_override": session.role in OVERRIDE_ROLES}
-        # a refused write is audited too: who tried to write where while the unit was on paper
-        await record(AuditEvent(actor=session.username, actor_id=session.user_id,
-                                action="write_refused_reservrutin", purpose="vård",
-                                detail={"unit": unit_id, "status_version": doc.version, "mode": mode},
-                                node=node))
-        raise WriteBlocked(blocked_message(t, details), **details)
-
-    return guard
 
 
 def blocked_message(t: Callable[..., str], details: dict[str, object]) -> str:
