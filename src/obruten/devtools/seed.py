@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from obruten.platform.auth import hash_password
+from obruten.platform.errors import ObrutenError
 from obruten.record import personal_number
 
 Progress = Callable[[str, int, int], None]
@@ -35,7 +36,7 @@ except Exception:  # no tz database: schedule in UTC
     _LOCAL = UTC  # type: ignore[assignment]
 
 
-class SeedError(RuntimeError):
+class SeedError(ObrutenError, RuntimeError):
     """The database cannot be seeded (for example: it already has a region)."""
 
 

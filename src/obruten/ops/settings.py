@@ -21,9 +21,10 @@ from obruten.ops.oncall import ROLES
 from obruten.ops.preparedness import LEVELS
 from obruten.ops.rules import SEVERITIES, Rule
 from obruten.ops.store_postgres import same_server
+from obruten.platform.errors import ObrutenError
 
 
-class SettingsError(ValueError):
+class SettingsError(ObrutenError, ValueError):
     pass
 
 

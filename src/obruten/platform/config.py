@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from obruten.platform.errors import ObrutenError
 
-class ConfigError(ValueError):
+
+class ConfigError(ObrutenError, ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
 

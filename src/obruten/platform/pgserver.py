@@ -17,13 +17,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from obruten.platform.errors import ObrutenError
 from obruten.platform.privileges import ServiceUser, check_reachable, service_user
 
 SUPERUSER = "obruten"
 DATABASE = "obruten"
 
 
-class PostgresError(RuntimeError):
+class PostgresError(ObrutenError, RuntimeError):
     """The embedded server could not be prepared, started or stopped; the message says what next."""
 
 

@@ -20,6 +20,8 @@ from typing import Protocol
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from obruten.platform.errors import ObrutenError
+
 GENESIS = b"\x00" * 32
 _CHAIN_LOCK = 0x0B5C_A0D1  # advisory lock held while a batch is linked into the chain
 
@@ -120,7 +122,7 @@ class AuditWriter:
             self._flushing = False
 
 
-class AuditUnavailable(RuntimeError):
+class AuditUnavailable(ObrutenError, RuntimeError):
     """The audit log could not be written, so the read is refused (fail closed)."""
 
 

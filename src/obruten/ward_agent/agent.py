@@ -18,6 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
 
+from obruten.platform.errors import ObrutenError
 from obruten.platform.metrics import Registry
 from obruten.platform.signing import SignatureError, TrustedKeys
 from obruten.ward_agent.settings import AgentSettings
@@ -29,7 +30,7 @@ log = logging.getLogger("obruten.ward_agent")
 OK, UNCHANGED, REFUSED, UNREACHABLE, ERROR = "ok", "unchanged", "refused", "unreachable", "error"
 
 
-class Unreachable(Exception):
+class Unreachable(ObrutenError):
     """No upstream answered."""
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
 
-from obruten.cli import config_from
+from obruten.platform import clikit
+from obruten.ward_agent.settings import AgentSettings
 
 
-@click.command("ward-agent")
+@click.command("ward-agent", cls=clikit.Command)
 @click.option("--unit", required=True, help="The care unit this PC serves.")
 @click.option("--journal-url", "journal_urls", multiple=True, required=True,
               help="Where kits are fetched (repeatable, tried in order: the journal, then the read copy).")
@@ -36,15 +38,13 @@ def ward_agent(ctx: click.Context, unit: str, journal_urls: tuple[str, ...], tok
                status_trusted_keys: Path | None, host: str, port: int, every_s: float,
                stale_after: float, language: str) -> None:
     """Fetch, verify and keep this ward's downtime kits; serve them on http://HOST:PORT/."""
-    import logging
-
+    # the agent's web (FastAPI) costs ~300 ms at import (python -X importtime), uvicorn ~80 ms: paid
+    # only when an agent runs, not by every `obruten` command
     import uvicorn
 
-    from obruten.platform.signing import SignatureError
     from obruten.ward_agent.app import create_app
-    from obruten.ward_agent.settings import AgentSettings, AgentSettingsError
 
-    settings = AgentSettings(var_dir=config_from(ctx).var_dir, unit=unit, journal_urls=journal_urls, token=token,
+    settings = AgentSettings(var_dir=clikit.config_from(ctx).var_dir, unit=unit, journal_urls=journal_urls, token=token,
                              trusted_keys=trusted_keys, ops_url=ops_url, ops_token=ops_token,
                              status_urls=status_urls, status_trusted_keys=status_trusted_keys, host=host, port=port,
                              fetch_every_s=every_s, stale_after_min=stale_after, language=language)
@@ -53,9 +53,6 @@ def ward_agent(ctx: click.Context, unit: str, journal_urls: tuple[str, ...], tok
     if not keys.exists() or not keys.read_text().strip():
         raise click.ClickException(f"no trusted kit signing keys in {keys}: every kit would be refused. Put the "
                                    "line printed by `obruten wardkit key` (on the kit builder) there")
-    try:
-        app = create_app(settings)
-    except (AgentSettingsError, SignatureError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    app = create_app(settings)
     click.echo(f"ward agent for {unit} on http://{host}:{port}/ (kits in {settings.kits_dir})", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

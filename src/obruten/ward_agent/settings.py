@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from obruten.platform.errors import ObrutenError
 from obruten.wardkit.store import safe_name
 
 
-class AgentSettingsError(ValueError):
+class AgentSettingsError(ObrutenError, ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
 

@@ -14,13 +14,14 @@ from datetime import UTC, date, datetime
 
 from obruten.ops.clock import parse
 from obruten.ops.store import Store
+from obruten.platform.errors import ObrutenError
 
 STRENGTHS = ("stronger", "intermediate", "weaker")  # the RCA² action hierarchy
 STATUSES = ("planned", "in_progress", "done", "cancelled")
 CLOSED_STATUSES = ("done", "cancelled")
 
 
-class AnalysisError(ValueError):
+class AnalysisError(ObrutenError, ValueError):
     """Bad input or a request the analysis's state does not allow; the message says what to do."""
 
 
