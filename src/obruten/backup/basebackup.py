@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +22,7 @@ from obruten.cluster.members import view
 from obruten.cluster.patroni import user_of
 from obruten.cluster.topology import REPLICATION_USER, Member, Topology
 from obruten.platform.pgserver import SUPERUSER, pg_bin
-
-Say = Callable[[str], None]
+from obruten.platform.progress import Say
 
 
 def primary(topo: Topology) -> Member:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from obruten.platform import migrations
 from obruten.platform.config import Config
-from obruten.platform.database import Say, start
+from obruten.platform.database import start
 from obruten.platform.migrations import MigrationError
+from obruten.platform.progress import Say
 
 __all__ = ["MigrationError", "migrate", "pending", "prepare"]
 
