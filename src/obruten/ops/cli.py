@@ -149,9 +149,9 @@ def export_timeline(ctx: click.Context, incident_id: int) -> None:
 
 
 def spawn(var_dir: Path, port: int = 8010, journal_url: str | None = None, seed_demo: bool = True,
-          log_file: Path | None = None) -> object:
-    """Start ``obruten ops serve`` in a subprocess (for ``make demo``); returns the Popen. The
-    caller stops it with ``proc.send_signal(signal.SIGINT)`` then ``proc.wait()``."""
+          log_file: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start ``obruten ops serve`` in a subprocess of its own session (for ``make demo``); returns the
+    Popen. The caller stops it with ``proc.send_signal(signal.SIGINT)`` then ``proc.wait()``."""
     base = [sys.executable, "-c", "from obruten.cli import main; main()", "--var-dir", str(var_dir), "ops"]
     if seed_demo:
         subprocess.run([*base, "seed-demo"], check=True, capture_output=True)

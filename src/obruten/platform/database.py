@@ -18,6 +18,8 @@ def start(config: Config, say: Say = print) -> str:
     is the configuration, and create the database. Migrations are the caller's (its schema)."""
     if config.embedded:
         pg = embedded_instance(config)
+        if pg.moved:
+            say(pg.moved[0].upper() + pg.moved[1:] + ".")
         if not pg.initialized:
             say(f"Creating the embedded PostgreSQL in {pg.data_dir} …")
             pg.init()

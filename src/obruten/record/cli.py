@@ -51,9 +51,10 @@ def db_url(ctx: click.Context) -> None:
 
 
 # ---- serve ---------------------------------------------------------------------------------------
-def serve_journal(cfg: Config, url: str) -> None:
+def serve_journal(cfg: Config, url: str, grace_s: float = 5) -> None:
     """Serve the journal on ``cfg.http_host:cfg.http_port`` until interrupted (uvicorn, ``cfg.workers``
-    processes that read their settings from the environment)."""
+    processes that read their settings from the environment); requests still running when it is
+    interrupted get ``grace_s`` seconds to finish."""
     # uvicorn costs ~80 ms at import (python -X importtime), paid only by the commands that serve
     import uvicorn
 
@@ -64,7 +65,7 @@ def serve_journal(cfg: Config, url: str) -> None:
     if not cfg.secret_key:
         os.environ["OBRUTEN_SECRET_KEY"] = load_or_create_secret(cfg.var_dir / "secret_key")
     uvicorn.run("obruten.record.app:create_from_env", factory=True, host=cfg.http_host, port=cfg.http_port,
-                workers=cfg.workers, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+                workers=cfg.workers, log_level="warning", access_log=False, timeout_graceful_shutdown=grace_s)
 
 
 @click.command(cls=clikit.Command)
