@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 
 import click
@@ -41,6 +42,24 @@ def db_stop(ctx: click.Context) -> None:
         raise click.ClickException("the database is external (--database-url); stop it where it runs")
     embedded_instance(cfg).stop()
     click.echo("stopped")
+
+
+@db.command("destroy")
+@click.confirmation_option(prompt="Delete the embedded database and every record in it?")
+@click.pass_context
+def db_destroy(ctx: click.Context) -> None:
+    """Stop the embedded PostgreSQL and delete its data and log (also when they live outside var/)."""
+    cfg = clikit.config_from(ctx)
+    if not cfg.embedded:
+        raise click.ClickException("the database is external (--database-url); it is not ours to delete")
+    pg = embedded_instance(cfg)
+    pg.stop()
+    shutil.rmtree(pg.data_dir, ignore_errors=True)
+    pg.log_file.unlink(missing_ok=True)
+    pg.password_file.unlink(missing_ok=True)
+    if pg.moved:  # its own directory under /var/lib/obruten
+        shutil.rmtree(pg.data_dir.parent, ignore_errors=True)
+    click.echo(f"deleted {pg.data_dir}")
 
 
 @db.command("url")
