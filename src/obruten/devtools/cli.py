@@ -34,7 +34,7 @@ DEMO_LOGINS = (("lakare", "läkare / physician"), ("sjukskoterska", "sjuksköter
 
 # Ctrl-C stops the whole demo within ~5 s: the journal's running requests get JOURNAL_GRACE_S, then the
 # side processes and PostgreSQL get SIDE_STOP_S together before they are killed
-JOURNAL_GRACE_S = 1.5
+JOURNAL_GRACE_S = 1  # uvicorn takes whole seconds
 SIDE_STOP_S = 2.5
 
 

@@ -70,7 +70,7 @@ def db_url(ctx: click.Context) -> None:
 
 
 # ---- serve ---------------------------------------------------------------------------------------
-def serve_journal(cfg: Config, url: str, grace_s: float = 5) -> None:
+def serve_journal(cfg: Config, url: str, grace_s: int = 5) -> None:
     """Serve the journal on ``cfg.http_host:cfg.http_port`` until interrupted (uvicorn, ``cfg.workers``
     processes that read their settings from the environment); requests still running when it is
     interrupted get ``grace_s`` seconds to finish."""
