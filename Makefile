@@ -64,6 +64,6 @@ bench-read-copy: setup ## simulated staff with think time against a read copy (1
 bench-analysis: setup ## event-analysis reports (Markdown, PDF, de-identified) by size
 	$(BIN)/python bench/analysis_report.py --sizes 50,200,800 --repeat 5
 
-clean: ## stop the embedded database and remove var/ (all local data!)
-	-$(BIN)/obruten db stop
+clean: ## stop the embedded database, delete its data (also outside var/) and remove var/ (all local data!)
+	-$(BIN)/obruten db destroy --yes
 	rm -rf var

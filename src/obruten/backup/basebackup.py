@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,9 +22,8 @@ from obruten.cluster.members import view
 from obruten.cluster.patroni import user_of
 from obruten.cluster.topology import REPLICATION_USER, Member, Topology
 from obruten.platform.pgserver import SUPERUSER, pg_bin
+from obruten.platform.progress import Say
 from obruten.platform.rows import one
-
-Say = Callable[[str], None]
 
 
 def primary(topo: Topology) -> Member:

@@ -10,7 +10,6 @@ backup root, where `cluster status` reads it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,10 +22,9 @@ from obruten.backup.restore import discard, restore
 from obruten.cluster import announce
 from obruten.cluster.topology import Topology
 from obruten.platform.pgserver import DATABASE, SUPERUSER, pg_bin
+from obruten.platform.progress import Say
 from obruten.platform.rows import one
 from obruten.record import audit
-
-Say = Callable[[str], None]
 
 ENTRY_TABLES = ("admission", "note", "diagnosis", "warning", "medication_order", "medication_administration",
                 "referral", "referral_result", "emergency_access", "audit_event")

@@ -12,7 +12,6 @@ lost data can be read or exported. ``cluster down`` stops it; ``cluster up`` doe
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
@@ -22,9 +21,8 @@ from obruten.cluster import announce, patroni
 from obruten.cluster.members import ClusterError
 from obruten.cluster.topology import Topology
 from obruten.platform.pgserver import PostgresError
+from obruten.platform.progress import Say
 from obruten.platform.rows import one
-
-Say = Callable[[str], None]
 
 
 def recover(topo: Topology, target_text: str, say: Say, timeout: float = 300) -> str:

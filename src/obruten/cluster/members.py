@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from obruten.cluster import announce
 from obruten.cluster.topology import Member, Topology
 from obruten.platform import http
+from obruten.platform.errors import ObrutenError
 
 SYNC_ROLES = ("sync_standby", "quorum_standby")
 
 
-class ClusterError(RuntimeError):
+class ClusterError(ObrutenError, RuntimeError):
     """The cluster did not reach the state asked for; the message says what to do next."""
 
 

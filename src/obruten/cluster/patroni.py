@@ -20,6 +20,7 @@ import yaml
 
 from obruten.backup import archive
 from obruten.cluster.topology import REPLICATION_USER, SCOPE, Member, Topology
+from obruten.platform.errors import ObrutenError
 from obruten.platform.pgserver import SUPERUSER, bin_dir, process_alive
 from obruten.platform.privileges import ServiceUser, check_reachable, service_user
 
@@ -28,7 +29,7 @@ TTL, LOOP_WAIT, RETRY_TIMEOUT = 20, 2, 5
 SYNCHRONOUS_MODE = "quorum"  # ADR 0011: "on" left /sync empty while the sync role moved back
 
 
-class PatroniError(RuntimeError):
+class PatroniError(ObrutenError, RuntimeError):
     """A member's Patroni could not be started or stopped; the message says what to do next."""
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import uuid
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from datetime import time as dtime
@@ -22,10 +22,11 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from obruten.platform.auth import hash_password
+from obruten.platform.errors import ObrutenError
+from obruten.platform.progress import Progress
 from obruten.platform.rows import one
 from obruten.record import personal_number
 
-Progress = Callable[[str, int, int], None]
 _LOCK = 0x0B5C_5EED
 HISTORY_CAP = 50_000
 TABLES = ("hospital", "care_unit", "staff", "staff_unit", "patient", "admission", "note", "diagnosis",
@@ -36,7 +37,7 @@ except Exception:  # no tz database: schedule in UTC
     _LOCAL = UTC
 
 
-class SeedError(RuntimeError):
+class SeedError(ObrutenError, RuntimeError):
     """The database cannot be seeded (for example: it already has a region)."""
 
 

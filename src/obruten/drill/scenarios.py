@@ -16,11 +16,14 @@ from obruten.cluster import announce, members, patroni
 from obruten.cluster.members import ClusterView, view
 from obruten.cluster.topology import Topology
 from obruten.drill import disk_full
-from obruten.drill.fault import DrillError, Fault, Prepared, Say, healthy
+from obruten.drill.faults import DrillError, Fault, Prepared, healthy
 from obruten.drill.ledger import write_gap, writer_runs
 from obruten.drill.load import Load, ensure_fixture
 from obruten.drill.report import Report, percentile
+from obruten.platform.progress import Say
 from obruten.platform.rows import one
+
+__all__ = ["NAMES", "PREPARED", "SCENARIOS", "DrillError", "Fault", "Prepared", "healthy", "run"]
 
 
 def _primary_crash(topo: Topology, snap: ClusterView) -> Fault:

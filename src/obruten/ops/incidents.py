@@ -16,6 +16,7 @@ from obruten.ops import alarms, timeline
 from obruten.ops.clock import iso, parse, parse_required
 from obruten.ops.rules import Rule
 from obruten.ops.store import Row, Store
+from obruten.platform.errors import ObrutenError
 
 STATES = ("open", "mitigated", "resolved", "closed")
 _ALLOWED = {"open": ("mitigated", "resolved"), "mitigated": ("open", "resolved"),
@@ -31,7 +32,7 @@ DEFAULT_CLASSIFICATION = {
 }
 
 
-class IncidentError(ValueError):
+class IncidentError(ObrutenError, ValueError):
     pass
 
 

@@ -12,12 +12,13 @@ from importlib import resources
 
 import psycopg
 
+from obruten.platform.errors import ObrutenError
 from obruten.platform.rows import one
 
 LOCK = 0x0B5C_4E4D  # advisory lock: one migrator at a time
 
 
-class MigrationError(RuntimeError):
+class MigrationError(ObrutenError, RuntimeError):
     """A migration cannot be applied; the message says why and what to do."""
 
 

@@ -20,18 +20,17 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from obruten.platform.progress import Say
 from obruten.platform.rows import one
 from obruten.readcopy.spool import SPOOL_FILE, Position, SpoolError, load_cursor, read_events, save_cursor
 from obruten.record.audit import DatabaseSink
 
-Say = Callable[[str], None]
 LOCK_FILE = "ship.lock"
 
 

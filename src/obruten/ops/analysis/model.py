@@ -15,6 +15,7 @@ from typing import Any
 
 from obruten.ops.clock import parse, parse_required
 from obruten.ops.store import Store
+from obruten.platform.errors import ObrutenError
 from obruten.platform.i18n import STOCKHOLM
 
 STRENGTHS = ("stronger", "intermediate", "weaker")  # the RCA² action hierarchy
@@ -22,7 +23,7 @@ STATUSES = ("planned", "in_progress", "done", "cancelled")
 CLOSED_STATUSES = ("done", "cancelled")
 
 
-class AnalysisError(ValueError):
+class AnalysisError(ObrutenError, ValueError):
     """Bad input or a request the analysis's state does not allow; the message says what to do."""
 
 

@@ -1,7 +1,5 @@
-"""What a drill scenario is made of: the fault it injects, the arrangement some need first, and
-the healthy cluster every drill starts from and returns to. ``scenarios`` runs them; a scenario
-with its own module (``disk_full``) builds on this, not on ``scenarios``.
-"""
+"""What a drill scenario is made of: the fault it injects, the arrangement some scenarios need
+first, the cluster health every drill starts from and returns to, and the drill's own error."""
 
 from __future__ import annotations
 
@@ -11,11 +9,10 @@ from dataclasses import dataclass
 from obruten.cluster import raft
 from obruten.cluster.members import ClusterView, all_streaming
 from obruten.cluster.topology import Topology
+from obruten.platform.errors import ObrutenError
 
-Say = Callable[[str], None]
 
-
-class DrillError(RuntimeError):
+class DrillError(ObrutenError, RuntimeError):
     """The drill could not run (the cluster was not healthy to begin with, …); says what to do."""
 
 
