@@ -28,6 +28,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from obruten.platform.headers import SecurityHeaders
 from obruten.platform.i18n import LANGUAGES, local_time, pick_language, translator
 from obruten.platform.metrics import CONTENT_TYPE
 from obruten.status.banner import banner_css, render_banner
@@ -112,6 +113,7 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
     _routes(app)
     if importlib.util.find_spec("obruten.ward_agent.web") is not None:
         app.include_router(importlib.import_module("obruten.ward_agent.web").router)
+    app.add_middleware(SecurityHeaders)  # kits hold patient data: no-store; CSP without script
     return app
 
 
