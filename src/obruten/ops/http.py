@@ -58,7 +58,7 @@ templates.filters["lt"] = _lt
 
 # ---- what the app was composed with ---------------------------------------------------------
 def ops_service(request: Request) -> OpsService:
-    return request.app.state.ops  # type: ignore[no-any-return]
+    return request.app.state.ops
 
 
 Ops = Annotated[OpsService, Depends(ops_service)]
