@@ -27,6 +27,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from obruten.platform.errors import ObrutenError
+
 ROLES = ("physician", "nurse", "admin", "it")
 CLINICAL_ROLES = ("physician", "nurse")
 
@@ -40,7 +42,7 @@ _FIELDS: dict[str, type] = {"user_id": int, "username": str, "full_name": str, "
                             "issued_at": int, "expires_at": int}
 
 
-class InvalidToken(ValueError):
+class InvalidToken(ObrutenError, ValueError):
     pass
 
 

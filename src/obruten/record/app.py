@@ -24,6 +24,7 @@ from obruten.platform import config as config_mod
 from obruten.platform.auth import TokenSigner, load_or_create_secret
 from obruten.platform.config import Config
 from obruten.platform.errors import DomainError, NeedsEmergencyAccess, Unauthenticated
+from obruten.platform.headers import SecurityHeaders
 from obruten.platform.i18n import local_time
 from obruten.platform.limits import BodyLimit
 from obruten.postreg import web as postreg_web
@@ -42,11 +43,13 @@ def create_app(config: Config, database_url: str) -> FastAPI:
     secret = config.secret_key or load_or_create_secret(config.var_dir / "secret_key")
     signer = TokenSigner(secret, config.session_hours)
     status = status_api.node_for(config)
-    app = FastAPI(title="Obruten journal API", version="1", lifespan=_lifespan(config, database_url, signer, status),
+    metrics = telemetry.JournalMetrics()
+    app = FastAPI(title="Obruten journal API", version="1",
+                  lifespan=_lifespan(config, database_url, signer, status, metrics),
                   openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
     app.state.wardkit_var_dir = config.var_dir
     _add_error_handlers(app)
-    telemetry.install(app)  # /metrics: request, pool and audit-writer figures (docs/ops-service.md)
+    telemetry.install(app, metrics)  # /metrics: request, pool and audit-writer figures (docs/ops-service.md)
     if config.read_copy:  # writes refused before they reach a handler; /api/v1/read-copy
         app.include_router(read_copy_web.router)
         app.add_middleware(read_copy_web.RefuseWrites)
@@ -57,13 +60,15 @@ def create_app(config: Config, database_url: str) -> FastAPI:
               name="static")
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     status_api.install(app, status, signer)  # the banner, /api/v1/status, the override form, the 423 page
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included (CSP, no-store, nosniff)
     return app
 
 
-def _lifespan(config: Config, database_url: str, signer: TokenSigner,
-              status: status_api.StatusNode) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(config: Config, database_url: str, signer: TokenSigner, status: status_api.StatusNode,
+              metrics: telemetry.JournalMetrics) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The app's one lifespan: the pool, the read copy's services (if one), the Journal built whole
-    with its audit sink and write guard, and the status follower; stopped in reverse order."""
+    with its (metered) audit sink and write guard, its metrics, and the status follower; stopped in
+    reverse order."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,10 +77,10 @@ def _lifespan(config: Config, database_url: str, signer: TokenSigner,
             if config.read_copy:  # a hot standby: audit to a local spool, lag banner, shipping (obruten.readcopy)
                 rc = await stack.enter_async_context(read_copy.running(config, pool))
                 app.state.read_copy = rc
-                audit = AuditWriter(rc.audit_sink())
+                audit = AuditWriter(telemetry.MeteredSink(rc.audit_sink(), metrics))
                 journal: Journal = rc.journal(pool, audit, status.guard(audit, rc.node))
             else:
-                audit = AuditWriter(DatabaseSink(pool))
+                audit = AuditWriter(telemetry.MeteredSink(DatabaseSink(pool), metrics))
                 journal = Journal(pool=pool, audit=audit, node=config.node_name,
                                   emergency_hours=config.emergency_access_hours,
                                   write_guard=status.guard(audit, config.node_name))
@@ -84,6 +89,7 @@ def _lifespan(config: Config, database_url: str, signer: TokenSigner,
                 config=config, signer=signer, journal=journal, templates=_templates(),
                 revocations=Revocations(pool, writable=writable, lifetime=signer.lifetime, node=config.node_name),
                 guard=LoginGuard(AttemptLog(pool, writable=writable, node=config.node_name)))
+            await stack.enter_async_context(telemetry.running(metrics, journal))
             status.start()
             stack.callback(status.stop)
             yield
