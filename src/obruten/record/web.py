@@ -66,9 +66,9 @@ async def login(request: Request, data: LoginFormDep, rt: RuntimeDep, journal: J
         done = await log_in(journal, rt.signer, rt.config.node_name, data.get("username", ""),
                             data.get("password", ""), guard=rt.guard, client=client_address(request), lang=lang)
     except Throttled as refused:
-        response = render("login.html", 429, throttled=refused.message, next=data.get("next", "/"))
-        response.headers.update(refused.headers)
-        return response
+        page = render("login.html", 429, throttled=refused.message, next=data.get("next", "/"))
+        page.headers.update(refused.headers)
+        return page
     except Unauthenticated:
         return render("login.html", 401, error=True, next=data.get("next", "/"))
     target = data.get("next", "/")
