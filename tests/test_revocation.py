@@ -138,3 +138,70 @@ def test_failures_are_counted_across_processes_and_a_read_copy_adds_its_own(app:
         assert await rc.log.everything_since(time.time() - 60) != []
         assert isinstance((await rc.log.recent(name, "x", 0))[0][0], Attempt)
     run(app, body)
+
+
+class _Cursor:
+    def __init__(self, rows: list[tuple]) -> None:
+        self.rows = rows
+
+    async def fetchall(self) -> list[tuple]:
+        return self.rows
+
+
+class _Conn:
+    def __init__(self, pool: _FakePool) -> None:
+        self.pool = pool
+
+    async def execute(self, sql: str, params: tuple) -> _Cursor:
+        await self.pool.gate.wait()
+        if self.pool.fail:
+            raise psycopg.OperationalError("connection refused")
+        self.pool.reads += 1
+        return _Cursor(self.pool.rows)
+
+
+class _FakePool:
+    """Stands in for the pool: rows to return, a gate that holds a read, or a failure."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.fail = False
+        self.reads = 0
+
+    def connection(self, timeout: float | None = None):  # type: ignore[no-untyped-def]
+        pool = self
+
+        class _Ctx:
+            async def __aenter__(self) -> _Conn:
+                return _Conn(pool)
+
+            async def __aexit__(self, *exc: object) -> None:
+                return None
+
+        return _Ctx()
+
+
+def test_one_request_rereads_while_the_others_go_on_and_a_failed_read_keeps_what_is_known() -> None:
+    async def body() -> None:
+        now = [0.0]
+        pool = _FakePool()
+        revoked = user(201, issued_at=int(time.time()) - 10)
+        pool.rows = [(revoked.sid, 201, time.time())]
+        r = Revocations(pool, writable=True, lifetime=3600, clock=lambda: now[0])  # type: ignore[arg-type]
+        assert await r.ended(revoked) and pool.reads == 1
+        assert await r.ended(revoked) and pool.reads == 1  # within the TTL: no query
+        now[0] = 5.0
+        pool.gate.clear()  # the next read hangs
+        slow = asyncio.create_task(r.ended(revoked))
+        await asyncio.sleep(0.01)
+        assert await asyncio.wait_for(r.ended(user(202)), 1) is False  # not held up by the slow read
+        assert await asyncio.wait_for(r.ended(revoked), 1) is True
+        pool.gate.set()
+        assert await slow and pool.reads == 2
+        now[0] = 10.0
+        pool.fail = True
+        assert await r.ended(revoked)  # the database is away: what was known still holds
+        assert r._loaded_at == 10.0  # and it is not asked again before the TTL
+    asyncio.run(body())

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 TTL_SECONDS = 1.0  # how stale a process's view of the revocations may be
 _OVERLAP_SECONDS = 60.0  # re-read this far behind the newest row seen: rows commit out of order
+_READ_TIMEOUT_SECONDS = 2.0  # waiting longer for a pooled connection: keep what is known, try next time
 
 
 @dataclass
@@ -80,8 +81,8 @@ class Revocations:
 
     async def ended(self, session: Session) -> bool:
         """Has ``session`` been ended by a logout or a deactivation (that this node knows of)?"""
-        if self._stale():
-            async with self._lock:
+        if self._stale() and not (self._lock.locked() and self._loaded_at is not None):
+            async with self._lock:  # one request re-reads; the others go on with what is known meanwhile
                 if self._stale():
                     await self._refresh()
         return self.known.ends(session) or self.local.ends(session)
@@ -104,7 +105,7 @@ class Revocations:
         """Read rows newer than the newest seen (less an overlap); on a database error keep what is
         known and try again after ``ttl`` (the request's own queries meet the same error)."""
         try:
-            async with self.pool.connection() as conn:
+            async with self.pool.connection(timeout=_READ_TIMEOUT_SECONDS) as conn:
                 if self._newest is None:
                     cur = await conn.execute(
                         "SELECT sid, user_id, extract(epoch FROM revoked_at)::float8 FROM session_revocation"
