@@ -263,19 +263,32 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--anchors", help="Signed anchors of the chain: the ops service's URL or a JSONL file "
+                                "(default: var/ops/audit_anchors.jsonl when present).")
+@click.option("--trusted-keys", type=click.Path(path_type=Path), help="Keys anchors must be signed with "
+                                                                      "(default: var/ops/audit_anchor_key.pub).")
+@click.option("--ops-user", help="Log in to the ops service as this user (password prompted) to read anchors.")
+@click.option("--ops-token", envvar="OBRUTEN_OPS_TOKEN", help="A bearer token for the ops API instead.")
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Recompute the audit chain; exit 1 and name the first bad event if it was tampered with."""
+def audit_verify(ctx: click.Context, anchors: str | None, trusted_keys: Path | None, ops_user: str | None,
+                 ops_token: str | None) -> None:
+    """Recompute the audit chain and check it against its signed anchors; exit 1 if it was tampered with."""
     from obruten.platform.database import url_for
-    from obruten.record import audit as audit_mod
+    from obruten.record import audit_anchor as anchor_mod
 
-    result = audit_mod.verify(url_for(config_from(ctx)))
-    if result.ok:
-        click.echo(f"audit chain intact: {result.events:,} events verified")
-        return
-    click.echo(f"AUDIT CHAIN BROKEN at event id {result.first_bad_id}: {result.problem}. "
-               f"Preserve the database as evidence and report it to the information-security officer.", err=True)
-    sys.exit(1)
+    cfg = config_from(ctx)
+    try:
+        if ops_user and anchors:
+            ops_token = anchor_mod.login(anchors, ops_user, click.prompt(f"Password for {ops_user}", hide_input=True))
+        source, keys = anchor_mod.sources(cfg.var_dir, anchors, trusted_keys, cfg.status_urls.split(","), ops_token)
+        found = anchor_mod.load(source, ops_token) if source else []
+        verdict = anchor_mod.verify(url_for(cfg), found, anchor_mod.trusted_keys(keys) if found else None)
+    except anchor_mod.AnchorSourceError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in verdict.lines():
+        click.echo(line, err=not verdict.ok)
+    if not verdict.ok:
+        sys.exit(1)
 
 
 @main.group()

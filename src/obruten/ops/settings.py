@@ -79,6 +79,7 @@ class Settings:
     journal_url: str | None = None  # the primary, through a normal PostgreSQL URL
     write_slow_ms: float = 500.0
     write_timeout_s: float = 3.0
+    audit_anchor_s: float = 60.0  # seconds between signed anchors of the journal's audit chain; 0: none
     read_copy_url: str | None = None
     read_copy_lag_warn_s: float = 10.0
     read_copy_lag_down_s: float = 60.0
@@ -215,6 +216,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"port {s.port} is not a TCP port")
     if s.tick_s <= 0:
         raise SettingsError("tick_s must be positive")
+    if s.audit_anchor_s < 0:
+        raise SettingsError("audit_anchor_s must be 0 (no audit anchors) or a positive number of seconds")
     for url in filter(None, (s.journal_url, s.read_copy_url, s.ops_database_url)):
         if not url.startswith(("postgresql://", "postgres://")):
             raise SettingsError("journal_url, read_copy_url and ops_database_url must be PostgreSQL URLs "
