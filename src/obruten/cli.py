@@ -277,6 +277,8 @@ def audit_verify(ctx: click.Context, anchors: str | None, trusted_keys: Path | N
     from obruten.record import audit_anchor as anchor_mod
 
     cfg = config_from(ctx)
+    if ops_user and not (anchors or "").startswith(("http://", "https://")):
+        raise click.UsageError("--ops-user logs in to the ops service: give its URL with --anchors")
     try:
         if ops_user and anchors:
             ops_token = anchor_mod.login(anchors, ops_user, click.prompt(f"Password for {ops_user}", hide_input=True))

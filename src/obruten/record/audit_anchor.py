@@ -100,9 +100,11 @@ def login(url: str, username: str, password: str, timeout_s: float = 15.0) -> st
         with http.client(timeout_s, base_url=base) as client:
             return str(client.post("/api/v1/session", json={"username": username, "password": password})
                        .raise_for_status().json()["token"])
-    except (*http.FAILURES, ValueError, KeyError) as exc:
+    except http.FAILURES as exc:
         raise AnchorSourceError(f"cannot log in to the ops service at {base} as {username} "
                                 f"({http.reason(exc)})") from exc
+    except (ValueError, KeyError) as exc:
+        raise AnchorSourceError(f"{base} did not answer the login as the ops service does") from exc
 
 
 def _parse(item: object, where: str) -> Checkpoint:
@@ -159,7 +161,7 @@ class Verdict:
                                                 if len(problems) > 1 else ""))
         if self.intact_up_to is not None:
             u = self.intact_up_to
-            said.append(f"Events up to {u.last_id} ({u.events:,} events) still match the anchor taken at {_when(u)}: "
+            said.append(f"Events up to event {u.last_id} ({u.events:,} events) still match the anchor taken at {_when(u)}: "
                         f"the change concerns events after that one.")
         said.append(EVIDENCE)
         return said
@@ -209,10 +211,10 @@ def _signature(anchor: Checkpoint, trusted: TrustedKeys) -> Problem | None:
         anchor.verify(trusted)
     except SignatureError as exc:
         return Problem("forged", f"The anchor of event {anchor.last_id} ({anchor.events:,} events, taken at "
-                                 f"{anchor.at} by {anchor.node}) is refused: {exc}. The anchor record was altered, "
+                                 f"{_when(anchor)} by {anchor.node}) is refused: {exc}. The anchor record was altered, "
                                  f"or it is not from the ops service whose key you trust.", anchor)
     if anchor.chain != CHAIN:
-        return Problem("forged", f"The anchor taken at {anchor.at} is of the chain {anchor.chain!r}, "
+        return Problem("forged", f"The anchor taken at {_when(anchor)} is of the chain {anchor.chain!r}, "
                                  f"not of the audit log.", anchor)
     return None
 
@@ -231,8 +233,9 @@ def _against(chain: audit.VerifyResult, anchor: Checkpoint) -> Problem | None:
             tail = f"the chain now ends at event {chain.last_id}" if chain.last_id is not None else "no events"
             return Problem("truncated", f"Event {anchor.last_id}, {when}, is gone ({tail}): the newest events "
                                         f"were deleted.", anchor)
-        return Problem("truncated", f"Event {anchor.last_id}, {when}, is gone while later events remain: it was "
-                                    f"deleted and the chain recomputed to hide it.", anchor)
+        return Problem("truncated", f"Event {anchor.last_id}, {when}, is gone while later events remain: events "
+                                    f"were deleted and the chain goes on over the gap (recomputed, or new events "
+                                    f"linked onto the cut tail).", anchor)
     if digest.hex() != anchor.last_hash:
         return Problem("rewritten", f"Event {anchor.last_id} no longer has the hash {when}: an event at or before "
                                     f"it was changed, removed or inserted, and every later hash recomputed.", anchor)
