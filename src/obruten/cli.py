@@ -16,7 +16,7 @@ def _load(ctx: click.Context, **overrides: object) -> Config:
     try:
         # an option a subcommand was not given (None) never hides the same option given to `obruten`
         given = {key: value for key, value in overrides.items() if value is not None}
-        return config_mod.load(**{**base, **given})
+        return config_mod.load(environ=config_mod.environment(), **{**base, **given})
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -103,12 +103,13 @@ def _serve(cfg: Config, url: str, host: str, port: int, workers: int) -> None:
 
     import uvicorn
 
+    # worker processes load the same settings from the environment: hand them all of them
+    os.environ.update(config_mod.to_environ(cfg))
     os.environ["OBRUTEN_SERVE_DATABASE_URL"] = url
     os.environ["OBRUTEN_VAR_DIR"] = str(cfg.var_dir.resolve())
-    if cfg.read_copy:  # worker processes read their settings from the environment
-        from obruten.readcopy.cli import read_copy_environment
+    from obruten.platform.metrics import share_across_workers  # prometheus_client: ~55 ms, for `serve` only
 
-        os.environ.update(read_copy_environment(cfg))
+    share_across_workers(cfg.var_dir, workers)  # several workers: /metrics sums over them all
     if not cfg.secret_key:
         from obruten.platform.auth import load_or_create_secret
 

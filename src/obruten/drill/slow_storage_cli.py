@@ -21,7 +21,7 @@ from obruten.ops.probe_database import JournalWriteProbe
 from obruten.ops.service import OpsService
 from obruten.ops.store import Store
 from obruten.platform import http
-from obruten.platform.config import Config
+from obruten.platform.config import Config, environment
 
 
 def run(cfg: Config, mode: str, report_dir: Path | None, limit_s: float, watch_service: bool) -> SlowStorageReport:
@@ -34,7 +34,7 @@ def run(cfg: Config, mode: str, report_dir: Path | None, limit_s: float, watch_s
     if not pg.is_running():
         raise click.ClickException("the journal database is not running; start it with `obruten db start`")
     try:
-        s = settings_mod.load(var_dir=cfg.var_dir, journal_url=pg.url())
+        s = settings_mod.load(environ=environment(), var_dir=cfg.var_dir, journal_url=pg.url())
     except settings_mod.SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
     say = lambda sentence: click.echo(sentence, err=True)  # noqa: E731

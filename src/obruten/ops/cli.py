@@ -13,6 +13,7 @@ from obruten.ops import alarms, timeline, users
 from obruten.ops import settings as settings_mod
 from obruten.ops.clock import SystemClock
 from obruten.ops.store import Store
+from obruten.platform import config as config_mod
 
 
 def _settings(ctx: click.Context, **overrides: object) -> settings_mod.Settings:
@@ -20,7 +21,8 @@ def _settings(ctx: click.Context, **overrides: object) -> settings_mod.Settings:
     var_dir = overrides.pop("var_dir", None) or base.get("var_dir")
     overrides.setdefault("ops_database_url", ctx.meta.get("ops_database_url"))
     try:
-        s = settings_mod.load(file=overrides.pop("ops_config", None), var_dir=var_dir, **overrides)
+        s = settings_mod.load(file=overrides.pop("ops_config", None), environ=config_mod.environment(),
+                              var_dir=var_dir, **overrides)
         if s.ops_database_url and not s.journal_url:  # every command, not only serve, keeps them apart
             settings_mod.check_apart(s.ops_database_url, _journal_url(ctx))
         return s
@@ -42,12 +44,11 @@ def _store(s: settings_mod.Settings) -> Store:
 def _journal_url(ctx: click.Context) -> str | None:
     """The journal's URL from the main configuration, when the ops config names none (the
     embedded database's URL is known without connecting)."""
-    from obruten.platform import config as config_mod
     from obruten.platform.database import url_for
 
     base = dict(ctx.find_root().obj or {})
     try:
-        cfg = config_mod.load(file=base.get("file"), var_dir=base.get("var_dir"),
+        cfg = config_mod.load(environ=config_mod.environment(), file=base.get("file"), var_dir=base.get("var_dir"),
                               database_url=base.get("database_url"))
         return url_for(cfg)
     except (OSError, ValueError):
@@ -55,9 +56,9 @@ def _journal_url(ctx: click.Context) -> str | None:
 
 
 @click.group()
-@click.option("--ops-database-url", envvar="OBRUTEN_OPS_DATABASE_URL",
+@click.option("--ops-database-url",
               help="Keep the ops store in this PostgreSQL database (not the journal's) instead of "
-                   "var/ops/ops.sqlite3.")
+                   "var/ops/ops.sqlite3 (or OBRUTEN_OPS_DATABASE_URL).")
 @click.pass_context
 def ops(ctx: click.Context, ops_database_url: str | None) -> None:
     """The ops service: probes, alarms with escalation, incidents, preparedness."""

@@ -36,7 +36,7 @@ from obruten.ops.status_service import StatusIssuer, current
 from obruten.ops.store import Store
 from obruten.ops.users import CONSOLE_ROLES
 from obruten.platform.auth import InvalidToken, Session
-from obruten.platform.i18n import LANGUAGES, local_time, translator
+from obruten.platform.i18n import local_time, pick_language, translator
 from obruten.status.banner import banner_css, render_banner
 
 COOKIE = "obruten_ops"
@@ -103,8 +103,7 @@ Who = Annotated[Session, Depends(api_session)]
 
 
 def lang_of(request: Request, service: OpsService) -> str:
-    lang = request.cookies.get(LANG_COOKIE, service.settings.language)
-    return lang if lang in LANGUAGES else "sv"
+    return pick_language(request.cookies.get(LANG_COOKIE), service.settings.language)
 
 
 def optional_console_session(request: Request, service: Ops) -> Session | None:

@@ -12,15 +12,6 @@ from obruten.platform.config import Config
 from obruten.readcopy import node_name, spool
 
 
-def read_copy_environment(cfg: Config) -> dict[str, str]:
-    """The read-copy settings as OBRUTEN_* variables, for uvicorn's worker processes."""
-    env = {"OBRUTEN_READ_COPY": "1", "OBRUTEN_NODE_NAME": cfg.node_name,
-           "OBRUTEN_READ_COPY_STALE_SECONDS": str(cfg.read_copy_stale_seconds)}
-    if cfg.primary_url:
-        env["OBRUTEN_PRIMARY_URL"] = cfg.primary_url
-    return env
-
-
 def check_standby(cfg: Config, say) -> str:  # type: ignore[no-untyped-def]
     """The standby's URL, after checking it answers and carries this version's schema (nothing is written)."""
     import psycopg

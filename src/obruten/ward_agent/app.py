@@ -28,8 +28,8 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from obruten.platform.i18n import LANGUAGES, local_time, translator
-from obruten.platform.metrics import CONTENT_TYPE, Registry
+from obruten.platform.i18n import LANGUAGES, local_time, pick_language, translator
+from obruten.platform.metrics import CONTENT_TYPE
 from obruten.status.banner import banner_css, render_banner
 from obruten.status.document import StatusError
 from obruten.status.follower import Follower
@@ -43,9 +43,8 @@ log = logging.getLogger("obruten.ward_agent")
 
 
 def language(request: Request) -> str:
-    lang = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) \
-        or request.app.state.settings.language
-    return lang if lang in LANGUAGES else "sv"
+    return pick_language(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE),
+                         request.app.state.settings.language)
 
 
 def banner(request: Request, t: object) -> str | None:
@@ -215,4 +214,4 @@ def _routes(app: FastAPI) -> None:
         return render(request, "agent_error.html", exc.status_code, message=exc.detail)
 
 
-__all__ = ["create_app", "render", "Registry"]
+__all__ = ["create_app", "render"]
