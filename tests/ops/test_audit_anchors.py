@@ -8,12 +8,15 @@ import json
 import stat
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
+from click.testing import CliRunner
 from psycopg_pool import AsyncConnectionPool
 
+from obruten.cli import main
 from obruten.ops import audit_anchors
 from obruten.ops.app import running
 from obruten.ops.service import OpsService
@@ -117,7 +120,8 @@ def test_the_loop_takes_anchors(make_service: Callable[..., OpsService], journal
             time.sleep(0.1)
 
 
-def test_the_api_serves_anchors_to_ops_users_only(make_service: Callable[..., OpsService], journal_url: str) -> None:
+def test_the_api_serves_anchors_to_ops_users_only(make_service: Callable[..., OpsService], journal_url: str,
+                                                  tmp_path: Path) -> None:
     service = make_service(journal_url=journal_url, audit_anchor_s=60)
     for _ in range(3):
         _record(journal_url, 1)
@@ -140,6 +144,14 @@ def test_the_api_serves_anchors_to_ops_users_only(make_service: Callable[..., Op
         assert [json.loads(line)["events"] for line in
                 (service.settings.ops_dir / audit_anchors.JSONL_FILE).read_text().splitlines()] == \
                [a.events for a in fetched]
-        assert audit_anchor.login(server.base, "it", "demo")
+        # the command an information-security officer runs against the ops service
+        args = ["--var-dir", str(tmp_path / "elsewhere"), "--database-url", journal_url, "audit", "verify",
+                "--anchors", server.base, "--ops-user", "it",
+                "--trusted-keys", str(service.settings.ops_dir / audit_anchors.PUBLIC_FILE)]
+        result = CliRunner().invoke(main, args, input="demo\n")
+        assert result.exit_code == 0, result.output
+        assert "3 signed anchors hold; chain intact up to event" in result.stdout
+        wrong = CliRunner().invoke(main, args, input="fel\n")
+        assert wrong.exit_code == 1 and "cannot log in to the ops service" in wrong.output
     finally:
         server.close()
