@@ -18,7 +18,6 @@ An unreachable journal is a sentence and a retry at the next interval, never a s
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -32,8 +31,6 @@ from obruten.ops.store import Store
 from obruten.platform.checkpoint import Checkpoint, parse
 from obruten.platform.private import private_file
 from obruten.platform.signing import SigningKey, load_or_create_key
-
-log = logging.getLogger("obruten.ops.audit_anchors")
 
 CHAIN = "audit_event"
 KEY_FILE = "audit_anchor_key.pem"
@@ -129,7 +126,6 @@ def read_head(url: str, previous: Checkpoint | None, timeout_s: float = 10.0) ->
 class Decision:
     take: bool
     sentence: str
-    alarming: bool = False  # the previous anchor no longer holds: worth an error in the log
 
 
 def decide(previous: Checkpoint | None, head: Head) -> Decision:
@@ -141,7 +137,7 @@ def decide(previous: Checkpoint | None, head: Head) -> Decision:
         return Decision(True, f"AUDIT ANCHOR BROKEN: event {previous.last_id}, anchored at {previous.at} with "
                               f"{previous.events:,} events, is gone or no longer has its hash: the audit log may "
                               f"have been tampered with; run `obruten audit verify` and preserve the database. "
-                              f"Anchored the head as it is now: {where}", alarming=True)
+                              f"Anchored the head as it is now: {where}")
     if (head.last_id, head.events) == (previous.last_id, previous.events):
         return Decision(False, f"audit chain unchanged since the anchor at {previous.at} ({where})")
     return Decision(True, f"anchored the audit chain: {where} "
@@ -208,7 +204,5 @@ class AnchorTaker:
             anchor = Checkpoint(chain=CHAIN, database=head.database, events=head.events, last_id=head.last_id,
                                 last_hash=head.last_hash, at=iso(now), node=self.node).signed(self.key)
             record(self.store, self.jsonl, anchor)
-        if decision.alarming:
-            log.error("%s", decision.sentence)
         return decision.sentence
 
