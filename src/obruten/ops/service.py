@@ -144,9 +144,9 @@ class OpsService:
         for helper in helpers:
             helper.join(timeout=15)
 
-    def _guarded(self, fn: object) -> None:
+    def _guarded(self, fn: Callable[[], object]) -> None:
         try:
-            fn()  # type: ignore[operator]
+            fn()
         except Exception:
             log.exception("ops loop step failed; going on with the next one")
 

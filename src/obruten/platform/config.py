@@ -34,8 +34,10 @@ from typing import Annotated, Any, ClassVar, NamedTuple, TypeVar, cast
 from pydantic import BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic.dataclasses import dataclass
 
+from obruten.platform.errors import ObrutenError
 
-class ConfigError(ValueError):
+
+class ConfigError(ObrutenError, ValueError):
     """A setting is missing or malformed; the message says which, where it came from and how to fix it."""
 
     def __init__(self, message: str, setting: str | None = None) -> None:

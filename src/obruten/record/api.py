@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from obruten.platform.rows import one
 from obruten.record import medication, notes, referrals
 from obruten.record.deps import JournalDep, RuntimeDep, SessionDep
 from obruten.record.entries import ENTRY_TABLES
@@ -68,7 +69,7 @@ async def health(rt: RuntimeDep, journal: JournalDep) -> JSONResponse:
     try:
         async with journal.pool.connection(timeout=2) as conn:
             cur = await conn.execute("SELECT pg_is_in_recovery()")
-            (recovery,) = await cur.fetchone()  # type: ignore[misc]
+            (recovery,) = one(await cur.fetchone())
     except Exception as exc:  # report, never raise: this is what monitoring reads
         return JSONResponse({"status": "degraded", "database": f"unreachable: {type(exc).__name__}"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "read-only" if recovery else "read-write",

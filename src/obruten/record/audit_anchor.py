@@ -24,6 +24,7 @@ from pathlib import Path
 
 from obruten.platform import http
 from obruten.platform.checkpoint import Checkpoint, CheckpointError, parse
+from obruten.platform.errors import ObrutenError
 from obruten.platform.i18n import local_time
 from obruten.platform.signing import SignatureError, TrustedKeys
 from obruten.record import audit
@@ -37,7 +38,7 @@ EVIDENCE = ("Preserve the journal database, the ops store and the anchor file as
             "(informationssäkerhetsansvarig), who involves the data protection officer.")
 
 
-class AnchorSourceError(Exception):
+class AnchorSourceError(ObrutenError):
     """The anchors could not be read (no such file, the ops service did not answer, not anchors)."""
 
 
@@ -94,7 +95,9 @@ def from_url(url: str, token: str | None, timeout_s: float = 30.0) -> list[Check
 
 
 def login(url: str, username: str, password: str, timeout_s: float = 15.0) -> str:
-    """A bearer token for the ops API (``POST /api/v1/session``)."""
+    """A bearer token for the ops API (``POST /api/v1/session``) at ``url``."""
+    if not url.startswith(("http://", "https://")):
+        raise AnchorSourceError("logging in to the ops service needs its URL: give --anchors http(s)://…")
     base = url.rstrip("/").removesuffix(ANCHORS_PATH)
     try:
         with http.client(timeout_s, base_url=base) as client:

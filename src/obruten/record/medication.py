@@ -14,6 +14,7 @@ import psycopg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from obruten.platform.errors import Invalid, NotFound
+from obruten.postreg.models import NewAdministration  # shared with the ward agent's downtime batch
 from obruten.record import entries
 
 ROUTES = ("po", "iv", "im", "sc", "rektalt", "inhalation", "kutant", "sublingualt")
@@ -46,20 +47,6 @@ class StopOrder(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     reason: str = Field(min_length=3, max_length=500)
     stop_at: datetime | None = None
-
-
-class NewAdministration(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    outcome: Literal["given", "not_given"]
-    dose_given: str = Field(default="", max_length=100)
-    not_given_reason: str | None = Field(default=None, max_length=500)
-    clinical_at: datetime | None = None
-
-    @model_validator(mode="after")
-    def _reason(self) -> NewAdministration:
-        if self.outcome == "not_given" and not self.not_given_reason:
-            raise ValueError("not_given needs not_given_reason")
-        return self
 
 
 async def order(conn: psycopg.AsyncConnection, patient_id: int, unit_id: str, new: NewOrder, prescriber: int) -> dict:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from uuid import UUID
 
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -58,7 +59,7 @@ class Journal:
         Call it last in the transaction (it holds the audit chain's lock until commit)."""
         await append_chained(conn, [self.event(session, action, patient_id, purpose, detail)])
 
-    async def _require_read(self, conn, session: Session, patient_id: int) -> access.Access:  # type: ignore[no-untyped-def]
+    async def _require_read(self, conn: AsyncConnection, session: Session, patient_id: int) -> access.Access:
         """The access decision; a read copy adds its locally granted emergency accesses."""
         return await access.require_read(conn, session, patient_id)
 

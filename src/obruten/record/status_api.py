@@ -36,6 +36,7 @@ from obruten.record.deps import (
     session_from_request,
 )
 from obruten.record.service import WriteGuard
+from obruten.record.write_guard import write_guard
 from obruten.status import guard as guard_mod
 from obruten.status.banner import banner_view
 from obruten.status.document import NotNewer, StatusError, Untrusted
@@ -60,7 +61,7 @@ class StatusNode:
 
     def guard(self, audit: AuditWriter, node: str) -> WriteGuard:
         """The operating-mode write guard for a journal auditing to ``audit`` as ``node``."""
-        return guard_mod.write_guard(self.ledger, audit.record, node, self.config.default_language)
+        return write_guard(self.ledger, audit.record, node, self.config.default_language)
 
 
 def node_for(config: Config) -> StatusNode:

@@ -17,7 +17,7 @@ import importlib.util
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -37,6 +37,7 @@ from obruten.status.ledger import Ledger
 from obruten.ward_agent.agent import Agent
 from obruten.ward_agent.settings import AgentSettings
 from obruten.wardkit import present
+from obruten.wardkit.store import Kit
 
 LANG_COOKIE = "lang"
 log = logging.getLogger("obruten.ward_agent")
@@ -47,14 +48,14 @@ def language(request: Request) -> str:
                          request.app.state.settings.language)
 
 
-def banner(request: Request, t: object) -> str | None:
+def banner(request: Request, t: Callable[..., str]) -> str | None:
     """The alarm sentence when the newest kit is older than the threshold (or missing), else None."""
     agent: Agent = request.app.state.agent
     age = agent.age_minutes()
     if age is None:
-        return t("agent.no_kit")  # type: ignore[operator]
+        return t("agent.no_kit")
     if age > agent.settings.stale_after_min:
-        return t("agent.stale", minutes=int(age), limit=f"{agent.settings.stale_after_min:g}")  # type: ignore[operator]
+        return t("agent.stale", minutes=int(age), limit=f"{agent.settings.stale_after_min:g}")
     return None
 
 
@@ -126,7 +127,7 @@ def _access_log(app: FastAPI, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
 
     @app.middleware("http")
-    async def record(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         if request.url.path != "/metrics":
             line = json.dumps({"at": time.time(), "method": request.method, "path": request.url.path,
@@ -136,7 +137,7 @@ def _access_log(app: FastAPI, path: Path) -> None:
         return response
 
 
-def _kit_or_404(request: Request, stamp: str):  # type: ignore[no-untyped-def]
+def _kit_or_404(request: Request, stamp: str) -> Kit:
     kit = request.app.state.kits.get(stamp)
     if kit is None:
         raise HTTPException(404, translator(language(request))("agent.no_such"))

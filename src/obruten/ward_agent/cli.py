@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
 
-from obruten.platform import config
-from obruten.ward_agent.settings import AgentSettingsError, load
+from obruten.platform import clikit, config
+from obruten.ward_agent.settings import load
 
 
-@click.command("ward-agent")
+@click.command("ward-agent", cls=clikit.Command)
 @click.option("--agent-config", type=click.Path(path_type=Path),
               help="The agent's TOML settings file (or OBRUTEN_AGENT_CONFIG); flags and OBRUTEN_AGENT_* win over it.")
 @click.option("--unit", help="The care unit this PC serves.")
@@ -37,30 +38,23 @@ def ward_agent(ctx: click.Context, agent_config: Path | None, unit: str | None, 
                status_urls: tuple[str, ...], status_trusted_keys: Path | None, host: str | None, port: int | None,
                every_s: float | None, stale_after: float | None, language: str | None) -> None:
     """Fetch, verify and keep this ward's downtime kits; serve them on http://HOST:PORT/."""
-    import logging
-
+    # the agent's web (FastAPI) costs ~300 ms at import (python -X importtime), uvicorn ~80 ms: paid
+    # only when an agent runs, not by every `obruten` command
     import uvicorn
 
-    from obruten.platform.signing import SignatureError
     from obruten.ward_agent.app import create_app
 
-    try:
-        settings = load(agent_config, environ=config.environment(), var_dir=(ctx.find_root().obj or {}).get("var_dir"),
-                        unit=unit, journal_urls=journal_urls or None, token=token, trusted_keys=trusted_keys,
-                        ops_url=ops_url, ops_token=ops_token, status_urls=status_urls or None,
-                        status_trusted_keys=status_trusted_keys, host=host, port=port, fetch_every_s=every_s,
-                        stale_after_min=stale_after, language=language)
-    except AgentSettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings = load(agent_config, environ=config.environment(), var_dir=clikit.root_settings(ctx).get("var_dir"),
+                    unit=unit, journal_urls=journal_urls or None, token=token, trusted_keys=trusted_keys,
+                    ops_url=ops_url, ops_token=ops_token, status_urls=status_urls or None,
+                    status_trusted_keys=status_trusted_keys, host=host, port=port, fetch_every_s=every_s,
+                    stale_after_min=stale_after, language=language)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     keys = settings.trusted_keys_file
     if not keys.exists() or not keys.read_text().strip():
         raise click.ClickException(f"no trusted kit signing keys in {keys}: every kit would be refused. Put the "
                                    "line printed by `obruten wardkit key` (on the kit builder) there")
-    try:
-        app = create_app(settings)
-    except (AgentSettingsError, SignatureError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    app = create_app(settings)
     click.echo(f"ward agent for {settings.unit} on http://{settings.host}:{settings.port}/ (kits in "
                f"{settings.kits_dir})", err=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from obruten.platform.errors import Invalid
 from obruten.platform.i18n import STOCKHOLM
-from obruten.record.notes import NOTE_KINDS
+from obruten.postreg.models import NOTE_KINDS
 from obruten.ward_agent.downtime_store import DowntimeStore
 from obruten.ward_agent.downtime_submit import Submitter
 from obruten.ward_agent.metrics import AgentMetrics

@@ -19,8 +19,9 @@ import psycopg
 
 from obruten.platform import migrations
 from obruten.platform.config import Config
-from obruten.platform.database import Say, start
+from obruten.platform.database import start
 from obruten.platform.migrations import MigrationError
+from obruten.platform.progress import Say
 
 __all__ = ["APP_ROLE", "MigrationError", "app_url", "migrate", "pending", "prepare", "prepare_admin", "settle_roles"]
 
