@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from obruten.cluster import announce
+from obruten.cluster import announce, patroni
 from obruten.cluster.topology import Member, Topology
 from obruten.platform import http
 from obruten.platform.errors import ObrutenError
@@ -192,7 +192,6 @@ def failover(topo: Topology, candidate: str) -> str:
     """
     m = topo.member(candidate)
     if m.kind == "read-copy":
-        from obruten.cluster import patroni
 
         patroni.write_config(topo, m, promotable=True)
         deadline = time.monotonic() + 15

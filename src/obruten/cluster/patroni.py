@@ -20,6 +20,7 @@ import yaml
 
 from obruten.backup import archive
 from obruten.cluster.topology import REPLICATION_USER, SCOPE, Member, Topology
+from obruten.platform import events
 from obruten.platform.errors import ObrutenError
 from obruten.platform.pgserver import SUPERUSER, bin_dir, process_alive
 from obruten.platform.privileges import ServiceUser, check_reachable, service_user
@@ -135,7 +136,6 @@ def _give_events_file(topo: Topology, user: ServiceUser) -> None:
     """The role hook runs as the service user: let it append to the system-event file."""
     if not topo.events_dir or user.is_self:
         return
-    from obruten.platform import events
 
     path = events.events_file(Path(topo.events_dir))
     try:

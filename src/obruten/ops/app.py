@@ -35,6 +35,7 @@ from obruten.ops.service import OpsService
 from obruten.ops.settings import Settings
 from obruten.ops.status_service import StatusIssuer, StatusSettings
 from obruten.ops.store import Store
+from obruten.platform.headers import SecurityHeaders
 
 LOOP_STOP_S = 20
 
@@ -104,4 +105,5 @@ def create_app(service: OpsService | None = None, *, settings: Settings | None =
     app.include_router(analysis_api.router)  # event analysis: /api/v1/analyses and /console/analyses
     app.include_router(analysis_web.router)
     app.add_exception_handler(alarms.AlarmError, _alarm_error)
+    app.add_middleware(SecurityHeaders)  # CSP without script, frame-ancestors none, no-store, nosniff
     return app

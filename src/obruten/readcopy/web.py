@@ -41,7 +41,7 @@ router = APIRouter(prefix="/api/v1", tags=["read copy"])
 
 def get_read_copy(request: Request) -> ReadCopy:
     """The read copy's services, started by the app's lifespan (``app.state.read_copy``)."""
-    return request.app.state.read_copy  # type: ignore[no-any-return]
+    return request.app.state.read_copy
 
 
 ReadCopyDep = Annotated[ReadCopy, Depends(get_read_copy)]

@@ -24,6 +24,7 @@ from obruten.platform import config as config_mod
 from obruten.platform.auth import TokenSigner, load_or_create_secret
 from obruten.platform.config import Config
 from obruten.platform.errors import DomainError, NeedsEmergencyAccess, Unauthenticated
+from obruten.platform.headers import SecurityHeaders
 from obruten.platform.i18n import local_time
 from obruten.platform.limits import BodyLimit
 from obruten.postreg import web as postreg_web
@@ -55,6 +56,7 @@ def create_app(config: Config, database_url: str) -> FastAPI:
               name="static")
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     status_api.install(app, status, signer)  # the banner, /api/v1/status, the override form, the 423 page
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, errors included (CSP, no-store, nosniff)
     return app
 
 

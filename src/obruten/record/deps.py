@@ -59,7 +59,7 @@ class Runtime:
 
 # ---- the runtime and the journal --------------------------------------------------------------------
 def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

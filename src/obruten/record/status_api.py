@@ -82,7 +82,7 @@ def install(app: FastAPI, node: StatusNode, signer: TokenSigner | None = None) -
 
 
 def get_status_node(request: Request) -> StatusNode:
-    return request.app.state.status_node  # type: ignore[no-any-return]
+    return request.app.state.status_node
 
 
 StatusNodeDep = Annotated[StatusNode, Depends(get_status_node)]

@@ -63,7 +63,7 @@ def show(ctx: click.Context, url: str | None, as_json: bool) -> None:
     if url:
         try:
             data = fetch(url, timeout=5)
-        except (*http.FAILURES, ValueError) as exc:
+        except http.failures(ValueError) as exc:
             raise click.ClickException(f"cannot read the status from {url}: {http.reason(exc)}") from exc
         doc = parse(data) if data else None
     else:
@@ -124,7 +124,7 @@ def set_status(ctx: click.Context, mode: str, units: tuple[str, ...], clear_unit
 def _current_from(ops_url: str) -> StatusDocument | None:
     try:
         data = fetch(ops_url, timeout=5)
-    except (*http.FAILURES, ValueError) as exc:
+    except http.failures(ValueError) as exc:
         raise click.ClickException(http.unreachable("the status service", ops_url, exc, START_OR_OFFLINE)) from exc
     return parse(data) if data else None
 
@@ -143,7 +143,7 @@ def _offline(ctx: click.Context, fields: dict[str, Any], due: timedelta, push_ur
     reason = str(fields.pop("reason"))
     now = datetime.now(UTC)
     doc = draft(version=next_version(ledger.current(), now), issuer_name=name.strip(),
-                issuer_role=role.strip() or "-", next_update_in=due, now=now, **fields).signed(key)  # type: ignore[arg-type]
+                issuer_role=role.strip() or "-", next_update_in=due, now=now, **fields).signed(key)
     ledger.offer(doc)
     events.emit(cfg.var_dir, "status.issued", f"Statusmeddelande v{doc.version} ({doc.mode}) utfärdat offline: "
                 f"{doc.headline}", f"status:{cfg.node_name}", version=doc.version, mode=doc.mode, reason=reason)

@@ -14,7 +14,7 @@ imports no UI.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -41,7 +41,7 @@ class Override:
 current_override: ContextVar[Override | None] = ContextVar("obruten_status_override", default=None)
 
 
-def blocked_message(t: Callable[..., str], details: dict[str, object]) -> str:
+def blocked_message(t: Callable[..., str], details: Mapping[str, object]) -> str:
     """The refusal in the reader's language: which unit, which routine to follow, which message."""
     message = t("status.blocked", unit=details.get("unit") or "-", routine=details.get("routine") or "-",
                 version=details.get("status_version"), headline=details.get("headline", ""))
