@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 
+from obruten.platform.errors import ObrutenError
 from obruten.platform.signing import SignatureError, SigningKey, TrustedKeys, canonical
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ObrutenError):
     """A checkpoint document is malformed (a field missing or of the wrong type)."""
 
 
