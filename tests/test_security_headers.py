@@ -43,7 +43,7 @@ def test_html_pages_get_csp_without_script_and_are_not_cached() -> None:
     assert "script-src 'none'" in CSP and "frame-ancestors 'none'" in CSP and "unsafe-eval" not in CSP
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
     assert response.headers["x-frame-options"] == "DENY"
 
 

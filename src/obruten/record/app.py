@@ -41,11 +41,13 @@ def create_app(config: Config, database_url: str) -> FastAPI:
     secret = config.secret_key or load_or_create_secret(config.var_dir / "secret_key")
     signer = TokenSigner(secret, config.session_hours)
     status = status_api.node_for(config)
-    app = FastAPI(title="Obruten journal API", version="1", lifespan=_lifespan(config, database_url, signer, status),
+    metrics = telemetry.JournalMetrics()
+    app = FastAPI(title="Obruten journal API", version="1",
+                  lifespan=_lifespan(config, database_url, signer, status, metrics),
                   openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
     app.state.wardkit_var_dir = config.var_dir
     _add_error_handlers(app)
-    telemetry.install(app)  # /metrics: request, pool and audit-writer figures (docs/ops-service.md)
+    telemetry.install(app, metrics)  # /metrics: request, pool and audit-writer figures (docs/ops-service.md)
     if config.read_copy:  # writes refused before they reach a handler; /api/v1/read-copy
         app.include_router(read_copy_web.router)
         app.add_middleware(read_copy_web.RefuseWrites)
@@ -60,10 +62,11 @@ def create_app(config: Config, database_url: str) -> FastAPI:
     return app
 
 
-def _lifespan(config: Config, database_url: str, signer: TokenSigner,
-              status: status_api.StatusNode) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(config: Config, database_url: str, signer: TokenSigner, status: status_api.StatusNode,
+              metrics: telemetry.JournalMetrics) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The app's one lifespan: the pool, the read copy's services (if one), the Journal built whole
-    with its audit sink and write guard, and the status follower; stopped in reverse order."""
+    with its (metered) audit sink and write guard, its metrics, and the status follower; stopped in
+    reverse order."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,14 +75,15 @@ def _lifespan(config: Config, database_url: str, signer: TokenSigner,
             if config.read_copy:  # a hot standby: audit to a local spool, lag banner, shipping (obruten.readcopy)
                 rc = await stack.enter_async_context(read_copy.running(config, pool))
                 app.state.read_copy = rc
-                audit = AuditWriter(rc.audit_sink())
+                audit = AuditWriter(telemetry.MeteredSink(rc.audit_sink(), metrics))
                 journal: Journal = rc.journal(pool, audit, status.guard(audit, rc.node))
             else:
-                audit = AuditWriter(DatabaseSink(pool))
+                audit = AuditWriter(telemetry.MeteredSink(DatabaseSink(pool), metrics))
                 journal = Journal(pool=pool, audit=audit, node=config.node_name,
                                   emergency_hours=config.emergency_access_hours,
                                   write_guard=status.guard(audit, config.node_name))
             app.state.runtime = Runtime(config=config, signer=signer, journal=journal, templates=_templates())
+            await stack.enter_async_context(telemetry.running(metrics, journal))
             status.start()
             stack.callback(status.stop)
             yield
