@@ -6,7 +6,6 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from postreg_helpers import kit_data
 
 import pgtools
 from obruten.platform.signing import load_or_create_key
@@ -14,6 +13,7 @@ from obruten.ward_agent.app import create_app
 from obruten.ward_agent.settings import AgentSettings
 from obruten.wardkit import build
 from obruten.wardkit.store import KitStore
+from postreg_helpers import kit_data
 
 
 def ward_pc(tmp_path: Path, region_url: str, unit: str, journal_url: str, token: str = "no-token-needed",

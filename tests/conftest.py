@@ -1,17 +1,42 @@
-"""Shared fixtures: a real PostgreSQL started by the tests (as an unprivileged user when root)."""
+"""Shared fixtures: a real PostgreSQL started by the tests (as an unprivileged user when root), the
+journal served over HTTP, ``login`` sessions closed after each test, one headless Chromium.
+
+The tiers are folders: ``tests/unit`` (no servers, no PostgreSQL, no CLI processes) and
+``tests/functional`` (real PostgreSQL, apps over HTTP, CLIs); each test gets its tier's marker, so
+``-m unit`` works as well as the path. ``browser``, ``cluster`` and ``fault`` are set by the tests."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from obruten.platform.pgserver import DATABASE, PostgresInstance
 from obruten.record.schema import migrate
-from pgtools import Served, free_port, fresh_database, reachable_tempdir
+from pgtools import Served, Session, chromium, free_port, fresh_database, reachable_tempdir
+from pgtools import login as log_in
+
+TESTS = Path(__file__).parent
+TIERS = ("unit", "functional")
+# what a unit test may not ask for: each of these starts PostgreSQL or a server
+SERVER_FIXTURES = {"pg", "db_url", "conn", "region_url", "journal_server", "browser"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(item.path).relative_to(TESTS).parts
+        tier = parts[0] if parts[0] in TIERS else None
+        if tier is None:
+            raise pytest.UsageError(f"{item.nodeid}: every test lives in tests/unit or tests/functional")
+        item.add_marker(tier)
+        wanted = SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if tier == "unit" and (wanted or item.get_closest_marker("browser") or item.get_closest_marker("cluster")):
+            raise pytest.UsageError(f"{item.nodeid}: a unit test uses {sorted(wanted) or 'a server'}; "
+                                    "move it to tests/functional")
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +63,25 @@ def conn(db_url: str) -> Iterator[psycopg.Connection]:
         yield c
 
 
+@pytest.fixture
+def login() -> Iterator[Callable[..., Session]]:
+    """``login(base, username, app="journal"|"ops")``: a logged-in client, closed after the test."""
+    made: list[Session] = []
+
+    def make(base: Any, username: str, password: str = "demo", **kw: Any) -> Session:
+        made.append(log_in(base, username, password, **kw))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium for the tests of one module (mark them ``browser``)."""
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture(scope="session")

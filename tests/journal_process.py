@@ -6,12 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from pgtools import free_port
+from pgtools import free_port, wait_for
 
 SECRET = "downtime-test-secret-" + "z" * 40
 
@@ -28,7 +27,7 @@ class JournalProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "obruten.record.app:create_from_env", "--factory", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "warning"], env=env)
-        wait_for(lambda: _healthy(self.base), "the journal process to answer /api/v1/health")
+        wait_for(lambda: _healthy(self.base), 120, "the journal process to answer /api/v1/health", proc=self.proc)
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -47,12 +46,5 @@ def _healthy(base: str) -> bool:
     except httpx.HTTPError:
         return False
 
-
-def wait_for(condition, what: str, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
 
 

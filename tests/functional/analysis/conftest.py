@@ -18,7 +18,8 @@ from obruten.ops.service import OpsService
 from obruten.ops.settings import Settings
 from obruten.ops.store import Store
 from obruten.platform import events
-from ops.conftest import Live, live  # noqa: F401  (the ops app over real HTTP)
+
+from ..ops.conftest import Live, live  # noqa: F401  (the ops app over real HTTP)
 
 
 @pytest.fixture(scope="session")

@@ -3,24 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from obruten.ops.analysis import analyses
 from obruten.ops.analysis.model import load
 from obruten.ops.service import OpsService
-from pgtools import chromium
 
 from .conftest import Live, drill_incident
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with chromium() as b:
-        yield b
 
 
 def test_why_chain_added_in_the_console_is_in_the_report(service: OpsService, live: Live, browser) -> None:

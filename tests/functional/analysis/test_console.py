@@ -3,8 +3,6 @@ and the incident page offers the analysis only once the incident is resolved."""
 
 from __future__ import annotations
 
-import re
-
 import httpx
 
 from obruten.ops.analysis import analyses
@@ -13,16 +11,11 @@ from obruten.ops.service import OpsService
 from .conftest import drill_incident
 
 
-def login(client: httpx.Client, username: str) -> str:
-    client.post("/login", data={"username": username, "password": "demo"})
-    page = client.get("/console").text
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-
-
 def test_a_form_posted_to_a_signed_version_is_refused_with_the_reason(client: httpx.Client,
-                                                                     service: OpsService) -> None:
+                                                                     service: OpsService, login) -> None:
     incident_id = drill_incident(service)
-    csrf = login(client, "chef")
+    client = login(client.base_url, "chef", app="ops")
+    csrf = client.csrf
     started = client.post(f"/console/incidents/{incident_id}/analysis",
                           data={"csrf": csrf, "commissioner": "chef", "leader": "Lars Nordström", "team": "A, B"})
     assert started.status_code == 303
@@ -50,8 +43,9 @@ def test_a_form_posted_to_a_signed_version_is_refused_with_the_reason(client: ht
     assert "Nu går det" not in client.get(f"/console/analyses/{analysis_id}?version=1").text
 
 
-def test_incident_page_offers_the_analysis_once_resolved(client: httpx.Client, service: OpsService) -> None:
-    csrf = login(client, "it")
+def test_incident_page_offers_the_analysis_once_resolved(client: httpx.Client, service: OpsService, login) -> None:
+    client = login(client.base_url, "it", app="ops")
+    csrf = client.csrf
     client.post("/console/incidents", data={"csrf": csrf, "title": "Läskopian nere", "classification": "2"})
     page = client.get("/console/incidents/1").text
     assert 'id="analysis"' in page and 'id="start-analysis"' not in page
@@ -61,8 +55,9 @@ def test_incident_page_offers_the_analysis_once_resolved(client: httpx.Client, s
     assert 'id="start-analysis"' in client.get("/console/incidents/1").text
 
 
-def test_categories_are_configured_from_the_console(client: httpx.Client, service: OpsService) -> None:
-    csrf = login(client, "it")
+def test_categories_are_configured_from_the_console(client: httpx.Client, service: OpsService, login) -> None:
+    client = login(client.base_url, "it", app="ops")
+    csrf = client.csrf
     assert client.post("/console/analysis-categories", data={"csrf": csrf, "name": "Övning & test"}).status_code == 303
     client.post("/console/analysis-categories", data={"csrf": csrf, "retire": "Barriärer"})
     page = client.get("/console/analyses").text

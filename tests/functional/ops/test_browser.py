@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from obruten.ops import alarms, preparedness
 from obruten.ops import oncall as schedule
 from obruten.ops.findings import Finding
 from obruten.ops.service import OpsService
-from pgtools import chromium
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    with chromium() as b:
-        yield b
 
 
 def test_officer_on_duty_acknowledges_and_raises_stabslage(service: OpsService, live, browser) -> None:

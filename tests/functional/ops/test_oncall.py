@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import httpx
 import pytest
 
 from obruten.ops import oncall as schedule
@@ -77,24 +76,18 @@ def test_end_a_current_shift_and_cancel_a_future_one(service: OpsService) -> Non
         schedule.end(service.store, None, 1, at=now - timedelta(hours=2), who="it", now=now)
 
 
-def _login(live, username: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=live.base, timeout=10)
-    assert client.post("/login", data={"username": username, "password": "demo"}).status_code == 303
-    page = client.get("/console/oncall")
-    assert page.status_code == 200
-    return client, re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-
-
-def test_each_function_edits_only_its_own_roles(service: OpsService, live) -> None:
+def test_each_function_edits_only_its_own_roles(service: OpsService, live, login) -> None:
     users.add_user(service.store, "it3", "Nils Natt", "it", "demo")
-    tib, tib_csrf = _login(live, "tib")
+    tib = login(live.base, "tib", app="ops")
+    tib_csrf = tib.csrf
     before = _count(service)
     form = {"role": "it1", "user_id": str(_user(service, "it3")), "starts_at": "2025-01-16T08:00",
             "ends_at": "2025-01-16T16:00", "allow_overlap": "1", "csrf": tib_csrf}
     refused = tib.post("/console/oncall/shifts", data=form)
     assert refused.status_code == 403 and "Inget sparades" in refused.text
     assert _count(service) == before
-    it, csrf = _login(live, "it")
+    it = login(live.base, "it", app="ops")
+    csrf = it.csrf
     bad = it.post("/console/oncall/shifts", data={**form, "csrf": csrf, "ends_at": "2025-01-16T07:00"})
     assert bad.status_code == 422 and "sluta efter att det börjar" in bad.text and 'value="2025-01-16T08:00"' in bad.text
     assert _count(service) == before
@@ -103,8 +96,6 @@ def test_each_function_edits_only_its_own_roles(service: OpsService, live) -> No
     [shift] = [s for s in schedule.plan(service.store, service.clock.now())["it1"] if s.full_name == "Nils Natt"]
     assert shift.starts_at.isoformat() == "2025-01-16T07:00:00+00:00"  # 08:00 in Stockholm is 07:00 UTC in January
     assert tib.post(f"/console/oncall/shifts/{shift.id}/end", data={"csrf": tib_csrf}).status_code == 403
-    tib.close()
-    it.close()
 
 
 def test_every_refusal_is_worded_in_swedish_and_english() -> None:

@@ -6,6 +6,7 @@ import re
 
 import httpx
 import psycopg
+
 from postreg_helpers import agent_token, batch, note, nurse_unit, patient_with_order
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import psycopg
 import pytest
-from postreg_helpers import administration, agent_token, batch, note, nurse_unit, patient_with_order, received
 
 from obruten.platform import events
 from obruten.wardkit import tokens
+from postreg_helpers import administration, agent_token, batch, note, nurse_unit, patient_with_order, received
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from postreg_helpers import administration, batch, note, nurse_unit, patient_with_order
 from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform.errors import Conflict, Forbidden, Invalid
@@ -19,6 +18,7 @@ from obruten.postreg.service import PostRegistration
 from obruten.record import medication, staff
 from obruten.record.audit import AuditWriter, DatabaseSink
 from obruten.record.service import Journal
+from postreg_helpers import administration, batch, note, nurse_unit, patient_with_order
 
 
 def run(url: str, work):  # type: ignore[no-untyped-def]

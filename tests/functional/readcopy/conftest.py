@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from obruten.platform.pgserver import DATABASE, PostgresInstance
 from obruten.readcopy.standby import create_standby
 from obruten.record.app import create_app
 from obruten.record.schema import migrate
-from pgtools import free_port, reachable_tempdir
+from pgtools import free_port, reachable_tempdir, wait_for
 
 SECRET = "read-copy-test-secret-" + "y" * 40
 OBRUTEN = str(Path(sys.executable).parent / "obruten")
@@ -42,17 +41,8 @@ class Site:
 
 
 def _wait_http(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the read copy exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
+    wait_for(lambda: httpx.get(url, timeout=2).status_code < 500, timeout, f"{url} to answer", proc=proc,
+             ignore=(httpx.HTTPError,))
 
 
 @pytest.fixture(scope="module")

@@ -15,28 +15,9 @@ import pytest
 from obruten.readcopy import spool
 from obruten.readcopy.standby import wait_replayed
 from obruten.record import audit
+from pgtools import login, wait_for
 
 READ_ONLY_SV = "Läskopian är skrivskyddad – dokumentera i journalen / enligt reservrutin"
-
-
-def login(base: str, username: str = "lakare") -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=15)
-    r = client.post("/api/v1/login", json={"username": username, "password": "demo"})
-    assert r.status_code == 200, r.text
-    client.headers["Authorization"] = f"Bearer {r.json()['token']}"
-    client.units = r.json()["user"]["units"]  # type: ignore[attr-defined]
-    return client
-
-
-def wait_for(check, what: str, timeout: float = 60):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def spooled(site) -> list[spool.SpooledEvent]:  # type: ignore[no-untyped-def]
@@ -45,7 +26,7 @@ def spooled(site) -> list[spool.SpooledEvent]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def patient(site) -> int:  # type: ignore[no-untyped-def]
-    doctor = login(site.journal)
+    doctor = login(site.journal, "lakare")
     ward = doctor.get(f"/api/v1/units/{doctor.units[0]}/patients").json()  # type: ignore[attr-defined]
     return int(ward[0]["id"])
 
@@ -69,8 +50,7 @@ def test_a_note_written_on_the_primary_shows_on_the_read_copy_with_the_banner(si
 def test_an_idle_primary_does_not_make_the_copy_look_behind(site) -> None:  # type: ignore[no-untyped-def]
     with psycopg.connect(site.standby.url(), autocommit=True) as c:
         wait_for(lambda: c.execute("SELECT clock_timestamp() - pg_last_xact_replay_timestamp() > interval '4 s'")
-                 .fetchone()[0],
-                 "the last replayed commit to be older than the staleness limit")
+                 .fetchone()[0], 60, "the last replayed commit to be older than the staleness limit")
     time.sleep(1.5)  # one more refresh of the lag tracker
     status = httpx.get(site.read_copy + "/api/v1/read-copy").json()
     assert status["lag_seconds"] == 0 and status["stale"] is False and status["streaming"] is True
@@ -153,7 +133,7 @@ def test_with_the_primary_killed_users_log_in_and_read_and_every_read_is_spooled
     assert spool.verify(site.read_copy_var / "spool" / "read-copy" / spool.SPOOL_FILE).ok
 
     # the copy cannot know what it misses: its lag grows and the banner turns red
-    wait_for(lambda: httpx.get(site.read_copy + "/api/v1/read-copy").json()["stale"], "the banner to turn red")
+    wait_for(lambda: httpx.get(site.read_copy + "/api/v1/read-copy").json()["stale"], 60, "the banner to turn red")
     assert 'class="readcopy readcopy-stale"' in browser.get(f"/patients/{patient}").text
 
 
@@ -162,7 +142,7 @@ def test_when_the_primary_returns_the_spool_is_shipped_exactly_once(site) -> Non
     total = len(spooled(site))
     with psycopg.connect(site.primary.url(), autocommit=True) as c:
         wait_for(lambda: c.execute("SELECT count(*) FROM audit_event WHERE node = 'read-copy'").fetchone()[0] >= total,
-                 "the shipper to ship the spool", timeout=90)
+                 90, "the shipper to ship the spool")
         count, distinct, top = c.execute("SELECT count(*), count(DISTINCT source_seq), max(source_seq) FROM audit_event"
                                          " WHERE node = 'read-copy'").fetchone()
         grant = c.execute("SELECT purpose, detail FROM audit_event WHERE node = 'read-copy'"
@@ -172,5 +152,5 @@ def test_when_the_primary_returns_the_spool_is_shipped_exactly_once(site) -> Non
     assert audit.verify(site.primary.url()).ok
     assert spool.verify(site.read_copy_var / "spool" / "read-copy" / spool.SPOOL_FILE).ok
     status = wait_for(lambda: (s := httpx.get(site.read_copy + "/api/v1/read-copy").json())["stale"] is False and s,
-                      "the read copy to catch up again")
+                      60, "the read copy to catch up again")
     assert status["streaming"] is True

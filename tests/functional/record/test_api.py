@@ -8,15 +8,9 @@ import httpx
 import psycopg
 import pytest
 
+from pgtools import login
+
 ENTRY_TABLES = ("note", "medication_order", "medication_administration", "referral", "referral_result")
-
-
-def login(server, username: str, password: str = "demo") -> httpx.Client:
-    client = httpx.Client(base_url=server.base, timeout=10)
-    r = client.post("/api/v1/login", json={"username": username, "password": password})
-    assert r.status_code == 200, r.text
-    client.headers["Authorization"] = f"Bearer {r.json()['token']}"
-    return client
 
 
 def counts(url: str) -> dict[str, int]:
@@ -26,17 +20,20 @@ def counts(url: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def doctor(journal_server):
-    return login(journal_server, "lakare")
+    with login(journal_server.base, "lakare") as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
 def nurse(journal_server):
-    return login(journal_server, "sjukskoterska")
+    with login(journal_server.base, "sjukskoterska") as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
 def admin(journal_server):
-    return login(journal_server, "admin")
+    with login(journal_server.base, "admin") as client:
+        yield client
 
 
 def my_patient(client: httpx.Client) -> int:

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pgtools import chromium
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def test_nurse_writes_a_note_and_sees_it(journal_server, browser) -> None:

@@ -4,17 +4,17 @@ documents to it (the journal is left in normal mode afterwards, for the other te
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from obruten.platform.signing import SigningKey, load_or_create_key
-from obruten.status.document import StatusDocument, draft
+from obruten.status.document import StatusDocument
 from obruten.status.ledger import default_trusted_keys
+from unit.status.conftest import make_doc, trust  # noqa: F401  (built documents, shared with the unit tests)
 
 # the ops tests' local SMTP server, HTTP receiver, clock and ops service (no journal needed)
-from ops.conftest import (  # noqa: F401
+from ..ops.conftest import (  # noqa: F401
     clock,
     live,
     make_service,
@@ -25,21 +25,6 @@ from ops.conftest import (  # noqa: F401
     smtp,
     store_location,
 )
-
-
-def trust(var_dir: Path, key: SigningKey) -> None:
-    path = default_trusted_keys(var_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fh.write(key.trusted_line() + "\n")
-
-
-def make_doc(key: SigningKey, version: int, mode: str = "normal", **fields: object) -> StatusDocument:
-    values: dict[str, object] = {"headline": "" if mode == "normal" else f"Test: {mode}",
-                                 "routine": "Pappersjournal enligt reservrutin RR-1",
-                                 "issuer_name": "Tove Beredskap", "issuer_role": "TIB"}
-    values.update(fields)
-    return draft(version=version, mode=mode, **values).signed(key)  # type: ignore[arg-type]
 
 
 class Publisher:

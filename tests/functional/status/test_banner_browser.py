@@ -6,12 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from test_browser import browser  # noqa: F401  (the shared headless-Chromium fixture)
-
 pytestmark = pytest.mark.browser
 
 
-def test_banner_appears_on_the_ward_page_after_a_mode_change(journal_server, publisher, browser) -> None:  # noqa: F811
+def test_banner_appears_on_the_ward_page_after_a_mode_change(journal_server, publisher, browser) -> None:
     publisher.push("normal")
     page = browser.new_page()
     page.goto(journal_server.base + "/login")

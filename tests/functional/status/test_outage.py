@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,24 +18,11 @@ import pytest
 
 from obruten.platform.pgserver import DATABASE, PostgresInstance
 from obruten.record.schema import migrate
-from pgtools import free_port, reachable_tempdir
+from pgtools import free_port, reachable_tempdir, wait_for
 
 CLI = [sys.executable, "-c", "from obruten.cli import main; main()"]
 DISTRIBUTION_S = 10  # R16: every node shows a new message within 10 s
-
-
-def wait_for(what: str, check: Callable[[], bool], timeout: float, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"{what}: the process exited with {proc.returncode}")
-        try:
-            if check():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout} s")
+NOT_YET = (httpx.HTTPError,)  # a server that does not answer yet
 
 
 @pytest.fixture
@@ -81,7 +68,7 @@ def test_status_message_reaches_the_journal_with_its_database_killed(world: dict
     ops = spawn(["--var-dir", str(ops_var), "ops", "serve", "--port", str(ops_port), "--journal-url", pg.url()],
                 base / "ops.log", {})
     procs.append(ops)
-    wait_for("ops service up", lambda: httpx.get(ops_url + "/healthz").status_code == 200, 60, ops)
+    wait_for(lambda: httpx.get(ops_url + "/healthz").status_code == 200, 60, "ops service up", proc=ops, ignore=NOT_YET)
     trusted = httpx.get(ops_url + "/api/v1/status/key").json()["trusted_line"]
     (journal_var / "status").mkdir(parents=True)
     (journal_var / "status" / "trusted_keys").write_text(trusted + "\n")
@@ -92,12 +79,13 @@ def test_status_message_reaches_the_journal_with_its_database_killed(world: dict
     journal = spawn(["--var-dir", str(journal_var), "serve", "--port", str(port)], base / "journal.log",
                     {"OBRUTEN_DATABASE_URL": pg.url(), "OBRUTEN_STATUS_URLS": ops_url, "OBRUTEN_STATUS_POLL_S": "2"})
     procs.append(journal)
-    wait_for("journal up", lambda: httpx.get(journal_url + "/api/v1/health").status_code == 200, 60, journal)
+    wait_for(lambda: httpx.get(journal_url + "/api/v1/health").status_code == 200, 60, "journal up", proc=journal,
+             ignore=NOT_YET)
     assert httpx.get(journal_url + "/api/v1/status").json()["document"] is None
 
     pg.kill()  # SIGKILL the journal's PostgreSQL
-    wait_for("journal notices its database is gone",
-             lambda: httpx.get(journal_url + "/api/v1/health", timeout=5).status_code == 503, 30, journal)
+    wait_for(lambda: httpx.get(journal_url + "/api/v1/health", timeout=5).status_code == 503, 30,
+             "journal notices its database is gone", proc=journal, ignore=NOT_YET)
 
     issued = subprocess.run(
         CLI + ["--var-dir", str(base / "cli-var"), "status", "set", "--mode", "reservrutin", "--unit", "S1-AVD10",
@@ -113,7 +101,7 @@ def test_status_message_reaches_the_journal_with_its_database_killed(world: dict
         doc = httpx.get(journal_url + "/api/v1/status", timeout=2).json()["document"]
         return bool(doc) and doc["version"] == version
 
-    wait_for("the journal's API shows the new message", journal_has_it, DISTRIBUTION_S, journal)
+    wait_for(journal_has_it, DISTRIBUTION_S, "the journal's API shows the new message", proc=journal, ignore=NOT_YET)
     page = httpx.get(journal_url + "/login", timeout=5).text
     assert 'id="status-banner"' in page and "Journaldatabasen har kraschat" in page
     assert "Pappersjournal enligt RR-1" in page and "S1-AVD10" in page

@@ -8,15 +8,7 @@ import psycopg
 import pytest
 
 from obruten.record.status_api import OVERRIDE_COOKIE
-
-
-def login(base: str, username: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=10)
-    r = client.post("/api/v1/login", json={"username": username, "password": "demo"})
-    assert r.status_code == 200, r.text
-    client.headers["Authorization"] = f"Bearer {r.json()['token']}"
-    client.units = r.json()["user"]["units"]  # type: ignore[attr-defined]
-    return client
+from pgtools import login
 
 
 def patient_on(client: httpx.Client, unit: str) -> int:

@@ -18,14 +18,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from journal_process import JournalProcess, wait_for
-from postreg_helpers import agent_token, nurse_unit, patient_with_order
 
+from journal_process import JournalProcess
 from obruten.postreg.models import DowntimeEntry
 from obruten.ward_agent.downtime_store import DowntimeStore
-from pgtools import reachable_tempdir
+from pgtools import reachable_tempdir, wait_for
+from postreg_helpers import agent_token, nurse_unit, patient_with_order
 
 N = 600
+WAIT_S = 120
 
 
 @pytest.fixture
@@ -88,7 +89,7 @@ def test_killing_the_submitter_between_ack_and_saving_it_neither_loses_nor_doubl
     keys = local_keys(agent_store)
     # The fault window made wide: the journal has acknowledged the first batch, the agent has not saved that yet.
     proc = submitter(agent_store, journal, "--max-entries", "50", "--pause-after-ack", "30", "--interval", "0.1")
-    wait_for(lambda: len(journal_keys(journal.db_url, keys)) >= 50, "the journal to acknowledge the first batch")
+    wait_for(lambda: len(journal_keys(journal.db_url, keys)) >= 50, WAIT_S, "the journal to acknowledge the first batch")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert local_states(agent_store) == {"queued": N}, "the agent must not believe anything was submitted"
@@ -107,13 +108,13 @@ def test_killing_the_journal_mid_submission_neither_loses_nor_doubles(journal, a
     keys = local_keys(agent_store)
     proc = submitter(agent_store, journal, "--max-entries", "20", "--interval", "0.1")
     try:
-        wait_for(lambda: 0 < len(journal_keys(journal.db_url, keys)) < N / 2, "the first batches to arrive")
+        wait_for(lambda: 0 < len(journal_keys(journal.db_url, keys)) < N / 2, WAIT_S, "the first batches to arrive")
         journal.kill()
         seen_by_journal = len(journal_keys(journal.db_url, keys))
         assert seen_by_journal < N
-        wait_for(lambda: local_states(agent_store).get("queued", 0) > 0, "the agent to keep entries queued")
+        wait_for(lambda: local_states(agent_store).get("queued", 0) > 0, WAIT_S, "the agent to keep entries queued")
         journal.start()
-        wait_for(lambda: local_states(agent_store) == {"submitted": N}, "the agent to submit everything")
+        wait_for(lambda: local_states(agent_store) == {"submitted": N}, WAIT_S, "the agent to submit everything")
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
@@ -136,16 +137,16 @@ def test_killing_the_journal_inside_its_receiving_transaction_keeps_nothing_half
                     "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND state = 'active'"
                     " AND query LIKE '%%pg_advisory_xact_lock%%'")]
 
-            wait_for(lambda: bool(waiting()), "the journal's receiving transaction to wait at its lock")
+            wait_for(lambda: bool(waiting()), WAIT_S, "the journal's receiving transaction to wait at its lock")
             in_flight = waiting()
             journal.kill()
             holder.execute("SELECT pg_advisory_unlock(hashtext('postreg'), hashtext(%s))", (unit,))
             wait_for(lambda: not set(in_flight) & {r[0] for r in holder.execute("SELECT pid FROM pg_stat_activity")},
-                     "PostgreSQL to end the dead journal's transaction")
+                     WAIT_S, "PostgreSQL to end the dead journal's transaction")
             assert journal_keys(journal.db_url, keys) == [], "a batch whose transaction never committed was kept"
             assert local_states(agent_store) == {"queued": N}
             journal.start()
-            wait_for(lambda: local_states(agent_store) == {"submitted": N}, "the agent to submit everything")
+            wait_for(lambda: local_states(agent_store) == {"submitted": N}, WAIT_S, "the agent to submit everything")
         finally:
             proc.terminate()
             proc.communicate(timeout=30)

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from agent_app import Served, store_path, ward_pc
-from postreg_helpers import agent_token, kit_data, nurse_unit, received
 
+from agent_app import Served, store_path, ward_pc
 from obruten.platform.i18n import STOCKHOLM
 from pgtools import free_port
+from postreg_helpers import agent_token, kit_data, nurse_unit, received
 
 
 @pytest.fixture(scope="module")

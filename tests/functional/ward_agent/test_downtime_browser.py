@@ -11,20 +11,14 @@ from datetime import datetime, timedelta
 
 import psycopg
 import pytest
+
 from agent_app import Served, store_path, ward_pc
 from journal_process import JournalProcess
+from obruten.platform.i18n import STOCKHOLM
+from pgtools import reachable_tempdir
 from postreg_helpers import agent_token, kit_data, nurse_unit
 
-from obruten.platform.i18n import STOCKHOLM
-from pgtools import chromium, reachable_tempdir
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def test_document_during_downtime_then_review_and_find_it_in_the_record(tmp_path, region_url, browser) -> None:

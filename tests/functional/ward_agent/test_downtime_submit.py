@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from postreg_helpers import agent_token, nurse_unit, patient_with_order, received
-
 from obruten.postreg.models import DowntimeEntry
 from obruten.ward_agent.downtime_store import DowntimeStore
 from obruten.ward_agent.downtime_submit import Submitter
+from postreg_helpers import agent_token, nurse_unit, patient_with_order, received
 
 
 def entry(patient: int, body: str) -> DowntimeEntry:
