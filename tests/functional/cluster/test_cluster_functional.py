@@ -77,6 +77,7 @@ def test_switchover_loses_no_acknowledged_write(cluster: Topology) -> None:
     assert report.order_numbers_unique and report.order_numbers_repeated_after_fault == 0
 
 
+@pytest.mark.fault
 def test_primary_crash_fails_over_with_zero_acknowledged_writes_lost(cluster: Topology) -> None:
     report = scenarios.run(cluster, "primary-crash", _say, rate=100, warmup=1.5, timeout=120)
     assert report.leader_after != report.leader_before
@@ -91,6 +92,7 @@ def test_primary_crash_fails_over_with_zero_acknowledged_writes_lost(cluster: To
     members.wait_for(cluster, scenarios.healthy(cluster), "a healthy cluster", 60)
 
 
+@pytest.mark.fault
 def test_losing_the_synchronous_standby_moves_the_guarantee_to_the_read_copy(cluster: Topology) -> None:
     report = scenarios.run(cluster, "sync-standby-loss", _say, rate=100, warmup=1.5, timeout=90)
     # detected = the killed site left the quorum and another standby (the read copy: the other site

@@ -81,6 +81,7 @@ def test_a_tampered_spool_is_not_shipped(primary_url: str, tmp_path: Path) -> No
     assert result.returncode == 1 and "BROKEN at event 8" in result.stderr
 
 
+@pytest.mark.fault
 def test_sigkill_mid_ship_then_restart_ships_every_event_exactly_once(primary_url: str, tmp_path: Path) -> None:
     total = 4000
     _primary_events(primary_url, 3)

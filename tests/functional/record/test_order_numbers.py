@@ -11,6 +11,7 @@ import subprocess
 import time
 
 import psycopg
+import pytest
 
 from obruten.platform.pgserver import DATABASE, PostgresInstance, pg_bin
 from obruten.record.schema import migrate
@@ -22,6 +23,7 @@ def issue(url: str, n: int) -> list[str]:
         return [c.execute("SELECT next_order_number('lab')").fetchone()[0] for _ in range(n)]
 
 
+@pytest.mark.fault
 def test_restart_crash_and_restore_never_repeat_a_number() -> None:
     base = reachable_tempdir("obruten-orders-")
     archive = base / "archive"

@@ -55,6 +55,7 @@ def spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen:
                                 env={**os.environ, **env}, start_new_session=True)
 
 
+@pytest.mark.fault
 def test_status_message_reaches_the_journal_with_its_database_killed(world: dict[str, object]) -> None:
     base: Path = world["base"]  # type: ignore[assignment]
     pg: PostgresInstance = world["pg"]  # type: ignore[assignment]

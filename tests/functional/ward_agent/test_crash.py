@@ -85,6 +85,7 @@ def submitter(store: Path, journal: JournalProcess, *extra: str) -> subprocess.P
         stdout=subprocess.PIPE, text=True)
 
 
+@pytest.mark.fault
 def test_killing_the_submitter_between_ack_and_saving_it_neither_loses_nor_doubles(journal, agent_store) -> None:
     keys = local_keys(agent_store)
     # The fault window made wide: the journal has acknowledged the first batch, the agent has not saved that yet.
@@ -104,6 +105,7 @@ def test_killing_the_submitter_between_ack_and_saving_it_neither_loses_nor_doubl
     assert len(received) == N and set(received) == keys
 
 
+@pytest.mark.fault
 def test_killing_the_journal_mid_submission_neither_loses_nor_doubles(journal, agent_store) -> None:
     keys = local_keys(agent_store)
     proc = submitter(agent_store, journal, "--max-entries", "20", "--interval", "0.1")
@@ -123,6 +125,7 @@ def test_killing_the_journal_mid_submission_neither_loses_nor_doubles(journal, a
     assert len(received) == N and set(received) == keys
 
 
+@pytest.mark.fault
 def test_killing_the_journal_inside_its_receiving_transaction_keeps_nothing_half_done(journal, agent_store) -> None:
     """Deterministic: the journal's receiving transaction is held at its per-unit lock, then the journal
     process is SIGKILLed; PostgreSQL must roll that batch back, and the agent must send it again."""
