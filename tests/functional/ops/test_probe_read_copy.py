@@ -15,7 +15,7 @@ from obruten.ops.clock import SystemClock
 from obruten.ops.findings import Finding
 from obruten.ops.probe_database import ReadCopyProbe
 from obruten.platform.pgserver import DATABASE, PostgresInstance, pg_bin
-from pgtools import free_port, reachable_tempdir
+from pgtools import free_port, reachable_tempdir, wait_for
 
 SMALL = {"shared_buffers": "32MB", "max_connections": "30"}
 
@@ -79,10 +79,8 @@ def test_standby_in_step_falls_behind_when_replay_pauses_and_catches_up(primary_
 
 
 def _replayed(standby: psycopg.Connection, rows: int, limit_s: float = 30) -> None:
-    deadline = time.monotonic() + limit_s
-    while standby.execute("SELECT count(*) FROM tick").fetchone()[0] < rows:  # type: ignore[index]
-        assert time.monotonic() < deadline, "the standby never replayed the insert"
-        time.sleep(0.1)
+    wait_for(lambda: standby.execute("SELECT count(*) FROM tick").fetchone()[0] >= rows, limit_s,  # type: ignore[index]
+             "the standby to replay the insert")
 
 
 def test_a_primary_is_not_a_read_copy_and_silence_is_down(primary_and_standby) -> None:

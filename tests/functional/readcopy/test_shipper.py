@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -19,7 +18,7 @@ from obruten.readcopy.shipper import ship
 from obruten.readcopy.spool import Spool
 from obruten.record import audit
 from obruten.record.audit import AuditEvent, AuditWriter, DatabaseSink
-from pgtools import fresh_database
+from pgtools import fresh_database, wait_for
 
 OBRUTEN = str(Path(sys.executable).parent / "obruten")
 
@@ -91,9 +90,8 @@ def test_sigkill_mid_ship_then_restart_ships_every_event_exactly_once(primary_ur
             "asyncio.run(ship(Path(sys.argv[1]), sys.argv[2], batch=40, pause=0.03))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(directory), primary_url])
     try:
-        while proc.poll() is None and _counts(primary_url, "rc")[0] < 400:
-            time.sleep(0.02)
-        assert proc.poll() is None, "the shipper finished before it could be killed; ship more events"
+        wait_for(lambda: _counts(primary_url, "rc")[0] >= 400, 60, "400 events shipped (if the shipper finished "
+                 "first, ship more events)", proc=proc, interval=0.02)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(30)

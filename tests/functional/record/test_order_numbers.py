@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 
 import psycopg
 import pytest
 
 from obruten.platform.pgserver import DATABASE, PostgresInstance, pg_bin
 from obruten.record.schema import migrate
-from pgtools import free_port, reachable_tempdir
+from pgtools import free_port, reachable_tempdir, wait_for
+
+
+def in_recovery(url: str) -> bool:
+    with psycopg.connect(url, autocommit=True) as c:
+        return bool(c.execute("SELECT pg_is_in_recovery()").fetchone()[0])  # type: ignore[index]
 
 
 def issue(url: str, n: int) -> list[str]:
@@ -56,10 +60,8 @@ def test_restart_crash_and_restore_never_repeat_a_number() -> None:
         lost = issue(primary.url(), 5)  # handed out after the restore point: labels already printed
         with psycopg.connect(primary.url(), autocommit=True) as c:
             c.execute("SELECT pg_switch_wal()")
-            deadline = time.monotonic() + 30
-            while c.execute("SELECT last_failed_wal IS NULL AND archived_count > 0 FROM pg_stat_archiver").fetchone()[0] \
-                    is not True and time.monotonic() < deadline:
-                time.sleep(0.1)
+            wait_for(lambda: c.execute("SELECT last_failed_wal IS NULL AND archived_count > 0 FROM pg_stat_archiver")
+                     .fetchone()[0] is True, 30, "the WAL segment to be archived")
         primary.stop()
 
         shutil.copytree(backup, restored.data_dir)
@@ -71,13 +73,7 @@ def test_restart_crash_and_restore_never_repeat_a_number() -> None:
         (restored.data_dir / "recovery.signal").touch()
         restored.user.own(restored.data_dir)
         restored.start()
-        deadline = time.monotonic() + 60
-        while True:
-            with psycopg.connect(restored.url(), autocommit=True) as c:
-                if not c.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
-                    break
-            assert time.monotonic() < deadline, "the restored server never finished recovery"
-            time.sleep(0.2)
+        wait_for(lambda: not in_recovery(restored.url()), 60, "the restored server to finish recovery")
         after = issue(restored.url(), 10)
     finally:
         restored.stop(mode="immediate")
