@@ -132,7 +132,8 @@ def _metric_name(call: ast.Call, kinds: set[str]) -> str | None:
     return name if re.fullmatch(r"obruten_[a-z0-9_]+", name) else None
 
 
-def metric_names() -> set[str]:
+@cache
+def metric_names() -> frozenset[str]:
     trees = [ast.parse(path.read_text(encoding="utf-8")) for path in sorted(SOURCE.rglob("*.py"))]
     classes = [n for tree in trees for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
     kinds = set(METRIC_KINDS)
@@ -142,8 +143,8 @@ def metric_names() -> set[str]:
         if more <= kinds:
             break
         kinds |= more
-    return {name for tree in trees for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and (name := _metric_name(node, kinds))}
+    return frozenset(name for tree in trees for node in ast.walk(tree)
+                     if isinstance(node, ast.Call) and (name := _metric_name(node, kinds)))
 
 
 def test_the_metrics_are_found() -> None:
