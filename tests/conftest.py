@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
@@ -70,6 +71,20 @@ def login() -> Iterator[Callable[..., Session]]:
 
     def make(base: Any, username: str, password: str = "demo", **kw: Any) -> Session:
         made.append(log_in(base, username, password, **kw))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def http() -> Iterator[Callable[..., httpx.Client]]:
+    """``http(base)``: a plain client for real HTTP (not logged in), closed after the test."""
+    made: list[httpx.Client] = []
+
+    def make(base: Any, timeout: float = 10, **kw: Any) -> httpx.Client:
+        made.append(httpx.Client(base_url=base, timeout=timeout, **kw))
         return made[-1]
 
     yield make

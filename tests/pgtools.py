@@ -55,11 +55,18 @@ class Session(httpx.Client):
     csrf: str = ""
     units: list[str]
 
+    def __enter__(self) -> Session:  # already open (it logged in): ``with login(...) as c`` closes it after
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def login(base: str | httpx.URL, username: str, password: str = "demo", *,
-          app: Literal["journal", "ops"] = "journal", timeout: float = 15) -> Session:
-    """Log in over real HTTP the way a user does; the caller closes the client (or uses the ``login``
-    fixture, which does)."""
+          app: Literal["journal", "web", "ops"] = "journal", timeout: float = 15) -> Session:
+    """Log in over real HTTP the way a user does: to the journal's API (``journal``), its pages
+    (``web``: the login form, a session cookie) or the ops console (``ops``). The caller closes the
+    client (or uses the ``login`` fixture, which does)."""
     client = Session(base_url=base, timeout=timeout)
     client.units = []
     if app == "journal":
@@ -68,6 +75,13 @@ def login(base: str | httpx.URL, username: str, password: str = "demo", *,
         client.token = r.json()["token"]
         client.headers["Authorization"] = f"Bearer {client.token}"
         client.units = r.json()["user"]["units"]
+    elif app == "web":
+        form = client.get("/login")
+        found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert found, "no CSRF token on the login page"
+        r = client.post("/login", data={"csrf": found.group(1), "username": username, "password": password,
+                                        "next": "/"})
+        assert r.status_code == 303, r.text
     else:
         r = client.post("/login", data={"username": username, "password": password})
         assert r.status_code == 303, r.text

@@ -27,9 +27,9 @@ def _token(client: httpx.Client, user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {resp.json()['token']}"}
 
 
-def test_api_acknowledges_and_records_who(service: OpsService, live) -> None:
+def test_api_acknowledges_and_records_who(service: OpsService, live, http) -> None:
     alarm = _fire(service)
-    client = httpx.Client(base_url=live.base, timeout=10)
+    client = http(live.base)
     assert client.get("/api/v1/alarms").status_code == 401
     assert client.post("/api/v1/session", json={"username": "it", "password": "wrong"}).status_code == 401
     it = _token(client, "it")
@@ -41,9 +41,9 @@ def test_api_acknowledges_and_records_who(service: OpsService, live) -> None:
     assert [t["action"] for t in shown["transitions"]] == ["fired", "notified", "acknowledged"]
 
 
-def test_signed_link_acknowledges_as_that_person_only_on_post(service: OpsService, live) -> None:
+def test_signed_link_acknowledges_as_that_person_only_on_post(service: OpsService, live, http) -> None:
     alarm = _fire(service)
-    client = httpx.Client(base_url=live.base, timeout=10)
+    client = http(live.base)
     link = notifications.ack_link(service.signer, live.base, alarm.id, 1)
     path = link.removeprefix(live.base)
     page = client.get(path)
@@ -56,8 +56,8 @@ def test_signed_link_acknowledges_as_that_person_only_on_post(service: OpsServic
     assert acked is not None and acked.state == "acknowledged" and acked.acked_by == "it"
 
 
-def test_preparedness_only_by_tib_and_incidents_by_hand(service: OpsService, live) -> None:
-    client = httpx.Client(base_url=live.base, timeout=10)
+def test_preparedness_only_by_tib_and_incidents_by_hand(service: OpsService, live, http) -> None:
+    client = http(live.base)
     it, tib = _token(client, "it"), _token(client, "tib")
     change = {"level": "stabsläge", "reason": "Övning"}
     assert client.post("/api/v1/preparedness", json=change, headers=it).status_code == 403

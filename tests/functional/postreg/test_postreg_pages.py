@@ -7,16 +7,8 @@ import re
 import httpx
 import psycopg
 
+from pgtools import login
 from postreg_helpers import agent_token, batch, note, nurse_unit, patient_with_order
-
-
-def logged_in(base: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=20)
-    page = client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    r = client.post("/login", data={"csrf": token, "username": "sjukskoterska", "password": "demo", "next": "/"})
-    assert r.status_code == 303
-    return client
 
 
 def csrf(html: str) -> str:
@@ -33,7 +25,7 @@ def test_review_confirm_and_reject_through_the_pages(journal_server) -> None:
     with psycopg.connect(journal_server.db_url) as c:
         ids = {k: c.execute("SELECT id FROM postreg_entry WHERE idempotency_key = %s", (k,)).fetchone()[0]
                for k in (keep["key"], drop["key"])}
-    client = logged_in(journal_server.base)
+    client = login(journal_server.base, "sjukskoterska", app="web", timeout=20)
     try:
         units = client.get("/units").text
         assert re.search(rf'href="/postreg/{unit}">\d+ att efterregistrera', units)

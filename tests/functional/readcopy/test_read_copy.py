@@ -13,10 +13,11 @@ import httpx
 import psycopg
 import pytest
 
+import pgtools
 from obruten.readcopy import spool
 from obruten.readcopy.standby import wait_replayed
 from obruten.record import audit
-from pgtools import login, wait_for
+from pgtools import wait_for
 
 READ_ONLY_SV = "Läskopian är skrivskyddad – dokumentera i journalen / enligt reservrutin"
 
@@ -27,8 +28,8 @@ def spooled(site) -> list[spool.SpooledEvent]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def patient(site) -> int:  # type: ignore[no-untyped-def]
-    doctor = login(site.read_copy, "lakare")  # the read copy answers whether or not the primary runs
-    ward = doctor.get(f"/api/v1/units/{doctor.units[0]}/patients").json()  # type: ignore[attr-defined]
+    with pgtools.login(site.read_copy, "lakare") as doctor:  # the read copy answers with or without the primary
+        ward = doctor.get(f"/api/v1/units/{doctor.units[0]}/patients").json()
     return int(ward[0]["id"])
 
 
@@ -50,7 +51,7 @@ def stranger_to(site, nurse, nth: int = 0) -> int:  # type: ignore[no-untyped-de
         return c.execute("SELECT id FROM patient WHERE id NOT IN (SELECT patient_id FROM admission_current"
                          " WHERE unit_id = ANY(%s)) ORDER BY id LIMIT 1 OFFSET %s", (nurse.units, nth)).fetchone()[0]
 
-def test_a_note_written_on_the_primary_shows_on_the_read_copy_with_the_banner(primary_up, site, patient) -> None:  # type: ignore[no-untyped-def]
+def test_a_note_written_on_the_primary_shows_on_the_read_copy_with_the_banner(primary_up, site, patient, login) -> None:  # type: ignore[no-untyped-def]
     title = f"Läskopiekontroll {uuid.uuid4().hex[:8]}"
     r = login(site.journal, "sjukskoterska").post(f"/api/v1/patients/{patient}/notes",
                                                   json={"kind": "omvardnad", "title": title, "body": "Mår bra."})
@@ -62,12 +63,13 @@ def test_a_note_written_on_the_primary_shows_on_the_read_copy_with_the_banner(pr
     assert 'id="read-copy-banner"' in page.text and "Läskopia — uppgifter per" in page.text
     assert "s efter)" in page.text and 'class="readcopy"' in page.text
     assert "@media print" in page.text  # the banner stays on printouts
-    english = nurse.get(f"/patients/{patient}", cookies={"lang": "en"})
+    nurse.cookies.set("lang", "en")  # (per-request cookies are deprecated in httpx)
+    english = nurse.get(f"/patients/{patient}")
     assert "Read copy — data as of" in english.text and "s behind)" in english.text
 
 
 def test_an_idle_primary_does_not_make_the_copy_look_behind(primary_up, site, patient) -> None:  # type: ignore[no-untyped-def]
-    with login(site.journal, "sjukskoterska") as nurse:  # one commit to replay, then nothing
+    with pgtools.login(site.journal, "sjukskoterska") as nurse:  # one commit to replay, then nothing
         r = nurse.post(f"/api/v1/patients/{patient}/notes", json={"kind": "omvardnad", "title": "Före", "body": "x"})
         assert r.status_code == 201, r.text
     with psycopg.connect(site.standby.url(), autocommit=True) as c:
@@ -83,7 +85,7 @@ def test_an_idle_primary_does_not_make_the_copy_look_behind(primary_up, site, pa
     assert set(status) >= {"as_of", "lag_seconds", "stale"}
 
 
-def test_every_write_is_refused_with_the_reason(site, patient) -> None:  # type: ignore[no-untyped-def]
+def test_every_write_is_refused_with_the_reason(site, patient, login) -> None:  # type: ignore[no-untyped-def]
     nurse = login(site.read_copy, "sjukskoterska")
     r = nurse.post(f"/api/v1/patients/{patient}/notes", json={"kind": "omvardnad", "body": "x"})
     assert r.status_code == 503 and "read-only" in r.json()["error"] and r.json()["read_copy"] is True
@@ -126,14 +128,15 @@ def test_in_chromium_the_banner_shows_and_prints_and_write_links_are_hidden(site
 
 
 @pytest.mark.fault
-def test_with_the_primary_killed_users_log_in_and_read_and_every_read_is_spooled(primary_up, site, patient) -> None:  # type: ignore[no-untyped-def]
+def test_with_the_primary_killed_users_log_in_and_read_and_every_read_is_spooled(primary_up, site, patient, login,
+                                                                                  http) -> None:  # type: ignore[no-untyped-def]
     before = len(spooled(site))
     site.primary.kill()
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(site.primary.url(), connect_timeout=2)
 
     # a fresh login on the read copy (accounts come from the replica; sessions need no writes)
-    browser = httpx.Client(base_url=site.read_copy, timeout=15)
+    browser = http(site.read_copy, timeout=15)
     form = browser.get("/login")
     csrf = form.cookies.get("obruten_csrf") or browser.cookies.get("obruten_csrf")
     r = browser.post("/login", data={"username": "lakare", "password": "demo", "csrf": csrf, "next": "/"})
@@ -163,7 +166,7 @@ def test_with_the_primary_killed_users_log_in_and_read_and_every_read_is_spooled
 
 
 @pytest.mark.fault
-def test_when_the_primary_returns_the_spool_is_shipped_exactly_once(site) -> None:  # type: ignore[no-untyped-def]
+def test_when_the_primary_returns_the_spool_is_shipped_exactly_once(site, login) -> None:  # type: ignore[no-untyped-def]
     # an outage of its own: an emergency grant and a read are spooled while the primary is down
     if site.primary.is_running():
         site.primary.kill()
@@ -172,7 +175,6 @@ def test_when_the_primary_returns_the_spool_is_shipped_exactly_once(site) -> Non
     granted = nurse.post(f"/api/v1/patients/{stranger}/emergency-access", json={"reason": "Akut, journalen nere"})
     assert granted.status_code == 201 and granted.json()["local"] is True
     assert nurse.get(f"/api/v1/patients/{stranger}").status_code == 200
-    nurse.close()
     site.primary.start()
     total = len(spooled(site))
     with psycopg.connect(site.primary.url(), autocommit=True) as c:

@@ -111,9 +111,9 @@ def test_delivery_to_webhook_email_and_node_with_retry(service: OpsService, tmp_
     assert [a["ok"] for a in attempts] == [0, 1]
 
 
-def test_api_and_console(service: OpsService, live, tmp_path: Path) -> None:
+def test_api_and_console(service: OpsService, live, tmp_path: Path, http) -> None:
     make_issuer(service, tmp_path)
-    client = httpx.Client(base_url=live.base, timeout=10)
+    client = http(live.base)
     assert client.get("/api/v1/status").json() == {"document": None, "mode": "normal"}
     body = {"mode": "reservrutin", "headline": "Journalen nere", "routine": "RR-1", "reason": "Beslut",
             "next_update": "30m", "affected_systems": ["journal"]}
@@ -128,7 +128,7 @@ def test_api_and_console(service: OpsService, live, tmp_path: Path) -> None:
     assert r.status_code == 201, r.text
     assert client.get("/api/v1/status").json()["document"]["version"] == r.json()["document"]["version"]
 
-    web = httpx.Client(base_url=live.base, timeout=10)
+    web = http(live.base)
     assert web.post("/login", data={"username": "tib", "password": "demo"}).status_code == 303
     page = web.get("/console/status")
     assert page.status_code == 200 and 'id="status-banner"' in page.text and "RR-1" in page.text

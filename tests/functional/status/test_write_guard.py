@@ -3,12 +3,15 @@ unit (423 naming the routine), other units keep writing, an override goes throug
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import httpx
 import psycopg
 import pytest
 
+import pgtools
 from obruten.record.status_api import OVERRIDE_COOKIE
-from pgtools import login
+from pgtools import Session
 
 
 def patient_on(client: httpx.Client, unit: str) -> int:
@@ -18,10 +21,10 @@ def patient_on(client: httpx.Client, unit: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def doctor(journal_server) -> httpx.Client:  # type: ignore[no-untyped-def]
-    client = login(journal_server.base, "lakare")
-    assert len(client.units) >= 2  # type: ignore[attr-defined]
-    return client
+def doctor(journal_server) -> Iterator[Session]:  # type: ignore[no-untyped-def]
+    with pgtools.login(journal_server.base, "lakare") as client:
+        assert len(client.units) >= 2
+        yield client
 
 
 def note(text: str) -> dict[str, str]:
@@ -61,7 +64,7 @@ def test_region_wide_reserve_routine_blocks_every_unit(journal_server, publisher
     assert r.status_code == 201, r.text
 
 
-def test_override_with_a_reason_is_let_through_and_audited(journal_server, publisher, doctor) -> None:
+def test_override_with_a_reason_is_let_through_and_audited(journal_server, publisher, doctor, login) -> None:
     unit = doctor.units[0]
     doc = publisher.push("normal", headline="Avdelningen på reservrutin", unit_modes={unit: "reservrutin"},
                          routine="RR-1")
@@ -85,12 +88,12 @@ def test_override_with_a_reason_is_let_through_and_audited(journal_server, publi
 
 
 def test_ui_refuses_with_the_routine_and_override_form_lets_the_doctor_through(journal_server, publisher,
-                                                                                 doctor) -> None:
+                                                                                 doctor, http) -> None:
     unit = doctor.units[0]
     publisher.push("normal", headline="Avdelningen på reservrutin", unit_modes={unit: "reservrutin"},
                    routine="Blankett RR-7")
     patient = patient_on(doctor, unit)
-    web = httpx.Client(base_url=journal_server.base, timeout=10)
+    web = http(journal_server.base)
     login_page = web.get("/login")
     assert 'id="status-banner"' in login_page.text and "Blankett RR-7" in login_page.text
     csrf = login_page.text.split('name="csrf" value="')[1].split('"')[0]

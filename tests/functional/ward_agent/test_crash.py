@@ -92,7 +92,7 @@ def test_killing_the_submitter_between_ack_and_saving_it_neither_loses_nor_doubl
     proc = submitter(agent_store, journal, "--max-entries", "50", "--pause-after-ack", "30", "--interval", "0.1")
     wait_for(lambda: len(journal_keys(journal.db_url, keys)) >= 50, WAIT_S, "the journal to acknowledge the first batch")
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.communicate(timeout=30)  # reaps it and closes its stdout pipe
     assert local_states(agent_store) == {"queued": N}, "the agent must not believe anything was submitted"
     assert len(journal_keys(journal.db_url, keys)) == 50
 

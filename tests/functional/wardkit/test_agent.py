@@ -22,7 +22,7 @@ from obruten.ward_agent.app import create_app
 from obruten.ward_agent.settings import AgentSettings
 from obruten.wardkit import build
 from obruten.wardkit.tokens import agent_token
-from pgtools import Served, reachable_tempdir
+from pgtools import Served, reachable_tempdir, wait_for
 
 from .conftest import CHROMIUM_ARGS, NOW, Ward
 
@@ -343,12 +343,9 @@ def test_agent_shows_the_regions_status_message(settings: AgentSettings, publish
                            status_trusted_keys=keys)
         client = page(followed, agent)
         # the follower polls in the background: the banner appears within its poll interval
-        import time
-
-        deadline = time.monotonic() + 10
-        while 'id="status-banner"' not in (index := client.get("/").text) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert 'id="status-banner"' in index and "Journalen nere" in index and "Pappersjournal RR-1" in index
+        index = wait_for(lambda: 'id="status-banner"' in (text := client.get("/").text) and text, 10,
+                         "the status banner on the agent's page")
+        assert "Journalen nere" in index and "Pappersjournal RR-1" in index
         # a push of an older or foreign message is refused and changes nothing
         stranger = load_or_create_key(tmp_path / "stranger.pem")
         forged = draft(version=200, mode="normal", headline="", routine="", issuer_name="X",
@@ -360,3 +357,4 @@ def test_agent_shows_the_regions_status_message(settings: AgentSettings, publish
         assert "Journalen åter" in client.get("/").text
     finally:
         server.shutdown()
+        server.server_close()
