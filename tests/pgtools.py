@@ -69,27 +69,31 @@ def login(base: str | httpx.URL, username: str, password: str = "demo", *,
     client (or uses the ``login`` fixture, which does)."""
     client = Session(base_url=base, timeout=timeout)
     client.units = []
-    if app == "journal":
-        r = client.post("/api/v1/login", json={"username": username, "password": password})
-        assert r.status_code == 200, r.text
-        client.token = r.json()["token"]
-        client.headers["Authorization"] = f"Bearer {client.token}"
-        client.units = r.json()["user"]["units"]
-    elif app == "web":
-        form = client.get("/login")
-        found = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert found, "no CSRF token on the login page"
-        r = client.post("/login", data={"csrf": found.group(1), "username": username, "password": password,
-                                        "next": "/"})
-        assert r.status_code == 303, r.text
-    else:
-        r = client.post("/login", data={"username": username, "password": password})
-        assert r.status_code == 303, r.text
-        page = client.get("/console")
-        assert page.status_code == 200, page.text
-        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-        assert found, "no CSRF token on the console page"
-        client.csrf = found.group(1)
+    try:
+        if app == "journal":
+            r = client.post("/api/v1/login", json={"username": username, "password": password})
+            assert r.status_code == 200, r.text
+            client.token = r.json()["token"]
+            client.headers["Authorization"] = f"Bearer {client.token}"
+            client.units = r.json()["user"]["units"]
+        elif app == "web":
+            form = client.get("/login")
+            found = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert found, "no CSRF token on the login page"
+            r = client.post("/login", data={"csrf": found.group(1), "username": username, "password": password,
+                                            "next": "/"})
+            assert r.status_code == 303, r.text
+        else:
+            r = client.post("/login", data={"username": username, "password": password})
+            assert r.status_code == 303, r.text
+            page = client.get("/console")
+            assert page.status_code == 200, page.text
+            found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert found, "no CSRF token on the console page"
+            client.csrf = found.group(1)
+    except BaseException:
+        client.close()  # a failed login leaves no open connection behind
+        raise
     return client
 
 
