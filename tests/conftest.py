@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,15 +115,34 @@ class LiveServer:
         self.db_url, self.base, self.var_dir = url, base, var_dir
 
 
-@pytest.fixture(scope="session")
-def journal_server(region_url: str) -> Iterator[LiveServer]:
-    """The journal web app served by uvicorn on a free port, in a background thread."""
+@contextmanager
+def serve_journal(region_url: str) -> Iterator[LiveServer]:
+    """The journal web app on the region's database with a var dir of its own (its own status
+    ledger and keys), served by uvicorn on a free port in a background thread."""
+    # imported here, not at the top: the unit tier loads this conftest and needs no web app
     from obruten.platform import config as config_mod
     from obruten.record.app import create_app
 
     var_dir = reachable_tempdir("obruten-web-")
     cfg = config_mod.load(environ={}, var_dir=var_dir, secret_key="test-secret-" + "x" * 40)
     served = Served(create_app(cfg, region_url), what="the journal server")
-    yield LiveServer(region_url, served.base, var_dir)
-    served.stop()
-    shutil.rmtree(var_dir, ignore_errors=True)
+    try:
+        yield LiveServer(region_url, served.base, var_dir)
+    finally:
+        served.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def journal_server(region_url: str) -> Iterator[LiveServer]:
+    """The journal shared by the session's tests (leave it as you found it: normal mode)."""
+    with serve_journal(region_url) as server:
+        yield server
+
+
+@pytest.fixture
+def own_journal_server(region_url: str) -> Iterator[LiveServer]:
+    """A journal of the test's own, for a test that leaves state the shared one must not keep
+    (e.g. a status version from the future, which would refuse every later message)."""
+    with serve_journal(region_url) as server:
+        yield server

@@ -77,12 +77,13 @@ def test_mode_change_is_a_system_event_on_the_incident_timeline(service: OpsServ
 
 
 def test_delivery_to_webhook_email_and_node_with_retry(service: OpsService, tmp_path: Path, smtp, receiver,
-                                                       journal_server) -> None:
+                                                       own_journal_server) -> None:
     _, mailbox = smtp
     issuer = make_issuer(service, tmp_path, webhook_urls=(receiver.url + "/status",), email_to=("alla@region.test",),
-                         push_urls=(journal_server.base,))
-    trust(journal_server.var_dir, issuer.key)
-    # versions are at least the issue time: move the test clock past any version the shared journal holds
+                         push_urls=(own_journal_server.base,))
+    trust(own_journal_server.var_dir, issuer.key)
+    # versions are at least the issue time: the test clock moved past the wall clock (a journal of its
+    # own, so the shared one never holds this version from the future)
     service.clock.advance(seconds=(datetime.now(UTC) - service.clock.now()).total_seconds() + 3600)  # type: ignore[attr-defined]
     receiver.fail = True  # the first webhook attempt fails
     doc, said = issuer.issue(who(service, "tib"), mode="storning", headline="Journalen svarar långsamt",
@@ -93,10 +94,10 @@ def test_delivery_to_webhook_email_and_node_with_retry(service: OpsService, tmp_
     hook = rows[f"webhook:{receiver.url}/status"]
     assert hook["state"] == "pending" and hook["attempts"] == 1 and "503" in hook["last_error"]
     assert rows["email:alla@region.test"]["state"] == "sent"
-    assert rows[f"webhook:{journal_server.base}/api/v1/status"]["state"] == "sent"
+    assert rows[f"webhook:{own_journal_server.base}/api/v1/status"]["state"] == "sent"
     mail = mailbox.messages[-1]
     assert "Journalen svarar långsamt" in mail["subject"] and "Fortsätt dokumentera" in mail["body"]
-    shown = httpx.get(journal_server.base + "/api/v1/status").json()["document"]
+    shown = httpx.get(own_journal_server.base + "/api/v1/status").json()["document"]
     assert shown["version"] == doc.version and shown["headline"] == "Journalen svarar långsamt"
 
     receiver.fail = False
