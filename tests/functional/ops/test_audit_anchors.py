@@ -153,5 +153,6 @@ def test_the_api_serves_anchors_to_ops_users_only(make_service: Callable[..., Op
         assert "3 signed anchors hold; chain intact up to event" in result.stdout
         wrong = CliRunner().invoke(main, args, input="fel\n")
         assert wrong.exit_code == 1 and "cannot log in to the ops service" in wrong.output
+        client.close()
     finally:
         server.close()

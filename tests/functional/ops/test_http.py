@@ -40,6 +40,7 @@ def test_a_dependency_override_reaches_the_handlers(service: OpsService) -> None
         app.dependency_overrides.clear()
         assert client.post("/api/v1/preparedness", json=change).status_code == 401
         assert client.get("/console").status_code == 303
+        client.close()
     finally:
         server.close()
 
@@ -61,9 +62,11 @@ def test_who_lacks_the_role_is_refused_on_every_router(service: OpsService, live
     for path in ("/console", "/console/analyses", "/console/status", "/console/oncall"):
         r = web.get(path, follow_redirects=False)
         assert r.status_code == 403 and "ops account" in r.text, path
+    web.close()
     api = httpx.Client(base_url=live.base, timeout=10, headers={"Authorization": f"Bearer {stranger}"})
     for path in ("/api/v1/alarms", "/api/v1/analyses", "/api/v1/status/history"):
         assert api.get(path).status_code == 403, path
+    api.close()
 
     # IT operations (role it, on call as it1) is an ops user, but not the officer on duty
     it, csrf = _console(live.base, "it")
@@ -80,6 +83,8 @@ def test_who_lacks_the_role_is_refused_on_every_router(service: OpsService, live
     r = tib.post("/console/preparedness", data={"csrf": csrf, "level": "stabsläge", "reason": "Övning"},
                  follow_redirects=False)
     assert r.status_code == 303 and preparedness.current(service.store).level == "stabsläge"
+    it.close()
+    tib.close()
 
 
 def _loop_threads() -> list[threading.Thread]:
