@@ -13,6 +13,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -233,6 +234,10 @@ def start(topo: Topology, m: Member) -> int:
                                 cwd=str(topo.run_dir()), env=user.env(), start_new_session=True,
                                 **user.popen_kwargs())
     _pid_file(topo, m).write_text(str(proc.pid))
+    # Patroni outlives this call (it is found again by its pid file): a thread waits for it, so it
+    # is reaped the moment it exits (no zombie that looks alive) and its Popen is never dropped
+    # while it runs
+    threading.Thread(target=proc.wait, name=f"reap-patroni-{m.name}", daemon=True).start()
     return proc.pid
 
 

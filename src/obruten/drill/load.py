@@ -142,6 +142,8 @@ class Load:
                 if conn is not None:
                     conn.close()
                 conn = None
+        if conn is not None:  # stopped: the probe's connection goes with it
+            conn.close()
 
     def _service_read_probe(self) -> None:
         """Reads as the journal's read path does them: the read copy first, any site if it is down."""
@@ -157,6 +159,8 @@ class Load:
                 if conn is not None:
                     conn.close()
                 conn = None
+        if conn is not None:
+            conn.close()
 
     def _role_probe(self) -> None:
         conns: dict[int, psycopg.Connection | None] = {port: None for port in self.member_urls}

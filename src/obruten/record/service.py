@@ -53,7 +53,7 @@ class Journal:
         """Record a read (or another act that changes nothing); returns once it is durable."""
         await self.audit.record(self.event(session, action, patient_id, purpose, detail))
 
-    async def audit_in(self, conn, session: Session, action: str, patient_id: int | None,  # type: ignore[no-untyped-def]
+    async def audit_in(self, conn: AsyncConnection, session: Session, action: str, patient_id: int | None,
                        purpose: str = "vård", **detail: str | int | bool | None) -> None:
         """Record a write in the write's own transaction on ``conn``: both commit or neither does.
         Call it last in the transaction (it holds the audit chain's lock until commit)."""
@@ -63,7 +63,7 @@ class Journal:
         """The access decision; a read copy adds its locally granted emergency accesses."""
         return await access.require_read(conn, session, patient_id)
 
-    async def _require_read_entry(self, conn, session: Session, patient_id: int) -> access.Access:  # type: ignore[no-untyped-def]
+    async def _require_read_entry(self, conn: AsyncConnection, session: Session, patient_id: int) -> access.Access:
         """The access decision for an entry reached by its own id: a refusal does not name the
         patient (the caller asked about an entry, not a patient, and may not learn whose it is)."""
         try:
@@ -191,7 +191,7 @@ class Journal:
             return await access.recent_emergency_access(conn)
 
     # ---- writes -----------------------------------------------------------------------------------
-    async def check_writable(self, conn, session: Session, patient_id: int, unit_id: str | None,  # type: ignore[no-untyped-def]
+    async def check_writable(self, conn: AsyncConnection, session: Session, patient_id: int, unit_id: str | None,
                              roles: tuple[str, ...], *, by_entry: bool = False) -> str:
         """Check role, care relation and write guard; return the unit the entry belongs to.
         Every clinical write goes through here (the journal's own and post-registration's)."""

@@ -8,6 +8,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform.auth import ROLES, Session, check_password_off_loop, hash_password_off_loop
 from obruten.platform.errors import Conflict, Invalid, NotFound
+from obruten.platform.rows import one
 
 
 async def authenticate(conn: psycopg.AsyncConnection, username: str, password: str) -> Session | None:
@@ -60,7 +61,7 @@ async def create(conn: psycopg.AsyncConnection, username: str, full_name: str, r
             cur = await conn.execute(
                 "INSERT INTO staff (username, full_name, role, password_hash) VALUES (%s, %s, %s, %s) RETURNING id",
                 (username.strip().lower(), full_name.strip(), role, password_hash))
-            (user_id,) = await cur.fetchone()  # type: ignore[misc]
+            (user_id,) = one(await cur.fetchone())
             for unit in units:
                 await conn.execute("INSERT INTO staff_unit (staff_id, unit_id) VALUES (%s, %s)", (user_id, unit))
     except psycopg.errors.UniqueViolation as exc:

@@ -61,7 +61,7 @@ def test_static_assets_and_explicit_cache_policies_are_kept() -> None:
 
 
 def test_the_journal_sends_them_on_patient_pages_and_the_api(journal_server) -> None:  # type: ignore[no-untyped-def]
-    with httpx.Client(base_url=journal_server.base, timeout=10) as client:  # closed: no socket left to the GC
+    with httpx.Client(base_url=journal_server.base, timeout=10) as client:
         login = client.post("/api/v1/login", json={"username": "lakare", "password": "demo"})
         client.headers["Authorization"] = f"Bearer {login.json()['token']}"
         login_page = client.get("/login")
