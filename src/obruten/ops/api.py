@@ -7,7 +7,6 @@ API clients authenticate with ``POST /api/v1/session`` and then send ``Authoriza
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated
 
@@ -19,6 +18,7 @@ from obruten.ops import alarms, incidents, notifications, preparedness, timeline
 from obruten.ops.clock import iso
 from obruten.ops.http import Ops, Who
 from obruten.ops.probe_local import report_ward_agent
+from obruten.platform.auth import same_secret
 from obruten.platform.metrics import CONTENT_TYPE
 
 
@@ -171,7 +171,7 @@ def set_level(service: Ops, body: LevelChange, who: Who) -> dict[str, str]:
 def ward_report(service: Ops, body: WardReport, authorization: Annotated[str | None, Header()] = None) -> None:
     token = service.settings.agent_token
     given = (authorization or "").removeprefix("Bearer ").strip()
-    if not token or not hmac.compare_digest(given, token):
+    if not token or not same_secret(given, token):
         raise HTTPException(401, "ward agents report with the configured agent token")
     report_ward_agent(service.store, body.unit, body.agent, body.kit_generated_at, service.clock.now())
 

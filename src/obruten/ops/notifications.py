@@ -8,7 +8,6 @@ acknowledges the alarm as that person.
 
 from __future__ import annotations
 
-import hmac
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -18,7 +17,7 @@ from obruten.ops.channels import Channel, DeliveryError, Message
 from obruten.ops.clock import iso
 from obruten.ops.oncall import ROLES, Holder
 from obruten.ops.store import Store
-from obruten.platform.auth import TokenSigner
+from obruten.platform.auth import TokenSigner, same_secret
 
 RETRY_AFTER_S = (15, 30, 60, 120, 300, 600)
 MAX_ATTEMPTS = 20
@@ -34,7 +33,7 @@ def ack_link(signer: TokenSigner, public_url: str, alarm_id: int, user_id: int) 
 
 
 def check_ack_signature(signer: TokenSigner, alarm_id: int, user_id: int, signature: str) -> bool:
-    return hmac.compare_digest(signature, ack_signature(signer, alarm_id, user_id))
+    return same_secret(signature, ack_signature(signer, alarm_id, user_id))
 
 
 def enqueue_step(store: Store, alarm: Alarm, step: int, role: str | None, holders: list[Holder], *,

@@ -42,6 +42,14 @@ _FIELDS: dict[str, type] = {"user_id": int, "username": str, "full_name": str, "
                             "issued_at": int, "expires_at": int}
 
 
+def same_secret(given: object, expected: str) -> bool:
+    """Constant-time comparison of a secret someone sent (a token, a CSRF value, a MAC) with the
+    expected one. Anything that is not an ASCII string is simply not the secret (``compare_digest``
+    raises on non-ASCII text, which must never become a 500)."""
+    return (isinstance(given, str) and given.isascii() and bool(given) and expected.isascii()
+            and hmac.compare_digest(given, expected))
+
+
 class InvalidToken(ObrutenError, ValueError):
     pass
 

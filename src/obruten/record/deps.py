@@ -12,7 +12,6 @@ and ``session_from_request``: the same code, resolved from the request.
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Annotated
@@ -21,7 +20,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from obruten.platform.auth import InvalidToken, Session, TokenSigner
+from obruten.platform.auth import InvalidToken, Session, TokenSigner, same_secret
 from obruten.platform.config import Config
 from obruten.platform.errors import Forbidden, Unauthenticated
 from obruten.platform.i18n import pick_language, translator
@@ -168,7 +167,7 @@ async def get_login_form(request: Request) -> dict[str, str]:
     """The login form's fields, its CSRF token checked against the double-submit cookie."""
     data, token = await _fields(request)
     cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not (token and token.isascii() and cookie.isascii() and secrets.compare_digest(token, cookie)):
+    if not same_secret(token, cookie):
         raise Forbidden(_FORM_EXPIRED)
     return data
 

@@ -30,15 +30,17 @@ async def log_in(journal: Journal, signer: TokenSigner, node: str, username: str
     """Refuse while the account or client address is throttled (``Throttled``, 429, audited as
     ``login_throttled``; the password is not checked, so a correct one does not end a lock-out);
     else check the password and that the account is active, count and audit the attempt, and issue
-    the session token. Raises ``Unauthenticated`` (401) for a wrong username or password or an
+    the session token. A lock-out is audited at its first refusal (per process), not at every one.
+    Raises ``Unauthenticated`` (401) for a wrong username or password or an
     inactive account."""
     address = client_key(client)
     verdict = await guard.check(username, address)
     if not verdict.allowed:
-        await journal.audit.record(AuditEvent(
-            actor=_actor(username), action="login_throttled", node=node,
-            detail={"by": verdict.by, "client": address, "failures": verdict.failures,
-                    "retry_after": verdict.retry_after}))
+        if guard.first_refusal(username, address, verdict):  # once per lock-out, not per hammered attempt
+            await journal.audit.record(AuditEvent(
+                actor=_actor(username), action="login_throttled", node=node,
+                detail={"by": verdict.by, "client": address, "failures": verdict.failures,
+                        "retry_after": verdict.retry_after}))
         raise Throttled(verdict, lang)
     session = await staff.authenticate_in(journal.pool, username, password)
     await guard.record(username, address, ok=session is not None)

@@ -187,12 +187,16 @@ class AttemptLog:
                                (attempt.at, attempt.username, attempt.client, attempt.ok, self.node))
 
 
+_AUDITED_MAX = 10_000  # lock-outs remembered as audited (then forgotten: at worst one more event each)
+
+
 class LoginGuard:
     """The throttle around the password check: ``check`` before it, ``record`` after it."""
 
     def __init__(self, log: AttemptLog, account_limit: Limit = ACCOUNT, client_limit: Limit = CLIENT,
                  clock: Callable[[], float] = time.time) -> None:
         self.log, self.account_limit, self.client_limit, self.clock = log, account_limit, client_limit, clock
+        self._audited: set[tuple[str, str, int]] = set()
 
     @property
     def _window(self) -> float:
@@ -205,6 +209,18 @@ class LoginGuard:
 
     async def record(self, username: str, client: str, ok: bool) -> None:
         await self.log.add(Attempt(self.clock(), ok, normalise(username), client_key(client)))
+
+    def first_refusal(self, username: str, client: str, verdict: Verdict) -> bool:
+        """Is this the first refusal (in this process) of the lock-out ``verdict`` describes? Only
+        that one is audited: an attacker hammering a locked account must not flood the audit log
+        (refusals are not counted, so a lock-out keeps its failure count until it ends)."""
+        key = (verdict.by, normalise(username) if verdict.by == "account" else client_key(client), verdict.failures)
+        if key in self._audited:
+            return False
+        if len(self._audited) >= _AUDITED_MAX:
+            self._audited.clear()
+        self._audited.add(key)
+        return True
 
     async def throttled(self) -> list[Throttle]:
         now = self.clock()

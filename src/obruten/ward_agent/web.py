@@ -28,6 +28,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from obruten.platform.auth import same_secret
 from obruten.platform.errors import Invalid
 from obruten.platform.i18n import STOCKHOLM
 from obruten.postreg.models import NOTE_KINDS
@@ -173,7 +174,7 @@ async def _form(request: Request) -> dict[str, str]:
     form = await request.form()
     data = {k: v for k, v in form.items() if isinstance(v, str)}
     token = data.pop("csrf", "")
-    if not token or not secrets.compare_digest(token, request.cookies.get(CSRF_COOKIE, "")):
+    if not same_secret(token, request.cookies.get(CSRF_COOKIE, "")):
         raise HTTPException(403, "the form has expired or did not come from this page; reload the page and try again")
     return data
 

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from pathlib import Path
 
-from obruten.platform.auth import load_or_create_secret
+from obruten.platform.auth import load_or_create_secret, same_secret
 
 
 def secret_path(var_dir: Path) -> Path:
@@ -31,4 +31,4 @@ def token_ok(var_dir: Path, unit: str, given: str) -> bool:
     path = secret_path(var_dir)
     if not path.exists() or not given:
         return False
-    return hmac.compare_digest(token_for(path.read_text().strip(), unit), given)
+    return same_secret(given, token_for(path.read_text().strip(), unit))

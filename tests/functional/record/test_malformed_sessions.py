@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from obruten.postreg import web as postreg_web
 from obruten.record import api, status_api, web, web_admin
 from obruten.wardkit import web as wardkit_web
+from obruten.wardkit.tokens import agent_token
 
 SAMPLES = {"patient": "1", "unit": "H01-AVD01", "entry": "00000000-0000-0000-0000-000000000001",
            "order": "00000000-0000-0000-0000-000000000001", "order_number": "LAB-1AAAAAA-0000001",
@@ -51,6 +52,8 @@ def test_every_route_family_is_covered() -> None:
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_malformed_tokens_are_no_session_never_a_500(journal_server, method: str, path: str) -> None:
+    # the ward-kit routes check an agent token only once the agent secret exists: make sure it does
+    agent_token(journal_server.var_dir, SAMPLES["unit"])
     with httpx.Client(base_url=journal_server.base, timeout=30) as client:
         for bad in BAD:
             for headers in ({"Authorization": b"Bearer " + bad},
