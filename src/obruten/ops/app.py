@@ -92,7 +92,8 @@ def create_app(service: OpsService | None = None, *, settings: Settings | None =
                 stack.enter_context(running(app.state.ops))
             yield
 
-    app = FastAPI(title="Obruten ops", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app = FastAPI(title="Obruten ops", version="1", docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json",
+                  lifespan=lifespan)
     app.state.panels = analysis_web.PANELS  # the console pages' event analysis panels
     if service is not None:
         app.state.ops = complete(service)

@@ -102,7 +102,8 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app = FastAPI(title="Obruten ward agent", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Obruten ward agent", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url="/api/v1/openapi.json")
     app.state.settings, app.state.agent, app.state.kits = settings, agent, agent.kits
     app.state.templates = _templates()
     # The region's signed status message, the same banner as in the journal (R16): followed from
