@@ -123,7 +123,7 @@ def _fuzz_operation(operation: schemathesis.APIOperation, mode: GenerationMode, 
                 tally.failed[check] += 1
                 where = f"{operation.method.upper()} {operation.path} {check}"
                 sent = case.body if case.body is not None and not isinstance(case.body, NotSet) else case.query
-                tally.samples.setdefault(where, f"{response.status_code} {failure.title}: {_short(response.content.decode("utf-8", "replace"))}"
+                tally.samples.setdefault(where, f"{response.status_code} {failure.title}: {_short(response.content.decode('utf-8', 'replace'))}"
                                                 f" <- {_short(response.request.url or '')} {_short(repr(sent))}")
 
     if SEED is not None:

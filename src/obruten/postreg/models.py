@@ -7,12 +7,12 @@ clinical time lives on the entry, never inside the content.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from obruten.platform.fields import BIGINT_MAX, ClinicalTime, Line, Moment
 from obruten.platform.signing import canonical, sha256_hex
 from obruten.record.medication import NewAdministration
 from obruten.record.notes import NewNote
@@ -25,10 +25,10 @@ class DowntimeEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     key: UUID = Field(description="Idempotency key, made on the device when the entry was recorded")
     kind: Literal["note", "medication_administration"]
-    patient_id: int = Field(ge=1, le=2**62)
-    author: str = Field(min_length=1, max_length=100, description="Username of who documented it")
-    clinical_at: AwareDatetime = Field(description="When it happened (the original time)")
-    recorded_at: AwareDatetime = Field(description="When it was written down on the device")
+    patient_id: int = Field(ge=1, le=BIGINT_MAX)
+    author: Line = Field(min_length=1, max_length=100, description="Username of who documented it")
+    clinical_at: ClinicalTime = Field(description="When it happened (the original time)")
+    recorded_at: Moment = Field(description="When it was written down on the device")
     order_entry: UUID | None = Field(default=None, description="The medication order, for administrations")
     note: NewNote | None = None
     administration: NewAdministration | None = None
@@ -65,9 +65,9 @@ class Batch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     format: Literal["obruten-postreg/1"] = BATCH_FORMAT
     batch_id: UUID
-    device_id: str = Field(min_length=1, max_length=100)
-    unit_id: str = Field(min_length=1, max_length=40)
-    sent_at: datetime | None = None
+    device_id: Line = Field(min_length=1, max_length=100)
+    unit_id: Line = Field(min_length=1, max_length=40)
+    sent_at: Moment | None = None
     entries: list[DowntimeEntry] = Field(min_length=1, max_length=MAX_ENTRIES)
 
     @model_validator(mode="after")
@@ -80,6 +80,6 @@ class Batch(BaseModel):
 
 class KeysQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit_id: str = Field(min_length=1, max_length=40)
-    device_id: str = Field(min_length=1, max_length=100)
+    unit_id: Line = Field(min_length=1, max_length=40)
+    device_id: Line = Field(min_length=1, max_length=100)
     keys: list[UUID] = Field(min_length=1, max_length=MAX_ENTRIES)

@@ -8,6 +8,7 @@ from typing import Literal
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
+from obruten.platform.fields import ClinicalTime, Line, Text
 from obruten.record import entries
 
 NOTE_KINDS = ("inskrivning", "daganteckning", "omvardnad", "konsultation", "telefon", "epikris")
@@ -16,18 +17,18 @@ NOTE_KINDS = ("inskrivning", "daganteckning", "omvardnad", "konsultation", "tele
 class NewNote(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     kind: Literal["inskrivning", "daganteckning", "omvardnad", "konsultation", "telefon", "epikris"]
-    title: str = Field(default="", max_length=200)
-    body: str = Field(min_length=1, max_length=20000)
-    unit_id: str | None = Field(default=None, max_length=40, description="Defaults to the patient's ward")
-    clinical_at: datetime | None = Field(default=None, description="When it happened; defaults to now")
+    title: Line = Field(default="", max_length=200)
+    body: Text = Field(min_length=1, max_length=20000)
+    unit_id: Line | None = Field(default=None, min_length=1, max_length=40, description="Defaults to the patient's ward")
+    clinical_at: ClinicalTime | None = Field(default=None, description="When it happened; defaults to now")
 
 
 class NoteCorrection(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    body: str = Field(min_length=1, max_length=20000)
-    title: str | None = Field(default=None, max_length=200)
-    reason: str = Field(min_length=3, max_length=500)
-    expected_version: int | None = None
+    body: Text = Field(min_length=1, max_length=20000)
+    title: Line | None = Field(default=None, max_length=200)
+    reason: Text = Field(min_length=3, max_length=500)
+    expected_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 async def write(conn: psycopg.AsyncConnection, patient_id: int, unit_id: str, note: NewNote, signed_by: int) -> dict:
