@@ -105,6 +105,9 @@ def _serve(cfg: Config, url: str, host: str, port: int, workers: int) -> None:
 
     os.environ["OBRUTEN_SERVE_DATABASE_URL"] = url
     os.environ["OBRUTEN_VAR_DIR"] = str(cfg.var_dir.resolve())
+    from obruten.platform.metrics import share_across_workers  # prometheus_client: ~55 ms, for `serve` only
+
+    share_across_workers(cfg.var_dir, workers)  # several workers: /metrics sums over them all
     if cfg.read_copy:  # worker processes read their settings from the environment
         from obruten.readcopy.cli import read_copy_environment
 

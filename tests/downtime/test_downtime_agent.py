@@ -11,6 +11,7 @@ import pytest
 from agent_app import Served, store_path, ward_pc
 from postreg_helpers import agent_token, kit_data, nurse_unit, received
 
+from metrics_page import value
 from obruten.platform.i18n import STOCKHOLM
 from pgtools import free_port
 
@@ -61,7 +62,7 @@ def test_records_locally_with_no_journal_and_shows_the_queue(tmp_path, region_ur
         assert client.post(f"/downtime/patients/{patient['id']}/notes", data=form).status_code == 303
         queue = client.get("/downtime/queue").text
         assert queue.count("class=\"state-queued\"") == 2
-        assert f'obruten_downtime_entries{{state="queued",unit="{unit}"}} 2' in client.get("/metrics").text
+        assert value(client.get("/metrics").text, "obruten_downtime_entries", state="queued", unit=unit) == 2
         r = client.post("/downtime/submit", data={"csrf": csrf(queue)}, follow_redirects=True)
         assert "journal unreachable" in r.text and r.text.count("class=\"state-queued\"") == 2
         assert "Queue to the journal" in client.get("/downtime/queue?lang=en").text

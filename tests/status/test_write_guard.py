@@ -51,6 +51,10 @@ def test_reserve_routine_blocks_the_unit_but_not_another(journal_server, publish
     assert "Pappersjournal, blankett RR-1" in r.json()["error"]
     assert r.json()["details"]["unit"] == blocked_unit
     assert count_notes(journal_server.db_url, text) == 0
+    with psycopg.connect(journal_server.db_url) as c:  # the refusal itself is audited
+        refused = c.execute("SELECT actor, detail->>'unit' FROM audit_event WHERE action = 'write_refused_reservrutin'"
+                            " ORDER BY id DESC LIMIT 1").fetchone()
+    assert refused == ("lakare", blocked_unit)
 
     other = "Skriven på en enhet i störningsläge, tillåten"
     r = doctor.post(f"/api/v1/patients/{patient_on(doctor, open_unit)}/notes", json=note(other))

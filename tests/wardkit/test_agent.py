@@ -15,6 +15,7 @@ import httpx
 import pypdf
 import pytest
 
+from metrics_page import value
 from obruten.platform.signing import SigningKey
 from obruten.ward_agent import agent as agent_mod
 from obruten.ward_agent.agent import Agent
@@ -143,8 +144,8 @@ def test_agent_fetches_verifies_and_serves_the_kit(settings: AgentSettings, publ
     for outside in ("http://", "https://", "<link", "<script src"):
         assert outside not in index.text
     metrics = client.get("/metrics").text
-    assert f'obruten_wardagent_last_fetch_success{{unit="{ward.unit}"}} 1' in metrics
-    assert f'obruten_wardkit_age_seconds{{unit="{ward.unit}"}} 60' in metrics
+    assert value(metrics, "obruten_wardagent_last_fetch_success", unit=ward.unit) == 1
+    assert value(metrics, "obruten_wardkit_age_seconds", unit=ward.unit) == 60
     assert client.get("/kits/nope/kit.pdf").status_code == 404
 
 
@@ -161,7 +162,7 @@ def test_agent_refuses_a_tampered_new_kit_and_keeps_the_old(settings: AgentSetti
         assert agent.kits.newest().stamp == good  # type: ignore[union-attr]
         assert agent.state.result == agent_mod.REFUSED
     assert [p.name for p in settings.kits_dir.iterdir()] == [good], "nothing half-written is left behind"
-    assert f'obruten_wardagent_last_fetch_success{{unit="{ward.unit}"}} 0' in agent.metrics.render()
+    assert value(agent.metrics.render().decode(), "obruten_wardagent_last_fetch_success", unit=ward.unit) == 0
 
 
 def test_agent_refuses_a_kit_signed_by_an_untrusted_key(settings: AgentSettings, journal: Served, ward: Ward,
@@ -194,7 +195,7 @@ def test_stale_alarm_follows_the_clock(settings: AgentSettings, publish: Callabl
     clock.now = NOW + timedelta(minutes=16)
     text = client.get("/").text
     assert 'id="stale-alarm"' in text and "16 minuter gammalt" in text
-    assert 'obruten_wardkit_stale{unit="' in client.get("/metrics").text
+    assert value(client.get("/metrics").text, "obruten_wardkit_stale") == 1
     assert client.get("/status").json()["stale"] is True
 
 
@@ -212,7 +213,7 @@ def test_agent_serves_while_the_journal_is_stopped(settings: AgentSettings, jour
     pdf = client.get(f"/kits/{stamp}/kit.pdf")
     text = pypdf.PdfReader(__import__("io").BytesIO(pdf.content)).pages[0].extract_text()
     assert "Uppgifter per" in text and ward.unit in text
-    assert f'obruten_wardagent_last_fetch_success{{unit="{ward.unit}"}} 0' in client.get("/metrics").text
+    assert value(client.get("/metrics").text, "obruten_wardagent_last_fetch_success", unit=ward.unit) == 0
 
 
 def test_wrong_token_is_refused_upstream(settings: AgentSettings, publish: Callable[[int], str]) -> None:

@@ -20,6 +20,7 @@ from obruten.ops import oncall as schedule
 from obruten.ops.channels import Channel, SmsHttpChannel, SmtpChannel, WebhookChannel
 from obruten.ops.clock import Clock, SystemClock, iso
 from obruten.ops.findings import Finding
+from obruten.ops.metrics import OpsMetrics
 from obruten.ops.probe_database import ClusterProbe, JournalWriteProbe, ReadCopyProbe
 from obruten.ops.probe_local import BackupProbe, StorageProbe, WardKitProbe
 from obruten.ops.probes import Probe, ProbeRunner
@@ -29,7 +30,6 @@ from obruten.ops.status_service import StatusIssuer
 from obruten.ops.store import Store
 from obruten.platform.auth import TokenSigner, load_or_create_secret
 from obruten.platform.i18n import translator
-from obruten.platform.metrics import Registry
 
 log = logging.getLogger("obruten.ops")
 _STATUS_CODE = {"ok": 0, "slow": 1, "warn": 1, "down": 2, "unknown": 3}
@@ -72,7 +72,7 @@ class OpsService:
         self.channels = dict(channels) if channels is not None else build_channels(settings)
         self.runner = ProbeRunner(probes if probes is not None else build_probes(settings, self.store))
         self.engine = RuleEngine(settings.rules)
-        self.metrics = Registry()
+        self.metrics = OpsMetrics()
         self.t = translator(settings.language)
         self.said: deque[tuple[str, str]] = deque(maxlen=300)
         self._lock = threading.Lock()  # one tick at a time
@@ -104,8 +104,7 @@ class OpsService:
         said = notifications.deliver_due(self.store, self.channels, now)
         for sentence in said:
             result = "sent" if sentence.startswith("sent") else "cancelled" if sentence.startswith("cancel") else "failed"
-            self.metrics.inc("obruten_ops_notifications_total", help_text="Notification delivery attempts",
-                             result=result)
+            self.metrics.notifications.labels(result=result).inc()
         return self._say(said, now)
 
     def run(self, stop: threading.Event) -> None:
@@ -196,16 +195,13 @@ class OpsService:
                            "detail = excluded.detail, at = excluded.at",
                            (f.probe, f.target, f.status, f.value, f.detail, iso(f.at)))
         for f in findings:
-            self.metrics.set("obruten_probe_status", _STATUS_CODE[f.status],
-                             "Probe status: 0 ok, 1 slow/warn, 2 down, 3 unknown", probe=f.probe, target=f.target)
+            self.metrics.probe_status.labels(probe=f.probe, target=f.target).set(_STATUS_CODE[f.status])
             if f.value is not None:
-                self.metrics.set("obruten_probe_value", f.value, "The figure behind each probe's status "
-                                 "(ms for journal_write, s for read_copy, % free for storage, h for backups, "
-                                 "min for ward_kits)", probe=f.probe, target=f.target)
+                self.metrics.probe_value.labels(probe=f.probe, target=f.target).set(f.value)
             if f.probe == "journal_write" and f.value is not None:
-                self.metrics.set("obruten_journal_write_latency_ms", f.value, "Write-and-read round trip")
+                self.metrics.journal_write_latency_ms.set(f.value)
             if f.probe == "read_copy" and f.value is not None and f.status != "down":
-                self.metrics.set("obruten_read_copy_lag_seconds", f.value, "Read copy replay lag")
+                self.metrics.read_copy_lag_seconds.set(f.value)
         return []
 
     def _gauges(self, now: datetime) -> None:
@@ -214,12 +210,12 @@ class OpsService:
             if alarm.state == "firing":
                 counts[alarm.severity] += 1
         for sev, n in counts.items():
-            self.metrics.set("obruten_ops_alarms_firing", n, "Alarms firing (not acknowledged)", severity=sev)
+            self.metrics.alarms_firing.labels(severity=sev).set(n)
         level = preparedness.current(self.store)
-        self.metrics.set("obruten_ops_preparedness_level", level.rank, "0 normalläge … 3 katastrofläge")
+        self.metrics.preparedness_level.set(level.rank)
         open_incidents = [i for i in incidents.listing(self.store) if i.state in ("open", "mitigated")]
-        self.metrics.set("obruten_ops_incidents_open", len(open_incidents), "Open or mitigated incidents")
-        self.metrics.set("obruten_ops_last_tick_timestamp_seconds", now.timestamp(), "When the loop last ran")
+        self.metrics.incidents_open.set(len(open_incidents))
+        self.metrics.last_tick.set(now.timestamp())
 
     def _say(self, sentences: list[str], now: datetime) -> list[str]:
         for sentence in sentences:

@@ -1,111 +1,121 @@
-"""Prometheus text exposition (format 0.0.4), small enough to need no dependency.
+"""Metrics for every Obruten service with prometheus_client, served as Prometheus text 0.0.4.
 
-Every Obruten service (journal, read copy, ops, ward agent) keeps a ``Registry``, sets its figures
-on it, and serves ``registry.render()`` at ``/metrics`` with ``CONTENT_TYPE``.
+Each service defines its figures once, in one class over a registry of its own (the journal's
+``obruten.record.telemetry.JournalMetrics``, ``obruten.ops.metrics.OpsMetrics``,
+``obruten.ward_agent.metrics.AgentMetrics``) and serves ``render(registry)`` at ``/metrics`` with
+``CONTENT_TYPE``. A registry per service object, not the process-wide default, keeps two apps in one
+process (tests, the demo) from adding up each other's figures.
+
+Several worker processes (``obruten serve --workers N``): ``share_across_workers`` gives them a
+fresh private directory before they start and names it in ``PROMETHEUS_MULTIPROC_DIR``;
+prometheus_client then keeps every figure in a file per process, and ``render_workers`` serves the
+sum over the files of all workers, so whichever worker answers a scrape, counters never go
+backwards. Each gauge says how its workers' values combine (``multiprocess_mode``); a worker that
+stops calls ``forget_worker`` and one that was killed is forgotten at the next scrape, so the
+``live…`` gauges count only running workers.
 """
 
 from __future__ import annotations
 
-import math
+import glob
+import os
+import shutil
 import threading
-from collections.abc import Mapping
+from collections.abc import MutableMapping
+from pathlib import Path
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-_KINDS = ("gauge", "counter")
+from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics, generate_latest, multiprocess
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+WORKERS_DIR = "metrics"  # under the var dir: the workers' figure files
 # seconds: from a fast local query to a write that waited for a stalled disk
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+# prometheus_client would add a `<name>_created` series to every counter and histogram: the pages
+# keep exactly the figures the docs and alert rules name.
+disable_created_metrics()
+# prometheus_client chooses file-backed values once, when imported, from this variable; read it at
+# the same moment so what is served always matches where the values are kept.
+_WORKER_DIR = os.environ.get(MULTIPROC_ENV) or None
 
 
-class Registry:
-    """Named metric families, each with labelled samples. Thread-safe."""
+class Reading(Gauge):
+    """A gauge without labels that is absent from ``/metrics`` until it is first set: a figure
+    never measured (no read copy, no tick yet) is not the same as 0."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._families: dict[str, tuple[str, str, dict[tuple[tuple[str, str], ...], float]]] = {}
-        # name → (help, upper bounds, labels → [count per bucket …, sum, count])
-        self._histograms: dict[str, tuple[str, tuple[float, ...], dict[tuple[tuple[str, str], ...], list[float]]]] = {}
+    def __init__(self, name: str, documentation: str, registry: CollectorRegistry) -> None:
+        super().__init__(name, documentation, registry=None)
+        self._target: CollectorRegistry | None = registry
+        self._shown = threading.Lock()
 
-    def _family(self, name: str, kind: str, help_text: str) -> dict[tuple[tuple[str, str], ...], float]:
-        if kind not in _KINDS:
-            raise ValueError(f"unknown metric kind {kind!r}")
-        if name in self._histograms:
-            raise ValueError(f"{name} is already a histogram")
-        if name not in self._families:
-            self._families[name] = (kind, help_text, {})
-        return self._families[name][2]
-
-    def set(self, name: str, value: float, help_text: str = "", **labels: str) -> None:
-        """Set a gauge sample."""
-        with self._lock:
-            self._family(name, "gauge", help_text)[_key(labels)] = float(value)
-
-    def inc(self, name: str, amount: float = 1.0, help_text: str = "", **labels: str) -> None:
-        """Add to a counter sample (``name`` should end in ``_total``)."""
-        with self._lock:
-            samples = self._family(name, "counter", help_text)
-            samples[_key(labels)] = samples.get(_key(labels), 0.0) + amount
-
-    def observe(self, name: str, value: float, help_text: str = "",
-                buckets: tuple[float, ...] = LATENCY_BUCKETS, **labels: str) -> None:
-        """Add one observation to a histogram (cumulative buckets, ``_sum`` and ``_count``)."""
-        with self._lock:
-            if name in self._families:
-                raise ValueError(f"{name} is already a {self._families[name][0]}")
-            family = self._histograms.setdefault(name, (help_text, tuple(sorted(buckets)), {}))
-            counts = family[2].setdefault(_key(labels), [0.0] * (len(family[1]) + 2))
-            for i, bound in enumerate(family[1]):
-                if value <= bound:
-                    counts[i] += 1
-            counts[-2] += value
-            counts[-1] += 1
-
-    def clear(self, name: str) -> None:
-        """Forget every sample of a family (e.g. before re-setting per-target gauges)."""
-        with self._lock:
-            if name in self._families:
-                self._families[name][2].clear()
-            if name in self._histograms:
-                self._histograms[name][2].clear()
-
-    def render(self) -> str:
-        lines: list[str] = []
-        with self._lock:
-            for name in sorted({*self._families, *self._histograms}):
-                kind, help_text = (self._families[name][:2] if name in self._families
-                                   else ("histogram", self._histograms[name][0]))
-                if help_text:
-                    lines.append(f"# HELP {name} {_escape(help_text)}")
-                lines.append(f"# TYPE {name} {kind}")
-                if kind != "histogram":
-                    for labels, value in sorted(self._families[name][2].items()):
-                        lines.append(f"{name}{_labels(labels)} {_number(value)}")
-                    continue
-                _, bounds, series = self._histograms[name]
-                for labels, counts in sorted(series.items()):
-                    for bound, n in zip((*bounds, math.inf), (*counts[:len(bounds)], counts[-1]), strict=True):
-                        lines.append(f"{name}_bucket{_labels((*labels, ('le', _number(bound))))} {_number(n)}")
-                    lines.append(f"{name}_sum{_labels(labels)} {_number(counts[-2])}")
-                    lines.append(f"{name}_count{_labels(labels)} {_number(counts[-1])}")
-        return "\n".join(lines) + "\n"
+    def set(self, value: float) -> None:
+        super().set(value)
+        with self._shown:
+            if self._target is not None:
+                self._target.register(self)
+                self._target = None
 
 
-def _key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((k, str(v)) for k, v in labels.items()))
+def render(registry: CollectorRegistry) -> bytes:
+    """The registry's figures in the Prometheus text format (``CONTENT_TYPE``)."""
+    return generate_latest(registry)
 
 
-def _labels(labels: tuple[tuple[str, str], ...]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels) + "}"
+def across_workers() -> bool:
+    """True in a worker of ``serve --workers N`` (N > 1): figures are kept in shared files."""
+    return _WORKER_DIR is not None
+
+
+def render_workers(registry: CollectorRegistry) -> bytes:
+    """Like ``render``, but as the sum over every worker process when there are several."""
+    if _WORKER_DIR is None:
+        return render(registry)
+    _forget_dead_workers(Path(_WORKER_DIR))
+    merged = CollectorRegistry()
+    multiprocess.MultiProcessCollector(merged, path=_WORKER_DIR)
+    return generate_latest(merged)
+
+
+def share_across_workers(var_dir: Path, workers: int,
+                         environ: MutableMapping[str, str] = os.environ) -> Path | None:
+    """Before uvicorn starts ``workers`` processes: with more than one, make ``var_dir/metrics``
+    a fresh directory only this user can enter (the files of an earlier run wiped: their counters
+    would be added to this run's) and name it in ``environ`` for the workers. With one, nothing:
+    the process serves its own figures. Returns the directory, or None."""
+    if workers <= 1:
+        return None
+    path = var_dir.resolve() / WORKERS_DIR
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+    path.mkdir(mode=0o700, parents=True)
+    path.chmod(0o700)  # whatever the umask
+    environ[MULTIPROC_ENV] = str(path)
+    return path
+
+
+def forget_worker(pid: int | None = None) -> None:
+    """A worker stops: its ``live…`` gauges leave the sum (its counters stay in it)."""
+    if _WORKER_DIR is not None:
+        multiprocess.mark_process_dead(pid or os.getpid(), _WORKER_DIR)
+
+
+def _forget_dead_workers(path: Path) -> None:
+    """Forget the ``live…`` gauges of workers that ended without saying so (SIGKILL, a crash)."""
+    for name in glob.glob(str(path / "gauge_live*_*.db")):
+        pid = int(name.rsplit("_", 1)[1].removesuffix(".db"))
+        if not _alive(pid):
+            multiprocess.mark_process_dead(pid, str(path))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -17,8 +17,8 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform.auth import Session
-from obruten.platform.errors import Forbidden, Invalid, NotFound
-from obruten.record import access, entries, medication, notes, patients, referrals, ward
+from obruten.platform.errors import Forbidden, Invalid, NeedsEmergencyAccess, NotFound
+from obruten.record import access, entries, medication, notes, patients, referrals, staff, ward
 from obruten.record.audit import AuditEvent, AuditWriter, append_chained, check_purpose
 
 WriteGuard = Callable[[Session, str | None], Awaitable[None]]
@@ -62,6 +62,15 @@ class Journal:
         """The access decision; a read copy adds its locally granted emergency accesses."""
         return await access.require_read(conn, session, patient_id)
 
+    async def _require_read_entry(self, conn, session: Session, patient_id: int) -> access.Access:  # type: ignore[no-untyped-def]
+        """The access decision for an entry reached by its own id: a refusal does not name the
+        patient (the caller asked about an entry, not a patient, and may not learn whose it is)."""
+        try:
+            return await self._require_read(conn, session, patient_id)
+        except NeedsEmergencyAccess as exc:
+            raise Forbidden("this entry belongs to a patient outside your care units; open the patient's "
+                            "record first (with emergency access and a reason, if you must)") from exc
+
     # ---- reads ----------------------------------------------------------------------------------
     async def units(self) -> list[dict]:
         async with self.pool.connection() as conn:
@@ -90,24 +99,64 @@ class Journal:
     async def history(self, session: Session, table: str, entry_id: UUID) -> list[dict]:
         async with self.pool.connection() as conn:
             versions = await entries.history(conn, table, entry_id)
-            grant = await self._require_read(conn, session, versions[0]["patient_id"])
+            grant = await self._require_read_entry(conn, session, versions[0]["patient_id"])
         await self.audit_action(session, "read", grant.patient_id, "vård", view=f"history:{table}", entry=str(entry_id))
         return versions
 
     async def administrations(self, session: Session, order_entry: UUID) -> tuple[dict, list[dict]]:
         async with self.pool.connection() as conn:
             order = await medication.current_order(conn, order_entry)
-            grant = await self._require_read(conn, session, order["patient_id"])
+            grant = await self._require_read_entry(conn, session, order["patient_id"])
             given = await medication.administrations(conn, order_entry)
         await self.audit_action(session, "read", grant.patient_id, "vård", view="administrations", entry=str(order_entry))
         return order, given
 
-    async def find_patient(self, personal_number: str) -> int:
+    async def find_patient(self, session: Session, personal_number: str) -> int:
+        """The patient with this personal number. Staff who read records search for care, admins to
+        review an access log; other roles may not search. Every search is audited (the result's id,
+        never the number searched for)."""
+        if session.clinical:
+            purpose = "vård"
+        elif session.role == "admin":
+            purpose = "tillsyn"
+        else:
+            raise Forbidden(f"your role ({session.role}) may not search for patients")
         async with self.pool.connection() as conn:
             found = await patients.find_by_personal_number(conn, personal_number)
+        await self.audit_action(session, "search_personal_number", found, purpose, found=found is not None)
         if found is None:
-            raise NotFound(f"no patient with personal number {personal_number!r}")
+            raise NotFound("no patient with that personal number")
         return found
+
+    # ---- administration of accounts ---------------------------------------------------------------
+    def _require_admin(self, session: Session) -> None:
+        if session.role != "admin":
+            raise Forbidden("only admins manage accounts")
+
+    async def staff_listing(self, session: Session, query: str = "") -> list[dict]:
+        self._require_admin(session)
+        async with self.pool.connection() as conn:
+            rows = await staff.listing(conn, query=query.strip())
+        await self.audit_action(session, "read_staff_list", None, "administration")
+        return rows
+
+    async def create_user(self, session: Session, username: str, full_name: str, role: str,
+                          password: str | None, units: list[str]) -> int:
+        """A new account, audited in the same transaction."""
+        self._require_admin(session)
+        async with self.pool.connection() as conn:
+            user_id = await staff.create(conn, username, full_name, role, password, units)
+            await self.audit_in(conn, session, "admin_create_user", None, "administration", user=user_id,
+                                username=username.strip().lower(), role=role, units=",".join(units))
+        return user_id
+
+    async def set_user_active(self, session: Session, user_id: int, active: bool) -> None:
+        """Activate or deactivate an account, audited in the same transaction."""
+        self._require_admin(session)
+        async with self.pool.connection() as conn:
+            await staff.set_active(conn, user_id, active)
+            await self.audit_in(conn, session, "admin_set_active", None, "administration", user=user_id,
+                                active=active)
 
     # ---- emergency access and access logs ------------------------------------------------------------
     async def grant_emergency(self, session: Session, patient_id: int, reason: str) -> dict:
@@ -139,18 +188,27 @@ class Journal:
 
     # ---- writes -----------------------------------------------------------------------------------
     async def check_writable(self, conn, session: Session, patient_id: int, unit_id: str | None,  # type: ignore[no-untyped-def]
-                             roles: tuple[str, ...]) -> str:
+                             roles: tuple[str, ...], *, by_entry: bool = False) -> str:
         """Check role, care relation and write guard; return the unit the entry belongs to.
         Every clinical write goes through here (the journal's own and post-registration's)."""
         if session.role not in roles:
             raise Forbidden(f"your role ({session.role}) cannot do this; it needs: {', '.join(roles)}")
-        await self._require_read(conn, session, patient_id)
+        if by_entry:
+            await self._require_read_entry(conn, session, patient_id)
+        else:
+            await self._require_read(conn, session, patient_id)
+        cur = await conn.execute(
+            "SELECT unit_id FROM admission_current WHERE patient_id = %s AND discharged_at IS NULL"
+            " ORDER BY admitted_at DESC LIMIT 1", (patient_id,))
+        row = await cur.fetchone()
+        admitted_to = row[0] if row else None
         if unit_id is None:
-            cur = await conn.execute(
-                "SELECT unit_id FROM admission_current WHERE patient_id = %s AND discharged_at IS NULL"
-                " ORDER BY admitted_at DESC LIMIT 1", (patient_id,))
-            row = await cur.fetchone()
-            unit_id = row[0] if row else (session.units[0] if session.units else None)
+            unit_id = admitted_to or (session.units[0] if session.units else None)
+        elif unit_id not in session.units and unit_id != admitted_to:
+            # an entry belongs to a unit the author works on, or where the patient is admitted
+            # (and a unit's reserve-routine write block cannot be stepped around by naming another)
+            raise Forbidden(f"you do not work on unit {unit_id} and the patient is not admitted there; "
+                            "book the entry to your own unit or the patient's ward")
         if unit_id is None:
             raise Invalid("say which care unit the entry belongs to (unit_id)")
         await self.write_guard(session, unit_id)
@@ -166,7 +224,7 @@ class Journal:
     async def correct_note(self, session: Session, entry_id: UUID, fix: notes.NoteCorrection) -> dict:
         async with self.pool.connection() as conn:
             latest = await entries.current(conn, "note", entry_id)
-            await self.check_writable(conn, session, latest["patient_id"], latest["unit_id"], ("physician", "nurse"))
+            await self.check_writable(conn, session, latest["patient_id"], latest["unit_id"], ("physician", "nurse"), by_entry=True)
             changes: dict[str, object] = {"body": fix.body}
             if fix.title is not None:
                 changes["title"] = fix.title
@@ -185,7 +243,7 @@ class Journal:
     async def stop_medication(self, session: Session, order_entry: UUID, stop: medication.StopOrder) -> dict:
         async with self.pool.connection() as conn:
             order = await medication.current_order(conn, order_entry)
-            await self.check_writable(conn, session, order["patient_id"], order["unit_id"], ("physician",))
+            await self.check_writable(conn, session, order["patient_id"], order["unit_id"], ("physician",), by_entry=True)
             row = await medication.stop(conn, order_entry, stop, session.user_id)
             await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="medication_order:stop", id=str(order_entry))
         return row
@@ -193,7 +251,7 @@ class Journal:
     async def administer(self, session: Session, order_entry: UUID, new: medication.NewAdministration) -> dict:
         async with self.pool.connection() as conn:
             order = await medication.current_order(conn, order_entry)
-            await self.check_writable(conn, session, order["patient_id"], order["unit_id"], ("physician", "nurse"))
+            await self.check_writable(conn, session, order["patient_id"], order["unit_id"], ("physician", "nurse"), by_entry=True)
             row = await medication.administer(conn, order_entry, new, session.user_id)
             await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="medication_administration", id=str(row["entry_id"]))
         return row
@@ -208,7 +266,7 @@ class Journal:
     async def add_result(self, session: Session, order_number: str, new: referrals.NewResult) -> dict:
         async with self.pool.connection() as conn:
             referral = await referrals.by_order_number(conn, order_number)
-            await self.check_writable(conn, session, referral["patient_id"], referral["unit_id"], ("physician", "nurse"))
+            await self.check_writable(conn, session, referral["patient_id"], referral["unit_id"], ("physician", "nurse"), by_entry=True)
             row = await referrals.add_result(conn, order_number, new, session.user_id)
             await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="referral_result", order_number=order_number)
         return row

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 from psycopg.rows import dict_row
 
@@ -18,7 +20,8 @@ async def authenticate(conn: psycopg.AsyncConnection, username: str, password: s
             " FROM staff s LEFT JOIN staff_unit su ON su.staff_id = s.id WHERE s.username = %s GROUP BY s.id",
             (username.strip().lower(),))
         row = await cur.fetchone()
-    ok = check_password(row["password_hash"] if row else None, password)
+    # argon2 takes tens of milliseconds of CPU: never on the event loop (it would stall every request)
+    ok = await asyncio.to_thread(check_password, row["password_hash"] if row else None, password)
     if not ok or row is None or not row["active"]:
         return None
     return Session(user_id=row["id"], username=row["username"], full_name=row["full_name"], role=row["role"],
@@ -37,11 +40,12 @@ async def create(conn: psycopg.AsyncConnection, username: str, full_name: str, r
         raise Invalid(f"role must be one of {', '.join(ROLES)}")
     if password is not None and len(password) < 4:
         raise Invalid("password is too short")
+    password_hash = await asyncio.to_thread(hash_password, password) if password else None
     try:
         async with conn.transaction():
             cur = await conn.execute(
                 "INSERT INTO staff (username, full_name, role, password_hash) VALUES (%s, %s, %s, %s) RETURNING id",
-                (username.strip().lower(), full_name.strip(), role, hash_password(password) if password else None))
+                (username.strip().lower(), full_name.strip(), role, password_hash))
             (user_id,) = await cur.fetchone()  # type: ignore[misc]
             for unit in units:
                 await conn.execute("INSERT INTO staff_unit (staff_id, unit_id) VALUES (%s, %s)", (user_id, unit))
@@ -57,8 +61,8 @@ async def create(conn: psycopg.AsyncConnection, username: str, full_name: str, r
 async def set_password(conn: psycopg.AsyncConnection, username: str, password: str) -> None:
     if len(password) < 4:
         raise Invalid("password is too short")
-    cur = await conn.execute("UPDATE staff SET password_hash = %s WHERE username = %s",
-                             (hash_password(password), username))
+    password_hash = await asyncio.to_thread(hash_password, password)
+    cur = await conn.execute("UPDATE staff SET password_hash = %s WHERE username = %s", (password_hash, username))
     if cur.rowcount == 0:
         raise NotFound(f"no user {username!r}")
 

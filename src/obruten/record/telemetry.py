@@ -7,23 +7,38 @@ judge, seen from inside the process.
 - the audit writer: events waiting for the next flush, and each flush's latency and batch size
   (a read is not shown until its audit event is durable, so a slow flush is a slow journal).
 
+With ``serve --workers N`` every scrape shows the sum over the workers (``render_workers``): the
+pool and audit-queue gauges are ``livesum``, what the journal as a whole holds against PostgreSQL
+and has not yet made durable, counted over running workers only; each worker refreshes its pool
+figures every ``_REFRESH_SECONDS``, not only when a scrape happens to reach it.
+
 ``install(app)`` adds the middleware and the route, and once the app's own startup has built the
 runtime, wraps its audit sink. Composition only: the app does not know about any of this.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from obruten.platform.metrics import CONTENT_TYPE, Registry
+from obruten.platform.metrics import (
+    CONTENT_TYPE,
+    LATENCY_BUCKETS,
+    across_workers,
+    forget_worker,
+    render_workers,
+)
 from obruten.record.audit import AuditEvent, AuditSink
+from obruten.record.service import Journal
 
 # psycopg_pool statistics: gauges are read as they are, counters are taken with pop_stats()
 _POOL_GAUGES = {"pool_size": "Connections open", "pool_available": "Idle connections",
@@ -33,13 +48,55 @@ _POOL_COUNTERS = {"requests_num": "Connection requests", "requests_queued": "Req
                   "requests_wait_ms": "Milliseconds spent waiting for a connection",
                   "requests_errors": "Requests that failed (timeout, pool closed)",
                   "connections_lost": "Connections found broken", "connections_errors": "Failed connection attempts"}
+log = logging.getLogger("obruten.telemetry")
+_REFRESH_SECONDS = 2.0  # several workers: how stale one worker's pool figures may be in the sum
+
+
+class JournalMetrics:
+    """Every figure the journal serves at ``/metrics``, defined here once.
+
+    Pool gauges combine over workers as ``livesum``: the sum is what PostgreSQL sees (connections
+    open, idle, clients waiting), and ``pool_min``/``pool_max`` are summed too so that
+    ``pool_size / pool_max`` stays the journal's saturation whatever the number of workers."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry = registry if registry is not None else CollectorRegistry()
+        self.requests = Counter("obruten_http_requests_total", "HTTP requests by route and status",
+                                ["method", "route", "status"], registry=registry)
+        self.request_seconds = Histogram("obruten_http_request_duration_seconds",
+                                         "Time to answer an HTTP request (POST routes: the write path)",
+                                         ["method", "route"], buckets=LATENCY_BUCKETS, registry=registry)
+        self.audit_flush_seconds = Histogram("obruten_audit_flush_seconds",
+                                             "Time to make one batch of audit events durable", ["outcome"],
+                                             buckets=LATENCY_BUCKETS, registry=registry)
+        self.audit_events = Counter("obruten_audit_events_total", "Audit events flushed", ["outcome"],
+                                    registry=registry)
+        self.audit_queue = Gauge("obruten_audit_queue_events", "Audit events waiting for the next flush",
+                                 multiprocess_mode="livesum", registry=registry)
+        self.pool_gauges = {key: Gauge(f"obruten_db_pool_{key}", help_text, multiprocess_mode="livesum",
+                                       registry=registry) for key, help_text in _POOL_GAUGES.items()}
+        self.pool_counters = {key: Counter(f"obruten_db_pool_{key}_total", help_text, registry=registry)
+                              for key, help_text in _POOL_COUNTERS.items()}
+
+    def refresh(self, journal: Journal) -> None:
+        """Take the pool's statistics and the audit queue from ``journal``."""
+        stats = journal.pool.pop_stats()
+        for key, gauge in self.pool_gauges.items():
+            gauge.set(stats.get(key, 0))
+        for key, counter in self.pool_counters.items():
+            counter.inc(stats.get(key, 0))
+        self.audit_queue.set(journal.audit.queued)
+
+    def render(self) -> bytes:
+        """The page: this process's figures, or the sum over all workers when there are several."""
+        return render_workers(self.registry)
 
 
 class RequestMetrics:
     """ASGI middleware: one count and one latency observation per HTTP request."""
 
-    def __init__(self, app: ASGIApp, registry: Registry) -> None:
-        self.app, self.registry = app, registry
+    def __init__(self, app: ASGIApp, metrics: JournalMetrics) -> None:
+        self.app, self.metrics = app, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,11 +115,9 @@ class RequestMetrics:
             await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", None) or _mount_of(scope) or "unmatched"
-            labels = {"method": scope["method"], "route": route}
-            self.registry.inc("obruten_http_requests_total", help_text="HTTP requests by route and status",
-                              status=str(status), **labels)
-            self.registry.observe("obruten_http_request_duration_seconds", time.perf_counter() - start,
-                                  "Time to answer an HTTP request (POST routes: the write path)", **labels)
+            method = scope["method"]
+            self.metrics.requests.labels(method=method, route=route, status=str(status)).inc()
+            self.metrics.request_seconds.labels(method=method, route=route).observe(time.perf_counter() - start)
 
 
 def _mount_of(scope: Scope) -> str | None:
@@ -73,8 +128,8 @@ def _mount_of(scope: Scope) -> str | None:
 class MeteredSink:
     """An audit sink that times every flush it passes on to the sink it wraps."""
 
-    def __init__(self, inner: AuditSink, registry: Registry) -> None:
-        self.inner, self.registry = inner, registry
+    def __init__(self, inner: AuditSink, metrics: JournalMetrics) -> None:
+        self.inner, self.metrics = inner, metrics
 
     async def append(self, events: Sequence[AuditEvent]) -> None:
         start = time.perf_counter()
@@ -83,43 +138,52 @@ class MeteredSink:
             await self.inner.append(events)
             outcome = "ok"
         finally:
-            self.registry.observe("obruten_audit_flush_seconds", time.perf_counter() - start,
-                                  "Time to make one batch of audit events durable", outcome=outcome)
-            self.registry.inc("obruten_audit_events_total", len(events), "Audit events flushed", outcome=outcome)
+            self.metrics.audit_flush_seconds.labels(outcome=outcome).observe(time.perf_counter() - start)
+            self.metrics.audit_events.labels(outcome=outcome).inc(len(events))
 
 
-def _refresh(registry: Registry, runtime: Any) -> None:
-    journal = getattr(runtime, "journal", None)
-    if journal is None:
-        return
-    stats = journal.pool.pop_stats()
-    for key, help_text in _POOL_GAUGES.items():
-        registry.set(f"obruten_db_pool_{key}", stats.get(key, 0), help_text)
-    for key, help_text in _POOL_COUNTERS.items():
-        registry.inc(f"obruten_db_pool_{key}_total", stats.get(key, 0), help_text)
-    registry.set("obruten_audit_queue_events", journal.audit.queued, "Audit events waiting for the next flush")
+async def _refresh_every(metrics: JournalMetrics, journal: Journal, seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            metrics.refresh(journal)
+        except Exception:  # unknown: log with traceback, keep refreshing
+            log.exception("refreshing the pool figures failed; trying again in %s s", seconds)
 
 
-def install(app: FastAPI, registry: Registry | None = None) -> Registry:
-    """Serve ``/metrics`` on ``app`` and count its requests; returns the registry."""
-    registry = registry or Registry()
-    app.state.metrics = registry
-    app.add_middleware(RequestMetrics, registry=registry)
+def install(app: FastAPI, metrics: JournalMetrics | None = None) -> JournalMetrics:
+    """Serve ``/metrics`` on ``app`` and count its requests; returns the metrics."""
+    metrics = metrics or JournalMetrics()
+    app.state.metrics = metrics
+    app.add_middleware(RequestMetrics, metrics=metrics)
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app_: FastAPI) -> AsyncIterator[Any]:
-        async with inner(app_) as state:
-            journal = getattr(getattr(app_.state, "runtime", None), "journal", None)
-            if journal is not None and not isinstance(journal.audit.sink, MeteredSink):
-                journal.audit.sink = MeteredSink(journal.audit.sink, registry)
-            yield state
+        try:
+            async with inner(app_) as state:
+                journal = getattr(getattr(app_.state, "runtime", None), "journal", None)
+                if journal is not None and not isinstance(journal.audit.sink, MeteredSink):
+                    journal.audit.sink = MeteredSink(journal.audit.sink, metrics)
+                refresher = (asyncio.create_task(_refresh_every(metrics, journal, _REFRESH_SECONDS))
+                             if journal is not None and across_workers() else None)
+                try:
+                    yield state
+                finally:
+                    if refresher is not None:
+                        refresher.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await refresher
+        finally:
+            forget_worker()  # this worker's pool no longer counts in the sum
 
     app.router.lifespan_context = lifespan
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics(request: Request) -> PlainTextResponse:
-        _refresh(registry, getattr(request.app.state, "runtime", None))
-        return PlainTextResponse(registry.render(), media_type=CONTENT_TYPE)
+    def serve_metrics(request: Request) -> Response:
+        journal = getattr(getattr(request.app.state, "runtime", None), "journal", None)
+        if journal is not None:
+            metrics.refresh(journal)
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
-    return registry
+    return metrics

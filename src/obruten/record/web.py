@@ -128,8 +128,8 @@ async def ward_page(unit: str, request: Request) -> Response:
 
 @router.get("/search")
 async def search(request: Request, personal_number: str = "") -> Response:
-    await _session(request)
-    patient = await runtime(request).journal.find_patient(personal_number)
+    session = await _session(request)
+    patient = await runtime(request).journal.find_patient(session, personal_number)
     return _back(f"/patients/{patient}")
 
 

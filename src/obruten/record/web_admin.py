@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from obruten.platform.errors import Forbidden
-from obruten.record import staff
 from obruten.record.app import render, runtime
 from obruten.record.web import _form, _session
 
@@ -22,10 +21,9 @@ async def _admin(request: Request):  # type: ignore[no-untyped-def]
 
 @router.get("/users", response_class=HTMLResponse)
 async def users(request: Request, q: str = "") -> Response:
-    await _admin(request)
+    session = await _admin(request)
     rt = runtime(request)
-    async with rt.journal.pool.connection() as conn:
-        rows = await staff.listing(conn, query=q.strip())
+    rows = await rt.journal.staff_listing(session, q)
     return render(request, "admin_users.html", users=rows, q=q, units=await rt.journal.units())
 
 
@@ -33,9 +31,9 @@ async def users(request: Request, q: str = "") -> Response:
 async def create_user(request: Request) -> Response:
     session = await _admin(request)
     data = await _form(request, session)
-    async with runtime(request).journal.pool.connection() as conn:
-        await staff.create(conn, data.get("username", ""), data.get("full_name", ""), data.get("role", ""),
-                           data.get("password") or None, [u for u in data.get("units", "").split(",") if u.strip()])
+    await runtime(request).journal.create_user(
+        session, data.get("username", ""), data.get("full_name", ""), data.get("role", ""),
+        data.get("password") or None, [u.strip() for u in data.get("units", "").split(",") if u.strip()])
     return RedirectResponse("/admin/users", status_code=303)
 
 
@@ -43,8 +41,7 @@ async def create_user(request: Request) -> Response:
 async def set_active(user_id: int, request: Request) -> Response:
     session = await _admin(request)
     data = await _form(request, session)
-    async with runtime(request).journal.pool.connection() as conn:
-        await staff.set_active(conn, user_id, data.get("active") == "1")
+    await runtime(request).journal.set_user_active(session, user_id, data.get("active") == "1")
     return RedirectResponse("/admin/users", status_code=303)
 
 
@@ -54,7 +51,7 @@ async def access_log(request: Request, personal_number: str = "") -> Response:
     rows: list[dict] = []
     patient_id = None
     if personal_number:
-        patient_id = await runtime(request).journal.find_patient(personal_number)
+        patient_id = await runtime(request).journal.find_patient(session, personal_number)
         rows = await runtime(request).journal.access_log(session, patient_id)
     return render(request, "admin_access_log.html", rows=rows, personal_number=personal_number,
                   patient_id=patient_id)

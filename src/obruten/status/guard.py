@@ -67,6 +67,11 @@ def write_guard(ledger: Ledger, record: Callable[[AuditEvent], Awaitable[None]],
             return
         details = {"unit": unit_id, "routine": doc.routine, "status_version": doc.version, "mode": mode,
                    "headline": doc.headline, "may_override": session.role in OVERRIDE_ROLES}
+        # a refused write is audited too: who tried to write where while the unit was on paper
+        await record(AuditEvent(actor=session.username, actor_id=session.user_id,
+                                action="write_refused_reservrutin", purpose="vård",
+                                detail={"unit": unit_id, "status_version": doc.version, "mode": mode},
+                                node=node))
         raise WriteBlocked(blocked_message(t, details), **details)
 
     return guard

@@ -19,8 +19,8 @@ from datetime import datetime
 import httpx
 
 from obruten.platform import http
-from obruten.platform.metrics import Registry
 from obruten.platform.signing import SignatureError, TrustedKeys
+from obruten.ward_agent.metrics import AgentMetrics
 from obruten.ward_agent.settings import AgentSettings
 from obruten.wardkit import manifest as mf
 from obruten.wardkit.store import Kit, KitStore, safe_name
@@ -45,9 +45,9 @@ class FetchState:
 
 
 class Agent:
-    def __init__(self, settings: AgentSettings, metrics: Registry | None = None) -> None:
+    def __init__(self, settings: AgentSettings, metrics: AgentMetrics | None = None) -> None:
         self.settings = settings
-        self.metrics = metrics or Registry()
+        self.metrics = metrics or AgentMetrics()
         self.trusted = self._load_trusted()
         self.kits = KitStore(settings.kits_dir, keep=settings.keep, trusted=self.trusted, unit=settings.unit)
         self.state = FetchState()
@@ -94,16 +94,13 @@ class Agent:
         unit = self.settings.unit
         newest = self.kits.newest()
         age = self.age_minutes(newest)
-        self.metrics.set("obruten_wardkit_age_seconds", float("inf") if age is None else age * 60,
-                         "Age of the newest verified kit's data (now - as_of)", unit=unit)
-        self.metrics.set("obruten_wardkit_stale", 1 if self.stale() else 0,
-                         "1 when the newest kit is older than the alarm threshold (or there is none)", unit=unit)
-        self.metrics.set("obruten_wardkit_kits_held", len(self.kits.kits()), "Verified kits kept", unit=unit)
+        m = self.metrics
+        m.kit_age_seconds.labels(unit=unit).set(float("inf") if age is None else age * 60)
+        m.kit_stale.labels(unit=unit).set(1 if self.stale() else 0)
+        m.kits_held.labels(unit=unit).set(len(self.kits.kits()))
         if self.state.at is not None:
-            self.metrics.set("obruten_wardagent_last_fetch_success", 1 if self.state.result in (OK, UNCHANGED) else 0,
-                             "1 when the last fetch got or confirmed a good kit", unit=unit)
-            self.metrics.set("obruten_wardagent_last_fetch_timestamp_seconds", self.state.at.timestamp(),
-                             "When the agent last tried to fetch", unit=unit)
+            m.last_fetch_success.labels(unit=unit).set(1 if self.state.result in (OK, UNCHANGED) else 0)
+            m.last_fetch_timestamp.labels(unit=unit).set(self.state.at.timestamp())
 
     # ---- one round --------------------------------------------------------------------------------
     def tick(self) -> str:
@@ -120,8 +117,7 @@ class Agent:
         self.state.at, self.state.result, self.state.sentence = now, result, sentence
         if result in (OK, UNCHANGED):
             self.state.last_ok_at = now
-        self.metrics.inc("obruten_wardagent_fetches_total", 1, "Fetch attempts by result", result=result,
-                         unit=self.settings.unit)
+        self.metrics.fetches.labels(result=result, unit=self.settings.unit).inc()
         self.report()
         self.update_metrics()
         (log.info if result in (OK, UNCHANGED) else log.warning)("%s", sentence)
@@ -209,8 +205,7 @@ class Agent:
             else:
                 sentence = f"ops service refused the report (HTTP {response.status_code}); check --ops-token"
         self.state.report_sentence = sentence
-        self.metrics.set("obruten_wardagent_report_success", 1 if sentence.startswith("reported") else 0,
-                         "1 when the last report to the ops service went through", unit=self.settings.unit)
+        self.metrics.report_success.labels(unit=self.settings.unit).set(1 if sentence.startswith("reported") else 0)
         return sentence
 
 

@@ -29,7 +29,7 @@ from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from obruten.platform.i18n import LANGUAGES, local_time, translator
-from obruten.platform.metrics import CONTENT_TYPE, Registry
+from obruten.platform.metrics import CONTENT_TYPE
 from obruten.status.banner import banner_css, render_banner
 from obruten.status.document import StatusError
 from obruten.status.follower import Follower
@@ -216,4 +216,4 @@ def _routes(app: FastAPI) -> None:
         return render(request, "agent_error.html", exc.status_code, message=exc.detail)
 
 
-__all__ = ["create_app", "render", "Registry"]
+__all__ = ["create_app", "render"]

@@ -30,10 +30,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from obruten.platform.errors import Invalid
 from obruten.platform.i18n import STOCKHOLM
-from obruten.platform.metrics import Registry
 from obruten.record.notes import NOTE_KINDS
 from obruten.ward_agent.downtime_store import DowntimeStore
 from obruten.ward_agent.downtime_submit import Submitter
+from obruten.ward_agent.metrics import AgentMetrics
 from obruten.ward_agent.settings import AgentSettings
 
 CSRF_COOKIE = "downtime_csrf"
@@ -63,7 +63,7 @@ class DowntimeAgent:
     """The store, the submitter and the background loop that drives it."""
 
     settings: DowntimeSettings
-    metrics: Registry | None = None  # the agent's /metrics registry
+    metrics: AgentMetrics | None = None  # the agent's /metrics
     store: DowntimeStore = field(init=False)
     submitter: Submitter | None = field(init=False, default=None)
     last_sentence: str = ""
@@ -96,10 +96,10 @@ class DowntimeAgent:
         """Queue sizes on the agent's /metrics: entries not yet in the journal are at risk."""
         if self.metrics is None:
             return
-        self.metrics.clear("obruten_downtime_entries")
+        entries = self.metrics.downtime_entries
+        entries.clear()
         for state, n in self.store.counts().items():
-            self.metrics.set("obruten_downtime_entries", n, "Downtime entries on this ward PC by state", state=state,
-                             unit=self.settings.unit_id)
+            entries.labels(state=state, unit=self.settings.unit_id).set(n)
 
     def start(self) -> None:
         if self.submitter is None or self.settings.submit_interval <= 0:
