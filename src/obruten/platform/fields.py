@@ -88,7 +88,7 @@ class _Documented:
 
     def __get_pydantic_json_schema__(self, core: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         schema = handler(core)
-        schema["pattern"] = self.pattern
+        schema.setdefault("pattern", self.pattern)  # a stricter pattern of the field itself wins
         return schema
 
 

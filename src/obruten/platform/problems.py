@@ -31,6 +31,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
+from obruten.platform.errors import DomainError
 from obruten.platform.i18n import LANGUAGES, translator
 
 LANG_COOKIE = "lang"
@@ -59,6 +60,18 @@ def answer(message: str, status: int, problems: Sequence[str] = (), **extra: obj
     return JSONResponse(jsonable_encoder(body(message, problems, **extra)), status_code=status)
 
 
+def domain_answer(exc: DomainError) -> JSONResponse:
+    """A domain error in the one shape: its message, its ``problems`` detail when that is a list
+    of sentences, the other details beside them."""
+    details = dict(exc.details)
+    found = details.get("problems")
+    if isinstance(found, list) and all(isinstance(p, str) for p in found):
+        del details["problems"]
+    else:
+        found = []
+    return answer(exc.message, exc.status, found, **({"details": details} if details else {}))
+
+
 # ---- the reader's language ------------------------------------------------------------------------
 def language(request: Request, default: str = "sv") -> str:
     """The ``lang`` cookie, else the first language of ``Accept-Language`` we have, else ``default``."""
@@ -78,7 +91,8 @@ def problems_of(errors: Iterable[Any], lang: str) -> list[str]:
     t = translator(lang)
     out = []
     for err in errors:
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        loc = tuple(err.get("loc", ()))
+        where = ".".join(str(p) for p in (loc[1:] if loc[:1] == ("body",) else loc))
         key = f"problem.{err.get('type')}"
         try:
             what = t(key, **(err.get("ctx") or {}))

@@ -28,6 +28,8 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from obruten.platform import problems
+from obruten.platform.fields import Id
 from obruten.platform.i18n import LANGUAGES, local_time, translator
 from obruten.platform.metrics import CONTENT_TYPE
 from obruten.status.banner import banner_css, render_banner
@@ -112,6 +114,11 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
     app.state.status_follower = follower = Follower(ledger, settings.status_urls)
     _access_log(app, settings.state_dir / "access.jsonl")
     _routes(app)
+    # invalid input answered with the error page (or the one JSON error shape under /api/), and
+    # the OpenAPI document at /api/v1/openapi.json listing the error answers
+    problems.install(app, default_language=lambda r: r.app.state.settings.language, http_errors=False,
+                     page=lambda r, status, message: render(r, "agent_error.html", status, message=message))
+    problems.document(app)
     if importlib.util.find_spec("obruten.ward_agent.web") is not None:
         app.include_router(importlib.import_module("obruten.ward_agent.web").router)
     return app
@@ -167,25 +174,26 @@ def _routes(app: FastAPI) -> None:
         return render(request, "agent_index.html", kits=kits, kit=kit, newest=bool(kits) and kits[0].stamp == stamp)
 
     @app.get("/kits/{stamp}/patients/{patient_id}", response_class=HTMLResponse)
-    def patient_page(request: Request, stamp: str, patient_id: int) -> HTMLResponse:
+    def patient_page(request: Request, stamp: str, patient_id: Id) -> HTMLResponse:
         kit = _kit_or_404(request, stamp)
         patient = next((p for p in kit.data["patients"] if p["id"] == patient_id), None)
         if patient is None:
             raise HTTPException(404, translator(language(request))("agent.no_such"))
         return render(request, "agent_patient.html", kit=kit, p=patient)
 
-    @app.get("/kits/{stamp}/kit.pdf")
+    @app.get("/kits/{stamp}/kit.pdf", response_class=FileResponse,
+             responses={200: {"description": "The kit as PDF", "content": {"application/pdf": {}}}})
     def pdf(request: Request, stamp: str) -> FileResponse:
         kit = _kit_or_404(request, stamp)
         return FileResponse(kit.pdf_path, media_type="application/pdf",
                             headers={"Content-Disposition": f'inline; filename="reservkit-{kit.unit}-{stamp}.pdf"'})
 
-    @app.get("/kits/{stamp}/kit.html")
+    @app.get("/kits/{stamp}/kit.html", response_class=HTMLResponse)
     def offline_html(request: Request, stamp: str) -> FileResponse:
         kit = _kit_or_404(request, stamp)
         return FileResponse(kit.html_path, media_type="text/html; charset=utf-8")
 
-    @app.get("/newest.pdf")
+    @app.get("/newest.pdf", status_code=303, response_class=RedirectResponse)
     def newest_pdf(request: Request) -> RedirectResponse:
         kit = request.app.state.kits.newest()
         if kit is None:
@@ -203,7 +211,7 @@ def _routes(app: FastAPI) -> None:
                                "result": agent.state.result, "said": agent.state.sentence},
                 "report": agent.state.report_sentence}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     def metrics(request: Request) -> PlainTextResponse:
         agent: Agent = request.app.state.agent
         agent.update_metrics()
@@ -212,7 +220,7 @@ def _routes(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+            return problems.answer(str(exc.detail), exc.status_code)
         return render(request, "agent_error.html", exc.status_code, message=exc.detail)
 
 
