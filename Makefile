@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PATIENTS ?= 2000
 
-.PHONY: help setup demo test lint browser bench bench-failover bench-wardkit bench-postreg bench-status bench-read-copy bench-analysis clean
+.PHONY: help setup demo test fuzz lint browser bench bench-failover bench-wardkit bench-postreg bench-status bench-read-copy bench-analysis clean
 
 help: ## list the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,8 +34,13 @@ demo: setup ## start PostgreSQL, seed a synthetic region, serve the web UI on ht
 lint: setup ## ruff
 	$(BIN)/ruff check src tests bench
 
-test: setup browser lint ## set up and run the whole test suite
+test: setup browser lint ## set up and run the whole test suite (with a short fuzz run, tests/fuzz)
 	$(BIN)/python -m pytest
+
+FUZZ_EXAMPLES ?= 100
+fuzz: setup ## fuzz the journal, ops and ward-agent APIs longer, with a fresh seed (FUZZ_EXAMPLES=100)
+	OBRUTEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) OBRUTEN_FUZZ_SEED=$${OBRUTEN_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+	  $(BIN)/python -m pytest -m fuzz tests/fuzz/test_fuzz.py
 
 bench: setup ## run the read-path benchmark (100,000 patients)
 	$(BIN)/python bench/read_path.py

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import psycopg
 import pytest
-from fuzzing import Target
+from fuzzing import EXAMPLES, SEED, TALLIES, Target
 
 from obruten.devtools import seed
 from obruten.ops import users
@@ -115,3 +115,12 @@ def ward_agent(fuzz_region: str, tmp_path_factory: pytest.TempPathFactory) -> It
     served.stop()
 
 
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzz figures of this run: operations, cases and failures per API."""
+    if TALLIES:
+        terminalreporter.section("fuzz")
+        terminalreporter.write_line(f"{EXAMPLES} examples per operation and mode, seed {SEED or 'derandomized'}")
+        for tally in TALLIES:
+            terminalreporter.write_line(tally.line())

@@ -39,6 +39,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 EXAMPLES = int(os.environ.get("OBRUTEN_FUZZ_EXAMPLES", "12"))
 SEED = os.environ.get("OBRUTEN_FUZZ_SEED")
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+TALLIES: list[Tally] = []  # every API fuzzed in this run, for the summary at its end
 
 
 @dataclass

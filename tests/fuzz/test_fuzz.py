@@ -5,15 +5,13 @@ the document does not describe (issue 12). ``make fuzz`` runs the same with more
 from __future__ import annotations
 
 import pytest
-from fuzzing import Tally, Target, fuzz
+from fuzzing import TALLIES, Tally, Target, fuzz
 
 pytestmark = pytest.mark.fuzz
 
 
 def _clean(tally: Tally, request: pytest.FixtureRequest) -> None:
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("\nfuzz " + tally.line())
+    TALLIES.append(tally)  # printed at the end of the run (tests/fuzz/conftest.py)
     assert tally.operations > 0 and tally.cases >= tally.operations
     assert not tally.failed, tally.report()
 

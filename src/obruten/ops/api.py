@@ -70,7 +70,7 @@ def healthz(service: Ops) -> dict[str, object]:
     return {"ok": True, "service": "ops", "now": iso(service.clock.now())}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def metrics(service: Ops) -> PlainTextResponse:
     return PlainTextResponse(service.metrics.render(), media_type=CONTENT_TYPE)
 
