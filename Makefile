@@ -31,8 +31,13 @@ browser: ## install Debian's Chromium for the end-to-end tests (needs root or su
 demo: setup ## start PostgreSQL, seed a synthetic region, serve the web UI on http://127.0.0.1:8000
 	$(BIN)/obruten demo --patients $(PATIENTS)
 
-lint: setup ## ruff
-	$(BIN)/ruff check src tests bench
+lint: setup ## ruff, mypy, the layer contracts (lint-imports) and the import-cycle check; runs all four, fails if any fails
+	@status=0; \
+	echo "==> ruff"; $(BIN)/ruff check src tests bench tools || status=1; \
+	echo "==> mypy"; $(BIN)/mypy || status=1; \
+	echo "==> lint-imports (layer contracts in pyproject.toml)"; PYTHONPATH=src $(BIN)/lint-imports --no-logo || status=1; \
+	echo "==> import cycles"; $(BIN)/python tools/import_cycles.py src obruten || status=1; \
+	exit $$status
 
 test: setup browser lint ## set up and run the whole test suite (with a short fuzz run, tests/fuzz)
 	$(BIN)/python -m pytest
@@ -64,6 +69,6 @@ bench-read-copy: setup ## simulated staff with think time against a read copy (1
 bench-analysis: setup ## event-analysis reports (Markdown, PDF, de-identified) by size
 	$(BIN)/python bench/analysis_report.py --sizes 50,200,800 --repeat 5
 
-clean: ## stop the embedded database and remove var/ (all local data!)
-	-$(BIN)/obruten db stop
+clean: ## stop the embedded database, delete its data (also outside var/) and remove var/ (all local data!)
+	-$(BIN)/obruten db destroy --yes
 	rm -rf var

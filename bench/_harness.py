@@ -85,9 +85,9 @@ def start_server(url: str, var_dir: Path, port: int, workers: int, pool_size: in
                 "OBRUTEN_SECRET_KEY": secrets.token_urlsafe(48)})
     if pool_size is not None:
         env["OBRUTEN_POOL_SIZE"] = str(pool_size)
-    code = ("import os, sys; from obruten import cli, config; "
-            "cli._serve(config.load(), os.environ['OBRUTEN_SERVE_DATABASE_URL'], '127.0.0.1', "
-            "int(sys.argv[1]), int(sys.argv[2]))")
+    code = ("import os, sys; from obruten.platform import config; from obruten.record.cli import serve_journal; "
+            "serve_journal(config.load(environ=os.environ, http_host='127.0.0.1', http_port=int(sys.argv[1]), "
+            "workers=int(sys.argv[2])), os.environ['OBRUTEN_SERVE_DATABASE_URL'])")
     return subprocess.Popen([sys.executable, "-c", code, str(port), str(workers)], env=env,
                             stdin=subprocess.DEVNULL, start_new_session=True)
 

@@ -74,12 +74,12 @@ def main() -> None:
 def run(root: Path, args: argparse.Namespace) -> None:
     from fastapi import FastAPI
 
-    from obruten.record.status_api import install
+    from obruten.record.status_api import install, node_for
 
     # a node that receives pushes (the journal's status routes without the journal)
     node_cfg = config_mod.load(environ={}, var_dir=root / "push-node")
     node_app = FastAPI()
-    push_node = install(node_app, node_cfg)
+    push_node = install(node_app, node_for(node_cfg))
     _, node_url = serve(node_app)
 
     settings = Settings(var_dir=root / "ops", backup_probe=False)

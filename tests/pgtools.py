@@ -89,3 +89,13 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def seeded_database(pg: PostgresInstance, name: str, patients: int = 150) -> str:
+    """A new database with its own small synthetic region and the demo logins, for tests that write
+    enough to disturb the shared region."""
+    from obruten.devtools import seed
+
+    url = fresh_database(pg, name)
+    seed.generate(url, patients, seed=11)
+    return url

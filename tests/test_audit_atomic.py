@@ -18,6 +18,13 @@ from obruten.platform.errors import Invalid
 from obruten.record import audit, notes
 from obruten.record.audit import AuditEvent, AuditUnavailable, AuditWriter, DatabaseSink
 from obruten.record.service import Journal
+from pgtools import seeded_database
+
+
+@pytest.fixture(scope="module")
+def own_region(pg) -> str:  # type: ignore[no-untyped-def]
+    """This module writes many entries: its own region, so the shared one stays as other tests expect."""
+    return seeded_database(pg, "audit_atomic")
 
 
 def _physician(url: str) -> tuple[Session, int]:
@@ -43,13 +50,13 @@ async def _journal(url: str) -> tuple[Journal, AsyncConnectionPool]:
     return Journal(pool=pool, audit=AuditWriter(DatabaseSink(pool))), pool
 
 
-def test_a_write_whose_audit_cannot_be_written_leaves_nothing(region_url: str) -> None:
-    session, patient = _physician(region_url)
+def test_a_write_whose_audit_cannot_be_written_leaves_nothing(own_region: str) -> None:
+    session, patient = _physician(own_region)
     poisoned = Session(session.user_id, "lakare\x00", session.full_name, session.role, session.units)
-    before = _counts(region_url, patient)
+    before = _counts(own_region, patient)
 
     async def run() -> None:
-        journal, pool = await _journal(region_url)
+        journal, pool = await _journal(own_region)
         try:
             with pytest.raises(psycopg.DataError):  # the audit row cannot hold a NUL byte
                 await journal.write_note(poisoned, patient, notes.NewNote(kind="daganteckning", body="ska inte finnas"))
@@ -57,15 +64,15 @@ def test_a_write_whose_audit_cannot_be_written_leaves_nothing(region_url: str) -
             await pool.close()
 
     asyncio.run(run())
-    assert _counts(region_url, patient) == before  # neither the note nor an event
+    assert _counts(own_region, patient) == before  # neither the note nor an event
 
 
-def test_every_acknowledged_write_has_its_event_while_a_poisoned_read_fails_alone(region_url: str) -> None:
-    session, patient = _physician(region_url)
-    before_notes, before_events = _counts(region_url, patient)
+def test_every_acknowledged_write_has_its_event_while_a_poisoned_read_fails_alone(own_region: str) -> None:
+    session, patient = _physician(own_region)
+    before_notes, before_events = _counts(own_region, patient)
 
     async def run() -> tuple[list[object], BaseException | None]:
-        journal, pool = await _journal(region_url)
+        journal, pool = await _journal(own_region)
         try:
             writes = [journal.write_note(session, patient, notes.NewNote(kind="daganteckning", body=f"anteckning {i}"))
                       for i in range(40)]
@@ -82,19 +89,19 @@ def test_every_acknowledged_write_has_its_event_while_a_poisoned_read_fails_alon
     assert isinstance(only_failure, AuditUnavailable), [r for r in results if isinstance(r, BaseException)]
     written = [r for r in results[:40] if isinstance(r, dict)]
     assert len(written) == 40
-    with psycopg.connect(region_url) as c:
+    with psycopg.connect(own_region) as c:
         audited = {r[0] for r in c.execute("SELECT detail->>'id' FROM audit_event WHERE patient_id = %s"
                                            " AND action = 'write'", (patient,))}
     assert {str(r["entry_id"]) for r in written} <= audited
-    assert _counts(region_url, patient) == (before_notes + 40, before_events + 40)
-    assert audit.verify(region_url).ok
+    assert _counts(own_region, patient) == (before_notes + 40, before_events + 40)
+    assert audit.verify(own_region).ok
 
 
-def test_purpose_is_an_enumerated_value(region_url: str) -> None:
-    session, patient = _physician(region_url)
+def test_purpose_is_an_enumerated_value(own_region: str) -> None:
+    session, patient = _physician(own_region)
 
     async def run() -> None:
-        journal, pool = await _journal(region_url)
+        journal, pool = await _journal(own_region)
         try:
             with pytest.raises(Invalid, match="purpose must be one of"):
                 await journal.overview_json(session, patient, purpose="vård\x00")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from obruten.cli import config_from
+from obruten.platform.clikit import config_from
 
 
 def test_group_database_url_is_not_hidden_by_an_unset_subcommand_option(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ def test_html_pages_get_csp_without_script_and_are_not_cached() -> None:
     assert "script-src 'none'" in CSP and "frame-ancestors 'none'" in CSP and "unsafe-eval" not in CSP
     assert response.headers["cache-control"] == "no-store"
     assert response.headers["x-content-type-options"] == "nosniff"
-    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["referrer-policy"] == "same-origin"
     assert response.headers["x-frame-options"] == "DENY"
 
 
@@ -58,3 +58,18 @@ def test_static_assets_and_explicit_cache_policies_are_kept() -> None:
     assert get("/static/obruten.css").headers["cache-control"] == "max-age=3600"
     assert get("/api/v1/c").headers["cache-control"] == "max-age=5"
     assert get("/api/v1/nope").headers["cache-control"] == "no-store"  # 404s too
+
+
+def test_the_journal_sends_them_on_patient_pages_and_the_api(journal_server) -> None:  # type: ignore[no-untyped-def]
+    client = httpx.Client(base_url=journal_server.base, timeout=10)
+    login = client.post("/api/v1/login", json={"username": "lakare", "password": "demo"})
+    client.headers["Authorization"] = f"Bearer {login.json()['token']}"
+    login_page = client.get("/login")
+    assert login_page.headers["content-security-policy"] == CSP
+    assert login_page.headers["x-frame-options"] == "DENY"
+    api = client.get("/api/v1/health")
+    assert api.headers["cache-control"] == "no-store" and api.headers["x-content-type-options"] == "nosniff"
+    ward = client.get(f"/ward/{login.json()['user']['units'][0]}")
+    assert ward.status_code == 200 and ward.headers["cache-control"] == "no-store"
+    assert ward.headers["content-security-policy"] == CSP
+    assert "no-store" not in client.get("/static/obruten.css").headers.get("cache-control", "")

@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +22,8 @@ from obruten.cluster.members import view
 from obruten.cluster.patroni import user_of
 from obruten.cluster.topology import REPLICATION_USER, Member, Topology
 from obruten.platform.pgserver import SUPERUSER, pg_bin
-
-Say = Callable[[str], None]
+from obruten.platform.progress import Say
+from obruten.platform.rows import one
 
 
 def primary(topo: Topology) -> Member:
@@ -40,7 +39,7 @@ def run_as_service(topo: Topology, args: list[str], what: str, timeout: float = 
     user = user_of(topo)
     env = user.env({**os.environ, "PGPASSWORD": topo.passwords[role]})
     result = subprocess.run(args, env=env, text=True, capture_output=True, timeout=timeout,
-                            stdin=subprocess.DEVNULL, **user.popen_kwargs())  # type: ignore[call-overload]
+                            stdin=subprocess.DEVNULL, **user.popen_kwargs())
     if result.returncode != 0:
         raise BackupError(f"{what} failed ({Path(args[0]).name} exit {result.returncode}):\n"
                           f"{result.stderr.strip()[-2000:]}")
@@ -49,7 +48,7 @@ def run_as_service(topo: Topology, args: list[str], what: str, timeout: float = 
 
 def _server_time(topo: Topology, m: Member) -> datetime:
     with psycopg.connect(topo.member_url(m, "postgres"), autocommit=True) as conn:
-        return conn.execute("SELECT now()").fetchone()[0].astimezone(UTC)
+        return one(conn.execute("SELECT now()").fetchone())[0].astimezone(UTC)
 
 
 def _label_info(backup_dir: Path) -> tuple[str, int]:
@@ -121,7 +120,7 @@ def switch_and_wait_archived(topo: Topology, timeout: float = 60) -> str:
     source = primary(topo)
     with psycopg.connect(topo.member_url(source, "postgres"), autocommit=True) as conn:
         conn.execute("SELECT txid_current()")  # make sure the segment is not empty, so it switches
-        segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+        segment = one(conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone())[0]
     deadline = time.monotonic() + timeout
     while not (topo.wal_archive / segment).exists():
         if time.monotonic() > deadline:

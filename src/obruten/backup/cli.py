@@ -5,11 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import psycopg
 
-from obruten.cluster.cli import guard, load_topology, root_option, say
+from obruten.backup import catalog, schedule
+from obruten.backup import restore as restore_mod
+from obruten.backup import verify as verify_mod
+from obruten.backup.basebackup import switch_and_wait_archived, take
+from obruten.backup.errors import BackupError
+from obruten.cluster.cli import load_topology
+from obruten.platform import clikit
+from obruten.platform.clikit import cluster_root_option as root_option
+from obruten.platform.clikit import say
 
 
-@click.group()
+@click.group(cls=clikit.Group)
 def backup() -> None:
     """WAL archive and base backups under the backup root; verified restores (R11)."""
 
@@ -20,10 +29,8 @@ def backup() -> None:
 @click.pass_context
 def now(ctx: click.Context, cluster_root: Path | None, full: bool) -> None:
     """Take a base backup from the primary."""
-    from obruten.backup.basebackup import take
-
     topo = load_topology(ctx, cluster_root)
-    b = guard(lambda: take(topo, say, full=full))
+    b = take(topo, say, full=full)
     click.echo(b.label)
 
 
@@ -32,8 +39,6 @@ def now(ctx: click.Context, cluster_root: Path | None, full: bool) -> None:
 @click.pass_context
 def list_backups(ctx: click.Context, cluster_root: Path | None) -> None:
     """Base backups, oldest first, and the latest verifications."""
-    from obruten.backup import catalog
-
     topo = load_topology(ctx, cluster_root)
     click.echo(f"{'label':<24} {'kind':<12} {'parent':<24} {'finished':<26} {'TL':>3} {'MB':>8}")
     for b in catalog.backups(topo.backup_root):
@@ -49,10 +54,8 @@ def list_backups(ctx: click.Context, cluster_root: Path | None) -> None:
 @click.pass_context
 def verify(ctx: click.Context, cluster_root: Path | None, port: int | None) -> None:
     """Restore the latest backup + WAL into a scratch instance and check it; record the result."""
-    from obruten.backup import verify as verify_mod
-
     topo = load_topology(ctx, cluster_root)
-    v = guard(lambda: verify_mod.run(topo, say, port))
+    v = verify_mod.run(topo, say, port)
     click.echo(f"{'OK' if v.ok else 'FAILED'}: backup {v.backup} restored to {v.target_time} in {v.seconds} s")
     if not v.ok:
         raise click.ClickException(f"restore verification failed: {v.problem}. The backups cannot be trusted "
@@ -69,21 +72,15 @@ def verify(ctx: click.Context, cluster_root: Path | None, port: int | None) -> N
 def restore_cmd(ctx: click.Context, cluster_root: Path | None, target: str, dest: Path | None,
                 port: int | None) -> None:
     """Restore into a NEW instance at exactly the given time; the cluster is not touched."""
-    import psycopg
-
-    from obruten.backup import restore as restore_mod
-    from obruten.backup.basebackup import switch_and_wait_archived
-    from obruten.backup.errors import BackupError
-
     topo = load_topology(ctx, cluster_root)
-    when = guard(lambda: restore_mod.parse_time(target))
+    when = restore_mod.parse_time(target)
     try:
         switch_and_wait_archived(topo, timeout=30)
     except (BackupError, psycopg.Error) as exc:  # the cluster may be down; the archive may suffice
         say(f"Could not close the current WAL segment on the primary ({exc}); restoring from what the "
              "archive already has")
     dest = dest or topo.backup_root / "restores" / f"to-{when.strftime('%Y%m%dT%H%M%S')}"
-    pg, b = guard(lambda: restore_mod.restore(topo, when, dest.resolve(), port or topo.base_port + 31, say))
+    pg, b = restore_mod.restore(topo, when, dest.resolve(), port or topo.base_port + 31, say)
     click.echo(pg.url())
     say(f"Restored from {b.label}. Stop it with: obruten backup discard --dest {dest}")
 
@@ -93,14 +90,10 @@ def restore_cmd(ctx: click.Context, cluster_root: Path | None, target: str, dest
 @click.pass_context
 def tick_cmd(ctx: click.Context, cluster_root: Path | None) -> None:
     """One tick of the backup timer: take a backup or verify one if due (run every 15 min)."""
-    from obruten.backup import catalog, schedule
-    from obruten.backup import verify as verify_mod
-    from obruten.backup.basebackup import take
-
     topo = load_topology(ctx, cluster_root)
     snap = schedule.snapshot(catalog.backups(topo.backup_root), catalog.last_good_verification(topo.backup_root))
-    click.echo(guard(lambda: schedule.tick(lambda full: take(topo, say, full=full),
-                                           lambda: verify_mod.run(topo, say), snap, schedule.Policy())))
+    click.echo(schedule.tick(lambda full: take(topo, say, full=full),
+                             lambda: verify_mod.run(topo, say), snap, schedule.Policy()))
 
 
 @backup.command("discard")
@@ -109,8 +102,6 @@ def tick_cmd(ctx: click.Context, cluster_root: Path | None) -> None:
 @click.pass_context
 def discard_cmd(ctx: click.Context, cluster_root: Path | None, dest: Path) -> None:
     """Stop a restored instance and delete its directory."""
-    from obruten.backup import restore as restore_mod
-
     topo = load_topology(ctx, cluster_root)
     pg = restore_mod.instance(topo, dest.resolve(), 0)
     restore_mod.discard(pg)

@@ -1,5 +1,7 @@
 """The one error type of ``obruten.backup``."""
 
+from obruten.platform.errors import ObrutenError
 
-class BackupError(RuntimeError):
+
+class BackupError(ObrutenError, RuntimeError):
     """A backup, restore or verification failed; the message says what to do next."""

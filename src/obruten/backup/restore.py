@@ -9,7 +9,6 @@ that instant and nothing after it.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,8 +19,7 @@ from obruten.cluster import announce as announce_mod
 from obruten.cluster.patroni import user_of
 from obruten.cluster.topology import Topology
 from obruten.platform.pgserver import PostgresError, PostgresInstance, pg_bin
-
-Say = Callable[[str], None]
+from obruten.platform.progress import Say
 
 
 def parse_time(text: str) -> datetime:

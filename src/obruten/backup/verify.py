@@ -10,7 +10,6 @@ backup root, where `cluster status` reads it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,9 +22,9 @@ from obruten.backup.restore import discard, restore
 from obruten.cluster import announce
 from obruten.cluster.topology import Topology
 from obruten.platform.pgserver import DATABASE, SUPERUSER, pg_bin
+from obruten.platform.progress import Say
+from obruten.platform.rows import one
 from obruten.record import audit
-
-Say = Callable[[str], None]
 
 ENTRY_TABLES = ("admission", "note", "diagnosis", "warning", "medication_order", "medication_administration",
                 "referral", "referral_result", "emergency_access", "audit_event")
@@ -34,21 +33,21 @@ ENTRY_TABLES = ("admission", "note", "diagnosis", "warning", "medication_order",
 def table_digest(conn: psycopg.Connection, table: str, until: datetime | None) -> tuple[int, str]:
     """Row count and md5 of the rows (in id order), optionally only those committed by ``until``."""
     where = "" if until is None else "WHERE coalesce(pg_xact_commit_timestamp(t.xmin) <= %(until)s, true)"
-    row = conn.execute(f"SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t.id)), '') "
-                       f"FROM {table} t {where}", {"until": until}).fetchone()  # type: ignore[arg-type]
+    row = one(conn.execute(f"SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t.id)), '') "
+                           f"FROM {table} t {where}", {"until": until}).fetchone())
     return int(row[0]), str(row[1])
 
 
 def sequence_behind(conn: psycopg.Connection) -> int:
     """How many issued order numbers are at or above the sequence's next value (must be 0)."""
-    return int(conn.execute("""
+    return int(one(conn.execute("""
         WITH s AS (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS v FROM order_number_seq),
              issued AS (SELECT substring(order_number FROM '([0-9]+)$')::bigint AS n FROM referral)
-        SELECT count(*) FROM issued, s WHERE issued.n > s.v""").fetchone()[0])
+        SELECT count(*) FROM issued, s WHERE issued.n > s.v""").fetchone())[0])
 
 
 def _table_exists(conn: psycopg.Connection, table: str) -> bool:
-    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
+    return one(conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone())[0]
 
 
 def run(topo: Topology, say: Say, port: int | None = None) -> catalog.Verification:

@@ -12,13 +12,10 @@ fields are plain facts, never patient data.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from obruten.backup.catalog import Backup, Verification
 from obruten.cluster.topology import Topology
 from obruten.platform import events
-
-if TYPE_CHECKING:
-    from obruten.backup.catalog import Backup, Verification
 
 # what the ops backup probe reads (obruten.ops.probe_local.BackupProbe)
 BASE_COMPLETED = "backup.base_completed"

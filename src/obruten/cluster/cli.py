@@ -2,66 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import json
 from pathlib import Path
-from typing import TypeVar
 
 import click
 
-T = TypeVar("T")
-
-
-def say(message: str) -> None:
-    """Progress and decisions go to stderr; stdout keeps the command's result."""
-    click.echo(message, err=True)
+from obruten.cluster import lagged, lifecycle, members
+from obruten.cluster import overview as status_mod
+from obruten.cluster.topology import Topology, TopologyError
+from obruten.platform import clikit
+from obruten.platform.clikit import cluster_root_option as root_option
+from obruten.platform.clikit import say
 
 
 def root_for(ctx: click.Context, explicit: Path | None) -> Path:
-    if explicit is not None:
-        return explicit
-    from obruten.cli import config_from
-
-    return config_from(ctx).var_dir / "cluster"
+    return explicit if explicit is not None else clikit.config_from(ctx).var_dir / "cluster"
 
 
-def guard(fn: Callable[[], T]) -> T:
-    """Our own errors become one clear line with what to do next."""
-    from obruten.backup.errors import BackupError
-    from obruten.cluster.members import ClusterError
-    from obruten.cluster.patroni import PatroniError
-    from obruten.cluster.topology import TopologyError
-    from obruten.drill.scenarios import DrillError
-    from obruten.platform.config import ConfigError
-    from obruten.platform.pgserver import PostgresError
-    from obruten.record.schema import MigrationError
-
-    try:
-        return fn()
-    except (ClusterError, PatroniError, TopologyError, PostgresError, MigrationError, ConfigError,
-            BackupError, DrillError, PermissionError) as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def load_topology(ctx: click.Context, root: Path | None):  # type: ignore[no-untyped-def]
+def load_topology(ctx: click.Context, root: Path | None) -> Topology:
     """The cluster's topology; its system events go to this configuration's var dir unless the
     topology names one (it does when `cluster up` created it)."""
-    import dataclasses
-
-    from obruten.cli import config_from
-    from obruten.cluster.topology import Topology
-
-    topo = guard(lambda: Topology.load(root_for(ctx, root)))
+    topo = Topology.load(root_for(ctx, root))
     if topo.events_dir is None:
-        topo = dataclasses.replace(topo, events_dir=str(config_from(ctx).var_dir.resolve()))
+        topo = dataclasses.replace(topo, events_dir=str(clikit.config_from(ctx).var_dir.resolve()))
     return topo
 
 
-# every `cluster`, `backup` and `drill` command takes this option
-root_option = click.option("--cluster-root", type=click.Path(path_type=Path), envvar="OBRUTEN_CLUSTER_ROOT",
-                           help="Cluster state directory (default: <var dir>/cluster).")
-
-
-@click.group()
+@click.group(cls=clikit.Group)
 def cluster() -> None:
     """The two-site Patroni cluster with a read copy and a lagged copy (runs on this machine)."""
 
@@ -80,23 +48,17 @@ def cluster() -> None:
 def up(ctx: click.Context, cluster_root: Path | None, backup_root: Path | None, base_port: int,
        lag_delay: str, strict_sync: bool) -> None:
     """Start (or complete) the cluster and print the journal's connection string."""
-    import dataclasses
-
-    from obruten.cli import config_from
-    from obruten.cluster import lifecycle
-    from obruten.cluster.topology import Topology, TopologyError
-
     root = root_for(ctx, cluster_root)
     try:
         topo = Topology.load(root)
         say(f"Using the existing cluster in {topo.root}")
         if topo.events_dir is None:  # a cluster made before system events: record them from now on
-            topo = dataclasses.replace(topo, events_dir=str(config_from(ctx).var_dir.resolve()))
+            topo = dataclasses.replace(topo, events_dir=str(clikit.config_from(ctx).var_dir.resolve()))
     except TopologyError:
-        var_dir = config_from(ctx).var_dir
-        topo = guard(lambda: Topology.create(root, backup_root or var_dir / "backup", base_port, lag_delay,
-                                             strict_sync, events_dir=var_dir))
-    say(guard(lambda: lifecycle.up(topo, say)))
+        var_dir = clikit.config_from(ctx).var_dir
+        topo = Topology.create(root, backup_root or var_dir / "backup", base_port, lag_delay,
+                               strict_sync, events_dir=var_dir)
+    say(lifecycle.up(topo, say))
     click.echo(topo.write_url())
 
 
@@ -106,11 +68,6 @@ def up(ctx: click.Context, cluster_root: Path | None, backup_root: Path | None, 
 @click.pass_context
 def status(ctx: click.Context, cluster_root: Path | None, as_json: bool) -> None:
     """Role, timeline, sync state and lag of each member; last backup and verified restore; alarms."""
-    import dataclasses
-    import json
-
-    from obruten.cluster import overview as status_mod
-
     topo = load_topology(ctx, cluster_root)
     st = status_mod.collect(topo)
     click.echo(json.dumps(dataclasses.asdict(st), indent=2) if as_json else status_mod.render(st))
@@ -132,12 +89,10 @@ def url(ctx: click.Context, cluster_root: Path | None, read: bool) -> None:
 @click.pass_context
 def switchover(ctx: click.Context, cluster_root: Path | None, candidate: str | None) -> None:
     """Planned switchover: the primary hands over to a synchronous standby, nothing is lost."""
-    from obruten.cluster import members
-
     topo = load_topology(ctx, cluster_root)
-    say(guard(lambda: members.switchover(topo, candidate)))
-    snap = guard(lambda: members.wait_for(topo, lambda v: v.leader is not None and v.leader != "", "a leader",
-                                          60, say))
+    say(members.switchover(topo, candidate))
+    snap = members.wait_for(topo, lambda v: v.leader is not None and v.leader != "", "a leader",
+                            60, say)
     click.echo(snap.sentence())
 
 
@@ -147,12 +102,10 @@ def switchover(ctx: click.Context, cluster_root: Path | None, candidate: str | N
 @click.pass_context
 def failover(ctx: click.Context, cluster_root: Path | None, candidate: str) -> None:
     """Manual failover to a named member, also when the primary is unhealthy."""
-    from obruten.cluster import members
-
     topo = load_topology(ctx, cluster_root)
-    say(guard(lambda: members.failover(topo, candidate)))
-    snap = guard(lambda: members.wait_for(topo, lambda v: v.leader == candidate, f"{candidate} to lead",
-                                          60, say))
+    say(members.failover(topo, candidate))
+    snap = members.wait_for(topo, lambda v: v.leader == candidate, f"{candidate} to lead",
+                            60, say)
     click.echo(snap.sentence())
 
 
@@ -161,10 +114,8 @@ def failover(ctx: click.Context, cluster_root: Path | None, candidate: str) -> N
 @click.pass_context
 def down(ctx: click.Context, cluster_root: Path | None) -> None:
     """Stop every member (standbys first, then the primary). Data stays; `up` starts it again."""
-    from obruten.cluster import lifecycle
-
     topo = load_topology(ctx, cluster_root)
-    click.echo(guard(lambda: lifecycle.down(topo, say)))
+    click.echo(lifecycle.down(topo, say))
 
 
 @cluster.command("recover-from-lagged")
@@ -173,8 +124,6 @@ def down(ctx: click.Context, cluster_root: Path | None) -> None:
 @click.pass_context
 def recover_from_lagged(ctx: click.Context, cluster_root: Path | None, target: str) -> None:
     """Detach the lagged copy and recover it to a time before a replicated error."""
-    from obruten.cluster import lagged
-
     topo = load_topology(ctx, cluster_root)
-    result = guard(lambda: lagged.recover(topo, target, say))
+    result = lagged.recover(topo, target, say)
     click.echo(result)

@@ -12,7 +12,6 @@ lost data can be read or exported. ``cluster down`` stops it; ``cluster up`` doe
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
@@ -22,8 +21,8 @@ from obruten.cluster import announce, patroni
 from obruten.cluster.members import ClusterError
 from obruten.cluster.topology import Topology
 from obruten.platform.pgserver import PostgresError
-
-Say = Callable[[str], None]
+from obruten.platform.progress import Say
+from obruten.platform.rows import one
 
 
 def recover(topo: Topology, target_text: str, say: Say, timeout: float = 300) -> str:
@@ -33,11 +32,11 @@ def recover(topo: Topology, target_text: str, say: Say, timeout: float = 300) ->
     url = topo.member_url(m, "postgres")
     try:
         with psycopg.connect(url, autocommit=True) as conn:
-            if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+            if not one(conn.execute("SELECT pg_is_in_recovery()").fetchone())[0]:
                 raise ClusterError(f"{m.name} is not a standby any more (already recovered?); "
                                    "use `obruten backup restore --to` instead")
             conn.execute("SELECT pg_wal_replay_pause()")
-            replayed = conn.execute("SELECT pg_last_xact_replay_timestamp()").fetchone()[0]
+            replayed = one(conn.execute("SELECT pg_last_xact_replay_timestamp()").fetchone())[0]
     except psycopg.OperationalError as exc:
         raise ClusterError(f"cannot reach the lagged copy on port {m.pg_port} ({exc}); use "
                            "`obruten backup restore --to` instead") from exc

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
@@ -13,9 +12,9 @@ from obruten.cluster import announce, patroni
 from obruten.cluster.members import ClusterError, all_streaming, ensure_sync_config, view, wait_for
 from obruten.cluster.topology import Topology
 from obruten.platform.pgserver import DATABASE
+from obruten.platform.progress import Say
+from obruten.platform.rows import one
 from obruten.record.schema import migrate
-
-Say = Callable[[str], None]
 
 
 def up(topo: Topology, say: Say, timeout: float = 240) -> str:
@@ -76,7 +75,7 @@ def _ensure_database(topo: Topology, leader: str) -> None:
     while True:
         try:
             with psycopg.connect(url, autocommit=True) as conn:
-                if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                if one(conn.execute("SELECT pg_is_in_recovery()").fetchone())[0]:
                     raise psycopg.OperationalError("leader still in recovery")
                 if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
                     conn.execute(f'CREATE DATABASE "{DATABASE}"')

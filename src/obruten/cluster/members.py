@@ -11,14 +11,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from obruten.cluster import announce
+from obruten.cluster import announce, patroni
 from obruten.cluster.topology import Member, Topology
 from obruten.platform import http
+from obruten.platform.errors import ObrutenError
 
 SYNC_ROLES = ("sync_standby", "quorum_standby")
 
 
-class ClusterError(RuntimeError):
+class ClusterError(ObrutenError, RuntimeError):
     """The cluster did not reach the state asked for; the message says what to do next."""
 
 
@@ -70,6 +71,12 @@ def _request(url: str, method: str = "GET", body: dict[str, object] | None = Non
 
 def api(m: Member) -> str:
     return f"http://127.0.0.1:{m.rest_port}"
+
+
+def _tag(status: dict[str, object] | None, name: str) -> object:
+    """One of the tags in a member's Patroni status (None when it has no such tag or did not answer)."""
+    tags = (status or {}).get("tags")
+    return tags.get(name) if isinstance(tags, dict) else None
 
 
 def member_status(m: Member, timeout: float = 1.0) -> dict[str, object] | None:
@@ -185,11 +192,10 @@ def failover(topo: Topology, candidate: str) -> str:
     """
     m = topo.member(candidate)
     if m.kind == "read-copy":
-        from obruten.cluster import patroni
 
         patroni.write_config(topo, m, promotable=True)
         deadline = time.monotonic() + 15
-        while (member_status(m) or {}).get("tags", {}).get("nofailover"):  # type: ignore[union-attr]
+        while _tag(member_status(m), "nofailover"):
             if time.monotonic() > deadline:
                 raise ClusterError(f"{candidate}'s Patroni did not take the lifted nofailover tag in 15 s; "
                                    f"read {topo.log_dir()}/{candidate}-patroni.log")

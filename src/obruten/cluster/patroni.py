@@ -20,6 +20,8 @@ import yaml
 
 from obruten.backup import archive
 from obruten.cluster.topology import REPLICATION_USER, SCOPE, Member, Topology
+from obruten.platform import events
+from obruten.platform.errors import ObrutenError
 from obruten.platform.pgserver import SUPERUSER, bin_dir, process_alive
 from obruten.platform.privileges import ServiceUser, check_reachable, service_user
 
@@ -28,7 +30,7 @@ TTL, LOOP_WAIT, RETRY_TIMEOUT = 20, 2, 5
 SYNCHRONOUS_MODE = "quorum"  # ADR 0011: "on" left /sync empty while the sync role moved back
 
 
-class PatroniError(RuntimeError):
+class PatroniError(ObrutenError, RuntimeError):
     """A member's Patroni could not be started or stopped; the message says what to do next."""
 
 
@@ -43,6 +45,26 @@ def render(topo: Topology, m: Member, promotable: bool = False) -> dict[str, obj
     recovery_conf: dict[str, str] = {"restore_command": archive.restore_command(topo.wal_archive)}
     if m.kind == "lagged-copy":
         recovery_conf["recovery_min_apply_delay"] = topo.lag_delay
+    dcs: dict[str, object] = {
+        "ttl": TTL, "loop_wait": LOOP_WAIT, "retry_timeout": RETRY_TIMEOUT,
+        "maximum_lag_on_failover": 1024 * 1024,
+        **sync_settings(topo),
+        "postgresql": {
+            "use_pg_rewind": True,
+            "use_slots": True,
+            "parameters": {
+                "wal_level": "replica", "hot_standby": "on", "wal_log_hints": "on",
+                "max_connections": 100, "max_wal_senders": 10, "max_replication_slots": 10,
+                "wal_keep_size": "256MB", "max_wal_size": "512MB",
+                "archive_mode": "on", "archive_command": archive.archive_command(topo.backup_root),
+                "archive_timeout": 30,
+                # on only on the primary, turned on by the role hook (obruten.cluster.role_hook)
+                "summarize_wal": "off", "track_commit_timestamp": "on",
+                "hot_standby_feedback": "off",
+                "wal_receiver_status_interval": "1s",
+            },
+        },
+    }
     return {
         "scope": SCOPE,
         "name": m.name,
@@ -50,26 +72,7 @@ def render(topo: Topology, m: Member, promotable: bool = False) -> dict[str, obj
         "restapi": {"listen": f"127.0.0.1:{m.rest_port}", "connect_address": f"127.0.0.1:{m.rest_port}"},
         "raft": raft,
         "bootstrap": {
-            "dcs": {
-                "ttl": TTL, "loop_wait": LOOP_WAIT, "retry_timeout": RETRY_TIMEOUT,
-                "maximum_lag_on_failover": 1024 * 1024,
-                **sync_settings(topo),
-                "postgresql": {
-                    "use_pg_rewind": True,
-                    "use_slots": True,
-                    "parameters": {
-                        "wal_level": "replica", "hot_standby": "on", "wal_log_hints": "on",
-                        "max_connections": 100, "max_wal_senders": 10, "max_replication_slots": 10,
-                        "wal_keep_size": "256MB", "max_wal_size": "512MB",
-                        "archive_mode": "on", "archive_command": archive.archive_command(topo.backup_root),
-                        "archive_timeout": 30,
-                        # on only on the primary, turned on by the role hook (obruten.cluster.role_hook)
-                        "summarize_wal": "off", "track_commit_timestamp": "on",
-                        "hot_standby_feedback": "off",
-                        "wal_receiver_status_interval": "1s",
-                    },
-                },
-            },
+            "dcs": dcs,
             "initdb": [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}, "data-checksums",
                        {"auth-host": "scram-sha-256"}, {"auth-local": "scram-sha-256"}],
         },
@@ -133,7 +136,6 @@ def _give_events_file(topo: Topology, user: ServiceUser) -> None:
     """The role hook runs as the service user: let it append to the system-event file."""
     if not topo.events_dir or user.is_self:
         return
-    from obruten.platform import events
 
     path = events.events_file(Path(topo.events_dir))
     try:
@@ -186,8 +188,8 @@ def prepare(topo: Topology) -> None:
     _give_events_file(topo, user)
     _write_hook_passfile(topo, user)
     user.own(topo.root / "data")
-    for d in ("raft", "patroni", "log", "run"):
-        user.own(topo.root / d)
+    for name in ("raft", "patroni", "log", "run"):
+        user.own(topo.root / name)
     topo.root.chmod(0o755)
     (topo.root / "data").chmod(0o700)
 
@@ -229,7 +231,7 @@ def start(topo: Topology, m: Member) -> int:
         proc = subprocess.Popen([sys.executable, str(patroni), str(topo.config_file(m))],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 cwd=str(topo.run_dir()), env=user.env(), start_new_session=True,
-                                **user.popen_kwargs())  # type: ignore[call-overload]
+                                **user.popen_kwargs())
     _pid_file(topo, m).write_text(str(proc.pid))
     return proc.pid
 

@@ -32,6 +32,9 @@ import sys
 import time
 from pathlib import Path
 
+from obruten.platform import events
+from obruten.platform.pgserver import children_of
+
 PROMOTED = ("primary", "master", "promoted")
 
 
@@ -58,7 +61,6 @@ def in_archive_recovery(data_dir: Path) -> bool:
 
 def summarizer_pids(postmaster: int) -> list[int]:
     """The postmaster's children whose title says they are the WAL summarizer."""
-    from obruten.platform.pgserver import children_of
 
     found = []
     for pid in children_of(postmaster):
@@ -130,7 +132,6 @@ def main(argv: list[str] | None = None) -> None:
     result = set_summarization(args.port, args.passfile, args.data_dir, on=primary)
     print(f"obruten role hook: {args.member} {args.action} {args.role}: {result}", flush=True)
     if primary and args.action == "on_role_change" and args.events_dir is not None:
-        from obruten.platform import events
 
         events.emit(args.events_dir, "cluster.promoted", f"{args.member} är ny primär (Patroni)", "cluster",
                     member=args.member, role=args.role, summarizer_wakeups=signals, summarization=result,

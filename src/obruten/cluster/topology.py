@@ -21,13 +21,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from obruten.platform.errors import ObrutenError
 from obruten.platform.pgserver import DATABASE, SUPERUSER
 
 SCOPE = "obruten"
 REPLICATION_USER = "replicator"
 
 
-class TopologyError(RuntimeError):
+class TopologyError(ObrutenError, RuntimeError):
     """No cluster here, or its description is unreadable; the message says what to do."""
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 import uuid
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from datetime import time as dtime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,20 +22,22 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from obruten.platform.auth import hash_password
+from obruten.platform.errors import ObrutenError
+from obruten.platform.progress import Progress
+from obruten.platform.rows import one
 from obruten.record import personal_number
 
-Progress = Callable[[str, int, int], None]
 _LOCK = 0x0B5C_5EED
 HISTORY_CAP = 50_000
 TABLES = ("hospital", "care_unit", "staff", "staff_unit", "patient", "admission", "note", "diagnosis",
           "warning", "medication_order", "medication_administration", "referral", "referral_result")
 try:
-    _LOCAL = ZoneInfo("Europe/Stockholm")
+    _LOCAL: tzinfo = ZoneInfo("Europe/Stockholm")
 except Exception:  # no tz database: schedule in UTC
-    _LOCAL = UTC  # type: ignore[assignment]
+    _LOCAL = UTC
 
 
-class SeedError(RuntimeError):
+class SeedError(ObrutenError, RuntimeError):
     """The database cannot be seeded (for example: it already has a region)."""
 
 
@@ -197,7 +199,7 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
         cur.execute("SET LOCAL synchronous_commit = off")
-        if cur.execute("SELECT EXISTS (SELECT 1 FROM patient)").fetchone()[0]:  # type: ignore[index]
+        if one(cur.execute("SELECT EXISTS (SELECT 1 FROM patient)").fetchone())[0]:
             raise SeedError("the database already has a region; refusing to seed on top of existing "
                             "patients (seed only an empty, freshly migrated database)")
 
@@ -214,20 +216,20 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
         for u in units:
             for role, count in (("physician", rng.randint(2, 4)), ("nurse", rng.randint(5, 7))):
                 for _ in range(count):
-                    given = rng.choice(GIVEN_F if rng.random() < 0.6 else GIVEN_M)
+                    given_name = rng.choice(GIVEN_F if rng.random() < 0.6 else GIVEN_M)
                     username = f"hsa{10000 + len(staff_rows)}"
-                    staff_rows.append((username, f"{given} {rng.choice(FAMILY)}", role, None))
+                    staff_rows.append((username, f"{given_name} {rng.choice(FAMILY)}", role, None))
                     membership.append((username, u.id))
         if demo_logins:
-            first = [w.id for w in wards if w.hospital_id == hospitals[0][0]][:2]
-            for username, name, role, member_of in (("lakare", "Lisa Läkare", "physician", first),
-                                                    ("sjukskoterska", "Sam Sjuksköterska", "nurse", first[:1]),
+            first_wards = [w.id for w in wards if w.hospital_id == hospitals[0][0]][:2]
+            for username, name, role, member_of in (("lakare", "Lisa Läkare", "physician", first_wards),
+                                                    ("sjukskoterska", "Sam Sjuksköterska", "nurse", first_wards[:1]),
                                                     ("admin", "Ada Admin", "admin", []),
                                                     ("it", "Ivar IT-jour", "it", [])):
                 staff_rows.append((username, name, role, hash_password("demo")))
                 membership.extend((username, unit_id) for unit_id in member_of)
         _copy(cur, "staff", "username, full_name, role, password_hash", staff_rows)
-        staff_id = dict(cur.execute("SELECT username, id FROM staff").fetchall())
+        staff_id: dict[str, int] = dict(cur.execute("SELECT username, id FROM staff").fetchall())
         _copy(cur, "staff_unit", "staff_id, unit_id", ((staff_id[n], uid) for n, uid in membership))
         by_unit = {u.id: u for u in units}
         roles = {row[0]: row[2] for row in staff_rows}
@@ -268,7 +270,7 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
         n_open = min(sum(n for _, n in open_plan), patients // 2)
         n_hist = min(round(patients * 0.05), HISTORY_CAP)
         chosen = rng.sample(range(patients), n_open + n_hist)
-        pid = dict(cur.execute("SELECT personal_number, id FROM patient WHERE personal_number = ANY(%s)",
+        pid: dict[str, int] = dict(cur.execute("SELECT personal_number, id FROM patient WHERE personal_number = ANY(%s)",
                                ([pn(i) for i in chosen],)).fetchall())
         ids = [pid[pn(i)] for i in chosen]
         admissions: list[tuple[Any, ...]] = []
@@ -281,8 +283,8 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
                 if patient is None:
                     break
                 admitted = now - timedelta(seconds=rng.randrange(3 * 3600, 10 * 86400))
-                code = rng.choice(DIAGNOSES)
-                admissions.append((new_uuid(), patient, ward.id, admitted, None, code[2],
+                cause = rng.choice(DIAGNOSES)[2]
+                admissions.append((new_uuid(), patient, ward.id, admitted, None, cause,
                                    rng.choice(ward.physicians), clock.after(admitted, 3, 20)))
                 open_stays.append((patient, ward, admitted))
         for patient in ids[n_open:]:
@@ -374,8 +376,8 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
             wanted = [r for r in referrals if r[4] == kind]
             numbers = cur.execute("SELECT next_order_number(%s) FROM generate_series(1, %s)",
                                   (kind, len(wanted))).fetchall()
-            for r, (number,) in zip(wanted, numbers, strict=True):
-                r[3] = number
+            for referral, (number,) in zip(wanted, numbers, strict=True):
+                referral[3] = number
         _copy(cur, "note", "entry_id, patient_id, unit_id, kind, title, body, clinical_at, signed_by, signed_at",
               notes)
         _copy(cur, "diagnosis", "entry_id, patient_id, code, text, clinical_at, signed_by, signed_at", diagnoses)
@@ -385,7 +387,7 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
                       "indication, start_at, signed_by, signed_at")
         _copy(cur, "medication_order", order_cols, orders)
         # a stopped order is a second version superseding the first (entries are append-only)
-        first = dict(cur.execute("SELECT entry_id, id FROM medication_order WHERE version = 1 AND entry_id = ANY(%s)",
+        first: dict[uuid.UUID, int] = dict(cur.execute("SELECT entry_id, id FROM medication_order WHERE version = 1 AND entry_id = ANY(%s)",
                                  (list(stops),)).fetchall())
         _copy(cur, "medication_order", order_cols + ", version, supersedes, stop_at, reason",
               ((*o[:12], stops[o[0]][0], clock.after(stops[o[0]][1], 1, 10), 2, first[o[0]], stops[o[0]][1],
@@ -400,6 +402,6 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
     with psycopg.connect(url, autocommit=True) as conn:
         report("analyze", 0, 1)
         conn.execute("ANALYZE")
-        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}  # type: ignore[index]
+        counts = {t: one(conn.execute(f"SELECT count(*) FROM {t}").fetchone())[0] for t in TABLES}
         report("analyze", 1, 1)
     return counts

@@ -21,8 +21,9 @@ import psycopg
 from obruten.cluster import members, patroni
 from obruten.cluster.members import ClusterView
 from obruten.cluster.topology import Member, Topology
-from obruten.drill.scenarios import DrillError, Fault, Prepared, Say, healthy
+from obruten.drill.faults import DrillError, Fault, Prepared, healthy
 from obruten.drill.wal_volume import VolumeError, WalVolume
+from obruten.platform.progress import Say
 
 HOLD_S = 15.0  # how long the disk stays full after the first failed write
 LEAVE_BYTES = 4 << 20  # free space left by the ballast (less than one 16 MB WAL segment)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from obruten.drill.ledger import Ack, Ledger
+from obruten.platform.rows import one
 
 DRILL_PATIENT = "19121212-1212"  # Tolvan Tolvansson: the well-known test personal number
 
@@ -38,9 +39,9 @@ class Fixture:
 
 def ensure_fixture(url: str) -> Fixture:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(_FIXTURE)  # type: ignore[arg-type]
-        pid = conn.execute("SELECT id FROM patient WHERE personal_number = %s", (DRILL_PATIENT,)).fetchone()[0]
-        sid = conn.execute("SELECT id FROM staff WHERE username = 'drill.writer'").fetchone()[0]
+        conn.execute(_FIXTURE)
+        pid = one(conn.execute("SELECT id FROM patient WHERE personal_number = %s", (DRILL_PATIENT,)).fetchone())[0]
+        sid = one(conn.execute("SELECT id FROM staff WHERE username = 'drill.writer'").fetchone())[0]
     return Fixture(pid, "DRILL-LAB", sid)
 
 
@@ -110,9 +111,9 @@ class Load:
             try:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(self.write_url, autocommit=True)
-                    conn.execute(f"SET synchronous_commit = {self.sync}")  # type: ignore[arg-type]
+                    conn.execute(f"SET synchronous_commit = {self.sync}")
                 in_commit = True
-                row = conn.execute(_INSERT, (entry, f.patient_id, f.unit_id, f.staff_id)).fetchone()
+                row = one(conn.execute(_INSERT, (entry, f.patient_id, f.unit_id, f.staff_id)).fetchone())
                 self.ledger.ack(Ack(entry, row[0], row[1], sent, time.time()))
             except psycopg.Error as exc:
                 self.ledger.fail(time.time(), str(exc).strip().splitlines()[0] if str(exc) else type(exc).__name__,
@@ -166,11 +167,12 @@ class Load:
                     c = conns[port]
                     if c is None or c.closed:
                         c = conns[port] = psycopg.connect(url, autocommit=True, connect_timeout=1)
-                    if not c.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                    if not one(c.execute("SELECT pg_is_in_recovery()").fetchone())[0]:
                         primaries.append(port)
                 except psycopg.Error:
-                    if conns[port] is not None:
-                        conns[port].close()  # type: ignore[union-attr]
+                    stale = conns[port]
+                    if stale is not None:
+                        stale.close()
                     conns[port] = None
             now = time.time()
             if len(primaries) > 1:

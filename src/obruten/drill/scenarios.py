@@ -7,43 +7,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 
-from obruten.cluster import announce, members, patroni, raft
-from obruten.cluster.members import ClusterView, all_streaming, view
+from obruten.cluster import announce, members, patroni
+from obruten.cluster.members import ClusterView, view
 from obruten.cluster.topology import Topology
+from obruten.drill import disk_full
+from obruten.drill.faults import DrillError, Fault, Prepared, healthy
 from obruten.drill.ledger import write_gap, writer_runs
 from obruten.drill.load import Load, ensure_fixture
 from obruten.drill.report import Report, percentile
+from obruten.platform.progress import Say
+from obruten.platform.rows import one
 
-Say = Callable[[str], None]
-
-
-class DrillError(RuntimeError):
-    """The drill could not run (the cluster was not healthy to begin with, …); says what to do."""
-
-
-@dataclass(frozen=True)
-class Fault:
-    victim: str
-    sentence: str
-    restart_victim: bool  # the drill brings the victim's node back after writes resume
-    detected: Callable[[ClusterView], bool]
-    # a fault that lasts until it is ended (disk-full: space is freed): ``heal`` ends it, at the
-    # latest ``hold_s`` after detection, and a failed write counts as detection
-    heal: Callable[[], str] | None = None
-    hold_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A scenario that needs the cluster arranged first (and put back afterwards)."""
-    inject: Callable[[Topology, ClusterView], Fault]
-    cleanup: Callable[[], None]
+__all__ = ["NAMES", "PREPARED", "SCENARIOS", "DrillError", "Fault", "Prepared", "healthy", "run"]
 
 
 def _primary_crash(topo: Topology, snap: ClusterView) -> Fault:
@@ -83,22 +63,8 @@ SCENARIOS: dict[str, Callable[[Topology, ClusterView], Fault]] = {
 }
 
 
-def _prepare_disk_full(topo: Topology, say: Say, timeout: float) -> Prepared:
-    from obruten.drill import disk_full
-
-    return disk_full.prepare(topo, say, timeout)
-
-
-PREPARED: dict[str, Callable[[Topology, Say, float], Prepared]] = {"disk-full": _prepare_disk_full}
+PREPARED: dict[str, Callable[[Topology, Say, float], Prepared]] = {"disk-full": disk_full.prepare}
 NAMES = (*SCENARIOS, *PREPARED)
-
-
-def healthy(topo: Topology) -> Callable[[ClusterView], bool]:
-    """Every member streams, a *site* is a synchronous standby (the read copy holds that role only
-    while no site standby streams) and the Raft DCS has healed."""
-    streaming = all_streaming([m.name for m in topo.members], (topo.lagged_copy.name,))
-    sites = {m.name for m in topo.sites}
-    return lambda v: streaming(v) and bool(sites & set(v.sync_standbys)) and raft.healthy(topo)
 
 
 def run(topo: Topology, scenario: str, say: Say, rate: float = 200, writers: int = 2, warmup: float = 3.0,
@@ -215,8 +181,8 @@ def _report(topo: Topology, scenario: str, started: str, fault: Fault, fault_at:
     with psycopg.connect(topo.write_url(), autocommit=True) as conn:
         present = {r[0] for r in conn.execute("SELECT entry_id::text FROM referral WHERE entry_id = ANY(%s::uuid[])",
                                               ([a.entry_id for a in acks],))}
-        db_dupes = conn.execute("""SELECT count(*) FROM (SELECT order_number FROM referral WHERE version = 1
-                                   GROUP BY order_number HAVING count(*) > 1) d""").fetchone()[0]
+        db_dupes = one(conn.execute("""SELECT count(*) FROM (SELECT order_number FROM referral WHERE version = 1
+                                       GROUP BY order_number HAVING count(*) > 1) d""").fetchone())[0]
     lost = [a for a in acks if a.entry_id not in present]
     numbers = [a.order_number for a in acks]
     before = {a.order_number for a in acks if a.sent < fault_at}

@@ -17,12 +17,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from obruten.platform.errors import ObrutenError
 from obruten.platform.privileges import ServiceUser
 
 BALLAST = "ballast.drill"
 
 
-class VolumeError(RuntimeError):
+class VolumeError(ObrutenError, RuntimeError):
     """The WAL volume could not be made, filled or removed; the message says what to do."""
 
 

@@ -15,11 +15,12 @@ from typing import Any
 from obruten.ops import timeline
 from obruten.ops.clock import iso, parse
 from obruten.ops.store import Row, Store
+from obruten.platform.errors import ObrutenError
 
 SYSTEM = "system"
 
 
-class AlarmError(ValueError):
+class AlarmError(ObrutenError, ValueError):
     pass
 
 

@@ -118,7 +118,7 @@ def new_incident(service: Ops, body: NewIncident, who: Who) -> dict[str, object]
                                           classification=body.classification, by=who.username,
                                           now=service.clock.now(), systems=body.affected_systems,
                                           units=body.affected_units)
-    return timeline.export(service.store, incident_id)["incident"]  # type: ignore[return-value]
+    return timeline.export(service.store, incident_id)["incident"]
 
 
 @router.get("/api/v1/incidents/{incident_id}/timeline")
@@ -144,7 +144,7 @@ def incident_state(service: Ops, incident_id: Id, body: StateChange, who: Who) -
                                service.clock.now(), body.note)
     except incidents.IncidentError as exc:
         raise HTTPException(409, str(exc)) from exc
-    return timeline.export(service.store, incident_id)["incident"]  # type: ignore[return-value]
+    return timeline.export(service.store, incident_id)["incident"]
 
 
 @router.get("/api/v1/preparedness")

@@ -36,6 +36,7 @@ from obruten.ops.settings import Settings
 from obruten.ops.status_service import StatusIssuer, StatusSettings
 from obruten.ops.store import Store
 from obruten.platform import problems
+from obruten.platform.headers import SecurityHeaders
 
 LOOP_STOP_S = 20
 
@@ -108,4 +109,5 @@ def create_app(service: OpsService | None = None, *, settings: Settings | None =
     # answered 4xx, and the OpenAPI document at /api/v1/openapi.json saying so
     problems.install(app, default_language=lambda r: r.app.state.ops.settings.language)
     problems.document(app, is_api=lambda path: not path.startswith("/console"))
+    app.add_middleware(SecurityHeaders)  # CSP without script, frame-ancestors none, no-store, nosniff
     return app

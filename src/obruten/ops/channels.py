@@ -14,9 +14,10 @@ from email.message import EmailMessage
 from typing import Protocol
 
 from obruten.platform import http
+from obruten.platform.errors import ObrutenError
 
 
-class DeliveryError(RuntimeError):
+class DeliveryError(ObrutenError, RuntimeError):
     """The message was not delivered; the text says why (kept on the notification)."""
 
 

@@ -47,3 +47,11 @@ def parse(text: str | None) -> datetime | None:
         return None
     value = datetime.fromisoformat(text)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def parse_required(text: str) -> datetime:
+    """A stored time that is always there (a NOT NULL column)."""
+    value = parse(text)
+    if value is None:
+        raise ValueError("a stored time is empty")
+    return value

@@ -5,7 +5,7 @@ Everything here is a FastAPI dependency, so a test (or another composition) repl
 with ``app.dependency_overrides[dependency] = …``:
 
 - ``Ops``: the ops service the app was composed with (``app.state.ops``, set by ``ops.app``);
-  ``Issuer``: its status issuer; ``NameSources``: where de-identification learns names.
+  ``Issuer``: its status issuer (the event analysis adds ``analysis.http.NameSources``).
 - ``Who``: an API client, by ``Authorization: Bearer <token>`` (``POST /api/v1/session``).
 - ``Console``: a console user, by the session cookie; a POST must carry the form's ``csrf``
   token. No session: a redirect to ``/login``.
@@ -29,14 +29,13 @@ from fastapi import Depends, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from obruten.ops.analysis.names import NameSource, name_sources
 from obruten.ops.clock import parse
 from obruten.ops.service import OpsService
 from obruten.ops.status_service import StatusIssuer, current
 from obruten.ops.store import Store
 from obruten.ops.users import CONSOLE_ROLES
 from obruten.platform.auth import InvalidToken, Session
-from obruten.platform.i18n import LANGUAGES, local_time, translator
+from obruten.platform.i18n import local_time, pick_language, translator
 from obruten.status.banner import banner_css, render_banner
 
 COOKIE = "obruten_ops"
@@ -58,7 +57,7 @@ templates.filters["lt"] = _lt
 
 # ---- what the app was composed with ---------------------------------------------------------
 def ops_service(request: Request) -> OpsService:
-    return request.app.state.ops  # type: ignore[no-any-return]
+    return request.app.state.ops
 
 
 Ops = Annotated[OpsService, Depends(ops_service)]
@@ -73,12 +72,6 @@ def status_issuer(service: Ops) -> StatusIssuer:
 Issuer = Annotated[StatusIssuer, Depends(status_issuer)]
 
 
-def analysis_name_sources(service: Ops) -> list[NameSource]:
-    """The ops users, and the journal's staff and patients when the settings name ``journal_url``."""
-    return name_sources(service.store, service.settings.journal_url)
-
-
-NameSources = Annotated[list[NameSource], Depends(analysis_name_sources)]
 
 
 # ---- who asks ---------------------------------------------------------------------------------
@@ -103,8 +96,7 @@ Who = Annotated[Session, Depends(api_session)]
 
 
 def lang_of(request: Request, service: OpsService) -> str:
-    lang = request.cookies.get(LANG_COOKIE, service.settings.language)
-    return lang if lang in LANGUAGES else "sv"
+    return pick_language(request.cookies.get(LANG_COOKIE), service.settings.language)
 
 
 def optional_console_session(request: Request, service: Ops) -> Session | None:

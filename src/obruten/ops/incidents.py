@@ -13,9 +13,10 @@ from datetime import datetime
 from pathlib import Path
 
 from obruten.ops import alarms, timeline
-from obruten.ops.clock import iso, parse
+from obruten.ops.clock import iso, parse, parse_required
 from obruten.ops.rules import Rule
 from obruten.ops.store import Row, Store
+from obruten.platform.errors import ObrutenError
 
 STATES = ("open", "mitigated", "resolved", "closed")
 _ALLOWED = {"open": ("mitigated", "resolved"), "mitigated": ("open", "resolved"),
@@ -31,7 +32,7 @@ DEFAULT_CLASSIFICATION = {
 }
 
 
-class IncidentError(ValueError):
+class IncidentError(ObrutenError, ValueError):
     pass
 
 
@@ -51,7 +52,7 @@ class Incident:
 
     @classmethod
     def from_row(cls, r: Row) -> Incident:
-        return cls(r["id"], r["title"], r["classification"], r["state"], parse(r["opened_at"]),  # type: ignore[arg-type]
+        return cls(r["id"], r["title"], r["classification"], r["state"], parse_required(r["opened_at"]),
                    r["opened_by"], parse(r["resolved_at"]), parse(r["closed_at"]),
                    json.loads(r["affected_systems"]), json.loads(r["affected_units"]), bool(r["auto"]))
 

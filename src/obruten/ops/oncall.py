@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from obruten.ops import timeline
-from obruten.ops.clock import iso, parse
+from obruten.ops.clock import iso, parse, parse_required
 from obruten.ops.store import Row, Store
+from obruten.platform.errors import ObrutenError
 from obruten.platform.i18n import STOCKHOLM, local_time
 
 # the default on-call roles, lowest first; titles are shown in the console (Swedish terms)
@@ -61,7 +62,7 @@ EDITORS: dict[str, str] = {"it1": "it", "it2": "it", "sysf": "it", "tib": "tib",
 PLAN_DAYS = 14
 
 
-class ShiftError(ValueError):
+class ShiftError(ObrutenError, ValueError):
     """A shift that cannot be saved as given; the message says what to change. Nothing was written.
 
     ``key`` and ``values`` let the console say it in the reader's language
@@ -90,7 +91,7 @@ def may_edit(console_role: str, role: str) -> bool:
 
 
 def _shift(r: Row) -> Shift:
-    return Shift(r["id"], r["role"], r["user_id"], r["full_name"], parse(r["starts_at"]),  # type: ignore[arg-type]
+    return Shift(r["id"], r["role"], r["user_id"], r["full_name"], parse_required(r["starts_at"]),
                  parse(r["ends_at"]))
 
 

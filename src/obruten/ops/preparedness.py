@@ -15,12 +15,13 @@ from pathlib import Path
 from obruten.ops import alarms, timeline
 from obruten.ops.clock import iso, parse
 from obruten.ops.store import Store
+from obruten.platform.errors import ObrutenError
 
 LEVELS = ("normalläge", "stabsläge", "förstärkningsläge", "katastrofläge")
 PROPOSAL_RULE = "preparedness-proposal"
 
 
-class PreparednessError(ValueError):
+class PreparednessError(ObrutenError, ValueError):
     pass
 
 

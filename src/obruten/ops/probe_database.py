@@ -126,7 +126,7 @@ class ClusterProbe:
                 with http.client(self.timeout_s) as client:
                     response = client.get(url.rstrip("/") + "/cluster").raise_for_status()
                 body = json.loads(response.content)
-            except (*http.FAILURES, ValueError) as exc:
+            except http.failures(ValueError) as exc:
                 errors.append(f"{url}: {http.reason(exc)}")
                 continue
             return [Finding(self.name, self.target, "ok", float(len(body.get("members") or [])),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -121,9 +121,9 @@ class OpsService:
             stop.wait(self.settings.tick_s)
         sender.join(timeout=15)
 
-    def _guarded(self, fn: object) -> None:
+    def _guarded(self, fn: Callable[[], object]) -> None:
         try:
-            fn()  # type: ignore[operator]
+            fn()
         except Exception:
             log.exception("ops loop step failed; going on with the next one")
 

@@ -1,19 +1,25 @@
-"""The ops service's settings: defaults, then a TOML file, then a few environment variables,
-then explicit overrides (CLI flags). Validated here, passed in everywhere else.
+"""The ops service's settings, and the status service's (which lives in the ops service), on the
+one settings loader (``obruten.platform.config``): defaults, then a TOML file, then the
+environment, then explicit overrides (CLI flags). Validated here, passed in everywhere else.
 
-The file (``var/ops/ops.toml`` if present, or ``OBRUTEN_OPS_CONFIG``) may hold the plain settings
-below as top-level keys, plus tables: ``[storage_paths]`` (name = path), ``[[rules]]`` (each
-replaces the default rule of the same name, or adds one), ``[chains.NAME]`` with
-``steps = [["it1", 5], ["it2", 5]]`` and ``repeat``, and ``[classification]`` ("1" = "…").
+The file (``--ops-config``, else ``OBRUTEN_OPS_CONFIG``, else ``var/ops/ops.toml`` if present) may
+hold the plain settings below as top-level keys, plus tables: ``[storage_paths]`` (name = path),
+``[[rules]]`` (each replaces the default rule of the same name, or adds one), ``[chains.NAME]``
+with ``steps = [["it1", 5], ["it2", 5]]`` and ``repeat``, and ``[classification]`` ("1" = "…").
+Every plain setting can also come from ``OBRUTEN_OPS_<NAME>`` (``OBRUTEN_OPS_PORT``); two keep
+their old names: ``OBRUTEN_VAR_DIR`` and ``OBRUTEN_OPS_DATABASE_URL``.
+
+The status service's push targets (``StatusSettings``) come from ``var/ops/status.toml`` only.
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field, InstanceOf
+from pydantic.dataclasses import dataclass
 
 from obruten.ops.escalation import Chain, Step
 from obruten.ops.incidents import DEFAULT_CLASSIFICATION
@@ -21,10 +27,12 @@ from obruten.ops.oncall import ROLES
 from obruten.ops.preparedness import LEVELS
 from obruten.ops.rules import SEVERITIES, Rule
 from obruten.ops.store_postgres import same_server
+from obruten.platform.config import SETTINGS_CONFIG, Bool, CommaList, ConfigError, SettingsModel, load_settings
+from obruten.status.document import StatusError
 
 
-class SettingsError(ValueError):
-    pass
+class SettingsError(ConfigError):
+    """An ops setting is missing or malformed; the message says which, from where and how to fix it."""
 
 
 def default_rules() -> tuple[Rule, ...]:
@@ -65,8 +73,17 @@ def default_chains() -> dict[str, Chain]:
     }
 
 
-@dataclass(frozen=True)
-class Settings:
+@dataclass(frozen=True, kw_only=True, config=SETTINGS_CONFIG)
+class Settings(SettingsModel):
+    env_prefix: ClassVar[str] = "OBRUTEN_OPS_"
+    error: ClassVar[type[ConfigError]] = SettingsError
+    what: ClassVar[str] = "ops setting"
+    file_variable: ClassVar[str | None] = "OBRUTEN_OPS_CONFIG"
+    env_names: ClassVar[Mapping[str, str]] = {"var_dir": "OBRUTEN_VAR_DIR",
+                                              "ops_database_url": "OBRUTEN_OPS_DATABASE_URL"}
+    flag_names: ClassVar[Mapping[str, str]] = {"tick_s": "--tick"}
+    file_only: ClassVar[frozenset[str]] = frozenset({"rules", "chains", "classification", "storage_paths"})
+
     var_dir: Path = Path("var")
     store_path: Path | None = None  # default: var_dir/ops/ops.sqlite3
     ops_database_url: str | None = None  # the store in its own PostgreSQL database instead (ADR 0030)
@@ -82,11 +99,11 @@ class Settings:
     read_copy_url: str | None = None
     read_copy_lag_warn_s: float = 10.0
     read_copy_lag_down_s: float = 60.0
-    patroni_urls: tuple[str, ...] = ()
-    storage_paths: Mapping[str, Path] = field(default_factory=dict)
+    patroni_urls: CommaList = ()
+    storage_paths: Mapping[str, Path] = Field(default_factory=dict)
     storage_warn_free_pct: float = 15.0
     storage_down_free_pct: float = 5.0
-    backup_probe: bool = True
+    backup_probe: Bool = True
     backup_max_age_h: float = 26.0
     restore_verify_max_age_h: float = 192.0
     ward_kit_max_age_min: float = 30.0
@@ -96,12 +113,12 @@ class Settings:
     smtp_port: int = 25
     smtp_from: str = "obruten-ops@localhost"
     sms_gateway_url: str | None = None
-    webhook_urls: tuple[str, ...] = ()
+    webhook_urls: CommaList = ()
     daytime_start_hour: int = 7
     daytime_end_hour: int = 17
-    rules: tuple[Rule, ...] = field(default_factory=default_rules)
-    chains: Mapping[str, Chain] = field(default_factory=default_chains)
-    classification: Mapping[int, str] = field(default_factory=lambda: dict(DEFAULT_CLASSIFICATION))
+    rules: tuple[InstanceOf[Rule], ...] = Field(default_factory=default_rules)
+    chains: Mapping[str, InstanceOf[Chain]] = Field(default_factory=default_chains)
+    classification: Mapping[int, str] = Field(default_factory=lambda: dict(DEFAULT_CLASSIFICATION))
 
     @property
     def store_file(self) -> Path:
@@ -131,108 +148,71 @@ class Settings:
         return self.public_url or f"http://{self.host}:{self.port}"
 
 
-_SIMPLE = {f.name: f for f in fields(Settings)
-           if f.name not in ("rules", "chains", "classification", "storage_paths")}
-_ENV = {"OBRUTEN_OPS_JOURNAL_URL": "journal_url", "OBRUTEN_OPS_DATABASE_URL": "ops_database_url",
-        "OBRUTEN_OPS_PORT": "port", "OBRUTEN_VAR_DIR": "var_dir",
-        "OBRUTEN_OPS_SMTP_HOST": "smtp_host", "OBRUTEN_OPS_SMTP_PORT": "smtp_port"}
+    @classmethod
+    def default_file(cls, given: Mapping[str, object]) -> Path | None:
+        """``ops.toml`` beside the store, when it exists (the store's place comes from the environment or flags)."""
+        store_path = given.get("store_path")
+        ops_dir = Path(str(store_path)).parent if store_path else Path(str(given.get("var_dir") or "var")) / "ops"
+        return ops_dir / "ops.toml" if (ops_dir / "ops.toml").exists() else None
 
-
-def load(file: Path | None = None, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    environ = os.environ if environ is None else environ
-    values: dict[str, object] = {}
-    for env_key, name in _ENV.items():
-        if environ.get(env_key):
-            values[name] = environ[env_key]
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    base = replace(Settings(), **{k: _coerce(k, v) for k, v in values.items()})
-    file = file or (Path(environ["OBRUTEN_OPS_CONFIG"]) if environ.get("OBRUTEN_OPS_CONFIG") else None)
-    file = file or (base.ops_dir / "ops.toml" if (base.ops_dir / "ops.toml").exists() else None)
-    if file is not None:
-        if not file.exists():
-            raise SettingsError(f"ops config file {file} does not exist")
-        with file.open("rb") as fh:
-            data = tomllib.load(fh)
-        file_values = _from_file(data, base)
-        # the environment and flags still win over the file
-        base = replace(base, **{**file_values, **{k: _coerce(k, v) for k, v in values.items()}})
-    _validate(base)
-    return base
-
-
-def _coerce(name: str, raw: object) -> object:
-    if name not in _SIMPLE:
-        raise SettingsError(f"unknown ops setting {name!r}; known: {', '.join(sorted(_SIMPLE))}")
-    default = getattr(Settings(), name)
-    try:
-        if name in ("var_dir", "store_path"):
-            return Path(str(raw))
-        if name in ("patroni_urls", "webhook_urls"):
-            return tuple(raw) if isinstance(raw, list | tuple) else tuple(s for s in str(raw).split(",") if s)
-        if isinstance(default, bool):
-            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
-        if isinstance(default, int):
-            return int(str(raw))
-        if isinstance(default, float):
-            return float(str(raw))
-        return str(raw)
-    except ValueError as exc:
-        raise SettingsError(f"ops setting {name}={raw!r} is not valid") from exc
-
-
-def _from_file(data: dict[str, object], base: Settings) -> dict[str, object]:
-    values: dict[str, object] = {}
-    for key, raw in data.items():
-        if key == "storage_paths":
-            values[key] = {str(k): Path(str(v)) for k, v in dict(raw).items()}  # type: ignore[call-overload]
-        elif key == "classification":
-            values[key] = {**base.classification, **{int(k): str(v) for k, v in dict(raw).items()}}  # type: ignore[call-overload]
-        elif key == "chains":
-            chains = dict(base.chains)
-            for name, spec in dict(raw).items():  # type: ignore[call-overload]
+    @classmethod
+    def file_values(cls, data: dict[str, Any], path: Path) -> dict[str, Any]:
+        values = dict(data)
+        if "storage_paths" in data:
+            values["storage_paths"] = {str(k): Path(str(v)) for k, v in dict(data["storage_paths"]).items()}
+        if "classification" in data:
+            values["classification"] = {**DEFAULT_CLASSIFICATION,
+                                        **{int(k): str(v) for k, v in dict(data["classification"]).items()}}
+        if "chains" in data:
+            chains = default_chains()
+            for name, spec in dict(data["chains"]).items():
                 steps = tuple(Step(str(role), float(wait)) for role, wait in spec["steps"])
                 chains[name] = Chain(name, steps, bool(spec.get("repeat", True)))
-            values[key] = chains
-        elif key == "rules":
-            rules = {r.name: r for r in base.rules}
-            for spec in list(raw):  # type: ignore[call-overload]
+            values["chains"] = chains
+        if "rules" in data:
+            rules = {r.name: r for r in default_rules()}
+            for spec in list(data["rules"]):
                 spec = dict(spec)
                 spec["statuses"] = tuple(spec.get("statuses", ("down",)))
                 try:
                     rules[spec["name"]] = Rule(**spec)
-                except TypeError as exc:
-                    raise SettingsError(f"rule {spec.get('name')!r}: {exc}") from exc
-            values[key] = tuple(rules.values())
-        else:
-            values[key] = _coerce(key, raw)
-    return values
+                except (TypeError, KeyError) as exc:
+                    raise SettingsError(f"rule {spec.get('name')!r}: {exc}", "rules") from exc
+            values["rules"] = tuple(rules.values())
+        return values
+
+    def check(self) -> None:
+        if self.language not in ("sv", "en"):
+            raise self.invalid("language", "language must be 'sv' or 'en'")
+        if not 0 < self.port < 65536:
+            raise self.invalid("port", f"port {self.port} is not a TCP port")
+        if self.tick_s <= 0:
+            raise self.invalid("tick_s", "tick_s must be positive")
+        for name in ("journal_url", "read_copy_url", "ops_database_url"):
+            url = getattr(self, name)
+            if url and not url.startswith(("postgresql://", "postgres://")):
+                raise self.invalid(name, "journal_url, read_copy_url and ops_database_url must be PostgreSQL URLs "
+                                   "(postgresql://…)")
+        check_apart(self.ops_database_url, self.journal_url)
+        for rule in self.rules:
+            if rule.severity not in SEVERITIES:
+                raise self.invalid("rules", f"rule {rule.name}: severity must be one of {SEVERITIES}")
+            if rule.chain not in self.chains:
+                raise self.invalid("rules", f"rule {rule.name}: no escalation chain {rule.chain!r}")
+            if rule.propose_level is not None and rule.propose_level not in LEVELS:
+                raise self.invalid("rules", f"rule {rule.name}: propose_level must be one of {LEVELS}")
+        for chain in self.chains.values():
+            for step in chain.steps:
+                if step.role not in ROLES:
+                    raise self.invalid("chains", f"chain {chain.name}: unknown role {step.role!r}; known: "
+                                       f"{', '.join(ROLES)}")
+        if sorted(self.classification) != [1, 2, 3, 4]:
+            raise self.invalid("classification", "classification must define exactly 1, 2, 3 and 4")
 
 
-def _validate(s: Settings) -> None:
-    if s.language not in ("sv", "en"):
-        raise SettingsError("language must be 'sv' or 'en'")
-    if not 0 < s.port < 65536:
-        raise SettingsError(f"port {s.port} is not a TCP port")
-    if s.tick_s <= 0:
-        raise SettingsError("tick_s must be positive")
-    for url in filter(None, (s.journal_url, s.read_copy_url, s.ops_database_url)):
-        if not url.startswith(("postgresql://", "postgres://")):
-            raise SettingsError("journal_url, read_copy_url and ops_database_url must be PostgreSQL URLs "
-                                "(postgresql://…)")
-    check_apart(s.ops_database_url, s.journal_url)
-    for rule in s.rules:
-        if rule.severity not in SEVERITIES:
-            raise SettingsError(f"rule {rule.name}: severity must be one of {SEVERITIES}")
-        if rule.chain not in s.chains:
-            raise SettingsError(f"rule {rule.name}: no escalation chain {rule.chain!r}")
-        if rule.propose_level is not None and rule.propose_level not in LEVELS:
-            raise SettingsError(f"rule {rule.name}: propose_level must be one of {LEVELS}")
-    for chain in s.chains.values():
-        for step in chain.steps:
-            if step.role not in ROLES:
-                raise SettingsError(f"chain {chain.name}: unknown role {step.role!r}; known: {', '.join(ROLES)}")
-    if sorted(s.classification) != [1, 2, 3, 4]:
-        raise SettingsError("classification must define exactly 1, 2, 3 and 4")
+def load(file: Path | None = None, *, environ: Mapping[str, str], **overrides: object) -> Settings:
+    """The ops service's settings; ``overrides`` (CLI flags) win over everything, None is ignored."""
+    return load_settings(Settings, environ=environ, file=file, flags=overrides)
 
 
 def check_apart(ops_database_url: str | None, journal_url: str | None) -> None:
@@ -240,5 +220,30 @@ def check_apart(ops_database_url: str | None, journal_url: str | None) -> None:
     if ops_database_url and journal_url and same_server(ops_database_url, journal_url)[1]:
         raise SettingsError("ops_database_url names the journal's own database; the ops service must keep its "
                             "store elsewhere so that it survives the journal's outage (ADR 0030). Create a "
-                            "separate database, preferably on another server, or leave ops_database_url unset")
+                            "separate database, preferably on another server, or leave ops_database_url unset",
+                            "ops_database_url")
 
+
+class StatusSettingsError(ConfigError, StatusError):
+    """``status.toml`` is malformed; the message says which setting and how to fix it."""
+
+
+@dataclass(frozen=True, kw_only=True, config=SETTINGS_CONFIG)
+class StatusSettings(SettingsModel):
+    """Where issued status messages are pushed. From ``var/ops/status.toml`` (top-level keys
+    ``push_urls``, ``webhook_urls``, ``email_to``, ``key_file``); no environment variables."""
+
+    env_prefix: ClassVar[str] = ""
+    error: ClassVar[type[ConfigError]] = StatusSettingsError
+    what: ClassVar[str] = "status setting"
+
+    key_file: Path
+    push_urls: CommaList = ()  # nodes: http://journal:8000 (``/api/v1/status`` is appended)
+    webhook_urls: CommaList = ()  # external systems (intranet, info screens)
+    email_to: CommaList = ()  # e.g. a distribution list for all units
+
+    @classmethod
+    def load(cls, ops_dir: Path) -> StatusSettings:
+        path = ops_dir / "status.toml"
+        return load_settings(cls, environ={}, file=path if path.exists() else None,
+                             defaults={"key_file": ops_dir / "status_signing_key.pem"})

@@ -12,13 +12,12 @@ and retried by ``obruten.ops.notifications``).
 from __future__ import annotations
 
 import json
-import tomllib
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from obruten.ops import oncall as schedule
 from obruten.ops.clock import iso
+from obruten.ops.settings import StatusSettings
 from obruten.ops.store import Store
 from obruten.platform import events
 from obruten.platform.auth import Session
@@ -64,30 +63,6 @@ class NotAllowed(StatusError):
     """The user may not change the operating mode."""
 
 
-@dataclass(frozen=True)
-class StatusSettings:
-    """Where issued messages are pushed. From ``var/ops/status.toml`` (top-level keys
-    ``push_urls``, ``webhook_urls``, ``email_to``, ``key_file``)."""
-
-    key_file: Path
-    push_urls: tuple[str, ...] = ()  # nodes: http://journal:8000 (``/api/v1/status`` is appended)
-    webhook_urls: tuple[str, ...] = ()  # external systems (intranet, info screens)
-    email_to: tuple[str, ...] = ()  # e.g. a distribution list for all units
-
-    @classmethod
-    def load(cls, ops_dir: Path) -> StatusSettings:
-        key_file = ops_dir / "status_signing_key.pem"
-        path = ops_dir / "status.toml"
-        if not path.exists():
-            return cls(key_file=key_file)
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-        unknown = set(data) - {"push_urls", "webhook_urls", "email_to", "key_file"}
-        if unknown:
-            raise StatusError(f"unknown settings in {path}: {', '.join(sorted(unknown))}; "
-                              "known: push_urls, webhook_urls, email_to, key_file")
-        return cls(key_file=Path(data.get("key_file", key_file)), push_urls=tuple(data.get("push_urls", ())),
-                   webhook_urls=tuple(data.get("webhook_urls", ())), email_to=tuple(data.get("email_to", ())))
 
 
 def current(store: Store) -> StatusDocument | None:

@@ -19,12 +19,14 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg.rows import RowMaker
 
+from obruten.platform.errors import ObrutenError
+
 # held for the length of each write transaction and of schema creation, so that two processes
 # on one store (the service and `obruten ops ack`) take turns, as SQLite's BEGIN IMMEDIATE makes them
 _WRITE_LOCK = 0x0B5_0750
 
 
-class StoreDialectError(ValueError):
+class StoreDialectError(ObrutenError, ValueError):
     """SQL the store cannot translate; the message says what to write instead."""
 
 
@@ -40,7 +42,7 @@ class Row(tuple):
         row._names, row._index = names, index
         return row
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             try:
                 return tuple.__getitem__(self, self._index[key.lower()])

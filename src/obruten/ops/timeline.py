@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from obruten.ops.clock import iso, parse
+from obruten.ops.clock import iso, parse, parse_required
 from obruten.ops.store import Store
 from obruten.platform import events
 
@@ -71,7 +72,7 @@ def entries(store: Store, incident_id: int) -> list[dict[str, object]]:
     inc = store.one("SELECT opened_at, closed_at FROM incident WHERE id = ?", (incident_id,))
     if inc is None:
         raise KeyError(incident_id)
-    start = iso(parse(inc["opened_at"]) - LOOKBACK)  # type: ignore[operator]
+    start = iso(parse_required(inc["opened_at"]) - LOOKBACK)
     end = inc["closed_at"] or "9999"
     rows = store.all("SELECT at, kind, summary, source, manual FROM timeline_entry "
                      "WHERE incident_id = ? OR (incident_id IS NULL AND at >= ? AND at <= ?) "
@@ -80,7 +81,7 @@ def entries(store: Store, incident_id: int) -> list[dict[str, object]]:
              "manual": bool(r["manual"])} for r in rows]
 
 
-def export(store: Store, incident_id: int) -> dict[str, object]:
+def export(store: Store, incident_id: int) -> dict[str, Any]:
     """The timeline export (consumed by event analysis; keep the shape exactly)."""
     inc = store.one("SELECT * FROM incident WHERE id = ?", (incident_id,))
     if inc is None:

@@ -50,7 +50,7 @@ _DEMO = (
 
 def seed_demo(store: Store, now: datetime) -> list[str]:
     """Demo users (password ``demo``), each holding one on-call role until further notice."""
-    made = []
+    made: list[str] = []
     for username, name, console_role, role, password in _DEMO:
         if store.one("SELECT 1 FROM ops_user WHERE username = ?", (username,)):
             continue

@@ -19,6 +19,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from obruten.platform.errors import ObrutenError
+
 ROLES = ("physician", "nurse", "admin", "it")
 CLINICAL_ROLES = ("physician", "nurse")
 
@@ -27,7 +29,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-password")
 
 
-class InvalidToken(ValueError):
+class InvalidToken(ObrutenError, ValueError):
     pass
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from obruten.platform.config import Config
 from obruten.platform.pgserver import DATABASE, PostgresInstance
+from obruten.platform.progress import Say
 
 
 def embedded_instance(config: Config) -> PostgresInstance:
     return PostgresInstance.at(config.var_dir, config.pg_port, config.pg_user)
 
 
-Say = Callable[[str], None]
 
 
 def start(config: Config, say: Say = print) -> str:
@@ -20,6 +18,8 @@ def start(config: Config, say: Say = print) -> str:
     is the configuration, and create the database. Migrations are the caller's (its schema)."""
     if config.embedded:
         pg = embedded_instance(config)
+        if pg.moved:
+            say(pg.moved[0].upper() + pg.moved[1:] + ".")
         if not pg.initialized:
             say(f"Creating the embedded PostgreSQL in {pg.data_dir} …")
             pg.init()

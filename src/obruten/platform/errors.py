@@ -1,9 +1,18 @@
-"""Domain errors. Each says what went wrong and what to do; the web layer maps them to 4xx."""
+"""The error root and the journal's domain errors.
+
+Every error class of Obruten derives from ``ObrutenError``: its message says what went wrong and
+what to do next, so the command line shows it as one line (``clikit.guard``) and the web layer
+maps the domain errors below to 4xx.
+"""
 
 from __future__ import annotations
 
 
-class DomainError(Exception):
+class ObrutenError(Exception):
+    """Something Obruten knows how to explain: the message says what went wrong and what to do next."""
+
+
+class DomainError(ObrutenError):
     status = 400
 
     def __init__(self, message: str, **details: object) -> None:

@@ -3,7 +3,8 @@
 - ``Content-Security-Policy`` on HTML: no script at all (the UIs need none), styles and images
   from the service itself (inline ``<style>`` and ``style=""`` are allowed; they carry no code),
   forms post only to the service, and no page may be framed (``frame-ancestors 'none'``).
-- ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer`` (patient ids are in URLs)
+- ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin`` (patient ids are in URLs: never sent to another site; the
+  service itself uses the referer to return to the page a language switch came from)
   and ``X-Frame-Options: DENY`` (browsers without CSP level 2) on every response.
 - ``Cache-Control: no-store`` on every response that does not set its own cache policy, except
   the static assets: patient pages, API answers and kits must not stay in a shared PC's cache.
@@ -15,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = ("default-src 'none'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-_ALWAYS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+_ALWAYS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
            (b"x-frame-options", b"DENY"))
 
 

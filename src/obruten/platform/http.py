@@ -25,6 +25,11 @@ import httpx
 FAILURES: tuple[type[Exception], ...] = (httpx.HTTPError, httpx.InvalidURL)
 
 
+def failures(*more: type[Exception]) -> tuple[type[Exception], ...]:
+    """``FAILURES`` and ``more`` (e.g. ValueError for a body that is not the JSON expected), for ``except``."""
+    return (*FAILURES, *more)
+
+
 @functools.cache
 def _tls() -> ssl.SSLContext:
     return ssl.create_default_context()  # the system store; SSL_CERT_FILE / SSL_CERT_DIR apply

@@ -17,6 +17,14 @@ LANGUAGES = ("sv", "en")
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
+def pick_language(chosen: str | None, default: str = "sv") -> str:
+    """The reader's language: what they chose (cookie, query) if we have it, else the configured
+    default if we have that, else Swedish. The one resolver every UI uses."""
+    if chosen and chosen in LANGUAGES:
+        return chosen
+    return default if default in LANGUAGES else "sv"
+
+
 @cache
 def catalog(lang: str) -> dict[str, str]:
     merged: dict[str, str] = {}

@@ -12,15 +12,18 @@ from importlib import resources
 
 import psycopg
 
+from obruten.platform.errors import ObrutenError
+from obruten.platform.rows import one
+
 LOCK = 0x0B5C_4E4D  # advisory lock: one migrator at a time
 
 
-class MigrationError(RuntimeError):
+class MigrationError(ObrutenError, RuntimeError):
     """A migration cannot be applied; the message says why and what to do."""
 
 
 def migrations(package: str) -> list[tuple[str, str]]:
-    files = sorted(p for p in resources.files(package).iterdir() if p.name.endswith(".sql"))
+    files = sorted((p for p in resources.files(package).iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
     return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
 
 
@@ -33,7 +36,7 @@ def migrate(url: str, package: str) -> list[str]:
             conn.execute("""CREATE TABLE IF NOT EXISTS schema_migration (
                                 name text PRIMARY KEY, digest text NOT NULL,
                                 applied_at timestamptz NOT NULL DEFAULT now())""")
-            done = dict(conn.execute("SELECT name, digest FROM schema_migration").fetchall())
+            done: dict[str, str] = dict(conn.execute("SELECT name, digest FROM schema_migration").fetchall())
             for name, sql in migrations(package):
                 digest = hashlib.sha256(sql.encode()).hexdigest()
                 if name in done:
@@ -42,7 +45,7 @@ def migrate(url: str, package: str) -> list[str]:
                                              "add a new migration instead of changing an old one")
                     continue
                 with conn.transaction():
-                    conn.execute(sql)  # type: ignore[arg-type]
+                    conn.execute(sql)
                     conn.execute("INSERT INTO schema_migration (name, digest) VALUES (%s, %s)", (name, digest))
                 applied.append(name)
         finally:
@@ -52,6 +55,6 @@ def migrate(url: str, package: str) -> list[str]:
 
 def pending(url: str, package: str) -> list[str]:
     with psycopg.connect(url, autocommit=True) as conn:
-        exists = conn.execute("SELECT to_regclass('schema_migration')").fetchone()
+        exists = one(conn.execute("SELECT to_regclass('schema_migration')").fetchone())
         done = set() if exists[0] is None else {r[0] for r in conn.execute("SELECT name FROM schema_migration")}
     return [name for name, _ in migrations(package) if name not in done]

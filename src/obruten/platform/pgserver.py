@@ -17,13 +17,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from obruten.platform.privileges import ServiceUser, check_reachable, service_user
+from obruten.platform.errors import ObrutenError
+from obruten.platform.privileges import ServiceUser, check_reachable, reachable_home, service_user
+from obruten.platform.rows import one
 
 SUPERUSER = "obruten"
 DATABASE = "obruten"
 
 
-class PostgresError(RuntimeError):
+class PostgresError(ObrutenError, RuntimeError):
     """The embedded server could not be prepared, started or stopped; the message says what next."""
 
 
@@ -75,16 +77,23 @@ class PostgresInstance:
     user: ServiceUser
     log_file: Path
     password_file: Path
+    moved: str | None = None  # why the data and log are not under the var dir (see ``at``), else None
 
     @classmethod
     def at(cls, var_dir: Path, port: int, user_name: str | None = None, name: str = "pg") -> PostgresInstance:
+        """The instance of ``var_dir``: its data in ``var_dir/<name>``, its log in ``var_dir/log``, or,
+        when the service user cannot enter ``var_dir`` (a checkout in root's 0700 home), both in a
+        directory of their own under ``/var/lib/obruten`` (``privileges.reachable_home``)."""
         var_dir = var_dir.resolve()
+        user = service_user(user_name)
+        home, moved = reachable_home(user, var_dir)
         return cls(
-            data_dir=var_dir / name,
+            data_dir=home / name,
             port=port,
-            user=service_user(user_name),
-            log_file=var_dir / "log" / f"{name}.log",
+            user=user,
+            log_file=home / "log" / f"{name}.log",
             password_file=var_dir / f"{name}-password",
+            moved=moved,
         )
 
     # ---- state -------------------------------------------------------------------------------
@@ -111,9 +120,9 @@ class PostgresInstance:
         return self.postmaster_pid() is not None
 
     # ---- lifecycle ---------------------------------------------------------------------------
-    def _run(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(args, env=self.user.env(), text=True, capture_output=True,
-                              **self.user.popen_kwargs(), **kwargs)  # type: ignore[arg-type]
+    def _run(self, args: list[str], stdin: int | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(args, env=self.user.env(), text=True, capture_output=True, stdin=stdin,
+                              **self.user.popen_kwargs())
 
     def init(self, extra_conf: dict[str, str] | None = None) -> None:
         """initdb into ``data_dir`` (which must not exist yet) and write our settings."""
@@ -123,6 +132,7 @@ class PostgresInstance:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         check_reachable(self.user, self.data_dir)
         if not self.password_file.exists():
+            self.password_file.parent.mkdir(parents=True, exist_ok=True)
             self.password_file.write_text(secrets.token_urlsafe(24))
             self.password_file.chmod(0o600)
         pwfile = self.data_dir.parent / f".{self.data_dir.name}-initpw"
@@ -212,7 +222,7 @@ class PostgresInstance:
         while True:
             try:
                 with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=3) as conn:
-                    if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                    if not one(conn.execute("SELECT pg_is_in_recovery()").fetchone())[0]:
                         return
             except psycopg.OperationalError:
                 if not self.is_running():

@@ -7,12 +7,22 @@ user the directories it needs. When we are not root we run them as ourselves.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
+
+
+class PopenUser(TypedDict, total=False):
+    """The ``subprocess`` keyword arguments that run a child as another user."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
 
 
 @dataclass(frozen=True)
@@ -26,7 +36,7 @@ class ServiceUser:
     def is_self(self) -> bool:
         return self.uid == os.geteuid()
 
-    def popen_kwargs(self) -> dict[str, object]:
+    def popen_kwargs(self) -> PopenUser:
         """Keyword arguments for subprocess that drop privileges to this user (none if it is us)."""
         if self.is_self:
             return {}
@@ -71,16 +81,40 @@ def service_user(preferred: str | None = None) -> ServiceUser:
     return ServiceUser(entry.pw_name, entry.pw_uid, entry.pw_gid, "/tmp")
 
 
-def check_reachable(user: ServiceUser, path: Path) -> None:
-    """Fail clearly if ``user`` cannot pass through every parent of ``path``.
+# where a server's files go when the var dir lies where the service user cannot enter (a checkout in
+# root's 0700 home): one directory per var dir, named by a stable hash of the var dir's path
+REACHABLE_ROOT = Path("/var/lib/obruten")
 
-    We never loosen permissions on directories we do not own (the wheel's own root handling
-    opens every parent up to ``/``; we refuse to do that).
-    """
+
+def blocked_by(user: ServiceUser, path: Path) -> Path | None:
+    """The first parent of ``path`` that ``user`` cannot pass through (no o+x), or None."""
     if user.is_self:
-        return
-    for parent in path.resolve().parents:
+        return None
+    for parent in reversed(path.resolve().parents):
         if parent.exists() and not parent.stat().st_mode & 0o001:
-            raise PermissionError(
-                f"the service user {user.name!r} cannot enter {parent} (no o+x permission); "
-                f"put the data directory somewhere it can reach, e.g. OBRUTEN_VAR_DIR=/var/lib/obruten")
+            return parent
+    return None
+
+
+def reachable_home(user: ServiceUser, var_dir: Path, root: Path = REACHABLE_ROOT) -> tuple[Path, str | None]:
+    """Where ``user``'s server files for ``var_dir`` go: ``var_dir`` itself when ``user`` can enter
+    it, else ``root/<hash of var_dir>``; with the sentence that says why they moved (None if not).
+
+    We never loosen permissions on directories we do not own (the wheel's own root handling opens
+    every parent up to ``/``; we refuse to do that): the files move instead."""
+    var_dir = var_dir.resolve()
+    blocked = blocked_by(user, var_dir / "x")
+    if blocked is None:
+        return var_dir, None
+    home = root / hashlib.sha256(str(var_dir).encode()).hexdigest()[:16]
+    return home, (f"the service user {user.name!r} cannot enter {blocked} (no o+x permission), so the embedded "
+                  f"PostgreSQL of {var_dir} keeps its data in {home}")
+
+
+def check_reachable(user: ServiceUser, path: Path) -> None:
+    """Fail clearly if ``user`` cannot pass through every parent of ``path``."""
+    blocked = blocked_by(user, path)
+    if blocked is not None:
+        raise PermissionError(
+            f"the service user {user.name!r} cannot enter {blocked} (no o+x permission); "
+            f"put the data directory somewhere it can reach, e.g. OBRUTEN_VAR_DIR=/var/lib/obruten")

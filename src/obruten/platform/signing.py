@@ -23,8 +23,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from obruten.platform.errors import ObrutenError
 
-class SignatureError(Exception):
+
+class SignatureError(ObrutenError):
     """A signature does not verify, or its key is not trusted."""
 
 

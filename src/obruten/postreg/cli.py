@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import click
+import psycopg
 
-from obruten.cli import config_from
+from obruten.platform import clikit
+from obruten.platform.database import url_for
 
 
-@click.group()
+@click.group(cls=clikit.Group)
 def postreg() -> None:
     """Post-registration (efterregistrering) of downtime documentation."""
 
@@ -18,17 +20,17 @@ def postreg() -> None:
 @click.pass_context
 def pending(ctx: click.Context) -> None:
     """How many entries wait for review, per unit."""
-    import psycopg
-
-    from obruten.platform.database import url_for
+    # the queue's models (pydantic) cost ~100 ms at import (python -X importtime): paid by this command only
     from obruten.postreg import queue
 
-    async def run() -> dict[str, int]:
-        async with await psycopg.AsyncConnection.connect(url_for(config_from(ctx))) as conn:
+    url = url_for(clikit.config_from(ctx))
+
+    async def count() -> dict[str, int]:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
             return await queue.pending_counts(conn)
 
     try:
-        counts = asyncio.run(run())
+        counts = asyncio.run(count())
     except psycopg.OperationalError as exc:
         raise click.ClickException(f"cannot reach the journal's database ({exc}); start it with `obruten db start`") from exc
     if not counts:

@@ -1,24 +1,52 @@
-"""The batch a ward agent submits: entries recorded during downtime, each with an idempotency key.
+"""The downtime batch contract between the ward agent and the journal.
 
-The entry's content is validated with the record's own models (``notes.NewNote``,
-``medication.NewAdministration``) so a batch the journal accepts can always be registered; the
-clinical time lives on the entry, never inside the content.
+A ward agent, which must run offline, submits a batch of entries recorded during downtime, each
+with an idempotency key. The entry's content is a ``NewNote`` or a ``NewAdministration``: the same
+models the journal takes for a note or an administration (``record.notes`` and
+``record.medication`` import them from here), so a batch the journal accepts can always be
+registered. The clinical time lives on the entry, never inside the content.
+
+This module imports nothing of the record: the agent and the journal both depend on it.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from obruten.platform.fields import BIGINT_MAX, ClinicalTime, Line, Moment
+from obruten.platform.fields import BIGINT_MAX, ClinicalTime, Line, Moment, Text
 from obruten.platform.signing import canonical, sha256_hex
-from obruten.record.medication import NewAdministration
-from obruten.record.notes import NewNote
 
-BATCH_FORMAT = "obruten-postreg/1"
+BATCH_FORMAT: Literal["obruten-postreg/1"] = "obruten-postreg/1"
 MAX_ENTRIES = 1000
+
+NoteKind = Literal["inskrivning", "daganteckning", "omvardnad", "konsultation", "telefon", "epikris"]
+NOTE_KINDS: tuple[NoteKind, ...] = get_args(NoteKind)
+
+
+class NewNote(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    kind: NoteKind
+    title: Line = Field(default="", max_length=200)
+    body: Text = Field(min_length=1, max_length=20000)
+    unit_id: Line | None = Field(default=None, min_length=1, max_length=40, description="Defaults to the patient's ward")
+    clinical_at: ClinicalTime | None = Field(default=None, description="When it happened; defaults to now")
+
+
+class NewAdministration(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    outcome: Literal["given", "not_given"]
+    dose_given: Line = Field(default="", max_length=100)
+    not_given_reason: Text | None = Field(default=None, max_length=500)
+    clinical_at: ClinicalTime | None = None
+
+    @model_validator(mode="after")
+    def _reason(self) -> NewAdministration:
+        if self.outcome == "not_given" and not self.not_given_reason:
+            raise ValueError("not_given needs not_given_reason")
+        return self
 
 
 class DowntimeEntry(BaseModel):

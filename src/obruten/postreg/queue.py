@@ -160,7 +160,7 @@ async def review_list(conn: psycopg.AsyncConnection, unit_id: str, patient_id: i
     where = "e.unit_id = %(unit)s AND f.id IS NULL" + (" AND e.patient_id = %(patient)s" if patient_id else "")
     query = _REVIEW.format(where=where, order="p.family_name, p.given_name, e.clinical_at")
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, {"unit": unit_id, "patient": patient_id, "limit": limit})  # type: ignore[arg-type]
+        await cur.execute(query, {"unit": unit_id, "patient": patient_id, "limit": limit})
         return await cur.fetchall()
 
 
@@ -178,7 +178,7 @@ async def possible_duplicates(conn: psycopg.AsyncConnection, entry_id: int) -> l
     """What the review screen flags for one entry: matching entries in the record and in the queue."""
     query = _REVIEW.format(where="e.id = %(id)s", order="e.id")
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, {"id": entry_id, "limit": 1})  # type: ignore[arg-type]
+        await cur.execute(query, {"id": entry_id, "limit": 1})
         row = await cur.fetchone()
     return [*(row["in_record"] or []), *(row["in_queue"] or [])] if row else []
 
@@ -186,7 +186,7 @@ async def possible_duplicates(conn: psycopg.AsyncConnection, entry_id: int) -> l
 async def recently_decided(conn: psycopg.AsyncConnection, unit_id: str, limit: int = 50) -> list[dict]:
     query = _REVIEW.format(where="e.unit_id = %(unit)s AND f.id IS NOT NULL", order="f.changed_at DESC")
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(query, {"unit": unit_id, "limit": limit})  # type: ignore[arg-type]
+        await cur.execute(query, {"unit": unit_id, "limit": limit})
         return await cur.fetchall()
 
 
@@ -225,4 +225,4 @@ async def record_registration(conn: psycopg.AsyncConnection, entry: dict, table:
 
 async def pending_counts(conn: psycopg.AsyncConnection) -> dict[str, int]:
     cur = await conn.execute("SELECT unit_id, count(*)::int FROM postreg_pending GROUP BY unit_id")
-    return dict(await cur.fetchall())  # type: ignore[arg-type]
+    return dict(await cur.fetchall())

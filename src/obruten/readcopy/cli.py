@@ -7,32 +7,25 @@ import sys
 from pathlib import Path
 
 import click
+import psycopg
 
+from obruten.platform import clikit
 from obruten.platform.config import Config
+from obruten.platform.progress import Say
+from obruten.platform.rows import one
 from obruten.readcopy import node_name, spool
+from obruten.readcopy.shipper import ship
+from obruten.record.schema import pending
 
 
-def read_copy_environment(cfg: Config) -> dict[str, str]:
-    """The read-copy settings as OBRUTEN_* variables, for uvicorn's worker processes."""
-    env = {"OBRUTEN_READ_COPY": "1", "OBRUTEN_NODE_NAME": cfg.node_name,
-           "OBRUTEN_READ_COPY_STALE_SECONDS": str(cfg.read_copy_stale_seconds)}
-    if cfg.primary_url:
-        env["OBRUTEN_PRIMARY_URL"] = cfg.primary_url
-    return env
-
-
-def check_standby(cfg: Config, say) -> str:  # type: ignore[no-untyped-def]
+def check_standby(cfg: Config, say: Say) -> str:
     """The standby's URL, after checking it answers and carries this version's schema (nothing is written)."""
-    import psycopg
-
-    from obruten.record.schema import pending
-
     if not cfg.database_url:
         raise click.ClickException("--read-copy needs --database-url (or OBRUTEN_DATABASE_URL): the hot standby "
                                    "to serve; the read copy never starts or migrates a database itself")
     try:
         with psycopg.connect(cfg.database_url, connect_timeout=10) as conn:
-            in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]  # type: ignore[index]
+            in_recovery = one(conn.execute("SELECT pg_is_in_recovery()").fetchone())[0]
         missing = pending(cfg.database_url)
     except psycopg.Error as exc:
         raise click.ClickException(f"cannot read the standby at --database-url ({str(exc).strip()}); is it "
@@ -53,7 +46,7 @@ def _spool_dirs(var_dir: Path, given: Path | None) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / spool.SPOOL_FILE).exists()) if root.exists() else []
 
 
-@click.command("ship")
+@click.command("ship", cls=clikit.Command)
 @click.option("--spool-dir", type=click.Path(path_type=Path, file_okay=False),
               help="One node's spool (default: every spool under var_dir/spool).")
 @click.option("--primary-url", help="The writable primary (default: primary_url from the config / OBRUTEN_PRIMARY_URL).")
@@ -62,10 +55,7 @@ def _spool_dirs(var_dir: Path, given: Path | None) -> list[Path]:
 @click.pass_context
 def ship_command(ctx: click.Context, spool_dir: Path | None, primary_url: str | None, batch: int) -> None:
     """Ship spooled read-copy audit events into the primary, exactly once (safe to re-run)."""
-    from obruten.cli import config_from
-    from obruten.readcopy.shipper import ship
-
-    cfg = config_from(ctx, primary_url=primary_url)
+    cfg = clikit.config_from(ctx, primary_url=primary_url)
     if not cfg.primary_url:
         raise click.ClickException("no primary to ship to: pass --primary-url or set OBRUTEN_PRIMARY_URL")
     dirs = _spool_dirs(cfg.var_dir, spool_dir)
@@ -74,22 +64,17 @@ def ship_command(ctx: click.Context, spool_dir: Path | None, primary_url: str | 
         return
     for directory in dirs:
         click.echo(f"shipping {directory} …", err=True)
-        try:
-            result = asyncio.run(ship(directory, cfg.primary_url, batch, say=lambda m: click.echo(f"  {m}", err=True)))
-        except spool.SpoolError as exc:
-            raise click.ClickException(str(exc)) from exc
+        result = asyncio.run(ship(directory, cfg.primary_url, batch, say=lambda m: click.echo(f"  {m}", err=True)))
         click.echo(result.sentence)
 
 
-@click.command("verify-spool")
+@click.command("verify-spool", cls=clikit.Command)
 @click.option("--spool-dir", type=click.Path(path_type=Path, file_okay=False),
               help="One node's spool (default: every spool under var_dir/spool).")
 @click.pass_context
 def verify_spool_command(ctx: click.Context, spool_dir: Path | None) -> None:
     """Recompute a read copy's spool chain; exit 1 and name the first bad event if it was tampered with."""
-    from obruten.cli import config_from
-
-    cfg = config_from(ctx)
+    cfg = clikit.config_from(ctx)
     broken = False
     dirs = _spool_dirs(cfg.var_dir, spool_dir)
     if not dirs:

@@ -18,6 +18,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from psycopg import AsyncConnection
+
 from obruten.platform.auth import Session
 from obruten.platform.errors import Forbidden, NeedsEmergencyAccess, NotFound
 from obruten.readcopy.lag import LagTracker
@@ -94,7 +96,7 @@ class ReadCopyJournal(Journal):
     cache: BodyCache | None = None
     _unit_ids: set[str] = field(default_factory=set)
 
-    async def _require_read(self, conn, session: Session, patient_id: int) -> access.Access:  # type: ignore[no-untyped-def]
+    async def _require_read(self, conn: AsyncConnection, session: Session, patient_id: int) -> access.Access:
         try:
             return await super()._require_read(conn, session, patient_id)
         except NeedsEmergencyAccess:

@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 
 from psycopg_pool import AsyncConnectionPool
 
+from obruten.platform.rows import one
+
 _QUERY = """
 SELECT pg_is_in_recovery(),
        CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text,
@@ -93,7 +95,7 @@ class LagTracker:
         try:
             async with self.pool.connection(timeout=2) as conn:
                 cur = await conn.execute(_QUERY)
-                recovery, lsn, caught_up, replay_ts, streaming, now = await cur.fetchone()  # type: ignore[misc]
+                recovery, lsn, caught_up, replay_ts, streaming, now = one(await cur.fetchone())
         except Exception:  # noqa: BLE001 - the standby itself is unreachable: age the last answer
             return self._unreachable()
         as_of, current = decide(recovery, caught_up, replay_ts, streaming, now, self._last_current)

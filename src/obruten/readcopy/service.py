@@ -1,4 +1,9 @@
-"""What a read-copy process runs besides the web app: the lag tracker, the audit spool and the shipper."""
+"""What a read-copy process runs besides the web app: the lag tracker, the audit spool and the shipper.
+
+``running(config, pool)`` starts them and stops them again (an async context manager, entered on the
+app's ``AsyncExitStack``); the ``ReadCopy`` it yields provides the journal's collaborators: the audit
+sink (the spool) and ``journal(...)``, the read-only journal built whole with them.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ import asyncio
 import contextlib
 import logging
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform import events
@@ -19,6 +24,7 @@ from obruten.readcopy.lag import LagTracker
 from obruten.readcopy.shipper import ship_forever
 from obruten.readcopy.spool import Spool, SpoolSink, spool_dir
 from obruten.record.audit import AuditWriter
+from obruten.record.service import WriteGuard
 
 log = logging.getLogger("obruten.readcopy")
 
@@ -29,13 +35,21 @@ class ReadCopy:
     node: str
     lag: LagTracker
     spool: Spool
-    journal: ReadCopyJournal
     shipper: asyncio.Task[None] | None = None
 
     def say(self, sentence: str) -> None:
         print(f"read copy {self.node}: {sentence}", file=sys.stderr, flush=True)
         log.info(sentence)
         events.emit(self.config.var_dir, "readcopy.audit_shipping", sentence, self.node)
+
+    def audit_sink(self) -> SpoolSink:
+        """Reads are audited to the local spool (shipped to the primary by the shipper)."""
+        return SpoolSink(self.spool)
+
+    def journal(self, pool: AsyncConnectionPool, audit: AuditWriter, write_guard: WriteGuard) -> ReadCopyJournal:
+        """The read copy's journal: local emergency access from the spool, bodies cached per replay LSN."""
+        return ReadCopyJournal(pool=pool, audit=audit, node=self.node, emergency_hours=self.config.emergency_access_hours,
+                               write_guard=write_guard, grants=LocalGrants(self.spool), cache=BodyCache(self.lag))
 
     async def stop(self) -> None:
         if self.shipper is not None:
@@ -46,19 +60,22 @@ class ReadCopy:
         self.spool.close()
 
 
-async def start_read_copy(app: FastAPI, config: Config, pool: AsyncConnectionPool) -> ReadCopyJournal:
-    """Start the read copy's services on ``app`` (``app.state.read_copy``); return its journal."""
+@contextlib.asynccontextmanager
+async def running(config: Config, pool: AsyncConnectionPool) -> AsyncIterator[ReadCopy]:
+    """The read copy's services on ``pool`` (a hot standby), from start to stop."""
     node = node_name(config)
     lag = LagTracker(pool, stale_after=config.read_copy_stale_seconds)
     await lag.start()
-    spool = Spool(spool_dir(config.var_dir.resolve(), node), node)
-    journal = ReadCopyJournal(pool=pool, audit=AuditWriter(SpoolSink(spool)), node=node,
-                              emergency_hours=config.emergency_access_hours, grants=LocalGrants(spool),
-                              cache=BodyCache(lag))
-    rc = ReadCopy(config, node, lag, spool, journal)
-    if config.primary_url:
-        rc.shipper = asyncio.create_task(ship_forever(spool.directory, config.primary_url, rc.say))
-    else:
-        rc.say("no primary_url set: audit events stay in the spool until `obruten audit ship` is run")
-    app.state.read_copy = rc
-    return journal
+    try:
+        rc = ReadCopy(config, node, lag, Spool(spool_dir(config.var_dir.resolve(), node), node))
+    except BaseException:
+        await lag.stop()
+        raise
+    try:
+        if config.primary_url:
+            rc.shipper = asyncio.create_task(ship_forever(rc.spool.directory, config.primary_url, rc.say))
+        else:
+            rc.say("no primary_url set: audit events stay in the spool until `obruten audit ship` is run")
+        yield rc
+    finally:
+        await rc.stop()

@@ -20,17 +20,17 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from obruten.platform.progress import Say
+from obruten.platform.rows import one
 from obruten.readcopy.spool import SPOOL_FILE, Position, SpoolError, load_cursor, read_events, save_cursor
 from obruten.record.audit import DatabaseSink
 
-Say = Callable[[str], None]
 LOCK_FILE = "ship.lock"
 
 
@@ -82,7 +82,7 @@ async def _high_water(pool: AsyncConnectionPool, node: str) -> int:
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT pg_is_in_recovery(), (SELECT max(source_seq) FROM audit_event"
                                  " WHERE node = %s)", (node,))
-        recovery, mark = await cur.fetchone()  # type: ignore[misc]
+        recovery, mark = one(await cur.fetchone())
     if recovery:
         raise PrimaryNotWritable("the primary URL points at a standby (in recovery); ship when it is promoted "
                                  "or point --primary-url at the writable primary")

@@ -28,13 +28,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from obruten.platform.errors import ObrutenError
 from obruten.record.audit import GENESIS, AuditEvent, VerifyResult, link
 
 SPOOL_FILE = "audit.spool"
 CURSOR_FILE = "shipped.json"
 
 
-class SpoolError(RuntimeError):
+class SpoolError(ObrutenError, RuntimeError):
     """The spool cannot be written or read; the message says what to do."""
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 
 from obruten.platform.pgserver import SUPERUSER, PostgresError, PostgresInstance, pg_bin
+from obruten.platform.rows import one
 
 
 def create_standby(primary: PostgresInstance, var_dir: Path, port: int, name: str = "standby",
@@ -34,7 +35,7 @@ def create_standby(primary: PostgresInstance, var_dir: Path, port: int, name: st
         [pg_bin("pg_basebackup"), "-d", f"host=127.0.0.1 port={primary.port} user={SUPERUSER} application_name={name}",
          "-D", str(standby.data_dir), "-R", "-X", "stream", "-c", "fast", "--no-password"],
         env=env, text=True, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
-        **primary.user.popen_kwargs())  # type: ignore[call-overload]
+        **primary.user.popen_kwargs())
     if result.returncode != 0:
         shutil.rmtree(standby.data_dir, ignore_errors=True)
         raise PostgresError(f"pg_basebackup from port {primary.port} failed:\n{result.stderr.strip()[-1500:]}\n"
@@ -50,10 +51,10 @@ def create_standby(primary: PostgresInstance, var_dir: Path, port: int, name: st
 def wait_replayed(primary_url: str, standby_url: str, timeout: float = 60) -> None:
     """Block until the standby has replayed everything the primary had written at the call."""
     with psycopg.connect(primary_url, autocommit=True) as conn:
-        target = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]  # type: ignore[index]
+        target = one(conn.execute("SELECT pg_current_wal_lsn()").fetchone())[0]
     deadline = time.monotonic() + timeout
     with psycopg.connect(standby_url, autocommit=True) as conn:
-        while not conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)).fetchone()[0]:  # type: ignore[index]
+        while not one(conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)).fetchone())[0]:
             if time.monotonic() > deadline:
                 raise PostgresError(f"the standby did not replay up to {target} in {timeout:.0f} s; "
                                     "check its log for replication errors")

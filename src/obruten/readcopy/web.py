@@ -6,16 +6,24 @@ locally, see ``readcopy.journal``), and the GET pages that only show a write for
 with the reason (API) or the error page (UI). The pool's ``default_transaction_read_only`` and the
 standby itself are the second and third walls; a write that still reaches the database gets the
 same answer. The banner and the hiding of write controls live in ``readcopy_banner.html``.
+
+The journal's ``create_app`` composes these pieces when ``config.read_copy`` is set: ``router``,
+``RefuseWrites`` and ``read_only`` (the handler for a write that reached the standby).
 """
 
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 import psycopg
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from obruten.platform.i18n import translator
+from obruten.readcopy.service import ReadCopy
+from obruten.record.deps import page_language, render
 
 API_MESSAGE = ("the read copy is read-only: document in the journal (the primary) when it is available, "
                "otherwise on paper according to the reserve routine (reservrutin)")
@@ -31,9 +39,16 @@ _READ_METHODS = ("GET", "HEAD", "OPTIONS")
 router = APIRouter(prefix="/api/v1", tags=["read copy"])
 
 
+def get_read_copy(request: Request) -> ReadCopy:
+    """The read copy's services, started by the app's lifespan (``app.state.read_copy``)."""
+    return request.app.state.read_copy
+
+
+ReadCopyDep = Annotated[ReadCopy, Depends(get_read_copy)]
+
+
 @router.get("/read-copy", summary="How current the read copy is: {as_of, lag_seconds, stale}")
-async def read_copy_status(request: Request) -> JSONResponse:
-    rc = request.app.state.read_copy
+async def read_copy_status(rc: ReadCopyDep) -> JSONResponse:
     return JSONResponse({**rc.lag.current().as_json(), "node": rc.node})
 
 
@@ -47,10 +62,7 @@ def refusal(request: Request) -> Response:
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": API_MESSAGE, "read_copy": True}, status_code=503,
                             headers={"Retry-After": "60"})
-    from obruten.platform.i18n import translator
-    from obruten.record.app import language, render
-
-    return render(request, "error.html", 503, message=translator(language(request))("readcopy.read_only"))
+    return render(request, "error.html", 503, message=translator(page_language(request))("readcopy.read_only"))
 
 
 class RefuseWrites:
@@ -64,11 +76,6 @@ class RefuseWrites:
         await self.app(scope, receive, send)
 
 
-def install(app: FastAPI) -> None:
-    """Make ``app`` a read copy (call before the journal's routers are included)."""
-    app.include_router(router)
-    app.add_middleware(RefuseWrites)
-
-    @app.exception_handler(psycopg.errors.ReadOnlySqlTransaction)
-    async def read_only(request: Request, exc: psycopg.errors.ReadOnlySqlTransaction) -> Response:
-        return refusal(request)
+async def read_only(request: Request, exc: psycopg.errors.ReadOnlySqlTransaction) -> Response:
+    """A write that got past ``RefuseWrites`` and reached the standby: the same answer."""
+    return refusal(request)

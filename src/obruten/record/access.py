@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 
 from obruten.platform.auth import Session
 from obruten.platform.errors import Forbidden, Invalid, NeedsEmergencyAccess, NotFound
+from obruten.platform.rows import one
 
 CARE_RELATION_DAYS = 30
 MIN_REASON_LENGTH = 5
@@ -41,7 +42,7 @@ async def require_read(conn: psycopg.AsyncConnection, session: Session, patient_
     if not session.clinical:
         raise Forbidden("your role does not read patient records")
     cur = await conn.execute(_DECIDE, {"p": patient_id, "units": list(session.units), "s": session.user_id})
-    exists, care, emergency = await cur.fetchone()  # type: ignore[misc]
+    exists, care, emergency = one(await cur.fetchone())
     if not exists:
         raise NotFound(f"no patient {patient_id}")
     if care:

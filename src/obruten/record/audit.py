@@ -24,6 +24,8 @@ from typing import Protocol
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from obruten.platform.errors import ObrutenError
+
 GENESIS = b"\x00" * 32
 
 # Why a record was opened or changed: an enumerated value, never free text (a reason given by the
@@ -164,7 +166,7 @@ def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
         future.set_exception(error)
 
 
-class AuditUnavailable(RuntimeError):
+class AuditUnavailable(ObrutenError, RuntimeError):
     """The audit log could not be written, so the read is refused (fail closed)."""
 
 

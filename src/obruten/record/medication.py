@@ -14,7 +14,8 @@ import psycopg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from obruten.platform.errors import Invalid, NotFound
-from obruten.platform.fields import ClinicalTime, Line, Moment, Text, TimeOfDay
+from obruten.platform.fields import Line, Moment, Text, TimeOfDay
+from obruten.postreg.models import NewAdministration  # shared with the ward agent's downtime batch
 from obruten.record import entries
 
 ROUTES = ("po", "iv", "im", "sc", "rektalt", "inhalation", "kutant", "sublingualt")
@@ -47,20 +48,6 @@ class StopOrder(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     reason: Text = Field(min_length=3, max_length=500)
     stop_at: Moment | None = None
-
-
-class NewAdministration(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    outcome: Literal["given", "not_given"]
-    dose_given: Line = Field(default="", max_length=100)
-    not_given_reason: Text | None = Field(default=None, max_length=500)
-    clinical_at: ClinicalTime | None = None
-
-    @model_validator(mode="after")
-    def _reason(self) -> NewAdministration:
-        if self.outcome == "not_given" and not self.not_given_reason:
-            raise ValueError("not_given needs not_given_reason")
-        return self
 
 
 async def order(conn: psycopg.AsyncConnection, patient_id: int, unit_id: str, new: NewOrder, prescriber: int) -> dict:

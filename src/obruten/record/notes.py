@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
 
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
-from obruten.platform.fields import ClinicalTime, Line, Text
+from obruten.platform.fields import Line, Text
+from obruten.postreg.models import NewNote  # shared with the ward agent's downtime batch
 from obruten.record import entries
-
-NOTE_KINDS = ("inskrivning", "daganteckning", "omvardnad", "konsultation", "telefon", "epikris")
-
-
-class NewNote(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    kind: Literal["inskrivning", "daganteckning", "omvardnad", "konsultation", "telefon", "epikris"]
-    title: Line = Field(default="", max_length=200)
-    body: Text = Field(min_length=1, max_length=20000)
-    unit_id: Line | None = Field(default=None, min_length=1, max_length=40, description="Defaults to the patient's ward")
-    clinical_at: ClinicalTime | None = Field(default=None, description="When it happened; defaults to now")
 
 
 class NoteCorrection(BaseModel):

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from obruten.platform.errors import Invalid, NotFound
 from obruten.platform.fields import ClinicalTime, Line, Text
+from obruten.platform.rows import one
 from obruten.record import entries
 
 
@@ -38,7 +39,7 @@ class NewResult(BaseModel):
 async def create(conn: psycopg.AsyncConnection, patient_id: int, unit_id: str, new: NewReferral,
                  signed_by: int) -> dict:
     cur = await conn.execute("SELECT next_order_number(%s)", (new.kind,))
-    (number,) = await cur.fetchone()  # type: ignore[misc]
+    (number,) = one(await cur.fetchone())
     return await entries.insert(conn, "referral", {
         "patient_id": patient_id, "unit_id": unit_id, "order_number": number, "kind": new.kind,
         "tests": new.tests, "question": new.question, "priority": new.priority,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -60,7 +61,7 @@ class Journal:
         Call it last in the transaction (it holds the audit chain's lock until commit)."""
         await append_chained(conn, [self.event(session, action, patient_id, purpose, detail)])
 
-    async def _require_read(self, conn, session: Session, patient_id: int) -> access.Access:  # type: ignore[no-untyped-def]
+    async def _require_read(self, conn: AsyncConnection, session: Session, patient_id: int) -> access.Access:
         """The access decision; a read copy adds its locally granted emergency accesses."""
         return await access.require_read(conn, session, patient_id)
 
@@ -218,7 +219,7 @@ class Journal:
         await self.write_guard(session, unit_id)
         return unit_id
 
-    async def _after_birth(self, conn, patient_id: int, times: dict[str, datetime | None]) -> None:  # type: ignore[no-untyped-def]
+    async def _after_birth(self, conn: AsyncConnection, patient_id: int, times: dict[str, datetime | None]) -> None:
         """A clinical time is not before the patient's birth day (local time). The models bound the
         rest (time zone, not in the future: ``platform.fields.ClinicalTime``); this needs the record."""
         given = {name: at for name, at in times.items() if at is not None}

@@ -12,8 +12,8 @@ pool and audit-queue gauges are ``livesum``, what the journal as a whole holds a
 and has not yet made durable, counted over running workers only; each worker refreshes its pool
 figures every ``_REFRESH_SECONDS``, not only when a scrape happens to reach it.
 
-``install(app)`` adds the middleware and the route, and once the app's own startup has built the
-runtime, wraps its audit sink. Composition only: the app does not know about any of this.
+``install(app, metrics)`` adds the middleware and the route; the app's one lifespan wraps the audit
+sink in ``MeteredSink`` when it builds the writer, and enters ``running`` for the refresher.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -151,33 +150,11 @@ async def _refresh_every(metrics: JournalMetrics, journal: Journal, seconds: flo
             log.exception("refreshing the pool figures failed; trying again in %s s", seconds)
 
 
-def install(app: FastAPI, metrics: JournalMetrics | None = None) -> JournalMetrics:
-    """Serve ``/metrics`` on ``app`` and count its requests; returns the metrics."""
-    metrics = metrics or JournalMetrics()
+def install(app: FastAPI, metrics: JournalMetrics) -> JournalMetrics:
+    """Serve ``/metrics`` on ``app`` and count its requests; returns the metrics. The app's lifespan
+    wraps its audit sink in ``MeteredSink`` and enters ``running`` (composition, not patching)."""
     app.state.metrics = metrics
     app.add_middleware(RequestMetrics, metrics=metrics)
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app_: FastAPI) -> AsyncIterator[Any]:
-        try:
-            async with inner(app_) as state:
-                journal = getattr(getattr(app_.state, "runtime", None), "journal", None)
-                if journal is not None and not isinstance(journal.audit.sink, MeteredSink):
-                    journal.audit.sink = MeteredSink(journal.audit.sink, metrics)
-                refresher = (asyncio.create_task(_refresh_every(metrics, journal, _REFRESH_SECONDS))
-                             if journal is not None and across_workers() else None)
-                try:
-                    yield state
-                finally:
-                    if refresher is not None:
-                        refresher.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await refresher
-        finally:
-            forget_worker()  # this worker's pool no longer counts in the sum
-
-    app.router.lifespan_context = lifespan
 
     @app.get("/metrics", include_in_schema=False)
     def serve_metrics(request: Request) -> Response:
@@ -187,3 +164,19 @@ def install(app: FastAPI, metrics: JournalMetrics | None = None) -> JournalMetri
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     return metrics
+
+
+@asynccontextmanager
+async def running(metrics: JournalMetrics, journal: Journal) -> AsyncIterator[None]:
+    """While the journal serves: with several workers, refresh this worker's pool figures every
+    ``_REFRESH_SECONDS``; at the end, take this worker out of the sum."""
+    refresher = (asyncio.create_task(_refresh_every(metrics, journal, _REFRESH_SECONDS))
+                 if across_workers() else None)
+    try:
+        yield
+    finally:
+        if refresher is not None:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+        forget_worker()  # this worker's pool no longer counts in the sum

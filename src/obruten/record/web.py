@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import Any
 from uuid import UUID
@@ -10,33 +11,24 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
-from obruten.platform.auth import Session
-from obruten.platform.errors import Forbidden, Invalid, NotFound
+from obruten.platform.errors import Invalid, NotFound, Unauthenticated
 from obruten.platform.i18n import LANGUAGES
-from obruten.record import medication, notes, referrals, staff
-from obruten.record.app import LANG_COOKIE, SESSION_COOKIE, current_session, render, runtime
-from obruten.record.audit import AuditEvent
+from obruten.record import medication, notes, referrals
+from obruten.record.deps import (
+    CSRF_COOKIE,
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    FormDep,
+    JournalDep,
+    LoginFormDep,
+    RenderDep,
+    RuntimeDep,
+    SessionDep,
+)
 from obruten.record.entries import ENTRY_TABLES
+from obruten.record.login import log_in
 
 router = APIRouter(include_in_schema=False)
-
-
-async def _session(request: Request) -> Session:
-    session = await current_session(request)
-    request.state.session = session
-    return session
-
-
-async def _form(request: Request, session: Session | None) -> dict[str, Any]:
-    form = await request.form()
-    data = {k: v for k, v in form.items() if isinstance(v, str)}
-    token = data.pop("csrf", "")
-    rt = runtime(request)
-    ok = (rt.signer.check_csrf(session, token) if session
-          else bool(token) and secrets.compare_digest(token, request.cookies.get("obruten_csrf", "")))
-    if not ok:
-        raise Forbidden("the form has expired or did not come from this site; reload the page and try again")
-    return data
 
 
 def _model(model: type[BaseModel], data: dict[str, Any]) -> Any:
@@ -53,44 +45,36 @@ def _back(path: str) -> RedirectResponse:
 
 # ---- login -----------------------------------------------------------------------------------------
 @router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, next: str = "/") -> Response:
-    token = request.cookies.get("obruten_csrf") or secrets.token_urlsafe(16)
-    request.cookies["obruten_csrf"] = token
-    response = render(request, "login.html", next=next if next.startswith("/") else "/")
-    response.set_cookie("obruten_csrf", token, httponly=True, samesite="lax")
+async def login_page(request: Request, render: RenderDep, next: str = "/") -> Response:
+    token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
+    request.cookies[CSRF_COOKIE] = token
+    response = render("login.html", next=next if next.startswith("/") else "/")
+    response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax")
     return response
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
-    data = await _form(request, None)
-    rt = runtime(request)
-    async with rt.journal.pool.connection() as conn:
-        session = await staff.authenticate(conn, data.get("username", ""), data.get("password", ""))
-    if session is None:
-        await rt.journal.audit.record(AuditEvent(actor=data.get("username", "")[:40], action="login_failed",
-                                                 node=rt.config.node_name))
-        return render(request, "login.html", 401, error=True, next=data.get("next", "/"))
-    await rt.journal.audit.record(AuditEvent(actor=session.username, actor_id=session.user_id, action="login",
-                                             node=rt.config.node_name))
+async def login(data: LoginFormDep, rt: RuntimeDep, journal: JournalDep, render: RenderDep) -> Response:
+    try:
+        done = await log_in(journal, rt.signer, rt.config.node_name, data.get("username", ""),
+                            data.get("password", ""))
+    except Unauthenticated:
+        return render("login.html", 401, error=True, next=data.get("next", "/"))
     target = data.get("next", "/")
     response = _back(target if target.startswith("/") and not target.startswith("//") else "/")
-    response.set_cookie(SESSION_COOKIE, rt.signer.issue(session), httponly=True, samesite="lax",
-                        max_age=rt.signer.lifetime)
+    response.set_cookie(SESSION_COOKIE, done.token, httponly=True, samesite="lax", max_age=done.expires_in)
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
-    session = await _session(request)
-    await _form(request, session)
+async def logout(session: SessionDep, data: FormDep) -> Response:
     response = _back("/login")
     response.delete_cookie(SESSION_COOKIE)
     return response
 
 
 @router.get("/lang/{code}")
-async def set_language(code: str, request: Request, back: str = "/") -> Response:
+async def set_language(code: str, back: str = "/") -> Response:
     response = _back(back if back.startswith("/") and not back.startswith("//") else "/")
     if code in LANGUAGES:
         response.set_cookie(LANG_COOKIE, code, max_age=3600 * 24 * 365, samesite="lax")
@@ -98,8 +82,7 @@ async def set_language(code: str, request: Request, back: str = "/") -> Response
 
 
 @router.get("/")
-async def home(request: Request) -> Response:
-    session = await _session(request)
+async def home(session: SessionDep) -> Response:
     if session.role == "admin":
         return _back("/admin/users")
     if session.units:
@@ -109,138 +92,113 @@ async def home(request: Request) -> Response:
 
 # ---- reading ------------------------------------------------------------------------------------------
 @router.get("/units", response_class=HTMLResponse)
-async def units_page(request: Request) -> Response:
-    session = await _session(request)
-    return render(request, "units.html", units=await runtime(request).journal.units(), session=session)
+async def units_page(session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
+    return render("units.html", units=await journal.units(), session=session)
 
 
 @router.get("/ward/{unit}", response_class=HTMLResponse)
-async def ward_page(unit: str, request: Request) -> Response:
-    import json
-
-    session = await _session(request)
-    rt = runtime(request)
-    patients = json.loads(await rt.journal.ward_list_json(session, unit))
-    all_units = {u["id"]: u for u in await rt.journal.units()}
-    return render(request, "ward.html", unit=all_units.get(unit), patients=patients,
+async def ward_page(unit: str, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
+    patients = json.loads(await journal.ward_list_json(session, unit))
+    all_units = {u["id"]: u for u in await journal.units()}
+    return render("ward.html", unit=all_units.get(unit), patients=patients,
                   my_units=[all_units[u] for u in session.units if u in all_units])
 
 
 @router.get("/search")
-async def search(request: Request, personal_number: str = "") -> Response:
-    session = await _session(request)
-    patient = await runtime(request).journal.find_patient(session, personal_number)
+async def search(session: SessionDep, journal: JournalDep, personal_number: str = "") -> Response:
+    patient = await journal.find_patient(session, personal_number)
     return _back(f"/patients/{patient}")
 
 
 @router.get("/patients/{patient}", response_class=HTMLResponse)
-async def patient_page(patient: int, request: Request) -> Response:
-    session = await _session(request)
-    data = await runtime(request).journal.overview(session, patient)
-    return render(request, "patient.html", p=data, patient_id=patient)
+async def patient_page(patient: int, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
+    data = await journal.overview(session, patient)
+    return render("patient.html", p=data, patient_id=patient)
 
 
 @router.post("/patients/{patient}/emergency-access")
-async def emergency_access(patient: int, request: Request) -> Response:
-    session = await _session(request)
-    data = await _form(request, session)
-    await runtime(request).journal.grant_emergency(session, patient, data.get("reason", ""))
+async def emergency_access(patient: int, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
+    await journal.grant_emergency(session, patient, data.get("reason", ""))
     return _back(f"/patients/{patient}")
 
 
 @router.get("/history/{table}/{entry}", response_class=HTMLResponse)
-async def history_page(table: str, entry: UUID, request: Request) -> Response:
+async def history_page(table: str, entry: UUID, session: SessionDep, journal: JournalDep,
+                       render: RenderDep) -> Response:
     if table not in ENTRY_TABLES:
         raise NotFound(f"no entry type {table}")
-    session = await _session(request)
-    versions = await runtime(request).journal.history(session, table, entry)
-    return render(request, "history.html", table=table, versions=versions)
+    versions = await journal.history(session, table, entry)
+    return render("history.html", table=table, versions=versions)
 
 
 @router.get("/medication/{order}", response_class=HTMLResponse)
-async def medication_page(order: UUID, request: Request) -> Response:
-    session = await _session(request)
-    current, given = await runtime(request).journal.administrations(session, order)
-    return render(request, "medication.html", order=current, given=given)
+async def medication_page(order: UUID, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
+    current, given = await journal.administrations(session, order)
+    return render("medication.html", order=current, given=given)
 
 
 # ---- writing -------------------------------------------------------------------------------------------
 @router.get("/patients/{patient}/{form}/new", response_class=HTMLResponse)
-async def new_form(patient: int, form: str, request: Request) -> Response:
+async def new_form(patient: int, form: str, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
     if form not in ("note", "medication", "referral"):
         raise NotFound(f"no form {form}")
-    session = await _session(request)
-    data = await runtime(request).journal.overview(session, patient, purpose="vård")
-    return render(request, f"form_{form}.html", p=data, patient_id=patient)
+    data = await journal.overview(session, patient, purpose="vård")
+    return render(f"form_{form}.html", p=data, patient_id=patient)
 
 
 @router.post("/patients/{patient}/notes")
-async def post_note(patient: int, request: Request) -> Response:
-    session = await _session(request)
-    new = _model(notes.NewNote, await _form(request, session))
-    await runtime(request).journal.write_note(session, patient, new)
+async def post_note(patient: int, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
+    await journal.write_note(session, patient, _model(notes.NewNote, data))
     return _back(f"/patients/{patient}")
 
 
 @router.get("/notes/{entry}/correct", response_class=HTMLResponse)
-async def correct_form(entry: UUID, request: Request) -> Response:
-    session = await _session(request)
-    versions = await runtime(request).journal.history(session, "note", entry)
-    return render(request, "form_correct.html", note=versions[-1])
+async def correct_form(entry: UUID, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
+    versions = await journal.history(session, "note", entry)
+    return render("form_correct.html", note=versions[-1])
 
 
 @router.post("/notes/{entry}/correct")
-async def post_correction(entry: UUID, request: Request) -> Response:
-    session = await _session(request)
-    fix = _model(notes.NoteCorrection, await _form(request, session))
-    row = await runtime(request).journal.correct_note(session, entry, fix)
+async def post_correction(entry: UUID, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
+    row = await journal.correct_note(session, entry, _model(notes.NoteCorrection, data))
     return _back(f"/history/note/{row['entry_id']}")
 
 
 @router.post("/patients/{patient}/medication")
-async def post_order(patient: int, request: Request) -> Response:
-    session = await _session(request)
-    data = await _form(request, session)
-    data["times"] = [t.strip() for t in data.get("times", "").replace(";", ",").split(",") if t.strip()]
-    data["as_needed"] = data.get("as_needed") == "on"
-    await runtime(request).journal.order_medication(session, patient, _model(medication.NewOrder, data))
+async def post_order(patient: int, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
+    fields: dict[str, Any] = dict(data)
+    fields["times"] = [t.strip() for t in data.get("times", "").replace(";", ",").split(",") if t.strip()]
+    fields["as_needed"] = data.get("as_needed") == "on"
+    await journal.order_medication(session, patient, _model(medication.NewOrder, fields))
     return _back(f"/patients/{patient}")
 
 
 @router.post("/medication/{order}/stop")
-async def post_stop(order: UUID, request: Request) -> Response:
-    session = await _session(request)
-    row = await runtime(request).journal.stop_medication(
-        session, order, _model(medication.StopOrder, await _form(request, session)))
+async def post_stop(order: UUID, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
+    row = await journal.stop_medication(session, order, _model(medication.StopOrder, data))
     return _back(f"/patients/{row['patient_id']}")
 
 
 @router.post("/medication/{order}/administrations")
-async def post_administration(order: UUID, request: Request) -> Response:
-    session = await _session(request)
-    new = _model(medication.NewAdministration, await _form(request, session))
-    await runtime(request).journal.administer(session, order, new)
+async def post_administration(order: UUID, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
+    await journal.administer(session, order, _model(medication.NewAdministration, data))
     return _back(f"/medication/{order}")
 
 
 @router.post("/patients/{patient}/referrals")
-async def post_referral(patient: int, request: Request) -> Response:
-    session = await _session(request)
-    new = _model(referrals.NewReferral, await _form(request, session))
-    await runtime(request).journal.create_referral(session, patient, new)
+async def post_referral(patient: int, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
+    await journal.create_referral(session, patient, _model(referrals.NewReferral, data))
     return _back(f"/patients/{patient}")
 
 
 @router.get("/referrals/{order_number}/result", response_class=HTMLResponse)
-async def result_form(order_number: str, request: Request) -> Response:
-    await _session(request)
-    return render(request, "form_result.html", order_number=order_number)
+async def result_form(order_number: str, session: SessionDep, render: RenderDep) -> Response:
+    return render("form_result.html", order_number=order_number)
 
 
 @router.post("/referrals/{order_number}/result")
-async def post_result(order_number: str, request: Request) -> Response:
-    session = await _session(request)
-    data = await _form(request, session)
-    data["abnormal"] = data.get("abnormal") == "on"
-    row = await runtime(request).journal.add_result(session, order_number, _model(referrals.NewResult, data))
+async def post_result(order_number: str, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
+    fields: dict[str, Any] = dict(data)
+    fields["abnormal"] = data.get("abnormal") == "on"
+    row = await journal.add_result(session, order_number, _model(referrals.NewResult, fields))
     return _back(f"/patients/{row['patient_id']}")

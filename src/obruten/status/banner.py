@@ -47,12 +47,13 @@ def banner_view(doc: StatusDocument | None, units: tuple[str, ...] | list[str] |
         return None
     mode = doc.worst_mode(units)
     overrides = tuple(sorted((u, m) for u, m in doc.unit_modes.items() if severity(m) > 0 or m != doc.mode))
+    due = doc.next_update()
     return BannerView(
         version=doc.version, mode=mode, region_mode=doc.mode, headline=doc.headline, body=doc.details,
         routine=doc.routine, unit_modes=overrides, affected_systems=doc.affected_systems,
         affected_units=doc.affected_units, issuer=doc.issuer_name, issuer_role=doc.issuer_role,
-        issued=local_time(doc.issued()), next_update=local_time(doc.next_update()) if doc.next_update_due else "",
-        overdue=bool(doc.next_update_due) and datetime.now(UTC) > doc.next_update(),  # type: ignore[operator]
+        issued=local_time(doc.issued()), next_update=local_time(due) if due is not None else "",
+        overdue=due is not None and datetime.now(UTC) > due,
         writes_blocked=mode == "reservrutin")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from obruten.platform.errors import ObrutenError
 from obruten.platform.signing import SignatureError, SigningKey, TrustedKeys, canonical
 
 # lowest to highest; the banner and the write guard use the most severe mode that applies
@@ -18,7 +19,7 @@ _SEVERITY = {"normal": 0, "efterregistrering": 1, "storning": 2, "reservrutin": 
 FORMAT = 1
 
 
-class StatusError(ValueError):
+class StatusError(ObrutenError, ValueError):
     """A status document is malformed, untrusted or not newer; the message says which."""
 
 

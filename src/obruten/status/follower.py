@@ -46,7 +46,7 @@ class Follower:
         for url in self.urls:
             try:
                 data = fetch(url)
-            except (*http.FAILURES, ValueError) as exc:
+            except http.failures(ValueError) as exc:
                 problems.append(f"{url}: {http.reason(exc)}")
                 continue
             if data is None:

@@ -19,6 +19,7 @@ from datetime import datetime
 import httpx
 
 from obruten.platform import http
+from obruten.platform.errors import ObrutenError
 from obruten.platform.signing import SignatureError, TrustedKeys
 from obruten.ward_agent.metrics import AgentMetrics
 from obruten.ward_agent.settings import AgentSettings
@@ -30,7 +31,7 @@ log = logging.getLogger("obruten.ward_agent")
 OK, UNCHANGED, REFUSED, UNREACHABLE, ERROR = "ok", "unchanged", "refused", "unreachable", "error"
 
 
-class Unreachable(Exception):
+class Unreachable(ObrutenError):
     """No upstream answered."""
 
 

@@ -4,87 +4,40 @@ unplugged (nothing on the pages loads from elsewhere), a stale-kit alarm banner,
 ``app.state``: ``settings`` (AgentSettings), ``agent`` (Agent: fetch loop, fetch state),
 ``kits`` (KitStore: ``.newest()`` → Kit with ``.data``, ``.pdf_path``, ``.html_path``, ``.as_of``,
 ``.built_at``), ``templates`` (Jinja2Templates over this package's templates/, with the kit
-helpers as globals). ``obruten.ward_agent.web.router`` is mounted when that module
-exists; its pages can use ``render`` and extend ``agent_base.html``.
+helpers as globals). ``obruten.ward_agent.web.router`` (downtime documentation) is mounted
+beside the kit pages; both render through ``obruten.ward_agent.render``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from obruten.platform import problems
 from obruten.platform.fields import Id
-from obruten.platform.i18n import LANGUAGES, local_time, translator
+from obruten.platform.headers import SecurityHeaders
+from obruten.platform.i18n import translator
 from obruten.platform.metrics import CONTENT_TYPE
-from obruten.status.banner import banner_css, render_banner
 from obruten.status.document import StatusError
 from obruten.status.follower import Follower
 from obruten.status.ledger import Ledger
+from obruten.ward_agent import web
 from obruten.ward_agent.agent import Agent
+from obruten.ward_agent.render import language, render, templates
 from obruten.ward_agent.settings import AgentSettings
-from obruten.wardkit import present
+from obruten.wardkit.store import Kit
 
-LANG_COOKIE = "lang"
 log = logging.getLogger("obruten.ward_agent")
-
-
-def language(request: Request) -> str:
-    lang = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) \
-        or request.app.state.settings.language
-    return lang if lang in LANGUAGES else "sv"
-
-
-def banner(request: Request, t: object) -> str | None:
-    """The alarm sentence when the newest kit is older than the threshold (or missing), else None."""
-    agent: Agent = request.app.state.agent
-    age = agent.age_minutes()
-    if age is None:
-        return t("agent.no_kit")  # type: ignore[operator]
-    if age > agent.settings.stale_after_min:
-        return t("agent.stale", minutes=int(age), limit=f"{agent.settings.stale_after_min:g}")  # type: ignore[operator]
-    return None
-
-
-def render(request: Request, template: str, status_code: int = 200, **context: object) -> HTMLResponse:
-    """A page of the agent (Swedish by default, ``?lang=en``), with the stale-kit banner."""
-    lang = language(request)
-    t = translator(lang)
-    agent: Agent = request.app.state.agent
-    base = {"request": request, "t": t, "lang": lang, "other_lang": "en" if lang == "sv" else "sv",
-            "alarm": banner(request, t), "age": agent.age_minutes(), "fetch": agent.state,
-            "settings": agent.settings, "local": local_time,
-            "status_banner": Markup(render_banner(request.app.state.status_ledger.current(), lang,
-                                                  [agent.settings.unit]))}
-    response = request.app.state.templates.TemplateResponse(request, template, {**base, **context},
-                                                            status_code=status_code)
-    if request.query_params.get("lang") in LANGUAGES:
-        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
-    return response
-
-
-def _templates() -> Jinja2Templates:
-    folders = [Path(str(resources.files(package).joinpath("templates")))
-               for package in ("obruten.ward_agent", "obruten.wardkit")]
-    templates = Jinja2Templates(directory=folders)
-    templates.env.globals.update(present.TEMPLATE_HELPERS)
-    templates.env.globals["banner_css"] = banner_css
-    return templates
 
 
 def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
@@ -107,7 +60,7 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
     app = FastAPI(title="Obruten ward agent", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url="/api/v1/openapi.json")
     app.state.settings, app.state.agent, app.state.kits = settings, agent, agent.kits
-    app.state.templates = _templates()
+    app.state.templates = templates()
     # The region's signed status message, the same banner as in the journal (R16): followed from
     # the status service while the network is up, pushed to POST /api/v1/status, kept on disk.
     app.state.status_ledger = ledger = Ledger(settings.var_dir, settings.status_trusted_keys)
@@ -119,8 +72,8 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
     problems.install(app, default_language=lambda r: r.app.state.settings.language, http_errors=False,
                      page=lambda r, status, message: render(r, "agent_error.html", status, message=message))
     problems.document(app)
-    if importlib.util.find_spec("obruten.ward_agent.web") is not None:
-        app.include_router(importlib.import_module("obruten.ward_agent.web").router)
+    app.include_router(web.router)  # documentation during downtime
+    app.add_middleware(SecurityHeaders)  # kits hold patient data: no-store; CSP without script
     return app
 
 
@@ -135,7 +88,7 @@ def _access_log(app: FastAPI, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
 
     @app.middleware("http")
-    async def record(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def record(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         if request.url.path != "/metrics":
             line = json.dumps({"at": time.time(), "method": request.method, "path": request.url.path,
@@ -145,7 +98,7 @@ def _access_log(app: FastAPI, path: Path) -> None:
         return response
 
 
-def _kit_or_404(request: Request, stamp: str):  # type: ignore[no-untyped-def]
+def _kit_or_404(request: Request, stamp: str) -> Kit:
     kit = request.app.state.kits.get(stamp)
     if kit is None:
         raise HTTPException(404, translator(language(request))("agent.no_such"))

@@ -5,7 +5,7 @@ computer (``app.state.kits.newest().data``), entries go into the local ``Downtim
 background thread submits them when the journal answers. Forms are protected with a double-submit
 CSRF cookie (the agent has no logins; who documented is typed on each entry).
 
-Mounted by ``obruten.ward_agent.app.create_app``; pages are rendered with its ``render`` and
+Mounted by ``obruten.ward_agent.app.create_app``; pages are rendered with ``ward_agent.render`` and
 extend ``agent_base.html``. Configured by ``app.state.downtime`` (a ``DowntimeAgent``) if the app
 sets one, else from the agent's ``AgentSettings`` (``app.state.settings``): entries are kept in
 ``state_dir/downtime.sqlite3`` and submitted to the first journal URL (never the read copy) with
@@ -30,10 +30,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from obruten.platform.errors import Invalid
 from obruten.platform.i18n import STOCKHOLM
-from obruten.record.notes import NOTE_KINDS
+from obruten.postreg.models import NOTE_KINDS
 from obruten.ward_agent.downtime_store import DowntimeStore
 from obruten.ward_agent.downtime_submit import Submitter
 from obruten.ward_agent.metrics import AgentMetrics
+from obruten.ward_agent.render import render
 from obruten.ward_agent.settings import AgentSettings
 
 CSRF_COOKIE = "downtime_csrf"
@@ -159,8 +160,6 @@ def _kit(request: Request) -> dict | None:
 
 
 def _render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    from obruten.ward_agent.app import render
-
     token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
     agent = _agent(request)
     response = render(request, template, status_code, csrf=token, kit=_kit(request), downtime=agent,

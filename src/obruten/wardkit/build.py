@@ -94,34 +94,45 @@ async def build_unit(conn: psycopg.AsyncConnection, unit: str, var_dir: Path, ke
 
 
 # ---- the process pool ------------------------------------------------------------------------------
-_worker: dict[str, object] = {}
+@dataclass
+class _Worker:
+    """What each pool process keeps between chunks: its event loop and its database connection."""
+
+    loop: asyncio.AbstractEventLoop
+    url: str
+    var_dir: Path
+    keep: int
+    key: SigningKey
+    conn: psycopg.AsyncConnection | None = None
+
+
+_worker: _Worker | None = None  # set in each pool process by _init_worker
 
 
 def _init_worker(url: str, var_dir: str, keep: int) -> None:
-    loop = asyncio.new_event_loop()
-    _worker.update(loop=loop, url=url, var_dir=Path(var_dir), keep=keep, conn=None,
-                   key=load_or_create_key(key_path(Path(var_dir))))
+    global _worker
+    _worker = _Worker(asyncio.new_event_loop(), url, Path(var_dir), keep, load_or_create_key(key_path(Path(var_dir))))
 
 
 def _build_chunk(units: list[str]) -> list[Built | tuple[str, str]]:
-    loop: asyncio.AbstractEventLoop = _worker["loop"]  # type: ignore[assignment]
-    return loop.run_until_complete(_chunk(units))
+    if _worker is None:
+        raise RuntimeError("_build_chunk runs in a pool process started with _init_worker")
+    return _worker.loop.run_until_complete(_chunk(_worker, units))
 
 
-async def _chunk(units: list[str]) -> list[Built | tuple[str, str]]:
+async def _chunk(worker: _Worker, units: list[str]) -> list[Built | tuple[str, str]]:
     out: list[Built | tuple[str, str]] = []
     for unit in units:
         try:
-            conn = _worker["conn"]
-            if conn is None or conn.closed:  # type: ignore[attr-defined]
-                conn = await psycopg.AsyncConnection.connect(str(_worker["url"]), autocommit=True)
-                _worker["conn"] = conn
-            out.append(await build_unit(conn, unit, _worker["var_dir"], _worker["key"],  # type: ignore[arg-type]
-                                        keep=int(_worker["keep"])))  # type: ignore[call-overload]
+            conn = worker.conn
+            if conn is None or conn.closed:
+                conn = await psycopg.AsyncConnection.connect(worker.url, autocommit=True)
+                worker.conn = conn
+            out.append(await build_unit(conn, unit, worker.var_dir, worker.key, keep=worker.keep))
         except Exception as exc:  # one unit's failure must not stop the other wards' kits
             out.append((unit, f"{type(exc).__name__}: {exc}"))
             if isinstance(exc, psycopg.OperationalError):
-                _worker["conn"] = None
+                worker.conn = None
     return out
 
 

@@ -10,19 +10,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import psycopg
 
-from obruten.cli import config_from
+from obruten.platform import clikit, events
+from obruten.platform.database import url_for
+from obruten.platform.signing import SignatureError, TrustedKeys
+from obruten.wardkit import content
+from obruten.wardkit import manifest as mf
+from obruten.wardkit.store import safe_name
+from obruten.wardkit.tokens import agent_token
 
 
-@click.group()
+@click.group(cls=clikit.Group)
 def wardkit() -> None:
     """Ward downtime kits (reservkit): build, schedule, verify."""
 
 
 def _database_url(ctx: click.Context, database_url: str | None) -> str:
-    from obruten.platform.database import url_for
-
-    return database_url or url_for(config_from(ctx))
+    return database_url or url_for(clikit.config_from(ctx))
 
 
 DATABASE_URL = click.option("--database-url", help="Read from this PostgreSQL (the read copy when there is one); "
@@ -30,10 +35,6 @@ DATABASE_URL = click.option("--database-url", help="Read from this PostgreSQL (t
 
 
 def _units(url: str, units: tuple[str, ...], every_unit: bool) -> list[str]:
-    import psycopg
-
-    from obruten.wardkit import content
-
     if bool(units) == every_unit:
         raise click.UsageError("name units with --unit (repeatable) or build every unit with --all")
     if units:
@@ -47,11 +48,11 @@ def _units(url: str, units: tuple[str, ...], every_unit: bool) -> list[str]:
 
 def _build_round(ctx: click.Context, database_url: str | None, units: tuple[str, ...], every_unit: bool,
                  workers: int | None, keep: int, show_bar: bool) -> tuple[int, int, list[tuple[str, str]], float]:
-    import psycopg
-
+    # the kit builder brings reportlab and PIL: ~120 ms at import (python -X importtime), paid by the
+    # commands that use it, not by every `obruten` command
     from obruten.wardkit.build import Built, build_units
 
-    cfg = config_from(ctx)
+    cfg = clikit.config_from(ctx)
     url = _database_url(ctx, database_url)
     try:
         targets = _units(url, units, every_unit)
@@ -115,9 +116,7 @@ def build_cmd(ctx: click.Context, units: tuple[str, ...], every_unit: bool, work
 def run_cmd(ctx: click.Context, every_min: float, units: tuple[str, ...], workers: int | None, keep: int,
             rounds: int | None, database_url: str | None) -> None:
     """Rebuild the kits every --every minutes until stopped (or use the systemd timer in docs/operations.md)."""
-    from obruten.platform import events
-
-    cfg = config_from(ctx)
+    cfg = clikit.config_from(ctx)
     done = 0
     while rounds is None or done < rounds:
         started = time.monotonic()
@@ -148,11 +147,9 @@ def verify_cmd(ctx: click.Context, target: Path, manifest_path: Path | None, tru
     """Check a kit file (PDF, HTML or JSON) or a whole kit directory offline.
 
     Exit status: 0 valid, 1 tampered, 2 untrusted key, 3 unknown file or no manifest."""
-    from obruten.platform.signing import SignatureError, TrustedKeys
-    from obruten.wardkit import manifest as mf
-    from obruten.wardkit.build import kits_root
+    from obruten.wardkit.build import kits_root  # reportlab: ~120 ms, see _build_round
 
-    keys_file = trusted_keys or kits_root(config_from(ctx).var_dir) / "trusted_keys"
+    keys_file = trusted_keys or kits_root(clikit.config_from(ctx).var_dir) / "trusted_keys"
     try:
         trusted = TrustedKeys.load(keys_file)
     except SignatureError as exc:
@@ -176,9 +173,9 @@ def verify_cmd(ctx: click.Context, target: Path, manifest_path: Path | None, tru
 @click.pass_context
 def key_cmd(ctx: click.Context) -> None:
     """Print the kit signing key's line for a trusted keys file (creates the key the first time)."""
-    from obruten.wardkit.build import signing_key
+    from obruten.wardkit.build import signing_key  # reportlab: ~120 ms, see _build_round
 
-    click.echo(signing_key(config_from(ctx).var_dir).trusted_line())
+    click.echo(signing_key(clikit.config_from(ctx).var_dir).trusted_line())
 
 
 @wardkit.command("agent-token")
@@ -186,11 +183,8 @@ def key_cmd(ctx: click.Context) -> None:
 @click.pass_context
 def agent_token_cmd(ctx: click.Context, unit: str) -> None:
     """Print the token a unit's ward agent fetches its kits with (keep it out of logs)."""
-    from obruten.wardkit.store import safe_name
-    from obruten.wardkit.tokens import agent_token
-
     try:
         safe_name(unit)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--unit") from exc
-    click.echo(agent_token(config_from(ctx).var_dir, unit))
+    click.echo(agent_token(clikit.config_from(ctx).var_dir, unit))

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from obruten.platform.errors import ObrutenError
 from obruten.platform.signing import SignatureError, SigningKey, TrustedKeys, canonical, sha256_hex
 
 FORMAT = "obruten-wardkit-manifest/1"
@@ -30,7 +31,7 @@ VALID, TAMPERED, UNTRUSTED, UNKNOWN = "valid", "tampered", "untrusted", "unknown
 EXIT_CODES = {VALID: 0, TAMPERED: 1, UNTRUSTED: 2, UNKNOWN: 3}
 
 
-class ManifestError(ValueError):
+class ManifestError(ObrutenError, ValueError):
     """A manifest is missing or not a ward-kit manifest."""
 
 

@@ -150,7 +150,7 @@ def _medications(page: _Page, medications: list[dict], t: Callable[..., str]) ->
         page.c.rect(MARGIN, page.y - lead - 2, WIDTH, lead + 2, stroke=0, fill=1)
         page.c.setFillColor(black)
         page.c.setFont(BOLD, size)
-        x = MARGIN
+        x: float = MARGIN
         for key, width in MED_COLUMNS:
             page.c.drawString(x + 2, page.y - size - 1, t(key))
             x += width
@@ -170,7 +170,7 @@ def _medications(page: _Page, medications: list[dict], t: Callable[..., str]) ->
             header()
         tx = page.c.beginText()
         tx.setFillColor(black)
-        x = MARGIN
+        x: float = MARGIN
         for index, ((_, width), lines) in enumerate(zip(MED_COLUMNS, columns, strict=True)):
             tx.setTextOrigin(x + 2, page.y - size)
             tx.setFont(BOLD if index == 0 else REGULAR, size, lead)

@@ -2,9 +2,9 @@
 ``GET /api/v1/wardkits/{unit}/{stamp}/{file}`` (kit.json, kit.pdf, kit.html, manifest.json).
 
 Authenticated with the unit's agent token (``Authorization: Bearer <token>``, see ``tokens``).
-Kits are read from ``var_dir/wardkits`` of the serving node (``app.state.wardkit_var_dir`` when
-set, e.g. by the read copy, else the journal's ``config.var_dir``); no database is touched, so
-this keeps answering while the database is down. Each fetch is logged (unit, stamp, file), never
+Kits are read from ``var_dir/wardkits`` of the serving node: ``get_var_dir``, a dependency that
+reads ``app.state.wardkit_var_dir`` (set by the app that includes this router, e.g. the journal's
+``create_app``); no database is touched, so this keeps answering while the database is down. Each fetch is logged (unit, stamp, file), never
 the content.
 """
 
@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from obruten.wardkit import manifest as mf
@@ -28,19 +28,19 @@ _MEDIA = {"kit.json": "application/json", "kit.pdf": "application/pdf", "kit.htm
           mf.MANIFEST: "application/json"}
 
 
-def _var_dir(request: Request) -> Path:
-    var_dir = getattr(request.app.state, "wardkit_var_dir", None)
-    if var_dir is None:
-        var_dir = request.app.state.runtime.config.var_dir
-    return Path(var_dir)
+def get_var_dir(request: Request) -> Path:
+    """The serving node's var directory (its ``wardkits/`` holds the kits)."""
+    return Path(request.app.state.wardkit_var_dir)
 
 
-def _store(request: Request, unit: str, authorization: str | None) -> KitStore:
+VarDirDep = Annotated[Path, Depends(get_var_dir)]
+
+
+def _store(var_dir: Path, unit: str, authorization: str | None) -> KitStore:
     try:
         safe_name(unit)
     except ValueError as exc:
         raise HTTPException(404, str(exc)) from exc
-    var_dir = _var_dir(request)
     given = (authorization or "").removeprefix("Bearer ").strip()
     if not token_ok(var_dir, unit, given):
         raise HTTPException(401, f"send this unit's agent token (obruten wardkit agent-token --unit {unit})")
@@ -48,8 +48,8 @@ def _store(request: Request, unit: str, authorization: str | None) -> KitStore:
 
 
 @router.get("/{unit}/latest", summary="The newest kit's signed manifest")
-def latest(unit: str, request: Request, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
-    kit = _store(request, unit, authorization).newest()
+def latest(unit: str, var_dir: VarDirDep, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+    kit = _store(var_dir, unit, authorization).newest()
     if kit is None:
         raise HTTPException(404, f"no kit built yet for {unit}; is `obruten wardkit run` running?")
     log.info("wardkit manifest unit=%s stamp=%s", unit, kit.stamp)
@@ -57,9 +57,9 @@ def latest(unit: str, request: Request, authorization: Annotated[str | None, Hea
 
 
 @router.get("/{unit}/{stamp}/{name}", summary="One file of a kit")
-def kit_file(unit: str, stamp: str, name: str, request: Request,
+def kit_file(unit: str, stamp: str, name: str, var_dir: VarDirDep,
              authorization: Annotated[str | None, Header()] = None) -> FileResponse:
-    store = _store(request, unit, authorization)
+    store = _store(var_dir, unit, authorization)
     if name not in _MEDIA:
         raise HTTPException(404, f"a kit has only {', '.join(_MEDIA)}")
     kit = store.get(stamp)

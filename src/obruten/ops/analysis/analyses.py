@@ -66,11 +66,11 @@ def start(store: Store, var_dir: Path | None, *, incident_id: int, commissioner:
                                 "scope, created_at, created_by) VALUES (?, 1, 'draft', ?, ?, ?, ?, ?, ?)",
                             (analysis_id, commissioner, leader.strip(), _team(team), scope.strip(), iso(now), who))
         entries = exported["timeline"]
-        for position, entry in enumerate(entries):  # type: ignore[arg-type]
+        for position, entry in enumerate(entries):
             db.execute("INSERT INTO analysis_event (version_id, position, at, text, origin) VALUES (?, ?, ?, ?, ?)",
                        (version_id, position, entry["at"], entry["summary"], f"timeline:{entry['kind']}"))
         log(db, analysis_id, 1, who, now, "started",
-            f"incident {incident_id}, {len(entries)} events imported from its timeline")  # type: ignore[arg-type]
+            f"incident {incident_id}, {len(entries)} events imported from its timeline")
     timeline.record(store, var_dir, "analysis.started",
                     f"Händelseanalys {analysis_id} startad av {who} (uppdragsgivare {commissioner})", now,
                     incident_id, analysis_id=analysis_id)
@@ -91,7 +91,7 @@ def update(store: Store, analysis_id: int, who: str, now: datetime, **fields: ob
         if value is None:
             continue
         if name == "team":
-            values[name] = _team(value)  # type: ignore[arg-type]
+            values[name] = _team(value if isinstance(value, list) else str(value))
         elif name == "commissioner":
             values[name] = _known_user(store, str(value))
         else:

@@ -11,9 +11,10 @@ from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field
 
 from obruten.ops.analysis import analyses, categories, editing, exports
+from obruten.ops.analysis.http import NameSources
 from obruten.ops.analysis.model import AnalysisError, Locked, NotFound, as_utc, load
 from obruten.ops.analysis.names import NameSourceError
-from obruten.ops.http import NameSources, Ops, Who
+from obruten.ops.http import Ops, Who
 from obruten.ops.store import Store
 from obruten.platform.fields import Id, Line, Moment, Text
 from obruten.platform.i18n import LANGUAGES, STOCKHOLM

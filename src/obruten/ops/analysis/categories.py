@@ -7,6 +7,7 @@ a signed analysis.
 from __future__ import annotations
 
 from obruten.ops.store import Store
+from obruten.platform.errors import ObrutenError
 
 DEFAULTS = (
     "Kommunikation & information",
@@ -18,7 +19,7 @@ DEFAULTS = (
 )
 
 
-class CategoryError(ValueError):
+class CategoryError(ObrutenError, ValueError):
     pass
 
 

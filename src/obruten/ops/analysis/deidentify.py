@@ -144,7 +144,7 @@ def scrub(obj: T, deid: Deidentifier) -> T:
                 changes[f.name] = deid.clean(value)
             elif isinstance(value, tuple) or is_dataclass(value):
                 changes[f.name] = scrub(value, deid)
-        return replace(obj, **changes)  # type: ignore[type-var]
+        return replace(obj, **changes)
     if isinstance(obj, tuple):
         return tuple(scrub(item, deid) for item in obj)  # type: ignore[return-value]
     return obj

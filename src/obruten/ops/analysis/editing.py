@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import Any
 
 from obruten.ops.analysis import categories
 from obruten.ops.analysis.analyses import insert, locked, log
@@ -167,7 +168,8 @@ def ask_why(store: Store, who: str, now: datetime, *, question: str, answer: str
             target = _draft_of(db, "why", parent_id)
             event_id = int(db.execute("SELECT event_id FROM analysis_why WHERE id = ?", (parent_id,)).fetchone()[0])
         else:
-            target = _draft_of(db, "event", event_id)  # type: ignore[arg-type]
+            assert event_id is not None  # exactly one of the two, checked above
+            target = _draft_of(db, "event", event_id)
         why_id = insert(db, "INSERT INTO analysis_why (version_id, event_id, parent_id, question, answer) "
                             "VALUES (?, ?, ?, ?, ?)", (target.version_id, event_id, parent_id, question,
                                                        (answer or "").strip()))
@@ -273,13 +275,13 @@ def edit_action(store: Store, action_id: int, who: str, now: datetime, **fields:
     row = store.one("SELECT * FROM analysis_action WHERE id = ?", (action_id,))
     if row is None:
         raise NotFound(f"no action {action_id}")
-    merged = {k: fields[k] if fields.get(k) is not None else row[k]
+    merged: dict[str, Any] = {k: fields[k] if fields.get(k) is not None else row[k]
               for k in ("description", "owner", "deadline", "strength", "measure", "status")}
     unknown = set(fields) - set(merged)
     if unknown:
         raise AnalysisError(f"unknown action field(s) {', '.join(sorted(unknown))}")
     description, owner, when = _action_values(str(merged["description"]), str(merged["owner"]),
-                                              merged["deadline"], str(merged["strength"]),  # type: ignore[arg-type]
+                                              merged["deadline"], str(merged["strength"]),
                                               str(merged["status"]))
     with _editing(store, "action", action_id) as (db, target):
         db.execute("UPDATE analysis_action SET description = ?, owner = ?, deadline = ?, strength = ?, measure = ?, "

@@ -11,9 +11,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
-from obruten.ops.clock import parse
+from obruten.ops.clock import parse, parse_required
 from obruten.ops.store import Store
+from obruten.platform.errors import ObrutenError
 from obruten.platform.i18n import STOCKHOLM
 
 STRENGTHS = ("stronger", "intermediate", "weaker")  # the RCA² action hierarchy
@@ -21,7 +23,7 @@ STATUSES = ("planned", "in_progress", "done", "cancelled")
 CLOSED_STATUSES = ("done", "cancelled")
 
 
-class AnalysisError(ValueError):
+class AnalysisError(ObrutenError, ValueError):
     """Bad input or a request the analysis's state does not allow; the message says what to do."""
 
 
@@ -152,9 +154,9 @@ def load(store: Store, analysis_id: int, number: int | None = None) -> Analysis:
     if v is None:
         raise NotFound(f"analysis {analysis_id} has no version {number}; it has {', '.join(str(n) for n, _ in versions)}")
     version = Version(v["id"], v["number"], v["state"], v["commissioner"], v["leader"], tuple(json.loads(v["team"])),
-                      v["scope"], v["summary"], v["consequences"], v["reason"], parse(v["created_at"]),  # type: ignore[arg-type]
+                      v["scope"], v["summary"], v["consequences"], v["reason"], parse_required(v["created_at"]),
                       v["created_by"], parse(v["signed_at"]), v["signed_by"])
-    return Analysis(head["id"], head["incident_id"], head["title"], parse(head["created_at"]),  # type: ignore[arg-type]
+    return Analysis(head["id"], head["incident_id"], head["title"], parse_required(head["created_at"]),
                     head["created_by"], version, versions, _events(store, version.id))
 
 
@@ -172,18 +174,18 @@ def _events(store: Store, version_id: int) -> tuple[Event, ...]:
         causes.setdefault(r["why_id"], []).append(
             Cause(r["id"], r["why_id"], r["category"], r["text"], tuple(actions.get(r["id"], ()))))
     rows = store.all("SELECT * FROM analysis_why WHERE version_id = ? ORDER BY id", (version_id,))
-    by_parent: dict[int | None, list[dict[str, object]]] = {}
+    by_parent: dict[int | None, list[dict[str, Any]]] = {}
     for r in rows:
         by_parent.setdefault(r["parent_id"], []).append(dict(r))
 
-    def build(r: dict[str, object]) -> Why:
-        wid = int(r["id"])  # type: ignore[call-overload]
-        return Why(wid, int(r["event_id"]), r["parent_id"], str(r["question"]), str(r["answer"]),  # type: ignore[call-overload, arg-type]
+    def build(r: dict[str, Any]) -> Why:
+        wid = int(r["id"])
+        return Why(wid, int(r["event_id"]), r["parent_id"], str(r["question"]), str(r["answer"]),
                    tuple(causes.get(wid, ())), tuple(build(c) for c in by_parent.get(wid, ())))
 
     roots: dict[int, list[Why]] = {}
-    for r in by_parent.get(None, []):
-        roots.setdefault(int(r["event_id"]), []).append(build(r))  # type: ignore[call-overload]
+    for root in by_parent.get(None, []):
+        roots.setdefault(int(root["event_id"]), []).append(build(root))
     events = store.all("SELECT * FROM analysis_event WHERE version_id = ? ORDER BY position, id", (version_id,))
     return tuple(Event(r["id"], n, parse(r["at"]), parse(r["at_end"]), r["text"], r["origin"],
                        tuple(roots.get(r["id"], ()))) for n, r in enumerate(events, start=1))

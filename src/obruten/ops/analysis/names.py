@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from obruten.ops.store import Store
+from obruten.platform.errors import ObrutenError
 
 
-class NameSourceError(RuntimeError):
+class NameSourceError(ObrutenError, RuntimeError):
     """A configured source could not answer; a de-identified export must not go out without it."""
 
 

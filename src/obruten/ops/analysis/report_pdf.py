@@ -9,8 +9,10 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 from reportlab.platypus import Table as PdfTable
+from reportlab.platypus.doctemplate import BaseDocTemplate
 from reportlab.platypus.flowables import Flowable
 
 from obruten.ops.analysis.report import Fields, Heading, Item, Note, Para, Report, Table
@@ -74,12 +76,12 @@ def render(report: Report, lang: str = "sv") -> bytes:
                             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8"))])
             story.append(table)
 
-    def footer(canvas: object, doc: object) -> None:
-        canvas.saveState()  # type: ignore[attr-defined]
-        canvas.setFont("Helvetica", 7.5)  # type: ignore[attr-defined]
-        canvas.drawString(15 * mm, 10 * mm, _latin(report.footer))  # type: ignore[attr-defined]
-        canvas.drawRightString(195 * mm, 10 * mm, t("analysis.report.page", n=doc.page))  # type: ignore[attr-defined]
-        canvas.restoreState()  # type: ignore[attr-defined]
+    def footer(canvas: Canvas, doc: BaseDocTemplate) -> None:
+        canvas.saveState()
+        canvas.setFont("Helvetica", 7.5)
+        canvas.drawString(15 * mm, 10 * mm, _latin(report.footer))
+        canvas.drawRightString(195 * mm, 10 * mm, t("analysis.report.page", n=doc.page))
+        canvas.restoreState()
 
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,

@@ -17,9 +17,10 @@ from starlette.datastructures import FormData
 
 from obruten.ops import incidents
 from obruten.ops.analysis import analyses, categories, editing, exports
+from obruten.ops.analysis.http import NameSources
 from obruten.ops.analysis.model import STATUSES, STRENGTHS, Analysis, AnalysisError, Locked, NotFound, as_utc, load
 from obruten.ops.analysis.names import NameSourceError
-from obruten.ops.http import Console, NameSources, Ops, lang_of, ops_service, render
+from obruten.ops.http import Console, Ops, lang_of, ops_service, render
 from obruten.ops.service import OpsService
 from obruten.ops.store import Store
 from obruten.platform.auth import Session

@@ -7,17 +7,21 @@ as ``obruten_app`` (``roles.sql`` says what it may do), whose URL ``prepare`` re
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 from importlib import resources
 from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import psycopg
 
 from obruten.platform import migrations
 from obruten.platform.config import Config
-from obruten.platform.database import Say, start
+from obruten.platform.database import start
 from obruten.platform.migrations import MigrationError
+from obruten.platform.progress import Say
 
 __all__ = ["APP_ROLE", "MigrationError", "app_url", "migrate", "pending", "prepare", "prepare_admin", "settle_roles"]
 
@@ -54,9 +58,19 @@ def privileged(url: str) -> bool:
 
 
 def app_url(admin_url: str, password_file: Path) -> str:
-    """The URL of ``obruten_app`` on the same server(s) and database as ``admin_url``. Its password
-    is made once into ``password_file`` (0600) and set on the role with the privileged URL."""
-    if password_file.exists():
+    """The URL of ``obruten_app`` on the same server(s) and database as ``admin_url``, whose password
+    is set on the role with the privileged URL.
+
+    The password is derived from the privileged URL's password (HMAC), so every node started with
+    the same privileged URL (two journal hosts, a read copy) derives the same one and none locks
+    out another. Without a password in the URL (peer or certificate login) it is made once into
+    ``password_file`` (0600)."""
+    parts = urlsplit(admin_url)
+    secret = unquote(parts.password or "")
+    if secret:
+        digest = hmac.new(secret.encode(), b"obruten_app login password", hashlib.sha256).digest()
+        password = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    elif password_file.exists():
         password = password_file.read_text().strip()
     else:
         password_file.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +80,6 @@ def app_url(admin_url: str, password_file: Path) -> str:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(psycopg.sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
             psycopg.sql.Identifier(APP_ROLE), psycopg.sql.Literal(password)))
-    parts = urlsplit(admin_url)
     hosts = parts.netloc.rpartition("@")[2]
     return urlunsplit(parts._replace(netloc=f"{APP_ROLE}:{quote(password, safe='')}@{hosts}"))
 

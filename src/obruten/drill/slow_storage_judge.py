@@ -1,5 +1,6 @@
-"""``obruten drill run slow-storage``: the slow-storage drill against the embedded journal database
-on this machine, reported like the cluster drills (JSON and Markdown under ``var/drills``).
+"""The slow-storage drill against the embedded journal database on this machine, with its judge
+(``obruten drill run slow-storage``; reported like the cluster drills, JSON and Markdown under
+``var/drills``).
 
 By default the drill judges with its own in-process ops loop (the configured rules and tick, the
 write-path probe only, no messages sent) and a throw-away store, so it never pages anyone through
@@ -12,33 +13,29 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
-import click
-
 from obruten.drill import slow_storage as drill_slow_storage
+from obruten.drill.faults import DrillError
 from obruten.drill.slow_storage import SlowStorageReport
 from obruten.ops import settings as settings_mod
 from obruten.ops.probe_database import JournalWriteProbe
 from obruten.ops.service import OpsService
 from obruten.ops.store import Store
 from obruten.platform import http
-from obruten.platform.config import Config
+from obruten.platform.config import Config, environment
+from obruten.platform.database import embedded_instance
+from obruten.platform.progress import Say
 
 
-def run(cfg: Config, mode: str, report_dir: Path | None, limit_s: float, watch_service: bool) -> SlowStorageReport:
-    from obruten.platform.database import embedded_instance
-
+def run(cfg: Config, mode: str, directory: Path, limit_s: float, watch_service: bool, say: Say) -> SlowStorageReport:
+    """Freeze or throttle the embedded primary and judge the ops rules' alarm; ``directory`` is
+    where the report goes (the in-process judge keeps its scratch store there)."""
     if not cfg.embedded:
-        raise click.ClickException("the slow-storage drill stops the primary's processes, so it needs the embedded "
-                                   "database on this machine (no --database-url); run it where the primary runs")
+        raise DrillError("the slow-storage drill stops the primary's processes, so it needs the embedded "
+                         "database on this machine (no --database-url); run it where the primary runs")
     pg = embedded_instance(cfg)
     if not pg.is_running():
-        raise click.ClickException("the journal database is not running; start it with `obruten db start`")
-    try:
-        s = settings_mod.load(var_dir=cfg.var_dir, journal_url=pg.url())
-    except settings_mod.SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
-    say = lambda sentence: click.echo(sentence, err=True)  # noqa: E731
-    directory = report_dir or cfg.var_dir / "drills"
+        raise DrillError("the journal database is not running; start it with `obruten db start`")
+    s = settings_mod.load(environ=environment(), var_dir=cfg.var_dir, journal_url=pg.url())
     if watch_service:
         _require_service(s)
         store, service = Store(s.store_location), None
@@ -63,9 +60,6 @@ def run(cfg: Config, mode: str, report_dir: Path | None, limit_s: float, watch_s
     finally:
         drill_slow_storage.thaw(pg)  # the drill resumes the server itself; this is the belt to its braces
         store.close()
-    json_path, md_path = report.write(directory)
-    click.echo(report.to_markdown())
-    say(f"Report: {md_path} and {json_path}")
     return report
 
 
@@ -76,4 +70,4 @@ def _require_service(s: settings_mod.Settings) -> None:
         with http.client(3) as client:
             client.get(url).raise_for_status()
     except http.FAILURES as exc:
-        raise click.ClickException(http.unreachable("the ops service", url, exc, next_step)) from exc
+        raise DrillError(http.unreachable("the ops service", url, exc, next_step)) from exc
