@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 
 from obruten.platform.errors import DomainError
-from obruten.platform.i18n import LANGUAGES, translator
+from obruten.platform.i18n import LANGUAGES, pick_language, translator
 
 LANG_COOKIE = "lang"
 
@@ -74,15 +74,18 @@ def domain_answer(exc: DomainError) -> JSONResponse:
 
 # ---- the reader's language ------------------------------------------------------------------------
 def language(request: Request, default: str = "sv") -> str:
-    """The ``lang`` cookie, else the first language of ``Accept-Language`` we have, else ``default``."""
-    chosen = request.cookies.get(LANG_COOKIE)
-    if chosen in LANGUAGES:
-        return chosen  # type: ignore[return-value]
-    for part in request.headers.get("accept-language", "").split(","):
+    """The ``lang`` cookie, else the first language of ``Accept-Language`` we have, else ``default``
+    (resolved by ``i18n.pick_language``, the one resolver every UI uses)."""
+    return pick_language(request.cookies.get(LANG_COOKIE) or _accepted(request.headers.get("accept-language", "")),
+                         default)
+
+
+def _accepted(header: str) -> str | None:
+    for part in header.split(","):
         tag = part.split(";")[0].strip().lower()[:2]
         if tag in LANGUAGES:
             return tag
-    return default if default in LANGUAGES else "sv"
+    return None
 
 
 # ---- invalid input ----------------------------------------------------------------------------------
