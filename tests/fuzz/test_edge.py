@@ -150,3 +150,11 @@ def test_the_ops_api_refuses_big_ids_and_control_characters(ops: Target) -> None
         assert refused(client.get("/api/v1/alarms/0"))["problems"]
         openapi = client.get("/api/v1/openapi.json").json()
         assert "/api/v1/incidents" in openapi["paths"] and not any(p.startswith("/console") for p in openapi["paths"])
+
+
+def test_pages_answer_a_refused_value_with_the_error_page(doctor) -> None:
+    """The pages are not in the OpenAPI document, so the fuzzer does not reach them: the same
+    rules and mapping answer them with the error page, never a 500."""
+    for path in (f"/patients/{BIGINT_MAX + 1}", f"/patients/{2**80}", "/patients/-1"):
+        page = doctor.get(path)
+        assert 400 <= page.status_code < 500 and page.headers["content-type"].startswith("text/html"), path
