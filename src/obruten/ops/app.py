@@ -2,7 +2,7 @@
 
 ``build_service`` makes the ops service whole with its collaborators (store, clock, alarm
 channels, probes, the status issuer) and the event analysis tables. ``create_app`` mounts the
-five module-level routers (``api``, ``web``, ``status_api``, ``analysis.api``, ``analysis.web``);
+six module-level routers (``api``, ``audit_api``, ``web``, ``status_api``, ``analysis.api``, ``analysis.web``);
 handlers reach the service only through the dependencies of ``ops.http``, so
 ``app.dependency_overrides`` replaces any of them.
 
@@ -24,7 +24,7 @@ from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from obruten.ops import alarms, api, status_api, web
+from obruten.ops import alarms, api, audit_anchors, audit_api, status_api, web
 from obruten.ops.analysis import api as analysis_api
 from obruten.ops.analysis import schema as analysis_schema
 from obruten.ops.analysis import web as analysis_web
@@ -48,6 +48,7 @@ def complete(service: OpsService) -> OpsService:
         service.status_issuer = StatusIssuer(service.store, service.var_dir,
                                              StatusSettings.load(service.settings.ops_dir))
     analysis_schema.ensure(service.store)
+    audit_anchors.ensure(service.store)  # GET /api/v1/audit/anchors answers before the first anchor
     return service
 
 
@@ -101,6 +102,7 @@ def create_app(service: OpsService | None = None, *, settings: Settings | None =
         app.state.ops = complete(service)
     app.include_router(status_api.router)  # the status service: operating mode and status message
     app.include_router(api.router)
+    app.include_router(audit_api.router)  # the signed audit anchors, read-only
     app.include_router(web.router, include_in_schema=False)  # the console: pages for people, not the API
     app.include_router(analysis_api.router)  # event analysis: /api/v1/analyses and /console/analyses
     app.include_router(analysis_web.router, include_in_schema=False)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from obruten.ops import alarms, escalation, incidents, notifications, preparedness, timeline
+from obruten.ops import alarms, audit_anchors, escalation, incidents, notifications, preparedness, timeline
 from obruten.ops import oncall as schedule
 from obruten.ops.channels import Channel, SmsHttpChannel, SmtpChannel, WebhookChannel
 from obruten.ops.clock import Clock, SystemClock, iso
@@ -60,10 +60,20 @@ def build_probes(s: Settings, store: Store) -> list[Probe]:
     return probes
 
 
+def build_anchors(s: Settings, store: Store) -> audit_anchors.AnchorTaker | None:
+    """Signed anchors of the journal's audit chain every ``audit_anchor_s`` (ADR 0041), when the
+    settings name the journal."""
+    if not s.journal_url or s.audit_anchor_s <= 0:
+        return None
+    return audit_anchors.AnchorTaker(s.journal_url, store, s.ops_dir, audit_anchors.signing_key(s.ops_dir),
+                                     s.audit_anchor_s)
+
+
 class OpsService:
     def __init__(self, settings: Settings, *, store: Store | None = None, clock: Clock | None = None,
                  channels: Mapping[str, Channel] | None = None, probes: Iterable[Probe] | None = None,
-                 status_issuer: StatusIssuer | None = None) -> None:
+                 status_issuer: StatusIssuer | None = None,
+                 anchors: audit_anchors.AnchorTaker | None = None) -> None:
         self.settings = settings
         self.store = store or Store(settings.store_location)
         self.clock: Clock = clock or SystemClock()
@@ -78,6 +88,7 @@ class OpsService:
         self._lock = threading.Lock()  # one tick at a time
         # issues the signed status message (ADR 0023); the ops app sets one up when none is given
         self.status_issuer = status_issuer
+        self.anchors = anchors if anchors is not None else build_anchors(settings, self.store)
 
     # ---- the loop ------------------------------------------------------------------------------
     def tick(self) -> list[str]:
@@ -99,6 +110,13 @@ class OpsService:
             self._gauges(now)
             return self._say(said, now)
 
+    def anchor(self) -> list[str]:
+        """Take a signed anchor of the journal's audit chain when one is due."""
+        if self.anchors is None:
+            return []
+        now = self.clock.now()
+        return self._say(self.anchors.run(now), now)
+
     def deliver(self) -> list[str]:
         now = self.clock.now()
         said = notifications.deliver_due(self.store, self.channels, now)
@@ -108,18 +126,23 @@ class OpsService:
         return self._say(said, now)
 
     def run(self, stop: threading.Event) -> None:
-        """Tick and deliver until ``stop`` is set (two threads: a slow SMTP server never delays
-        detection)."""
-        def deliver_loop() -> None:
-            while not stop.wait(1.0):
-                self._guarded(self.deliver)
+        """Tick, deliver and anchor until ``stop`` is set (three threads: a slow SMTP server or a
+        journal that does not answer the anchor's query never delays detection)."""
+        def every_second(step: Callable[[], object]) -> Callable[[], None]:
+            def loop() -> None:
+                while not stop.wait(1.0):
+                    self._guarded(step)
+            return loop
 
-        sender = threading.Thread(target=deliver_loop, name="ops-deliver", daemon=True)
-        sender.start()
+        helpers = [threading.Thread(target=every_second(self.deliver), name="ops-deliver", daemon=True),
+                   threading.Thread(target=every_second(self.anchor), name="ops-anchor", daemon=True)]
+        for helper in helpers:
+            helper.start()
         while not stop.is_set():
             self._guarded(self.tick)
             stop.wait(self.settings.tick_s)
-        sender.join(timeout=15)
+        for helper in helpers:
+            helper.join(timeout=15)
 
     def _guarded(self, fn: Callable[[], object]) -> None:
         try:

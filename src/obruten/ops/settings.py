@@ -96,6 +96,7 @@ class Settings(SettingsModel):
     journal_url: str | None = None  # the primary, through a normal PostgreSQL URL
     write_slow_ms: float = 500.0
     write_timeout_s: float = 3.0
+    audit_anchor_s: float = 60.0  # seconds between signed anchors of the journal's audit chain; 0: none
     read_copy_url: str | None = None
     read_copy_lag_warn_s: float = 10.0
     read_copy_lag_down_s: float = 60.0
@@ -188,6 +189,9 @@ class Settings(SettingsModel):
             raise self.invalid("port", f"port {self.port} is not a TCP port")
         if self.tick_s <= 0:
             raise self.invalid("tick_s", "tick_s must be positive")
+        if self.audit_anchor_s < 0:
+            raise self.invalid("audit_anchor_s", "audit_anchor_s must be 0 (no audit anchors) or a positive "
+                                                 "number of seconds")
         for name in ("journal_url", "read_copy_url", "ops_database_url"):
             url = getattr(self, name)
             if url and not url.startswith(("postgresql://", "postgres://")):

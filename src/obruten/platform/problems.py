@@ -15,7 +15,7 @@ Mapped here, once for the journal, the ops service and the ward agent:
 - ``HTTPException`` on an API path: the same shape (``detail`` kept for older clients).
 
 ``document`` puts the error responses into an app's OpenAPI document, so what the API answers is
-what it documents (``tests/fuzz`` holds every app to it).
+what it documents (``tests/functional/fuzz`` holds every app to it).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -176,12 +176,19 @@ class VerifyResult:
     ok: bool
     first_bad_id: int | None = None
     problem: str = ""
+    last_id: int | None = None  # the newest event verified
+    last_at: datetime | None = None
+    hashes: dict[int, bytes] = field(default_factory=dict)  # of the ids asked for that exist
 
 
-def verify_rows(rows: Iterable[tuple]) -> VerifyResult:
-    """Rows: (id, at, node, source_seq, actor_id, actor, action, patient_id, purpose, detail, prev, hash)."""
+def verify_rows(rows: Iterable[tuple], watch: Collection[int] = ()) -> VerifyResult:
+    """Rows: (id, at, node, source_seq, actor_id, actor, action, patient_id, purpose, detail, prev, hash).
+    The hashes of the ids in ``watch`` are kept (for checking anchors, ``record.audit_anchor``)."""
     prev = GENESIS
     count = 0
+    hashes: dict[int, bytes] = {}
+    last_id: int | None = None
+    last_at: datetime | None = None
     for (row_id, at, node, source_seq, actor_id, actor, action, patient_id, purpose, detail,
          prev_hash, digest) in rows:
         count += 1
@@ -189,17 +196,21 @@ def verify_rows(rows: Iterable[tuple]) -> VerifyResult:
                            purpose=purpose, detail=detail, at=at, node=node, source_seq=source_seq)
         if bytes(prev_hash) != prev:
             return VerifyResult(count, False, row_id, "link to the previous event is broken "
-                                "(an event was removed or inserted)")
+                                "(an event was removed or inserted)", last_id, last_at, hashes)
         if link(prev, event) != bytes(digest):
-            return VerifyResult(count, False, row_id, "event content does not match its hash (it was altered)")
+            return VerifyResult(count, False, row_id, "event content does not match its hash (it was altered)",
+                                last_id, last_at, hashes)
         prev = bytes(digest)
-    return VerifyResult(count, True)
+        last_id, last_at = row_id, at
+        if row_id in watch:
+            hashes[row_id] = prev
+    return VerifyResult(count, True, last_id=last_id, last_at=last_at, hashes=hashes)
 
 
-def verify(url: str) -> VerifyResult:
-    """Recompute the whole chain from the database (streams; constant memory)."""
+def verify(url: str, watch: Collection[int] = ()) -> VerifyResult:
+    """Recompute the whole chain from the database (streams; constant memory beyond ``watch``)."""
     with psycopg.connect(url) as conn, conn.cursor(name="audit_verify") as cur:
         cur.itersize = 5000
         cur.execute("SELECT id, at, node, source_seq, actor_id, actor, action, patient_id, purpose,"
                     " detail, prev_hash, hash FROM audit_event ORDER BY id")
-        return verify_rows(cur)
+        return verify_rows(cur, watch)

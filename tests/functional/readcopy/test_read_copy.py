@@ -1,0 +1,193 @@
+"""The read copy end to end: a real primary, a real streaming standby, `obruten serve --read-copy`.
+
+Normal operation, the primary SIGKILLed, the primary back. The tests share one site, so each one sets
+up the state it needs (``primary_up``, or an outage of its own) and they pass in any order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+import psycopg
+import pytest
+
+import pgtools
+from obruten.readcopy import spool
+from obruten.readcopy.standby import wait_replayed
+from obruten.record import audit
+from pgtools import wait_for
+
+READ_ONLY_SV = "Läskopian är skrivskyddad – dokumentera i journalen / enligt reservrutin"
+
+
+def spooled(site) -> list[spool.SpooledEvent]:  # type: ignore[no-untyped-def]
+    return list(spool.read_events(site.read_copy_var / "spool" / "read-copy" / spool.SPOOL_FILE))
+
+
+@pytest.fixture(scope="module")
+def patient(site) -> int:  # type: ignore[no-untyped-def]
+    with pgtools.login(site.read_copy, "lakare") as doctor:  # the read copy answers with or without the primary
+        ward = doctor.get(f"/api/v1/units/{doctor.units[0]}/patients").json()
+    return int(ward[0]["id"])
+
+
+@pytest.fixture
+def primary_up(site):  # type: ignore[no-untyped-def]
+    """The primary running and the read copy current and streaming from it (a test may have killed it)."""
+    if not site.primary.is_running():
+        site.primary.start()
+    wait_for(lambda: (s := httpx.get(site.read_copy + "/api/v1/read-copy").json())["streaming"] and not s["stale"],
+             60, "the read copy to stream from the primary")
+    wait_for(lambda: httpx.get(site.journal + "/api/v1/health").status_code == 200, 60, "the journal to answer")
+    return site
+
+
+def stranger_to(site, nurse, nth: int = 0) -> int:  # type: ignore[no-untyped-def]
+    """The ``nth`` patient outside the nurse's units (no care relation: emergency access is needed; a
+    grant lasts, so each test that grants one takes its own patient)."""
+    with psycopg.connect(site.standby.url()) as c:
+        return c.execute("SELECT id FROM patient WHERE id NOT IN (SELECT patient_id FROM admission_current"
+                         " WHERE unit_id = ANY(%s)) ORDER BY id LIMIT 1 OFFSET %s", (nurse.units, nth)).fetchone()[0]
+
+def test_a_note_written_on_the_primary_shows_on_the_read_copy_with_the_banner(primary_up, site, patient, login) -> None:  # type: ignore[no-untyped-def]
+    title = f"Läskopiekontroll {uuid.uuid4().hex[:8]}"
+    r = login(site.journal, "sjukskoterska").post(f"/api/v1/patients/{patient}/notes",
+                                                  json={"kind": "omvardnad", "title": title, "body": "Mår bra."})
+    assert r.status_code == 201, r.text
+    wait_replayed(site.primary.url(), site.standby.url())
+    nurse = login(site.read_copy, "sjukskoterska")
+    page = nurse.get(f"/patients/{patient}")
+    assert page.status_code == 200 and title in page.text
+    assert 'id="read-copy-banner"' in page.text and "Läskopia — uppgifter per" in page.text
+    assert "s efter)" in page.text and 'class="readcopy"' in page.text
+    assert "@media print" in page.text  # the banner stays on printouts
+    nurse.cookies.set("lang", "en")  # (per-request cookies are deprecated in httpx)
+    english = nurse.get(f"/patients/{patient}")
+    assert "Read copy — data as of" in english.text and "s behind)" in english.text
+
+
+def test_an_idle_primary_does_not_make_the_copy_look_behind(primary_up, site, patient) -> None:  # type: ignore[no-untyped-def]
+    with pgtools.login(site.journal, "sjukskoterska") as nurse:  # one commit to replay, then nothing
+        r = nurse.post(f"/api/v1/patients/{patient}/notes", json={"kind": "omvardnad", "title": "Före", "body": "x"})
+        assert r.status_code == 201, r.text
+    with psycopg.connect(site.standby.url(), autocommit=True) as c:
+        wait_for(lambda: c.execute("SELECT clock_timestamp() - pg_last_xact_replay_timestamp() > interval '4 s'")
+                 .fetchone()[0], 60, "the last replayed commit to be older than the staleness limit")
+    idle_since = datetime.now(UTC)
+    # the tracker's next observation: a current copy dates itself "now"; one that looks behind keeps the
+    # last commit's time (and this wait fails)
+    status = wait_for(lambda: (s := httpx.get(site.read_copy + "/api/v1/read-copy").json())
+                      and datetime.fromisoformat(s["as_of"]) >= idle_since and s, 10,
+                      "the lag tracker to date the idle copy after the idle point")
+    assert status["lag_seconds"] == 0 and status["stale"] is False and status["streaming"] is True
+    assert set(status) >= {"as_of", "lag_seconds", "stale"}
+
+
+def test_every_write_is_refused_with_the_reason(site, patient, login) -> None:  # type: ignore[no-untyped-def]
+    nurse = login(site.read_copy, "sjukskoterska")
+    r = nurse.post(f"/api/v1/patients/{patient}/notes", json={"kind": "omvardnad", "body": "x"})
+    assert r.status_code == 503 and "read-only" in r.json()["error"] and r.json()["read_copy"] is True
+    admin = login(site.read_copy, "admin")
+    assert admin.post("/admin/users", data={"username": "ny"}).status_code == 503
+    for path in (f"/patients/{patient}/note/new", f"/patients/{patient}/notes"):
+        page = nurse.get(path) if path.endswith("/new") else nurse.post(path, data={"body": "x"})
+        assert page.status_code == 503 and READ_ONLY_SV in page.text
+    overview = nurse.get(f"/patients/{patient}").text
+    assert ".actions, a[href$=\"/correct\"]" in overview  # write links are hidden on the read copy
+
+
+@pytest.mark.browser
+def test_in_chromium_the_banner_shows_and_prints_and_write_links_are_hidden(site, patient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+    from pypdf import PdfReader
+
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", "--disable-sync"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=args)
+        page = browser.new_page()
+        page.goto(site.read_copy + "/login")
+        page.fill("input[name=username]", "sjukskoterska")
+        page.fill("input[name=password]", "demo")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/ward/**")
+        assert page.locator("#read-copy-banner").is_visible()
+        page.goto(f"{site.read_copy}/patients/{patient}")
+        assert "Läskopia — uppgifter per" in page.locator("#read-copy-banner").inner_text()
+        assert not page.locator("text=Skriv anteckning").is_visible()
+        page.emulate_media(media="print")
+        assert page.locator("#read-copy-banner").is_visible()
+        text = "".join(pg.extract_text() for pg in PdfReader(io.BytesIO(page.pdf())).pages)
+        browser.close()
+    assert "Läskopia" in text and "s efter" in text
+
+
+@pytest.mark.fault
+def test_with_the_primary_killed_users_log_in_and_read_and_every_read_is_spooled(primary_up, site, patient, login,
+                                                                                  http) -> None:  # type: ignore[no-untyped-def]
+    before = len(spooled(site))
+    site.primary.kill()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(site.primary.url(), connect_timeout=2)
+
+    # a fresh login on the read copy (accounts come from the replica; sessions need no writes)
+    browser = http(site.read_copy, timeout=15)
+    form = browser.get("/login")
+    csrf = form.cookies.get("obruten_csrf") or browser.cookies.get("obruten_csrf")
+    r = browser.post("/login", data={"username": "lakare", "password": "demo", "csrf": csrf, "next": "/"})
+    assert r.status_code == 303, r.text
+    page = browser.get(f"/patients/{patient}")
+    assert page.status_code == 200
+
+    # emergency access is granted locally (spooled) and opens a record outside the care relation
+    nurse = login(site.read_copy, "sjukskoterska")
+    stranger = stranger_to(site, nurse)
+    assert nurse.get(f"/api/v1/patients/{stranger}").status_code == 403
+    granted = nurse.post(f"/api/v1/patients/{stranger}/emergency-access", json={"reason": "Akut, journalen nere"})
+    assert granted.status_code == 201 and granted.json()["local"] is True
+    assert nurse.get(f"/api/v1/patients/{stranger}").status_code == 200
+
+    events = spooled(site)[before:]
+    actions = [(e.event.action, e.event.patient_id, e.event.actor) for e in events]
+    assert ("login", None, "lakare") in actions
+    assert ("read", patient, "lakare") in actions
+    assert ("emergency_access", stranger, "sjukskoterska") in actions
+    assert ("read", stranger, "sjukskoterska") in actions
+    assert spool.verify(site.read_copy_var / "spool" / "read-copy" / spool.SPOOL_FILE).ok
+
+    # the copy cannot know what it misses: its lag grows and the banner turns red
+    wait_for(lambda: httpx.get(site.read_copy + "/api/v1/read-copy").json()["stale"], 60, "the banner to turn red")
+    assert 'class="readcopy readcopy-stale"' in browser.get(f"/patients/{patient}").text
+
+
+@pytest.mark.fault
+def test_when_the_primary_returns_the_spool_is_shipped_exactly_once(site, login) -> None:  # type: ignore[no-untyped-def]
+    # an outage of its own: an emergency grant and a read are spooled while the primary is down
+    if site.primary.is_running():
+        site.primary.kill()
+    nurse = login(site.read_copy, "sjukskoterska")
+    stranger = stranger_to(site, nurse, nth=1)
+    granted = nurse.post(f"/api/v1/patients/{stranger}/emergency-access", json={"reason": "Akut, journalen nere"})
+    assert granted.status_code == 201 and granted.json()["local"] is True
+    assert nurse.get(f"/api/v1/patients/{stranger}").status_code == 200
+    site.primary.start()
+    total = len(spooled(site))
+    with psycopg.connect(site.primary.url(), autocommit=True) as c:
+        wait_for(lambda: c.execute("SELECT count(*) FROM audit_event WHERE node = 'read-copy'").fetchone()[0] >= total,
+                 90, "the shipper to ship the spool")
+        count, distinct, top = c.execute("SELECT count(*), count(DISTINCT source_seq), max(source_seq) FROM audit_event"
+                                         " WHERE node = 'read-copy'").fetchone()
+        grant = c.execute("SELECT purpose, detail FROM audit_event WHERE node = 'read-copy'"
+                          " AND action = 'emergency_access'").fetchone()
+    assert count == distinct == top >= total
+    assert grant[0] == "nödåtkomst" and grant[1]["reason"] == "Akut, journalen nere" and grant[1]["local"] is True
+    assert audit.verify(site.primary.url()).ok
+    assert spool.verify(site.read_copy_var / "spool" / "read-copy" / spool.SPOOL_FILE).ok
+    status = wait_for(lambda: (s := httpx.get(site.read_copy + "/api/v1/read-copy").json())["stale"] is False and s,
+                      60, "the read copy to catch up again")
+    assert status["streaming"] is True
