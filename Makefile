@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PATIENTS ?= 2000
 
-.PHONY: help setup demo test test-fast lint browser bench bench-failover bench-wardkit bench-postreg bench-status bench-read-copy bench-analysis clean
+.PHONY: help setup demo test test-fast fuzz lint browser bench bench-failover bench-wardkit bench-postreg bench-status bench-read-copy bench-analysis clean
 
 help: ## list the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -41,11 +41,16 @@ lint: setup ## ruff, mypy, the layer contracts (lint-imports) and the import-cyc
 	echo "==> import cycles"; $(BIN)/python tools/import_cycles.py src obruten || status=1; \
 	exit $$status
 
-test: setup browser lint ## set up and run the whole test suite (unit, functional, browser, cluster)
+test: setup browser lint ## set up and run the whole test suite (unit, functional with a short fuzz run, browser, cluster)
 	$(BIN)/python -m pytest
 
 test-fast: setup ## the unit tier: no servers, no PostgreSQL, under a minute
 	$(BIN)/python -m pytest tests/unit -q
+
+FUZZ_EXAMPLES ?= 100
+fuzz: setup ## fuzz the journal, ops and ward-agent APIs longer, with a fresh seed (FUZZ_EXAMPLES=100)
+	OBRUTEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) OBRUTEN_FUZZ_SEED=$${OBRUTEN_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+	  $(BIN)/python -m pytest -m fuzz tests/functional/fuzz/test_fuzz.py
 
 bench: setup ## run the read-path benchmark (100,000 patients)
 	$(BIN)/python bench/read_path.py

@@ -7,7 +7,6 @@ API clients authenticate with ``POST /api/v1/session`` and then send ``Authoriza
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException
@@ -19,40 +18,41 @@ from obruten.ops.clock import iso
 from obruten.ops.http import Ops, Who
 from obruten.ops.probe_local import report_ward_agent
 from obruten.platform.auth import same_secret
+from obruten.platform.fields import Id, Line, Moment, Text
 from obruten.platform.metrics import CONTENT_TYPE
 
 
 class Login(BaseModel):
-    username: str
-    password: str
+    username: Line
+    password: Line
 
 
 class NewIncident(BaseModel):
-    title: str = Field(min_length=1, max_length=300)
+    title: Line = Field(min_length=1, max_length=300)
     classification: int = Field(ge=1, le=4)
-    affected_systems: list[str] = []
-    affected_units: list[str] = []
+    affected_systems: list[Line] = []
+    affected_units: list[Line] = []
 
 
 class Entry(BaseModel):
-    summary: str = Field(min_length=1, max_length=4000)
+    summary: Text = Field(min_length=1, max_length=4000)
 
 
 class StateChange(BaseModel):
-    state: str
-    note: str = ""
+    state: Line
+    note: Text = ""
 
 
 class LevelChange(BaseModel):
-    level: str
-    reason: str = Field(min_length=1, max_length=2000)
-    incident_id: int | None = None
+    level: Line
+    reason: Text = Field(min_length=1, max_length=2000)
+    incident_id: Id | None = None
 
 
 class WardReport(BaseModel):
-    unit: str = Field(min_length=1, max_length=80)
-    agent: str = Field(min_length=1, max_length=120)
-    kit_generated_at: datetime | None = None
+    unit: Line = Field(min_length=1, max_length=80)
+    agent: Line = Field(min_length=1, max_length=120)
+    kit_generated_at: Moment | None = None
 
 
 def _alarm_json(a: alarms.Alarm) -> dict[str, object]:
@@ -70,7 +70,7 @@ def healthz(service: Ops) -> dict[str, object]:
     return {"ok": True, "service": "ops", "now": iso(service.clock.now())}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def metrics(service: Ops) -> PlainTextResponse:
     return PlainTextResponse(service.metrics.render(), media_type=CONTENT_TYPE)
 
@@ -90,7 +90,7 @@ def list_alarms(service: Ops, who: Who, all: bool = False) -> list[dict[str, obj
 
 
 @router.get("/api/v1/alarms/{alarm_id}")
-def show_alarm(service: Ops, alarm_id: int, who: Who) -> dict[str, object]:
+def show_alarm(service: Ops, alarm_id: Id, who: Who) -> dict[str, object]:
     alarm = alarms.get(service.store, alarm_id)
     if alarm is None:
         raise HTTPException(404, f"no alarm {alarm_id}")
@@ -99,7 +99,7 @@ def show_alarm(service: Ops, alarm_id: int, who: Who) -> dict[str, object]:
 
 
 @router.post("/api/v1/alarms/{alarm_id}/ack")
-def ack(service: Ops, alarm_id: int, who: Who) -> dict[str, object]:
+def ack(service: Ops, alarm_id: Id, who: Who) -> dict[str, object]:
     if alarms.get(service.store, alarm_id) is None:
         raise HTTPException(404, f"no alarm {alarm_id}")
     done = service.acknowledge(alarm_id, who.username, "api")
@@ -122,7 +122,7 @@ def new_incident(service: Ops, body: NewIncident, who: Who) -> dict[str, object]
 
 
 @router.get("/api/v1/incidents/{incident_id}/timeline")
-def incident_timeline(service: Ops, incident_id: int, who: Who) -> dict[str, object]:
+def incident_timeline(service: Ops, incident_id: Id, who: Who) -> dict[str, object]:
     try:
         return timeline.export(service.store, incident_id)
     except KeyError as exc:
@@ -130,7 +130,7 @@ def incident_timeline(service: Ops, incident_id: int, who: Who) -> dict[str, obj
 
 
 @router.post("/api/v1/incidents/{incident_id}/timeline", status_code=201)
-def add_entry(service: Ops, incident_id: int, body: Entry, who: Who) -> dict[str, object]:
+def add_entry(service: Ops, incident_id: Id, body: Entry, who: Who) -> dict[str, object]:
     if incidents.get(service.store, incident_id) is None:
         raise HTTPException(404, f"no incident {incident_id}")
     timeline.add_manual(service.store, incident_id, body.summary, who.username, service.clock.now())
@@ -138,7 +138,7 @@ def add_entry(service: Ops, incident_id: int, body: Entry, who: Who) -> dict[str
 
 
 @router.post("/api/v1/incidents/{incident_id}/state")
-def incident_state(service: Ops, incident_id: int, body: StateChange, who: Who) -> dict[str, object]:
+def incident_state(service: Ops, incident_id: Id, body: StateChange, who: Who) -> dict[str, object]:
     try:
         incidents.change_state(service.store, service.var_dir, incident_id, body.state, who.username,
                                service.clock.now(), body.note)

@@ -35,6 +35,7 @@ from obruten.ops.service import OpsService
 from obruten.ops.settings import Settings
 from obruten.ops.status_service import StatusIssuer, StatusSettings
 from obruten.ops.store import Store
+from obruten.platform import problems
 from obruten.platform.headers import SecurityHeaders
 
 LOOP_STOP_S = 20
@@ -74,7 +75,7 @@ def running(service: OpsService) -> Iterator[threading.Thread]:
 
 
 def _alarm_error(request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=404)
+    return problems.answer(str(exc), 404, detail=str(exc))
 
 
 def create_app(service: OpsService | None = None, *, settings: Settings | None = None,
@@ -94,16 +95,21 @@ def create_app(service: OpsService | None = None, *, settings: Settings | None =
                 stack.enter_context(running(app.state.ops))
             yield
 
-    app = FastAPI(title="Obruten ops", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app = FastAPI(title="Obruten ops", version="1", docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json",
+                  lifespan=lifespan)
     app.state.panels = analysis_web.PANELS  # the console pages' event analysis panels
     if service is not None:
         app.state.ops = complete(service)
     app.include_router(status_api.router)  # the status service: operating mode and status message
     app.include_router(api.router)
     app.include_router(audit_api.router)  # the signed audit anchors, read-only
-    app.include_router(web.router)
+    app.include_router(web.router, include_in_schema=False)  # the console: pages for people, not the API
     app.include_router(analysis_api.router)  # event analysis: /api/v1/analyses and /console/analyses
-    app.include_router(analysis_web.router)
+    app.include_router(analysis_web.router, include_in_schema=False)
     app.add_exception_handler(alarms.AlarmError, _alarm_error)
+    # one error shape ({"error", "problems"}, with "detail" kept), invalid input and refused values
+    # answered 4xx, and the OpenAPI document at /api/v1/openapi.json saying so
+    problems.install(app, default_language=lambda r: r.app.state.ops.settings.language)
+    problems.document(app, is_api=lambda path: not path.startswith("/console"))
     app.add_middleware(SecurityHeaders)  # CSP without script, frame-ancestors none, no-store, nosniff
     return app

@@ -15,20 +15,21 @@ from obruten.ops.http import Console, Issuer, Ops, Who, render, split
 from obruten.ops.service import OpsService
 from obruten.ops.status_service import NotAllowed, StatusIssuer, current, deliveries, history
 from obruten.platform.auth import Session
+from obruten.platform.fields import Line, Text
 from obruten.status.document import MODES, StatusDocument, StatusError, parse_duration
 
 
 class IssueRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    mode: str = Field(pattern="^(" + "|".join(MODES) + ")$")
-    headline: str = Field(default="", max_length=300)
-    routine: str = Field(default="", max_length=1000)
-    details: str = Field(default="", max_length=4000)
+    mode: Line = Field(pattern="^(" + "|".join(MODES) + ")$")
+    headline: Line = Field(default="", max_length=300)
+    routine: Text = Field(default="", max_length=1000)
+    details: Text = Field(default="", max_length=4000)
     unit_modes: dict[str, str] = {}
-    affected_systems: list[str] = []
-    affected_units: list[str] = []
-    next_update: str | None = Field(default=None, description="e.g. 30m, 2h", max_length=20)
-    reason: str = Field(min_length=3, max_length=2000)
+    affected_systems: list[Line] = []
+    affected_units: list[Line] = []
+    next_update: Line | None = Field(default=None, description="e.g. 30m, 2h", max_length=20)
+    reason: Text = Field(min_length=3, max_length=2000)
 
 
 router = APIRouter()
@@ -78,12 +79,12 @@ def _page(request: Request, service: OpsService, session: Session, error: str | 
                   error=error, history=history(service.store), deliveries=deliveries(service.store))
 
 
-@router.get("/console/status", response_class=HTMLResponse)
+@router.get("/console/status", response_class=HTMLResponse, include_in_schema=False)
 def status_page(request: Request, service: Ops, session: Console) -> HTMLResponse:
     return _page(request, service, session)
 
 
-@router.post("/console/status", response_class=HTMLResponse)
+@router.post("/console/status", response_class=HTMLResponse, include_in_schema=False)
 def status_form(request: Request, service: Ops, issuer: Issuer, session: Console, mode: Annotated[str, Form()],
                 reason: Annotated[str, Form()] = "", headline: Annotated[str, Form()] = "",
                 routine: Annotated[str, Form()] = "", details: Annotated[str, Form()] = "",

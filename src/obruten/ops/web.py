@@ -14,6 +14,7 @@ from obruten.ops import oncall as schedule
 from obruten.ops.http import COOKIE, LANG_COOKIE, Console, Officer, Ops, back, lang_of, render, split
 from obruten.ops.service import OpsService
 from obruten.platform.auth import Session
+from obruten.platform.fields import Id
 from obruten.platform.i18n import LANGUAGES, translator
 
 router = APIRouter()
@@ -69,7 +70,7 @@ def console(request: Request, service: Ops, session: Console) -> HTMLResponse:
 
 
 @router.post("/console/alarms/{alarm_id}/ack")
-def ack(alarm_id: int, service: Ops, session: Console) -> Response:
+def ack(alarm_id: Id, service: Ops, session: Console) -> Response:
     service.acknowledge(alarm_id, session.username, "console")
     return back()
 
@@ -86,7 +87,7 @@ def set_level(service: Ops, session: Officer, level: Annotated[str, Form()], rea
 
 
 @router.post("/console/proposals/{proposal_id}/decline")
-def decline(proposal_id: int, service: Ops, session: Officer, reason: Annotated[str, Form()] = "") -> Response:
+def decline(proposal_id: Id, service: Ops, session: Officer, reason: Annotated[str, Form()] = "") -> Response:
     try:
         preparedness.decline(service.store, service.var_dir, proposal_id, who=session.username, reason=reason,
                              now=service.clock.now())
@@ -109,7 +110,7 @@ def new_incident(service: Ops, session: Console, title: Annotated[str, Form()],
 
 
 @router.get("/console/incidents/{incident_id}", response_class=HTMLResponse)
-def incident_page(incident_id: int, request: Request, service: Ops, session: Console) -> HTMLResponse:
+def incident_page(incident_id: Id, request: Request, service: Ops, session: Console) -> HTMLResponse:
     store = service.store
     inc = incidents.get(store, incident_id)
     if inc is None:
@@ -121,13 +122,13 @@ def incident_page(incident_id: int, request: Request, service: Ops, session: Con
 
 
 @router.post("/console/incidents/{incident_id}/entry")
-def add_entry(incident_id: int, service: Ops, session: Console, summary: Annotated[str, Form()]) -> Response:
+def add_entry(incident_id: Id, service: Ops, session: Console, summary: Annotated[str, Form()]) -> Response:
     timeline.add_manual(service.store, incident_id, summary, session.username, service.clock.now())
     return back(f"/console/incidents/{incident_id}")
 
 
 @router.post("/console/incidents/{incident_id}/state")
-def change_state(incident_id: int, service: Ops, session: Console, state: Annotated[str, Form()],
+def change_state(incident_id: Id, service: Ops, session: Console, state: Annotated[str, Form()],
                  note: Annotated[str, Form()] = "") -> Response:
     try:
         incidents.change_state(service.store, service.var_dir, incident_id, state, session.username,
@@ -138,7 +139,7 @@ def change_state(incident_id: int, service: Ops, session: Console, state: Annota
 
 
 @router.get("/console/incidents/{incident_id}/timeline.json")
-def export(incident_id: int, service: Ops, session: Console) -> dict[str, object]:
+def export(incident_id: Id, service: Ops, session: Console) -> dict[str, object]:
     try:
         return timeline.export(service.store, incident_id)
     except KeyError as exc:
@@ -186,7 +187,7 @@ def add_shift(request: Request, service: Ops, session: Console, role: Annotated[
 
 
 @router.post("/console/oncall/shifts/{shift_id}/end", response_class=HTMLResponse)
-def end_shift(shift_id: int, request: Request, service: Ops, session: Console,
+def end_shift(shift_id: Id, request: Request, service: Ops, session: Console,
               at: Annotated[str, Form()] = "") -> Response:
     t = translator(lang_of(request, service))
     shift = schedule.get_shift(service.store, shift_id)
@@ -206,7 +207,7 @@ def end_shift(shift_id: int, request: Request, service: Ops, session: Console,
 
 # ---- the signed link in a message: a page to confirm (a GET never acknowledges, so mail
 # scanners that open links do not acknowledge for the person) ----------------------------------
-def _link_target(service: OpsService, alarm_id: int, user_id: int,
+def _link_target(service: OpsService, alarm_id: Id, user_id: Id,
                  signature: str) -> tuple[alarms.Alarm, dict[str, object]]:
     user = users.by_id(service.store, user_id)
     alarm = alarms.get(service.store, alarm_id)
@@ -217,13 +218,13 @@ def _link_target(service: OpsService, alarm_id: int, user_id: int,
 
 
 @router.get("/ack/{alarm_id}/{user_id}/{signature}", response_class=HTMLResponse)
-def ack_page(alarm_id: int, user_id: int, signature: str, request: Request, service: Ops) -> HTMLResponse:
+def ack_page(alarm_id: Id, user_id: Id, signature: str, request: Request, service: Ops) -> HTMLResponse:
     alarm, user = _link_target(service, alarm_id, user_id, signature)
     return render(request, "ack.html", alarm=alarm, user=user, done=False)
 
 
 @router.post("/ack/{alarm_id}/{user_id}/{signature}", response_class=HTMLResponse)
-def ack_link(alarm_id: int, user_id: int, signature: str, request: Request, service: Ops) -> HTMLResponse:
+def ack_link(alarm_id: Id, user_id: Id, signature: str, request: Request, service: Ops) -> HTMLResponse:
     _, user = _link_target(service, alarm_id, user_id, signature)
     service.acknowledge(alarm_id, str(user["username"]), "signed link")
     return render(request, "ack.html", alarm=alarms.get(service.store, alarm_id), user=user, done=True)

@@ -46,9 +46,12 @@ def translator(lang: str) -> Callable[..., str]:
 
 
 def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC (or any aware) time as Europe/Stockholm, 24-hour clock."""
+    """A UTC (or any aware) time as Europe/Stockholm, 24-hour clock; never fails on a stored value."""
     if value is None:
         return ""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(STOCKHOLM).strftime(fmt)
+    try:
+        return value.astimezone(STOCKHOLM).strftime(fmt)
+    except (OverflowError, ValueError):  # a stored time at the edge of the calendar (year 1, 9999): shown as stored
+        return value.isoformat()

@@ -11,12 +11,12 @@ This module imports nothing of the record: the agent and the journal both depend
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal, get_args
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from obruten.platform.fields import BIGINT_MAX, ClinicalTime, Line, Moment, Text
 from obruten.platform.signing import canonical, sha256_hex
 
 BATCH_FORMAT: Literal["obruten-postreg/1"] = "obruten-postreg/1"
@@ -29,18 +29,18 @@ NOTE_KINDS: tuple[NoteKind, ...] = get_args(NoteKind)
 class NewNote(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     kind: NoteKind
-    title: str = Field(default="", max_length=200)
-    body: str = Field(min_length=1, max_length=20000)
-    unit_id: str | None = Field(default=None, max_length=40, description="Defaults to the patient's ward")
-    clinical_at: datetime | None = Field(default=None, description="When it happened; defaults to now")
+    title: Line = Field(default="", max_length=200)
+    body: Text = Field(min_length=1, max_length=20000)
+    unit_id: Line | None = Field(default=None, min_length=1, max_length=40, description="Defaults to the patient's ward")
+    clinical_at: ClinicalTime | None = Field(default=None, description="When it happened; defaults to now")
 
 
 class NewAdministration(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     outcome: Literal["given", "not_given"]
-    dose_given: str = Field(default="", max_length=100)
-    not_given_reason: str | None = Field(default=None, max_length=500)
-    clinical_at: datetime | None = None
+    dose_given: Line = Field(default="", max_length=100)
+    not_given_reason: Text | None = Field(default=None, max_length=500)
+    clinical_at: ClinicalTime | None = None
 
     @model_validator(mode="after")
     def _reason(self) -> NewAdministration:
@@ -53,10 +53,10 @@ class DowntimeEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     key: UUID = Field(description="Idempotency key, made on the device when the entry was recorded")
     kind: Literal["note", "medication_administration"]
-    patient_id: int = Field(ge=1, le=2**62)
-    author: str = Field(min_length=1, max_length=100, description="Username of who documented it")
-    clinical_at: AwareDatetime = Field(description="When it happened (the original time)")
-    recorded_at: AwareDatetime = Field(description="When it was written down on the device")
+    patient_id: int = Field(ge=1, le=BIGINT_MAX)
+    author: Line = Field(min_length=1, max_length=100, description="Username of who documented it")
+    clinical_at: ClinicalTime = Field(description="When it happened (the original time)")
+    recorded_at: Moment = Field(description="When it was written down on the device")
     order_entry: UUID | None = Field(default=None, description="The medication order, for administrations")
     note: NewNote | None = None
     administration: NewAdministration | None = None
@@ -93,9 +93,9 @@ class Batch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     format: Literal["obruten-postreg/1"] = BATCH_FORMAT
     batch_id: UUID
-    device_id: str = Field(min_length=1, max_length=100)
-    unit_id: str = Field(min_length=1, max_length=40)
-    sent_at: datetime | None = None
+    device_id: Line = Field(min_length=1, max_length=100)
+    unit_id: Line = Field(min_length=1, max_length=40)
+    sent_at: Moment | None = None
     entries: list[DowntimeEntry] = Field(min_length=1, max_length=MAX_ENTRIES)
 
     @model_validator(mode="after")
@@ -108,6 +108,6 @@ class Batch(BaseModel):
 
 class KeysQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit_id: str = Field(min_length=1, max_length=40)
-    device_id: str = Field(min_length=1, max_length=100)
+    unit_id: Line = Field(min_length=1, max_length=40)
+    device_id: Line = Field(min_length=1, max_length=100)
     keys: list[UUID] = Field(min_length=1, max_length=MAX_ENTRIES)

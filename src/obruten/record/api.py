@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from obruten.platform.fields import Id, Line, Text
 from obruten.platform.rows import one
 from obruten.record import medication, notes, referrals
 from obruten.record.deps import JournalDep, LanguageDep, RuntimeDep, SessionDep, client_address
@@ -18,19 +19,19 @@ from obruten.record.entries import ENTRY_TABLES
 from obruten.record.login import log_in, log_out
 
 router = APIRouter(prefix="/api/v1", tags=["journal"])
-PatientId = Annotated[int, Path(ge=1, le=2**62, description="Patient id")]
+PatientId = Annotated[Id, Path(description="Patient id")]
 _EXAMPLE_PATIENT = 1
 
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(min_length=1, max_length=40)
-    password: str = Field(min_length=1, max_length=200)
+    username: Line = Field(min_length=1, max_length=40)
+    password: Line = Field(min_length=1, max_length=200)
 
 
 class EmergencyAccessRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=5, max_length=500)
+    reason: Text = Field(min_length=5, max_length=500)
 
 
 def _plain(value: Any) -> Any:
@@ -93,13 +94,13 @@ async def units(session: SessionDep, journal: JournalDep) -> JSONResponse:
 
 
 @router.get("/units/{unit}/patients", summary="Ward list: admitted patients, warnings, pending administrations")
-async def ward_list(unit: Annotated[str, Path(max_length=40)], session: SessionDep, journal: JournalDep) -> Response:
+async def ward_list(unit: Annotated[Line, Path(max_length=40)], session: SessionDep, journal: JournalDep) -> Response:
     return _raw(await journal.ward_list_json(session, unit))
 
 
 @router.get("/patients/{patient}", summary="Patient overview (audited read)")
 async def patient_overview(patient: PatientId, session: SessionDep, journal: JournalDep,
-                           purpose: Annotated[str, Query(max_length=100)] = "vård") -> Response:
+                           purpose: Annotated[Line, Query(max_length=100)] = "vård") -> Response:
     return _raw(await journal.overview_json(session, patient, purpose))
 
 
@@ -143,7 +144,7 @@ async def create_referral(patient: PatientId, body: referrals.NewReferral, sessi
 
 
 @router.post("/referrals/{order_number}/results", status_code=201, summary="Enter a result for a referral")
-async def add_result(order_number: Annotated[str, Path(max_length=40)], body: referrals.NewResult, session: SessionDep,
+async def add_result(order_number: Annotated[Line, Path(max_length=40)], body: referrals.NewResult, session: SessionDep,
                      journal: JournalDep) -> JSONResponse:
     return _json(await journal.add_result(session, order_number, body), 201)
 

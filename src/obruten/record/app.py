@@ -13,14 +13,14 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from psycopg.errors import ReadOnlySqlTransaction
 from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform import config as config_mod
+from obruten.platform import problems
 from obruten.platform.auth import TokenSigner, load_or_create_secret
 from obruten.platform.config import Config
 from obruten.platform.errors import DomainError, NeedsEmergencyAccess, Unauthenticated
@@ -133,34 +133,28 @@ def _is_api(request: Request) -> bool:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    # invalid input and values the database refuses: 4xx in the one error shape (platform.problems),
+    # in the reader's language; the OpenAPI document lists every error answer
+    problems.install(app, default_language=lambda r: r.app.state.runtime.config.default_language, is_api=_is_api,
+                     page=lambda r, status, message: render(r, "error.html", status, message=message))
+    problems.document(app)
+
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
         headers = getattr(exc, "headers", None)  # e.g. Retry-After of a throttled login
         if _is_api(request):
-            return JSONResponse({"error": exc.message, **({"details": exc.details} if exc.details else {})},
-                                status_code=exc.status, headers=headers)
+            return problems.domain_answer(exc, headers)
         if isinstance(exc, Unauthenticated):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         if isinstance(exc, NeedsEmergencyAccess):
             return render(request, "emergency.html", 403, patient_id=exc.details.get("patient_id"))
         return render(request, "error.html", exc.status, message=exc.message)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_input(request: Request, exc: RequestValidationError) -> Response:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-        message = "invalid input: " + "; ".join(problems)
-        if _is_api(request):
-            return JSONResponse({"error": message, "problems": problems}, status_code=422)
-        return render(request, "error.html", 422, message=message)
-
     @app.exception_handler(AuditUnavailable)
     async def audit_down(request: Request, exc: AuditUnavailable) -> Response:
         message = "the access log cannot be written right now, so the record is not shown; try again shortly"
         if _is_api(request):
-            return JSONResponse({"error": message}, status_code=503)
+            return problems.answer(message, 503)
         return render(request, "error.html", 503, message=message)
 
 

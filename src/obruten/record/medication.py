@@ -6,7 +6,7 @@ or not given with a reason, against the order's entry id.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
@@ -14,6 +14,7 @@ import psycopg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from obruten.platform.errors import Invalid, NotFound
+from obruten.platform.fields import Line, Moment, Text, TimeOfDay
 from obruten.postreg.models import NewAdministration  # shared with the ward agent's downtime batch
 from obruten.record import entries
 
@@ -22,17 +23,17 @@ ROUTES = ("po", "iv", "im", "sc", "rektalt", "inhalation", "kutant", "sublingual
 
 class NewOrder(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    drug: str = Field(min_length=1, max_length=200)
-    strength: str = Field(min_length=1, max_length=100)
-    dose: str = Field(min_length=1, max_length=100)
+    drug: Line = Field(min_length=1, max_length=200)
+    strength: Line = Field(min_length=1, max_length=100)
+    dose: Line = Field(min_length=1, max_length=100)
     route: Literal["po", "iv", "im", "sc", "rektalt", "inhalation", "kutant", "sublingualt"]
-    frequency: str = Field(min_length=1, max_length=100)
-    times: list[time] = Field(default_factory=list, max_length=24)
+    frequency: Line = Field(min_length=1, max_length=100)
+    times: list[TimeOfDay] = Field(default_factory=list, max_length=24)
     as_needed: bool = False
-    indication: str = Field(default="", max_length=500)
-    start_at: datetime | None = None
-    stop_at: datetime | None = None
-    unit_id: str | None = Field(default=None, max_length=40)
+    indication: Text = Field(default="", max_length=500)
+    start_at: Moment | None = None
+    stop_at: Moment | None = None
+    unit_id: Line | None = Field(default=None, min_length=1, max_length=40)
 
     @model_validator(mode="after")
     def _schedule(self) -> NewOrder:
@@ -45,8 +46,8 @@ class NewOrder(BaseModel):
 
 class StopOrder(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    reason: str = Field(min_length=3, max_length=500)
-    stop_at: datetime | None = None
+    reason: Text = Field(min_length=3, max_length=500)
+    stop_at: Moment | None = None
 
 
 async def order(conn: psycopg.AsyncConnection, patient_id: int, unit_id: str, new: NewOrder, prescriber: int) -> dict:

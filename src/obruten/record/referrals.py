@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
 from obruten.platform.errors import Invalid, NotFound
+from obruten.platform.fields import ClinicalTime, Line, Text
 from obruten.platform.rows import one
 from obruten.record import entries
 
@@ -22,17 +23,17 @@ from obruten.record import entries
 class NewReferral(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     kind: Literal["lab", "radiology"]
-    tests: str = Field(min_length=1, max_length=500)
-    question: str = Field(default="", max_length=2000)
+    tests: Text = Field(min_length=1, max_length=500)
+    question: Text = Field(default="", max_length=2000)
     priority: Literal["routine", "urgent"] = "routine"
-    unit_id: str | None = Field(default=None, max_length=40)
+    unit_id: Line | None = Field(default=None, min_length=1, max_length=40)
 
 
 class NewResult(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    text: str = Field(min_length=1, max_length=20000)
+    text: Text = Field(min_length=1, max_length=20000)
     abnormal: bool = False
-    clinical_at: datetime | None = None
+    clinical_at: ClinicalTime | None = None
 
 
 async def create(conn: psycopg.AsyncConnection, patient_id: int, unit_id: str, new: NewReferral,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -19,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform.auth import Session
 from obruten.platform.errors import Forbidden, Invalid, NeedsEmergencyAccess, NotFound
+from obruten.platform.i18n import STOCKHOLM
 from obruten.record import access, entries, medication, notes, patients, referrals, revocation, staff, ward
 from obruten.record.audit import AuditEvent, AuditWriter, append_chained, check_purpose
 
@@ -192,9 +194,10 @@ class Journal:
 
     # ---- writes -----------------------------------------------------------------------------------
     async def check_writable(self, conn: AsyncConnection, session: Session, patient_id: int, unit_id: str | None,
-                             roles: tuple[str, ...], *, by_entry: bool = False) -> str:
-        """Check role, care relation and write guard; return the unit the entry belongs to.
-        Every clinical write goes through here (the journal's own and post-registration's)."""
+                             roles: tuple[str, ...], *, by_entry: bool = False,
+                             times: dict[str, datetime | None] | None = None) -> str:
+        """Check role, care relation, clinical ``times`` and write guard; return the unit the entry
+        belongs to. Every clinical write goes through here (the journal's own and post-registration's)."""
         if session.role not in roles:
             raise Forbidden(f"your role ({session.role}) cannot do this; it needs: {', '.join(roles)}")
         if by_entry:
@@ -215,12 +218,29 @@ class Journal:
                             "book the entry to your own unit or the patient's ward")
         if unit_id is None:
             raise Invalid("say which care unit the entry belongs to (unit_id)")
+        await self._after_birth(conn, patient_id, times or {})
         await self.write_guard(session, unit_id)
         return unit_id
 
+    async def _after_birth(self, conn: AsyncConnection, patient_id: int, times: dict[str, datetime | None]) -> None:
+        """A clinical time is not before the patient's birth day (local time). The models bound the
+        rest (time zone, not in the future: ``platform.fields.ClinicalTime``); this needs the record."""
+        given = {name: at for name, at in times.items() if at is not None}
+        if not given:
+            return
+        cur = await conn.execute("SELECT birth_date FROM patient WHERE id = %s", (patient_id,))
+        row = await cur.fetchone()
+        if row is None:
+            return
+        born = datetime.combine(row[0], datetime.min.time(), tzinfo=STOCKHOLM)
+        early = [f"{name}: before the patient was born ({row[0].isoformat()})" for name, at in given.items() if at < born]
+        if early:
+            raise Invalid("a clinical time is before the patient's birth; check the date", problems=early)
+
     async def write_note(self, session: Session, patient_id: int, new: notes.NewNote) -> dict:
         async with self.pool.connection() as conn:
-            unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician", "nurse"))
+            unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician", "nurse"),
+                                             times={"clinical_at": new.clinical_at})
             row = await notes.write(conn, patient_id, unit, new, session.user_id)
             await self.audit_in(conn, session, "write", patient_id, "vård", entry="note", id=str(row["entry_id"]))
         return row
@@ -239,7 +259,8 @@ class Journal:
 
     async def order_medication(self, session: Session, patient_id: int, new: medication.NewOrder) -> dict:
         async with self.pool.connection() as conn:
-            unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician",))
+            unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician",),
+                                             times={"start_at": new.start_at, "stop_at": new.stop_at})
             row = await medication.order(conn, patient_id, unit, new, session.user_id)
             await self.audit_in(conn, session, "write", patient_id, "vård", entry="medication_order", id=str(row["entry_id"]))
         return row
@@ -247,7 +268,8 @@ class Journal:
     async def stop_medication(self, session: Session, order_entry: UUID, stop: medication.StopOrder) -> dict:
         async with self.pool.connection() as conn:
             order = await medication.current_order(conn, order_entry)
-            await self.check_writable(conn, session, order["patient_id"], order["unit_id"], ("physician",), by_entry=True)
+            await self.check_writable(conn, session, order["patient_id"], order["unit_id"], ("physician",), by_entry=True,
+                                      times={"stop_at": stop.stop_at})
             row = await medication.stop(conn, order_entry, stop, session.user_id)
             await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="medication_order:stop", id=str(order_entry))
         return row
@@ -255,7 +277,8 @@ class Journal:
     async def administer(self, session: Session, order_entry: UUID, new: medication.NewAdministration) -> dict:
         async with self.pool.connection() as conn:
             order = await medication.current_order(conn, order_entry)
-            await self.check_writable(conn, session, order["patient_id"], order["unit_id"], ("physician", "nurse"), by_entry=True)
+            await self.check_writable(conn, session, order["patient_id"], order["unit_id"], ("physician", "nurse"), by_entry=True,
+                                      times={"clinical_at": new.clinical_at})
             row = await medication.administer(conn, order_entry, new, session.user_id)
             await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="medication_administration", id=str(row["entry_id"]))
         return row
@@ -270,7 +293,8 @@ class Journal:
     async def add_result(self, session: Session, order_number: str, new: referrals.NewResult) -> dict:
         async with self.pool.connection() as conn:
             referral = await referrals.by_order_number(conn, order_number)
-            await self.check_writable(conn, session, referral["patient_id"], referral["unit_id"], ("physician", "nurse"), by_entry=True)
+            await self.check_writable(conn, session, referral["patient_id"], referral["unit_id"], ("physician", "nurse"), by_entry=True,
+                                      times={"clinical_at": new.clinical_at})
             row = await referrals.add_result(conn, order_number, new, session.user_id)
             await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="referral_result", order_number=order_number)
         return row

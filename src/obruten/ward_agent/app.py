@@ -23,6 +23,8 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from obruten.platform import problems
+from obruten.platform.fields import Id
 from obruten.platform.headers import SecurityHeaders
 from obruten.platform.i18n import translator
 from obruten.platform.metrics import CONTENT_TYPE
@@ -55,7 +57,8 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-    app = FastAPI(title="Obruten ward agent", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Obruten ward agent", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url="/api/v1/openapi.json")
     app.state.settings, app.state.agent, app.state.kits = settings, agent, agent.kits
     app.state.templates = templates()
     # The region's signed status message, the same banner as in the journal (R16): followed from
@@ -64,6 +67,11 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
     app.state.status_follower = follower = Follower(ledger, settings.status_urls)
     _access_log(app, settings.state_dir / "access.jsonl")
     _routes(app)
+    # invalid input answered with the error page (or the one JSON error shape under /api/), and
+    # the OpenAPI document at /api/v1/openapi.json listing the error answers
+    problems.install(app, default_language=lambda r: r.app.state.settings.language, http_errors=False,
+                     page=lambda r, status, message: render(r, "agent_error.html", status, message=message))
+    problems.document(app)
     app.include_router(web.router)  # documentation during downtime
     app.add_middleware(SecurityHeaders)  # kits hold patient data: no-store; CSP without script
     return app
@@ -119,25 +127,26 @@ def _routes(app: FastAPI) -> None:
         return render(request, "agent_index.html", kits=kits, kit=kit, newest=bool(kits) and kits[0].stamp == stamp)
 
     @app.get("/kits/{stamp}/patients/{patient_id}", response_class=HTMLResponse)
-    def patient_page(request: Request, stamp: str, patient_id: int) -> HTMLResponse:
+    def patient_page(request: Request, stamp: str, patient_id: Id) -> HTMLResponse:
         kit = _kit_or_404(request, stamp)
         patient = next((p for p in kit.data["patients"] if p["id"] == patient_id), None)
         if patient is None:
             raise HTTPException(404, translator(language(request))("agent.no_such"))
         return render(request, "agent_patient.html", kit=kit, p=patient)
 
-    @app.get("/kits/{stamp}/kit.pdf")
+    @app.get("/kits/{stamp}/kit.pdf", response_class=FileResponse,
+             responses={200: {"description": "The kit as PDF", "content": {"application/pdf": {}}}})
     def pdf(request: Request, stamp: str) -> FileResponse:
         kit = _kit_or_404(request, stamp)
         return FileResponse(kit.pdf_path, media_type="application/pdf",
                             headers={"Content-Disposition": f'inline; filename="reservkit-{kit.unit}-{stamp}.pdf"'})
 
-    @app.get("/kits/{stamp}/kit.html")
+    @app.get("/kits/{stamp}/kit.html", response_class=HTMLResponse)
     def offline_html(request: Request, stamp: str) -> FileResponse:
         kit = _kit_or_404(request, stamp)
         return FileResponse(kit.html_path, media_type="text/html; charset=utf-8")
 
-    @app.get("/newest.pdf")
+    @app.get("/newest.pdf", status_code=303, response_class=RedirectResponse)
     def newest_pdf(request: Request) -> RedirectResponse:
         kit = request.app.state.kits.newest()
         if kit is None:
@@ -155,7 +164,7 @@ def _routes(app: FastAPI) -> None:
                                "result": agent.state.result, "said": agent.state.sentence},
                 "report": agent.state.report_sentence}
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     def metrics(request: Request) -> PlainTextResponse:
         agent: Agent = request.app.state.agent
         agent.update_metrics()
@@ -164,7 +173,7 @@ def _routes(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+            return problems.answer(str(exc.detail), exc.status_code)
         return render(request, "agent_error.html", exc.status_code, message=exc.detail)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, Field
@@ -16,98 +16,99 @@ from obruten.ops.analysis.model import AnalysisError, Locked, NotFound, as_utc, 
 from obruten.ops.analysis.names import NameSourceError
 from obruten.ops.http import Ops, Who
 from obruten.ops.store import Store
+from obruten.platform.fields import Id, Line, Moment, Text
 from obruten.platform.i18n import LANGUAGES, STOCKHOLM
 
 
 class Start(BaseModel):
-    incident_id: int
-    commissioner: str = Field(min_length=1, max_length=80)
-    leader: str = Field(min_length=1, max_length=200)
-    team: list[str] = []
-    scope: str = Field("", max_length=4000)
-    title: str = Field("", max_length=300)
+    incident_id: Id
+    commissioner: Line = Field(min_length=1, max_length=80)
+    leader: Line = Field(min_length=1, max_length=200)
+    team: list[Line] = []
+    scope: Text = Field("", max_length=4000)
+    title: Line = Field("", max_length=300)
 
 
 class Header(BaseModel):
-    title: str | None = Field(None, max_length=300)
-    commissioner: str | None = Field(None, max_length=80)
-    leader: str | None = Field(None, max_length=200)
-    team: list[str] | None = None
-    scope: str | None = Field(None, max_length=4000)
-    summary: str | None = Field(None, max_length=20000)
-    consequences: str | None = Field(None, max_length=20000)
+    title: Line | None = Field(None, max_length=300)
+    commissioner: Line | None = Field(None, max_length=80)
+    leader: Line | None = Field(None, max_length=200)
+    team: list[Line] | None = None
+    scope: Text | None = Field(None, max_length=4000)
+    summary: Text | None = Field(None, max_length=20000)
+    consequences: Text | None = Field(None, max_length=20000)
 
 
 class NewEvent(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
-    at: datetime | None = None
-    at_end: datetime | None = None
-    number: int | None = Field(None, ge=1)
+    text: Text = Field(min_length=1, max_length=4000)
+    at: Moment | None = None
+    at_end: Moment | None = None
+    number: Id | None = Field(None, ge=1)
 
 
 class EventChange(BaseModel):
-    text: str | None = Field(None, max_length=4000)
-    at: datetime | None = None
-    at_end: datetime | None = None
+    text: Text | None = Field(None, max_length=4000)
+    at: Moment | None = None
+    at_end: Moment | None = None
 
 
 class Move(BaseModel):
-    number: int = Field(ge=1)
+    number: Id = Field(ge=1)
 
 
 class Merge(BaseModel):
-    from_event_id: int
+    from_event_id: Id
 
 
 class WhyStep(BaseModel):
-    question: str = Field(min_length=1, max_length=2000)
-    answer: str = Field("", max_length=4000)
+    question: Text = Field(min_length=1, max_length=2000)
+    answer: Text = Field("", max_length=4000)
 
 
 class WhyChange(BaseModel):
-    question: str | None = Field(None, max_length=2000)
-    answer: str | None = Field(None, max_length=4000)
+    question: Text | None = Field(None, max_length=2000)
+    answer: Text | None = Field(None, max_length=4000)
 
 
 class NewCause(BaseModel):
-    category: str
-    text: str = Field(min_length=1, max_length=4000)
+    category: Line
+    text: Text = Field(min_length=1, max_length=4000)
 
 
 class CauseChange(BaseModel):
-    category: str | None = None
-    text: str | None = Field(None, max_length=4000)
+    category: Line | None = None
+    text: Text | None = Field(None, max_length=4000)
 
 
 class NewAction(BaseModel):
-    description: str = Field(min_length=1, max_length=4000)
-    owner: str = Field(min_length=1, max_length=200)
+    description: Text = Field(min_length=1, max_length=4000)
+    owner: Line = Field(min_length=1, max_length=200)
     deadline: date
-    strength: str
-    measure: str = Field("", max_length=2000)
-    status: str = "planned"
+    strength: Line
+    measure: Text = Field("", max_length=2000)
+    status: Line = "planned"
 
 
 class ActionChange(BaseModel):
-    description: str | None = Field(None, max_length=4000)
-    owner: str | None = Field(None, max_length=200)
+    description: Text | None = Field(None, max_length=4000)
+    owner: Line | None = Field(None, max_length=200)
     deadline: date | None = None
-    strength: str | None = None
-    measure: str | None = Field(None, max_length=2000)
-    status: str | None = None
+    strength: Line | None = None
+    measure: Text | None = Field(None, max_length=2000)
+    status: Line | None = None
 
 
 class FollowUp(BaseModel):
-    status: str
-    note: str = Field("", max_length=2000)
+    status: Line
+    note: Text = Field("", max_length=2000)
 
 
 class Amend(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
 class Category(BaseModel):
-    name: str = Field(min_length=1, max_length=120)
+    name: Line = Field(min_length=1, max_length=120)
 
 
 @contextmanager
@@ -128,11 +129,11 @@ def answering() -> Iterator[None]:
 router = APIRouter(prefix="/api/v1")
 
 
-def _show(store: Store, analysis_id: int, version: int | None = None) -> dict[str, object]:
+def _show(store: Store, analysis_id: Id, version: Id | None = None) -> dict[str, object]:
     return load(store, analysis_id, version).as_json()
 
 
-def _belongs(store: Store, what: str, row_id: int, analysis_id: int) -> None:
+def _belongs(store: Store, what: str, row_id: Id, analysis_id: Id) -> None:
     if editing.analysis_of(store, what, row_id) != analysis_id:
         raise NotFound(f"analysis {analysis_id} has no {what} {row_id}")
 
@@ -160,14 +161,14 @@ def start(service: Ops, body: Start, who: Who) -> dict[str, object]:
 
 
 @router.get("/analyses/{analysis_id}")
-def get(service: Ops, analysis_id: int, who: Who, version: int | None = None) -> dict[str, object]:
+def get(service: Ops, analysis_id: Id, who: Who, version: Id | None = None) -> dict[str, object]:
     store = service.store
     with answering():
         return _show(store, analysis_id, version)
 
 
 @router.patch("/analyses/{analysis_id}")
-def header(service: Ops, analysis_id: int, body: Header, who: Who) -> dict[str, object]:
+def header(service: Ops, analysis_id: Id, body: Header, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         analyses.update(store, analysis_id, who.username, now(), **body.model_dump(exclude_none=True))
@@ -175,7 +176,7 @@ def header(service: Ops, analysis_id: int, body: Header, who: Who) -> dict[str, 
 
 
 @router.get("/analyses/{analysis_id}/changes")
-def changes(service: Ops, analysis_id: int, who: Who) -> list[dict[str, object]]:
+def changes(service: Ops, analysis_id: Id, who: Who) -> list[dict[str, object]]:
     store = service.store
     with answering():
         load(store, analysis_id)
@@ -183,7 +184,7 @@ def changes(service: Ops, analysis_id: int, who: Who) -> list[dict[str, object]]
 
 
 @router.post("/analyses/{analysis_id}/sign")
-def sign(service: Ops, analysis_id: int, who: Who) -> dict[str, object]:
+def sign(service: Ops, analysis_id: Id, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         sentence = analyses.sign(store, service.var_dir, analysis_id, who.username, now())
@@ -191,7 +192,7 @@ def sign(service: Ops, analysis_id: int, who: Who) -> dict[str, object]:
 
 
 @router.post("/analyses/{analysis_id}/amend", status_code=201)
-def amend(service: Ops, analysis_id: int, body: Amend, who: Who) -> dict[str, object]:
+def amend(service: Ops, analysis_id: Id, body: Amend, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         number = analyses.amend(store, analysis_id, who.username, now(), body.reason)
@@ -200,7 +201,7 @@ def amend(service: Ops, analysis_id: int, body: Amend, who: Who) -> dict[str, ob
 
 # ---- events --------------------------------------------------------------------------------
 @router.post("/analyses/{analysis_id}/events", status_code=201)
-def add_event(service: Ops, analysis_id: int, body: NewEvent, who: Who) -> dict[str, object]:
+def add_event(service: Ops, analysis_id: Id, body: NewEvent, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         event_id = editing.add_event(store, analysis_id, body.text, as_utc(body.at), who.username, now(),
@@ -209,7 +210,7 @@ def add_event(service: Ops, analysis_id: int, body: NewEvent, who: Who) -> dict[
 
 
 @router.patch("/analyses/{analysis_id}/events/{event_id}")
-def edit_event(service: Ops, analysis_id: int, event_id: int, body: EventChange, who: Who) -> dict[str, object]:
+def edit_event(service: Ops, analysis_id: Id, event_id: Id, body: EventChange, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "event", event_id, analysis_id)
@@ -219,7 +220,7 @@ def edit_event(service: Ops, analysis_id: int, event_id: int, body: EventChange,
 
 
 @router.delete("/analyses/{analysis_id}/events/{event_id}")
-def delete_event(service: Ops, analysis_id: int, event_id: int, who: Who) -> dict[str, object]:
+def delete_event(service: Ops, analysis_id: Id, event_id: Id, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "event", event_id, analysis_id)
@@ -228,7 +229,7 @@ def delete_event(service: Ops, analysis_id: int, event_id: int, who: Who) -> dic
 
 
 @router.post("/analyses/{analysis_id}/events/{event_id}/move")
-def move_event(service: Ops, analysis_id: int, event_id: int, body: Move, who: Who) -> dict[str, object]:
+def move_event(service: Ops, analysis_id: Id, event_id: Id, body: Move, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "event", event_id, analysis_id)
@@ -237,7 +238,7 @@ def move_event(service: Ops, analysis_id: int, event_id: int, body: Move, who: W
 
 
 @router.post("/analyses/{analysis_id}/events/{event_id}/merge")
-def merge_events(service: Ops, analysis_id: int, event_id: int, body: Merge, who: Who) -> dict[str, object]:
+def merge_events(service: Ops, analysis_id: Id, event_id: Id, body: Merge, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "event", event_id, analysis_id)
@@ -248,7 +249,7 @@ def merge_events(service: Ops, analysis_id: int, event_id: int, body: Merge, who
 
 # ---- why-chains, causes, actions -----------------------------------------------------------
 @router.post("/analyses/{analysis_id}/events/{event_id}/whys", status_code=201)
-def ask_event(service: Ops, analysis_id: int, event_id: int, body: WhyStep, who: Who) -> dict[str, object]:
+def ask_event(service: Ops, analysis_id: Id, event_id: Id, body: WhyStep, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "event", event_id, analysis_id)
@@ -258,7 +259,7 @@ def ask_event(service: Ops, analysis_id: int, event_id: int, body: WhyStep, who:
 
 
 @router.post("/analyses/{analysis_id}/whys/{why_id}/whys", status_code=201)
-def ask_deeper(service: Ops, analysis_id: int, why_id: int, body: WhyStep, who: Who) -> dict[str, object]:
+def ask_deeper(service: Ops, analysis_id: Id, why_id: Id, body: WhyStep, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "why", why_id, analysis_id)
@@ -268,7 +269,7 @@ def ask_deeper(service: Ops, analysis_id: int, why_id: int, body: WhyStep, who: 
 
 
 @router.patch("/analyses/{analysis_id}/whys/{why_id}")
-def edit_why(service: Ops, analysis_id: int, why_id: int, body: WhyChange, who: Who) -> dict[str, object]:
+def edit_why(service: Ops, analysis_id: Id, why_id: Id, body: WhyChange, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "why", why_id, analysis_id)
@@ -277,7 +278,7 @@ def edit_why(service: Ops, analysis_id: int, why_id: int, body: WhyChange, who: 
 
 
 @router.delete("/analyses/{analysis_id}/whys/{why_id}")
-def delete_why(service: Ops, analysis_id: int, why_id: int, who: Who) -> dict[str, object]:
+def delete_why(service: Ops, analysis_id: Id, why_id: Id, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "why", why_id, analysis_id)
@@ -286,7 +287,7 @@ def delete_why(service: Ops, analysis_id: int, why_id: int, who: Who) -> dict[st
 
 
 @router.post("/analyses/{analysis_id}/whys/{why_id}/causes", status_code=201)
-def add_cause(service: Ops, analysis_id: int, why_id: int, body: NewCause, who: Who) -> dict[str, object]:
+def add_cause(service: Ops, analysis_id: Id, why_id: Id, body: NewCause, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "why", why_id, analysis_id)
@@ -295,7 +296,7 @@ def add_cause(service: Ops, analysis_id: int, why_id: int, body: NewCause, who: 
 
 
 @router.patch("/analyses/{analysis_id}/causes/{cause_id}")
-def edit_cause(service: Ops, analysis_id: int, cause_id: int, body: CauseChange, who: Who) -> dict[str, object]:
+def edit_cause(service: Ops, analysis_id: Id, cause_id: Id, body: CauseChange, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "cause", cause_id, analysis_id)
@@ -304,7 +305,7 @@ def edit_cause(service: Ops, analysis_id: int, cause_id: int, body: CauseChange,
 
 
 @router.delete("/analyses/{analysis_id}/causes/{cause_id}")
-def delete_cause(service: Ops, analysis_id: int, cause_id: int, who: Who) -> dict[str, object]:
+def delete_cause(service: Ops, analysis_id: Id, cause_id: Id, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "cause", cause_id, analysis_id)
@@ -313,7 +314,7 @@ def delete_cause(service: Ops, analysis_id: int, cause_id: int, who: Who) -> dic
 
 
 @router.post("/analyses/{analysis_id}/causes/{cause_id}/actions", status_code=201)
-def add_action(service: Ops, analysis_id: int, cause_id: int, body: NewAction, who: Who) -> dict[str, object]:
+def add_action(service: Ops, analysis_id: Id, cause_id: Id, body: NewAction, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "cause", cause_id, analysis_id)
@@ -322,7 +323,7 @@ def add_action(service: Ops, analysis_id: int, cause_id: int, body: NewAction, w
 
 
 @router.patch("/analyses/{analysis_id}/actions/{action_id}")
-def edit_action(service: Ops, analysis_id: int, action_id: int, body: ActionChange, who: Who) -> dict[str, object]:
+def edit_action(service: Ops, analysis_id: Id, action_id: Id, body: ActionChange, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "action", action_id, analysis_id)
@@ -331,7 +332,7 @@ def edit_action(service: Ops, analysis_id: int, action_id: int, body: ActionChan
 
 
 @router.delete("/analyses/{analysis_id}/actions/{action_id}")
-def delete_action(service: Ops, analysis_id: int, action_id: int, who: Who) -> dict[str, object]:
+def delete_action(service: Ops, analysis_id: Id, action_id: Id, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "action", action_id, analysis_id)
@@ -340,7 +341,7 @@ def delete_action(service: Ops, analysis_id: int, action_id: int, who: Who) -> d
 
 
 @router.post("/analyses/{analysis_id}/actions/{action_id}/follow-up")
-def follow_up(service: Ops, analysis_id: int, action_id: int, body: FollowUp, who: Who) -> dict[str, object]:
+def follow_up(service: Ops, analysis_id: Id, action_id: Id, body: FollowUp, who: Who) -> dict[str, object]:
     store, now = service.store, service.clock.now
     with answering():
         _belongs(store, "action", action_id, analysis_id)
@@ -350,7 +351,7 @@ def follow_up(service: Ops, analysis_id: int, action_id: int, body: FollowUp, wh
 
 # ---- report and categories -----------------------------------------------------------------
 @router.get("/analyses/{analysis_id}/report.{fmt}")
-def report(service: Ops, sources: NameSources, analysis_id: int, fmt: str, who: Who, version: int | None = None, deidentified: bool = False,
+def report(service: Ops, sources: NameSources, analysis_id: Id, fmt: str, who: Who, version: Id | None = None, deidentified: bool = False,
            lang: str = "sv") -> Response:
     store, now = service.store, service.clock.now
     if lang not in LANGUAGES:

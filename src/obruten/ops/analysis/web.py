@@ -24,6 +24,7 @@ from obruten.ops.http import Console, Ops, lang_of, ops_service, render
 from obruten.ops.service import OpsService
 from obruten.ops.store import Store
 from obruten.platform.auth import Session
+from obruten.platform.fields import Id
 from obruten.platform.i18n import STOCKHOLM
 
 Op = Callable[[FormData, str, datetime], object]
@@ -38,7 +39,7 @@ def _overdue(request: Request) -> list[dict[str, object]]:
     return analyses.overdue(service.store, _today(service))
 
 
-def _for_incident(request: Request, incident_id: int) -> list[Analysis]:
+def _for_incident(request: Request, incident_id: Id) -> list[Analysis]:
     store = ops_service(request).store
     return [load(store, a) for a in analyses.for_incident(store, incident_id)]
 
@@ -50,7 +51,7 @@ PANELS: dict[str, Callable[..., object]] = {"analysis_overdue": _overdue, "analy
 router = APIRouter()
 
 
-def _page(request: Request, service: OpsService, session: Session, analysis_id: int, version: int | None = None,
+def _page(request: Request, service: OpsService, session: Session, analysis_id: Id, version: Id | None = None,
           error: str | None = None, status: int = 200) -> HTMLResponse:
     store = service.store
     analysis = load(store, analysis_id, version)
@@ -85,7 +86,7 @@ async def change_category(request: Request, service: Ops, session: Console) -> R
 
 
 @router.post("/console/incidents/{incident_id}/analysis")
-async def start(incident_id: int, request: Request, service: Ops, session: Console) -> Response:
+async def start(incident_id: Id, request: Request, service: Ops, session: Console) -> Response:
     form = await request.form()
     store = service.store
     try:
@@ -100,8 +101,8 @@ async def start(incident_id: int, request: Request, service: Ops, session: Conso
 
 
 @router.get("/console/analyses/{analysis_id}", response_class=HTMLResponse)
-def show(analysis_id: int, request: Request, service: Ops, session: Console,
-         version: int | None = None) -> HTMLResponse:
+def show(analysis_id: Id, request: Request, service: Ops, session: Console,
+         version: Id | None = None) -> HTMLResponse:
     try:
         return _page(request, service, session, analysis_id, version)
     except NotFound as exc:
@@ -109,8 +110,8 @@ def show(analysis_id: int, request: Request, service: Ops, session: Console,
 
 
 @router.get("/console/analyses/{analysis_id}/report.{fmt}")
-def report(analysis_id: int, fmt: str, request: Request, service: Ops, session: Console, sources: NameSources,
-           version: int | None = None, deidentified: bool = False) -> Response:
+def report(analysis_id: Id, fmt: str, request: Request, service: Ops, session: Console, sources: NameSources,
+           version: Id | None = None, deidentified: bool = False) -> Response:
     try:
         body, media, name = exports.export(service.store, analysis_id, fmt, who=session.username,
                                            now=service.clock.now(), version=version, lang=lang_of(request, service),
@@ -125,14 +126,14 @@ def report(analysis_id: int, fmt: str, request: Request, service: Ops, session: 
     return Response(body, media_type=media, headers={"Content-Disposition": f'{disposition}; filename="{name}"'})
 
 
-def _own(store: Store, form: FormData, field: str, what: str, analysis_id: int) -> int:
+def _own(store: Store, form: FormData, field: str, what: str, analysis_id: Id) -> int:
     row_id = _int(form, field)
     if editing.analysis_of(store, what, row_id) != analysis_id:
         raise NotFound(f"analysis {analysis_id} has no {what} {row_id}")
     return row_id
 
 
-def _operations(store: Store, var_dir: Path, analysis_id: int) -> dict[str, tuple[Op, str]]:
+def _operations(store: Store, var_dir: Path, analysis_id: Id) -> dict[str, tuple[Op, str]]:
     """Each console operation, and the anchor to return to."""
     def merge_next(f: FormData, who: str, now: datetime) -> None:
         event_id = _own(store, f, "event_id", "event", analysis_id)
@@ -188,7 +189,7 @@ def _operations(store: Store, var_dir: Path, analysis_id: int) -> dict[str, tupl
 
 
 @router.post("/console/analyses/{analysis_id}/do/{op}")
-async def do(analysis_id: int, op: str, request: Request, service: Ops, session: Console) -> Response:
+async def do(analysis_id: Id, op: str, request: Request, service: Ops, session: Console) -> Response:
     form = await request.form()
     known = _operations(service.store, service.var_dir, analysis_id)
     if op not in known:
