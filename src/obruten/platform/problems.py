@@ -56,9 +56,8 @@ def body(message: str, problems: Sequence[str] = (), **extra: object) -> dict[st
     return {"error": message, "problems": list(problems), **extra}
 
 
-def answer(message: str, status: int, problems: Sequence[str] = (), *, headers: Mapping[str, str] | None = None,
-           **extra: object) -> JSONResponse:
-    return JSONResponse(jsonable_encoder(body(message, problems, **extra)), status_code=status, headers=headers)
+def answer(message: str, status: int, problems: Sequence[str] = (), **extra: object) -> JSONResponse:
+    return JSONResponse(jsonable_encoder(body(message, problems, **extra)), status_code=status)
 
 
 def domain_answer(exc: DomainError, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -70,7 +69,9 @@ def domain_answer(exc: DomainError, headers: Mapping[str, str] | None = None) ->
         del details["problems"]
     else:
         found = []
-    return answer(exc.message, exc.status, found, headers=headers, **({"details": details} if details else {}))
+    response = answer(exc.message, exc.status, found, **({"details": details} if details else {}))
+    response.headers.update(headers or {})
+    return response
 
 
 # ---- the reader's language ------------------------------------------------------------------------
