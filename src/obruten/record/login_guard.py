@@ -197,6 +197,7 @@ class LoginGuard:
                  clock: Callable[[], float] = time.time) -> None:
         self.log, self.account_limit, self.client_limit, self.clock = log, account_limit, client_limit, clock
         self._audited: set[tuple[str, str, int]] = set()
+        self._locked: dict[tuple[str, str], tuple[float, int]] = {}  # (by, key) -> (until, failures)
 
     @property
     def _window(self) -> float:
@@ -204,8 +205,21 @@ class LoginGuard:
 
     async def check(self, username: str, client: str) -> Verdict:
         now = self.clock()
-        account, by_client = await self.log.recent(normalise(username), client_key(client), now - self._window)
-        return decide(account, by_client, now, self.account_limit, self.client_limit)
+        keys = (("account", normalise(username)), ("client", client_key(client)))
+        for key in keys:  # a lock-out this process already found: refused without a query (a flood
+            held = self._locked.get(key)  # against one account costs no database round trip each)
+            if held is not None and now < held[0]:
+                retry = math.ceil(held[0] - now)
+                return Verdict(False, retry, key[0], held[1],
+                               f"refused: {held[1]} recent failures for the {key[0]}; try again in {retry} s")
+        account, by_client = await self.log.recent(keys[0][1], keys[1][1], now - self._window)
+        verdict = decide(account, by_client, now, self.account_limit, self.client_limit)
+        if not verdict.allowed:
+            if len(self._locked) >= _AUDITED_MAX:
+                self._locked.clear()
+            key = keys[0] if verdict.by == "account" else keys[1]
+            self._locked[key] = (now + verdict.retry_after, verdict.failures)
+        return verdict
 
     async def record(self, username: str, client: str, ok: bool) -> None:
         await self.log.add(Attempt(self.clock(), ok, normalise(username), client_key(client)))
