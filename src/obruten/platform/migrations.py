@@ -8,6 +8,7 @@ digest of their text, so an edited, already-applied migration is reported instea
 from __future__ import annotations
 
 import hashlib
+import re
 from importlib import resources
 
 import psycopg
@@ -15,6 +16,7 @@ import psycopg
 from obruten.platform.errors import ObrutenError
 from obruten.platform.rows import one
 
+_MIGRATION = re.compile(r"\d{4}_\w+\.sql")
 LOCK = 0x0B5C_4E4D  # advisory lock: one migrator at a time
 
 
@@ -23,7 +25,9 @@ class MigrationError(ObrutenError, RuntimeError):
 
 
 def migrations(package: str) -> list[tuple[str, str]]:
-    files = sorted((p for p in resources.files(package).iterdir() if p.name.endswith(".sql")), key=lambda p: p.name)
+    """The package's ``NNNN_name.sql`` files in order; other SQL beside them (e.g. ``roles.sql``,
+    re-applied after every run) is not a migration."""
+    files = sorted((p for p in resources.files(package).iterdir() if _MIGRATION.fullmatch(p.name)), key=lambda p: p.name)
     return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
 
 
