@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import psycopg
 
 from obruten.platform import config as config_mod
 from obruten.platform.config import Config
@@ -37,6 +38,10 @@ def guard(fn: Callable[[], T]) -> T:
         return fn()
     except (ObrutenError, PermissionError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except psycopg.OperationalError as exc:  # the database is down or unreachable: say so, and what to do
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise click.ClickException(f"the database cannot be reached ({first}); start it with `obruten db start`, "
+                                   "or check --database-url / OBRUTEN_DATABASE_URL") from exc
 
 
 class Command(click.Command):

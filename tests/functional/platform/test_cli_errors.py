@@ -18,6 +18,7 @@ import obruten
 from obruten.cli import main
 from obruten.platform import clikit
 from obruten.platform.errors import ObrutenError
+from pgtools import free_port
 
 
 def _error_classes() -> list[type[BaseException]]:
@@ -68,6 +69,16 @@ def test_a_real_command_failing_prints_one_line_without_traceback(tmp_path: Path
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert proc.stderr.startswith("Error: ")
+
+
+def test_a_database_that_is_down_is_one_line_with_what_to_do(tmp_path: Path) -> None:
+    """`obruten audit verify` against a server that does not answer: no psycopg traceback."""
+    url = f"postgresql://obruten:x@127.0.0.1:{free_port()}/obruten?connect_timeout=2"
+    proc = subprocess.run([sys.executable, "-c", "from obruten.cli import main; main()", "--var-dir", str(tmp_path),
+                           "--database-url", url, "audit", "verify"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "the database cannot be reached" in proc.stderr and "obruten db start" in proc.stderr
 
 
 def test_every_command_of_obruten_is_guarded() -> None:
