@@ -52,26 +52,12 @@ CREATE TABLE IF NOT EXISTS audit_anchor (
 );
 """
 
-APPEND_ONLY = {
-    "sqlite": """
-CREATE TRIGGER IF NOT EXISTS audit_anchor_no_update BEFORE UPDATE ON audit_anchor
-BEGIN SELECT RAISE(ABORT, 'audit anchors are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_anchor_no_delete BEFORE DELETE ON audit_anchor
-BEGIN SELECT RAISE(ABORT, 'audit anchors are append-only'); END;
-""",
-    "postgresql": """
-CREATE OR REPLACE FUNCTION audit_anchor_append_only() RETURNS trigger LANGUAGE plpgsql AS
-'BEGIN RAISE EXCEPTION ''audit anchors are append-only''; END';
-CREATE OR REPLACE TRIGGER audit_anchor_append_only BEFORE UPDATE OR DELETE ON audit_anchor
-FOR EACH ROW EXECUTE FUNCTION audit_anchor_append_only();
-""",
-}
 
 
 def ensure(store: Store) -> None:
     """Create the anchor table and its append-only guard (idempotent)."""
     store.apply_schema(SCHEMA)
-    store.apply_schema(APPEND_ONLY[store.backend])
+    store.make_append_only("audit_anchor", "audit anchors are append-only")
 
 
 def signing_key(ops_dir: Path) -> SigningKey:

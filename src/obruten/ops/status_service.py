@@ -42,21 +42,6 @@ CREATE TABLE IF NOT EXISTS status_message (
 );
 """
 
-# The record of issued messages is append-only; each store backend says so in its own dialect.
-APPEND_ONLY = {
-    "sqlite": """
-CREATE TRIGGER IF NOT EXISTS status_message_no_update BEFORE UPDATE ON status_message
-BEGIN SELECT RAISE(ABORT, 'status messages are append-only: issue a new version'); END;
-CREATE TRIGGER IF NOT EXISTS status_message_no_delete BEFORE DELETE ON status_message
-BEGIN SELECT RAISE(ABORT, 'status messages are append-only: issue a new version'); END;
-""",
-    "postgresql": """
-CREATE OR REPLACE FUNCTION status_message_append_only() RETURNS trigger LANGUAGE plpgsql AS
-'BEGIN RAISE EXCEPTION ''status messages are append-only: issue a new version''; END';
-CREATE OR REPLACE TRIGGER status_message_append_only BEFORE UPDATE OR DELETE ON status_message
-FOR EACH ROW EXECUTE FUNCTION status_message_append_only();
-""",
-}
 
 
 class NotAllowed(StatusError):
@@ -91,7 +76,7 @@ class StatusIssuer:
         self.settings = settings
         self.key = key or load_or_create_key(settings.key_file)
         store.apply_schema(SCHEMA)
-        store.apply_schema(APPEND_ONLY[store.backend])
+        store.make_append_only("status_message", "status messages are append-only: issue a new version")
 
     def role_of(self, session: Session, now: datetime) -> str:
         """The title under which ``session`` may issue; raises ``NotAllowed``."""

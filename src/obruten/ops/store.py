@@ -230,6 +230,22 @@ class Store:
     def backend(self) -> str:
         return "postgresql" if self._pg is not None else "sqlite"
 
+    def make_append_only(self, table: str, message: str) -> None:
+        """Refuse UPDATE and DELETE on ``table`` with ``message``, in this backend's dialect
+        (idempotent). ``table`` is one of our own identifiers, never user input."""
+        if not table.isidentifier() or "'" in message:
+            raise ValueError(f"not a table name or a plain message: {table!r}, {message!r}")
+        if self.backend == "postgresql":
+            self.apply_schema(
+                f"CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS\n"
+                f"'BEGIN RAISE EXCEPTION ''{message}''; END';\n"
+                f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}\n"
+                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only();\n")
+        else:
+            self.apply_schema("".join(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table}\n"
+                f"BEGIN SELECT RAISE(ABORT, '{message}'); END;\n" for op in ("UPDATE", "DELETE")))
+
     def apply_schema(self, ddl: str) -> None:
         """Create a domain's own tables (``CREATE TABLE IF NOT EXISTS …``) beside the core schema.
 

@@ -36,6 +36,7 @@ from obruten.record.deps import Runtime, render
 from obruten.record.login_guard import AttemptLog, LoginGuard
 from obruten.record.revocation import Revocations
 from obruten.record.service import Journal
+from obruten.status import banner
 from obruten.wardkit import web as wardkit_web
 
 
@@ -112,7 +113,8 @@ async def _pool(config: Config, database_url: str) -> AsyncIterator[AsyncConnect
 
 def _templates() -> Jinja2Templates:
     folder = Path(str(resources.files("obruten.record").joinpath("templates")))
-    templates = Jinja2Templates(directory=folder)
+    # the status banner's template is the status model's own (one copy for every UI)
+    templates = Jinja2Templates(directory=[folder, banner.template_dir()])
     templates.env.filters["local"] = _local_filter
     templates.env.filters["clock"] = lambda v: _local_filter(v, "%H:%M")
     return templates
