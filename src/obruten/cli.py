@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from obruten.backup.cli import backup
+from obruten.clone.cli import clone_command
 from obruten.cluster.cli import cluster
 from obruten.devtools.cli import demo, seed
 from obruten.drill.cli import drill
@@ -35,6 +36,7 @@ audit.add_command(verify_spool_command)
 for command in (status, db, serve, seed, demo, audit, user, ops, cluster, backup, drill, wardkit, ward_agent,
                 postreg):
     main.add_command(command)
+main.add_command(clone_command, name="clone")
 
 
 def run() -> None:  # pragma: no cover
