@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
+from obruten.clone.scrub import digits_of_personal_number
 from obruten.devtools.seed import FAMILY, GIVEN_F, GIVEN_M
 from obruten.record import personal_number
 
@@ -27,7 +28,7 @@ class Pseudonyms:
 
     max_shift_days: int = 30
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
-    taken: set[str] = field(default_factory=set)  # the source's numbers: never handed out again
+    taken: set[str] = field(default_factory=set)  # the source's numbers (last ten digits): never handed out again
     _serials: dict[tuple[date, int], int] = field(default_factory=dict)
 
     def _pick(self, purpose: str, value: str, choices: tuple[str, ...], avoid: str = "") -> str:
@@ -62,7 +63,7 @@ class Pseudonyms:
                 raise ValueError(f"more than 500 patients of one sex share the birth date {birth}")
             number = personal_number.make(birth, 2 * k + parity)
             k += 1
-            if number not in self.taken:
+            if digits_of_personal_number(number) not in self.taken:
                 self._serials[(birth, parity)] = k
                 return number
 

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from obruten.clone.catalog import AUDIT_TABLE, Kind, Table, tables
 from obruten.clone.identities import Pseudonyms
-from obruten.clone.scrub import Scrubber
+from obruten.clone.scrub import Scrubber, digits_of_personal_number
 from obruten.platform import migrations
 from obruten.platform.errors import ObrutenError
 from obruten.platform.progress import Progress
@@ -173,7 +173,7 @@ def clone(source_url: str, target_url: str, *, max_shift_days: int = 30,
             src.execute("SET LOCAL DateStyle = 'ISO'")
             ordered, report.left_out = tables(src)
             given, family, users = _source_names(src)
-            names.taken = {r[0] for r in src.execute("SELECT personal_number FROM patient")}
+            names.taken = {digits_of_personal_number(r[0]) for r in src.execute("SELECT personal_number FROM patient")}
             roles: dict[str, str] = dict(src.execute("SELECT username, role FROM staff").fetchall())
             usernames = {u: names.username(users[u], roles[u]) for u in users}
             given_folded = {g.casefold() for g in given}
