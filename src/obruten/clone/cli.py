@@ -47,8 +47,10 @@ def clone_command(ctx: click.Context, pseudonymise: bool, source: str | None, ta
     result = check(source_url, target, progress=clikit.progress_bar())
     _print_check(result)
     if test_env is not None:
-        click.echo(f"Test environment ready: obruten --var-dir {test_env} --database-url '{target}' serve\n"
-                   "Nobody can log in yet (passwords are not cloned): obruten --database-url … user set-password <user>")
+        click.echo("Test environment ready (the URL holds a password: keep it out of logs and tickets).\n"
+                   f"  serve it:       obruten --var-dir {test_env} --database-url '{target}' serve\n"
+                   "  passwords are not cloned, so nobody can log in yet; create test accounts:\n"
+                   f"  obruten --database-url '{target}' user add NAME --name 'Test Testsson' --role nurse --unit UNIT --password …")
     if not result.passed:
         raise CloneError("the check found source identities in the target (listed above): do not use this "
                          "clone; report it and delete the target database")
