@@ -1,64 +1,280 @@
-"""Forward-only SQL migrations from a package's ``NNNN_name.sql`` files, applied in file-name order,
-each in its own transaction.
+"""Versioned schemas for every store: numbered SQL migrations, forward and backward, recorded with
+a digest, applied under a lock; a store newer than the code refuses to be opened.
 
-Each file ``NNNN_name.sql`` is applied once; ``schema_migration`` records which ones ran and a
-digest of their text, so an edited, already-applied migration is reported instead of ignored.
+A package holds ``NNNN_name.sql`` (forward) and, where the change can be undone, ``NNNN_name.down.sql``
+(backward). Each forward migration runs once, in file-name order, in its own transaction, and is
+recorded in the store's ``schema_migration`` table with the digest of its text and the text of its
+backward migration. Keeping the backward SQL in the store means a rollback works from what the
+store itself recorded, whichever release's code runs it. Other SQL beside them (``roles.sql``) is
+not a migration.
+
+The same runner serves PostgreSQL (a URL; the lock is an advisory lock) and SQLite (a connection;
+the lock is ``BEGIN IMMEDIATE``), through ``Ledger``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
+from typing import Protocol
 
 import psycopg
 
 from obruten.platform.errors import ObrutenError
 from obruten.platform.rows import one
 
-_MIGRATION = re.compile(r"\d{4}_\w+\.sql")
+_MIGRATION = re.compile(r"(\d{4}_\w+)\.sql")
+_DOWN = re.compile(r"(\d{4}_\w+)\.down\.sql")
 LOCK = 0x0B5C_4E4D  # advisory lock: one migrator at a time
+_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migration (
+    name text PRIMARY KEY, digest text NOT NULL, applied_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    down_sql text)"""
 
 
 class MigrationError(ObrutenError, RuntimeError):
-    """A migration cannot be applied; the message says why and what to do."""
+    """A migration cannot be applied or undone; the message says why and what to do."""
 
 
-def migrations(package: str) -> list[tuple[str, str]]:
-    """The package's ``NNNN_name.sql`` files in order; other SQL beside them (e.g. ``roles.sql``,
-    re-applied after every run) is not a migration."""
-    files = sorted((p for p in resources.files(package).iterdir() if _MIGRATION.fullmatch(p.name)), key=lambda p: p.name)
-    return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
+class StoreTooNew(MigrationError):
+    """The store was migrated by a newer release than this code."""
 
 
-def migrate(url: str, package: str) -> list[str]:
-    """Apply pending migrations; return the names applied (empty if up to date)."""
-    applied: list[str] = []
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (LOCK,))
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    up: str
+    down: str | None
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.up.encode()).hexdigest()
+
+
+def load(package: str | Path) -> list[Migration]:
+    """The package's (or folder's) migrations in order, each with its backward SQL if it has one."""
+    folder = package if isinstance(package, Path) else resources.files(package)
+    files = {p.name: p for p in folder.iterdir()}
+    downs = {m.group(1): p.read_text(encoding="utf-8") for name, p in files.items() if (m := _DOWN.fullmatch(name))}
+    found = [(m.group(1), p) for name, p in files.items() if (m := _MIGRATION.fullmatch(name))]
+    return [Migration(name, p.read_text(encoding="utf-8"), downs.get(name)) for name, p in sorted(found)]
+
+
+def migrations(package: str | Path) -> list[tuple[str, str]]:
+    """``(name, forward SQL)`` of the package's migrations in order."""
+    return [(m.name, m.up) for m in load(package)]
+
+
+class Ledger(Protocol):
+    """One store's ``schema_migration`` table and a way to run SQL in it."""
+
+    def locked(self) -> AbstractContextManager[None]: ...
+    def applied(self) -> dict[str, tuple[str, str | None]]: ...  # name -> (digest, down SQL)
+    def apply(self, migration: Migration) -> None: ...
+    def revert(self, name: str, down: str) -> None: ...
+
+
+class PostgresLedger:
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn  # autocommit
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self.conn.execute("SELECT pg_advisory_lock(%s)", (LOCK,))
         try:
-            conn.execute("""CREATE TABLE IF NOT EXISTS schema_migration (
-                                name text PRIMARY KEY, digest text NOT NULL,
-                                applied_at timestamptz NOT NULL DEFAULT now())""")
-            done: dict[str, str] = dict(conn.execute("SELECT name, digest FROM schema_migration").fetchall())
-            for name, sql in migrations(package):
-                digest = hashlib.sha256(sql.encode()).hexdigest()
-                if name in done:
-                    if done[name] != digest:
-                        raise MigrationError(f"migration {name} was edited after it was applied; "
-                                             "add a new migration instead of changing an old one")
-                    continue
-                with conn.transaction():
-                    conn.execute(sql)
-                    conn.execute("INSERT INTO schema_migration (name, digest) VALUES (%s, %s)", (name, digest))
-                applied.append(name)
+            self.conn.execute(_LEDGER.replace("timestamp", "timestamptz"))
+            self.conn.execute("ALTER TABLE schema_migration ADD COLUMN IF NOT EXISTS down_sql text")
+            yield
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK,))
-    return applied
+            self.conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK,))
+
+    def applied(self) -> dict[str, tuple[str, str | None]]:
+        if one(self.conn.execute("SELECT to_regclass('schema_migration')").fetchone())[0] is None:
+            return {}
+        columns = {r[0] for r in self.conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'schema_migration'::regclass AND attnum > 0")}
+        down = "down_sql" if "down_sql" in columns else "NULL"
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute(f"SELECT name, digest, {down} FROM schema_migration")}
+
+    def apply(self, migration: Migration) -> None:
+        with self.conn.transaction():
+            self.conn.execute(migration.up.encode())
+            self.conn.execute("INSERT INTO schema_migration (name, digest, down_sql) VALUES (%s, %s, %s)",
+                              (migration.name, migration.digest, migration.down))
+
+    def revert(self, name: str, down: str) -> None:
+        with self.conn.transaction():
+            self.conn.execute(down.encode())
+            self.conn.execute("DELETE FROM schema_migration WHERE name = %s", (name,))
 
 
-def pending(url: str, package: str) -> list[str]:
+class SqliteLedger:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._depth = 0
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        # BEGIN IMMEDIATE takes the write lock: a second migrator waits (busy_timeout) or fails
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute(_LEDGER)
+            self._depth = 1
+            yield
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._depth = 0
+
+    def applied(self) -> dict[str, tuple[str, str | None]]:
+        exists = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migration'").fetchone()
+        if not exists:
+            return {}
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute("SELECT name, digest, down_sql FROM schema_migration")}
+
+    def _script(self, sql: str) -> None:
+        # executescript would COMMIT the open transaction; run statement by statement instead
+        for statement in _statements(sql):
+            self.conn.execute(statement)
+
+    def apply(self, migration: Migration) -> None:
+        self.conn.execute("SAVEPOINT migration")
+        try:
+            self._script(migration.up)
+            self.conn.execute("INSERT INTO schema_migration (name, digest, down_sql) VALUES (?, ?, ?)",
+                              (migration.name, migration.digest, migration.down))
+        except BaseException:
+            self.conn.execute("ROLLBACK TO migration")
+            raise
+        finally:
+            self.conn.execute("RELEASE migration")
+
+    def revert(self, name: str, down: str) -> None:
+        self.conn.execute("SAVEPOINT migration")
+        try:
+            self._script(down)
+            self.conn.execute("DELETE FROM schema_migration WHERE name = ?", (name,))
+        except BaseException:
+            self.conn.execute("ROLLBACK TO migration")
+            raise
+        finally:
+            self.conn.execute("RELEASE migration")
+
+
+def _statements(sql: str) -> Iterator[str]:
+    """Split SQLite DDL on the semicolons that end statements (``sqlite3.complete_statement`` keeps
+    trigger bodies whole)."""
+    buffer = ""
+    for part in sql.split(";"):
+        buffer += part + ";"
+        if sqlite3.complete_statement(buffer):
+            if _has_code(buffer):
+                yield buffer
+            buffer = ""
+    if _has_code(buffer.removesuffix(";")):
+        yield buffer
+
+
+def _has_code(sql: str) -> bool:
+    return any(line.strip() and not line.strip().startswith("--") for line in sql.replace(";", "").splitlines())
+
+
+# ---- the runner: the same rules for every store --------------------------------------------------
+def newer(ledger: Ledger, package: str | Path) -> list[str]:
+    """Migrations recorded in the store that this code does not have (a newer release made them)."""
+    known = {m.name for m in load(package)}
+    return sorted(set(ledger.applied()) - known)
+
+
+def _refuse_newer(ledger: Ledger, package: str | Path, store: str) -> None:
+    unknown = newer(ledger, package)
+    if unknown:
+        ours = load(package)
+        raise StoreTooNew(
+            f"the {store} store is at {unknown[-1]}, newer than this release "
+            f"(its latest is {ours[-1].name if ours else 'none'}): run the newer release, or undo its "
+            "changes with that release's `obruten upgrade rollback` before starting this one")
+
+
+def run(ledger: Ledger, package: str | Path, store: str = "journal") -> list[str]:
+    """Apply the pending migrations under the store's lock; return the names applied. Refuses (and
+    changes nothing) if the store is newer than the code or an applied migration was edited."""
+    applied_now: list[str] = []
+    with ledger.locked():
+        _refuse_newer(ledger, package, store)
+        done = ledger.applied()
+        for migration in load(package):
+            if migration.name in done:
+                if done[migration.name][0] != migration.digest:
+                    raise MigrationError(f"{store} migration {migration.name} was edited after it was applied; "
+                                         "add a new migration instead of changing an old one")
+                continue
+            ledger.apply(migration)
+            applied_now.append(migration.name)
+    return applied_now
+
+
+def roll_back(ledger: Ledger, package: str | Path, to: str | None, store: str = "journal") -> list[str]:
+    """Undo, newest first, every migration applied after ``to`` (None: undo all), using the backward
+    SQL the store recorded. Refuses before changing anything if one of them cannot be undone."""
+    with ledger.locked():
+        done = ledger.applied()
+        undo = sorted((name for name in done if to is None or name > to), reverse=True)
+        blocked = [name for name in undo if not done[name][1]]
+        if blocked:
+            raise MigrationError(
+                f"{store} migration(s) {', '.join(blocked)} cannot be undone (no backward migration: the "
+                "data they changed cannot be kept in the old shape); nothing was changed. Restore the "
+                "pre-upgrade snapshot instead (docs/operations.md, 'Upgrades')")
+        for name in undo:
+            down = done[name][1]
+            assert down is not None
+            ledger.revert(name, down)
+    return undo
+
+
+def plan(ledger: Ledger, package: str | Path) -> list[Migration]:
+    """The migrations ``run`` would apply (nothing is changed)."""
+    done = ledger.applied()
+    return [m for m in load(package) if m.name not in done]
+
+
+# ---- PostgreSQL by URL: what the journal's schema package uses -----------------------------------
+def migrate(url: str, package: str | Path, store: str = "journal") -> list[str]:
+    """Apply pending migrations; return the names applied (empty if up to date)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        exists = one(conn.execute("SELECT to_regclass('schema_migration')").fetchone())
-        done = set() if exists[0] is None else {r[0] for r in conn.execute("SELECT name FROM schema_migration")}
-    return [name for name, _ in migrations(package) if name not in done]
+        return run(PostgresLedger(conn), package, store)
+
+
+def pending(url: str, package: str | Path) -> list[str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return [m.name for m in plan(PostgresLedger(conn), package)]
+
+
+def check_current(url: str, package: str | Path, store: str = "journal") -> None:
+    """Raise StoreTooNew if the database was migrated by a newer release (call before serving)."""
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        _refuse_newer(PostgresLedger(conn), package, store)
+
+
+def rollback(url: str, package: str | Path, to: str | None, store: str = "journal") -> list[str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return roll_back(PostgresLedger(conn), package, to, store)
+
+
+# ---- SQLite: the ops store's and the ward agent's files ------------------------------------------
+def migrate_sqlite(conn: sqlite3.Connection, package: str | Path, store: str) -> list[str]:
+    """Apply ``package``'s pending migrations to an SQLite database (the connection must not be
+    inside a transaction)."""
+    return run(SqliteLedger(conn), package, store)
+
+
+def rollback_sqlite(conn: sqlite3.Connection, package: str | Path, to: str | None, store: str) -> list[str]:
+    return roll_back(SqliteLedger(conn), package, to, store)
