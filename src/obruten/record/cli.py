@@ -16,8 +16,10 @@ from obruten.platform import config as config_mod
 from obruten.platform.auth import load_or_create_secret
 from obruten.platform.config import Config
 from obruten.platform.database import embedded_instance, url_for
+from obruten.platform.flags import REGION, Switch
 from obruten.readcopy.cli import check_standby
 from obruten.record import audit_anchor, staff
+from obruten.record import flags as flag_mod
 from obruten.record.schema import prepare, prepare_admin
 
 
@@ -159,3 +161,69 @@ def user_add(ctx: click.Context, username: str, full_name: str, role: str, units
             return await staff.create(conn, username, full_name, role, password, list(units))
 
     click.echo(f"created user {username} (id {asyncio.run(create())})")
+
+
+# ---- feature flags -------------------------------------------------------------------------------
+@click.group(cls=clikit.Group)
+def flags() -> None:
+    """Feature flags: this release's switchable behaviour, per region or unit (off on upgrade)."""
+
+
+@flags.command("list")
+@click.option("--unit", "units", multiple=True, help="Also show the state for this care unit (repeatable).")
+@click.pass_context
+def flags_list(ctx: click.Context, units: tuple[str, ...]) -> None:
+    """Every flag of this release: what it does, and whether it is on region-wide (and for --unit)."""
+    url = prepare_admin(clikit.config_from(ctx), say=clikit.say)
+
+    async def read() -> list[Switch]:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            return await flag_mod.switches(conn)
+
+    recorded = asyncio.run(read())
+    states = flag_mod.effective(recorded, units)
+    for flag in flag_mod.CATALOGUE:
+        where = ", ".join(f"{u}: {'PÅ' if states[flag.name][u] else 'av'}" for u in units)
+        click.echo(f"{flag.name:<20} {'PÅ' if states[flag.name][REGION] else 'av':<3} {flag.release:<8} {flag.sv}"
+                   + (f"  [{where}]" if where else ""))
+
+
+def _switch(ctx: click.Context, name: str, on: bool, unit: str | None, reason: str, by: str) -> None:
+    cfg = clikit.config_from(ctx)
+    url = prepare_admin(cfg, say=clikit.say)
+
+    async def write() -> Switch:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            return await flag_mod.switch(conn, name, on, unit=unit, by=by, reason=reason, var_dir=cfg.var_dir)
+
+    try:
+        done = asyncio.run(write())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    click.echo(f"{done.flag} {'PÅ' if done.on else 'AV'} för {unit or 'hela regionen'} (gäller inom 5 s)")
+
+
+_by = click.option("--by", default=lambda: os.environ.get("SUDO_USER") or os.environ.get("USER") or "root",
+                   show_default="the OS user", help="Who switches it (recorded).")
+
+
+@flags.command("on")
+@click.argument("name")
+@click.option("--unit", help="Only this care unit (default: the whole region).")
+@click.option("--reason", required=True, help="Why (recorded, shown on the incident timeline).")
+@_by
+@click.pass_context
+def flags_on(ctx: click.Context, name: str, unit: str | None, reason: str, by: str) -> None:
+    """Switch a flag on for the region or one unit."""
+    _switch(ctx, name, True, unit, reason, by)
+
+
+@flags.command("off")
+@click.argument("name")
+@click.option("--unit", help="Only this care unit (default: the whole region).")
+@click.option("--reason", required=True, help="Why (recorded, shown on the incident timeline).")
+@_by
+@click.pass_context
+def flags_off(ctx: click.Context, name: str, unit: str | None, reason: str, by: str) -> None:
+    """Switch a flag off for the region or one unit."""
+    _switch(ctx, name, False, unit, reason, by)

@@ -1,0 +1,86 @@
+"""The journal's feature flags: the catalogue of this release's switchable behaviour, and the
+switches recorded in ``feature_flag_switch`` (schema 0075).
+
+A switch is audited in the same transaction (action ``flag_switch``, purpose ``administration``)
+and reported as a system event (``flag.switched``), so it appears on the incident timeline of any
+incident open at the time. Whoever adds a behaviour staff or operators would notice adds its flag
+here (off on upgrade) and asks ``FlagCache.on(name, unit)`` where the behaviour starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+
+from obruten.platform import events
+from obruten.platform.flags import REGION, Flag, Switch, state
+from obruten.record.audit import AuditEvent, append_chained
+
+RELEASE = "2026.12"
+
+CATALOGUE: tuple[Flag, ...] = (
+    Flag("unit_banner", RELEASE,
+         "Statusbannern visar driftläget för den enhet du tittar på (inte det sämsta av alla dina enheter).",
+         "The status banner shows the operating mode of the unit being viewed (not the worst of all your units)."),
+    Flag("kit_mar_grid", RELEASE,
+         "Reservkitets läkemedelslista blir en signeringslista (en ruta per dos, 24 h) med labbsvar och vikt.",
+         "The downtime kit's medication list becomes a signing grid (one box per dose, 24 h) with lab results and weight."),
+    Flag("structured_orders", RELEASE,
+         "Ordinationsformuläret kräver substans, form, styrka, dos, väg och tider som stämmer med frekvensen.",
+         "The order form requires substance, form, strength, dose, route and times consistent with the frequency."),
+)
+BY_NAME = {f.name: f for f in CATALOGUE}
+
+
+class UnknownFlag(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no flag named {name!r}; `obruten flags list` shows them")
+
+
+async def switches(conn: psycopg.AsyncConnection) -> list[Switch]:
+    """Every recorded switch (a few hundred at most: one row per decision)."""
+    cur = await conn.execute("SELECT to_regclass('feature_flag_switch') IS NOT NULL")
+    exists = await cur.fetchone()
+    if not exists or not exists[0]:
+        return []
+    cur = await conn.execute(
+        "SELECT flag, unit_id, enabled, switched_at, switched_by, reason FROM feature_flag_switch ORDER BY id")
+    return [Switch(*row) for row in await cur.fetchall()]
+
+
+async def switch(conn: psycopg.AsyncConnection, name: str, on: bool, *, unit: str | None, by: str, reason: str,
+                 var_dir: Path | None = None) -> Switch:
+    """Record one switch and its audit event in one transaction; then report it as a system event."""
+    if name not in BY_NAME:
+        raise UnknownFlag(name)
+    if len(reason.strip()) < 3:
+        raise ValueError("say why (at least 3 characters): the reason is on the record")
+    scope = unit or REGION
+    async with conn.transaction():
+        if unit is not None:
+            cur = await conn.execute("SELECT 1 FROM care_unit WHERE id = %s", (unit,))
+            if await cur.fetchone() is None:
+                raise ValueError(f"no care unit {unit!r}")
+        cur = await conn.execute(
+            "INSERT INTO feature_flag_switch (flag, unit_id, enabled, switched_by, reason) VALUES (%s, %s, %s, %s, %s)"
+            " RETURNING switched_at", (name, scope, on, by, reason.strip()))
+        row = await cur.fetchone()
+        assert row is not None
+        at: datetime = row[0]
+        await append_chained(conn, [AuditEvent(actor=by, action="flag_switch", purpose="administration",
+                                               detail={"flag": name, "unit": scope or None, "on": on,
+                                                       "reason": reason.strip()})])
+    where = f"enhet {unit}" if unit else "hela regionen"
+    if var_dir is not None:
+        events.emit(var_dir, "flag.switched", f"Funktionsflaggan {name} {'PÅ' if on else 'AV'} för {where} "
+                    f"({by}: {reason.strip()})", "journal", flag=name, unit=scope, on=on)
+    return Switch(name, scope, on, at, by, reason.strip())
+
+
+def effective(all_switches: Sequence[Switch], units: Sequence[str]) -> dict[str, dict[str, bool]]:
+    """Per flag: region-wide state and each given unit's state (for ``flags list``)."""
+    return {f.name: {REGION: state(all_switches, f.name), **{u: state(all_switches, f.name, u) for u in units}}
+            for f in CATALOGUE}
