@@ -26,7 +26,7 @@ STRUCTURED_NAMES = frozenset({
     "sex", "role", "state", "order_number", "entry_table", "payload_digest", "device_id", "frequency",
     "strength", "hospital_id", "unit_id", "name_of_unit",
 })
-_SECRET_WORDS = ("password", "secret", "pin_hash", "verifier", "token")
+_SECRET_WORDS = ("password", "secret", "pin_hash", "verifier")
 # The audit chain is recomputed over the scrubbed events; these two are written by the clone.
 AUDIT_TABLE = "audit_event"
 CHAIN_COLUMNS = frozenset({"prev_hash", "hash"})
