@@ -13,8 +13,14 @@ from dataclasses import dataclass
 
 import psycopg
 
-# Never cloned: security and operational state, not part of the record's shape.
-SKIPPED_TABLES = frozenset({"schema_migration", "login_attempt", "session_revocation", "ops_probe"})
+# Never cloned, with why.
+SKIPPED_TABLES = {
+    "schema_migration": "the target's own migrations are recorded there",
+    "login_attempt": "security state of production's logins",
+    "session_revocation": "security state of production's sessions",
+    "ops_probe": "operational state",
+    "order_series": "a clone is a new history and draws its own order-number series (ADR 0043)",
+}
 # Columns that identify a person and get a replacement identity (not a scrub).
 IDENTITY_COLUMNS = {
     ("patient", "personal_number"), ("patient", "given_name"), ("patient", "family_name"),
@@ -96,7 +102,7 @@ def tables(conn: psycopg.Connection) -> tuple[list[Table], list[str]]:
     chosen: dict[str, Table] = {}
     for name, cols in columns.items():
         if name in SKIPPED_TABLES:
-            left_out.append(f"{name} (security/operational state)")
+            left_out.append(f"{name} ({SKIPPED_TABLES[name]})")
             continue
         if any(c.kind is Kind.SECRET and not c.nullable for c in cols):
             left_out.append(f"{name} (holds secrets that may not be empty)")
