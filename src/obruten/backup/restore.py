@@ -28,16 +28,18 @@ from obruten.platform.progress import Progress, Say
 from obruten.platform.rows import one
 
 
-def parse_time(text: str) -> datetime | None:
-    """An ISO-like time (without a zone it is UTC; seconds precision kept as given), or None for
-    ``latest``: the end of the WAL the backup store holds."""
-    if text.strip().lower() in ("latest", "senaste"):
-        return None
+def parse_target(text: str) -> datetime | None:
+    """``parse_time``, or None for ``latest``: the end of the WAL the backup store holds."""
+    return None if text.strip().lower() in ("latest", "senaste") else parse_time(text)
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO-like time; without a zone it is UTC. Seconds precision is kept as given."""
     try:
         t = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
     except ValueError as exc:
-        raise BackupError(f"cannot read the time {text!r}; write it like 2026-11-22T10:15:00+01:00, "
-                          "or `latest` for the end of the WAL in the backup store") from exc
+        raise BackupError(f"cannot read the time {text!r}; write it like 2026-11-22T10:15:00+01:00 "
+                          "(or `latest` where a restore accepts it)") from exc
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
 

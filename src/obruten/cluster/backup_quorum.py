@@ -22,6 +22,7 @@ pins the pure part, the cluster tests the rest.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from typing import Any
 
@@ -34,7 +35,7 @@ _log = logging.getLogger("obruten.backup_quorum")
 
 def _parse(value: str) -> tuple[int, list[str]] | None:
     """``ANY k (a, "b-c")`` → (k, [a, b-c]); None for anything else (empty, FIRST, placeholder)."""
-    from patroni.postgresql.sync import parse_sync_standby_names
+    from patroni.postgresql.sync import parse_sync_standby_names  # type: ignore[import-untyped]
 
     if not value or STRICT_PLACEHOLDER in value:
         return None
@@ -93,9 +94,11 @@ def _receiver_state(postgresql: Any) -> tuple[set[str], bool]:
 
 def install() -> None:
     """Wrap Patroni's writer and reader of ``synchronous_standby_names`` and its sync loop."""
-    from patroni.postgresql import Postgresql  # first: patroni.ha imported first is a circular import
-    from patroni.postgresql.config import ConfigHandler
-    from patroni.ha import Ha  # noqa: I001
+    from patroni.postgresql import Postgresql  # type: ignore[import-untyped]
+    from patroni.postgresql.config import ConfigHandler  # type: ignore[import-untyped]
+
+    # only after patroni.postgresql: patroni.ha imported first is a circular import in Patroni
+    Ha = importlib.import_module("patroni.ha").Ha
 
     original_set = ConfigHandler.set_synchronous_standby_names
     original_get = Postgresql.synchronous_standby_names
@@ -126,14 +129,14 @@ def install() -> None:
             # the receiver may have come or gone since Patroni last chose: choose again
             set_ssn(cfg, cfg._obruten_wanted)
 
-    ConfigHandler.set_synchronous_standby_names = set_ssn  # type: ignore[method-assign]
-    Postgresql.synchronous_standby_names = get_ssn  # type: ignore[method-assign]
-    Ha.process_sync_replication = process  # type: ignore[method-assign]
+    ConfigHandler.set_synchronous_standby_names = set_ssn
+    Postgresql.synchronous_standby_names = get_ssn
+    Ha.process_sync_replication = process
 
 
 def main() -> None:
     install()
-    from patroni.__main__ import main as patroni_main
+    from patroni.__main__ import main as patroni_main  # type: ignore[import-untyped]
 
     patroni_main()
 
