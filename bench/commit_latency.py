@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "functional" / "cluster"))
 
 import psycopg  # noqa: E402
+
 from _harness import exit_on_sigterm, pct, reachable_tempdir, say, write_results  # noqa: E402
 from _machine import machine_info, print_machine_info  # noqa: E402
-
 from obruten.backup import wal_receiver  # noqa: E402
 from obruten.cluster import lifecycle  # noqa: E402
 from obruten.cluster.members import view  # noqa: E402

@@ -70,15 +70,14 @@ _BLOCK = "\n# --- obruten restore ---\n"
 
 def configure(topo: Topology, data_dir: Path, port: int, target: datetime | None) -> None:
     """Settings that make the copy a standalone instance recovering from the backup store
-    (archive, then the receiver's stream with its ``.partial`` segment: ADR 0045). Paths are
-    relative to the data directory, so it can be renamed into place after recovery."""
+    (archive, then the receiver's stream with its ``.partial`` segment: ADR 0045)."""
     settings = {
         "port": str(port), "listen_addresses": "'127.0.0.1'", "unix_socket_directories": "''",
         "archive_mode": "off", "primary_conninfo": "''", "primary_slot_name": "''",
         "synchronous_standby_names": "''", "recovery_min_apply_delay": "0",
         "restore_command": f"'{wal_receiver.restore_command(topo.backup_root)}'",
         "recovery_target_timeline": "'latest'", "recovery_target_action": "'promote'",
-        "hba_file": "'pg_hba.conf'", "ident_file": "'pg_ident.conf'",
+        "hba_file": f"'{data_dir / 'pg_hba.conf'}'", "ident_file": f"'{data_dir / 'pg_ident.conf'}'",
         "logging_collector": "off", "log_min_messages": "'log'", "shared_buffers": "64MB",
         "cluster_name": "'obruten-restore'",
     }
@@ -181,6 +180,7 @@ def restore(topo: Topology, target: datetime | None, dest: Path, port: int, say:
                           "take one with `obruten backup now`")
     if dest.exists():
         raise BackupError(f"{dest} already exists; choose another --dest or remove it")
+    dest.parent.mkdir(parents=True, exist_ok=True)
     work = dest.parent / f".{dest.name}.incomplete"
     if work.exists():  # left by an earlier run that was killed: ours by its name
         stale = instance(topo, work, port, name=dest.name)
@@ -207,6 +207,7 @@ def restore(topo: Topology, target: datetime | None, dest: Path, port: int, say:
             raise BackupError(_not_reached(target, end, exc)) from exc
         pg.stop(mode="fast")
         work.rename(dest)
+        _moved(dest, work)
     except BaseException:
         pg.stop(mode="immediate")
         shutil.rmtree(work, ignore_errors=True)
@@ -221,6 +222,12 @@ def restore(topo: Topology, target: datetime | None, dest: Path, port: int, say:
                           f"(från {b.label})", "backup", target_time=target.isoformat() if target else None,
                           backup=b.label, port=port, data_dir=str(dest))
     return pg, b
+
+
+def _moved(data_dir: Path, old: Path) -> None:
+    """Point the settings that name the data directory at its new place."""
+    conf = data_dir / "postgresql.auto.conf"
+    conf.write_text(conf.read_text().replace(f"'{old}/", f"'{data_dir}/"))
 
 
 def _log_since(pg: PostgresInstance, offset: int) -> str:

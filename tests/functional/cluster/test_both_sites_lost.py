@@ -52,7 +52,7 @@ class Writers:
         return sum(len(a) for a in self.acked)
 
 
-def _kill_site(topo: Topology, name: str) -> list[int]:
+def kill_site(topo: Topology, name: str) -> list[int]:
     """SIGKILL every process of the site at once: Patroni, the postmaster and all its children."""
     m = topo.member(name)
     pids = [p for p in (patroni.patroni_pid(topo, m), patroni.postmaster_pid(topo, m)) if p is not None]
@@ -73,7 +73,7 @@ def test_both_sites_lost_under_load_rebuild_from_backup_store_loses_nothing(clus
     deadline = time.monotonic() + 60
     while writers.count() < 500 and time.monotonic() < deadline:  # well into the open segment
         time.sleep(0.1)
-    killed = _kill_site(cluster, "site-a") + _kill_site(cluster, "site-b")
+    killed = kill_site(cluster, "site-a") + kill_site(cluster, "site-b")
     lost_at = time.monotonic()
     while any(process_alive(p) for p in killed) and time.monotonic() - lost_at < 30:
         time.sleep(0.05)
