@@ -1,4 +1,6 @@
-"""Point-in-time restore: a backup chain plus archived WAL into a new, separate instance.
+"""Point-in-time restore: a backup chain plus the backup store's WAL (the archive, then the
+receiver's stream with its ``.partial`` segment, ADR 0045) into a new, separate instance; to a
+second, or to the end of that WAL (``latest``).
 
 The restored instance never archives into the production archive (``archive_mode = off``), never
 connects to the cluster (no ``primary_conninfo``), and stops replay exactly at the requested time:
