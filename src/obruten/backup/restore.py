@@ -167,9 +167,26 @@ def _replay(pg: PostgresInstance, timeout: float, progress: Progress | None, sta
         time.sleep(0.3)
 
 
+class _EndsAtTarget(BackupError):
+    """The WAL ends exactly at the target's commit: recovery never sees a later one to stop at."""
+
+
 def restore(topo: Topology, target: datetime | None, dest: Path, port: int, say: Say,
             verify: bool = False, timeout: float = 600,
             announce: bool = True, progress: Progress | None = None) -> tuple[PostgresInstance, catalog.Backup]:
+    """See ``_restore``; a target that is exactly the last commit the backup store holds is the end
+    of its WAL (PostgreSQL cannot stop "at" it: it waits for a later commit that never comes)."""
+    try:
+        return _restore(topo, target, dest, port, say, verify, timeout, announce, progress)
+    except _EndsAtTarget:
+        say(f"The last commit in the backup store is exactly at {target.isoformat() if target else '?'}: "
+            "restoring to the end of its WAL, which is that state")
+        return _restore(topo, None, dest, port, say, verify, timeout, announce, progress)
+
+
+def _restore(topo: Topology, target: datetime | None, dest: Path, port: int, say: Say,
+             verify: bool, timeout: float, announce: bool,
+             progress: Progress | None) -> tuple[PostgresInstance, catalog.Backup]:
     """Restore to ``target`` (None: the end of the WAL the backup store holds, the receiver's
     ``.partial`` segment included) into ``dest``; return it running and promoted, and the backup
     it started from. Recovery runs in ``.<dest>.incomplete`` beside ``dest``, which is renamed
@@ -206,6 +223,8 @@ def restore(topo: Topology, target: datetime | None, dest: Path, port: int, say:
             _replay(pg, timeout, progress, _lsn(b.start_lsn), _end_lsn(topo.backup_root))
         except PostgresError as exc:
             end = end_of_recovery(_log_since(pg, log_start))
+            if target is not None and end.last_commit is not None and end.last_commit == target:
+                raise _EndsAtTarget(_not_reached(target, end, exc)) from exc
             raise BackupError(_not_reached(target, end, exc)) from exc
         pg.stop(mode="fast")
         work.rename(dest)
@@ -247,8 +266,7 @@ def _not_reached(target: datetime | None, end: EndOfRecovery, exc: Exception) ->
     latest = end.last_commit.astimezone(UTC).isoformat()
     return (f"the backup store does not reach {target.astimezone(UTC).isoformat()}: its WAL ends at LSN "
             f"{end.lsn or '?'}, and the latest commit it holds is at {latest}. Waiting does not help when the "
-            f"primary is gone. Restore to that point with `obruten backup restore --to latest` "
-            f"(or --to {latest}).")
+            f"primary is gone. Restore to that point with `obruten backup restore --to latest`.")
 
 
 def discard(pg: PostgresInstance) -> None:
