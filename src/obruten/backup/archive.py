@@ -49,6 +49,10 @@ def archive_command(backup_root: Path) -> str:
     return f"{shlex.quote(str(script_path(backup_root)))} %p %f"
 
 
+def segments_dir(backup_root: Path) -> Path:
+    return backup_root / "wal"
+
+
 def restore_command(archive: Path) -> str:
     return f"cp {shlex.quote(str(archive))}/%f %p"
 

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 import psycopg
 
 from obruten.backup import catalog, schedule
+from obruten.backup import rebuild as rebuild_mod
 from obruten.backup import restore as restore_mod
 from obruten.backup import verify as verify_mod
 from obruten.backup.basebackup import switch_and_wait_archived, take
 from obruten.backup.errors import BackupError
 from obruten.cluster.cli import load_topology
+from obruten.cluster.topology import Topology
 from obruten.platform import clikit
 from obruten.platform.clikit import cluster_root_option as root_option
 from obruten.platform.clikit import say
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 @click.group(cls=clikit.Group)
@@ -65,24 +72,55 @@ def verify(ctx: click.Context, cluster_root: Path | None, port: int | None) -> N
 
 @backup.command("restore")
 @root_option
-@click.option("--to", "target", required=True, help="Time to land on, e.g. 2026-11-22T10:15:00+01:00 (UTC if no zone).")
+@click.option("--to", "target", required=True,
+              help="Time to land on, e.g. 2026-11-22T10:15:00+01:00 (UTC if no zone), or `latest`: the end "
+                   "of the WAL in the backup store.")
 @click.option("--dest", type=click.Path(path_type=Path), help="New data directory (default: under the backup root).")
 @click.option("--port", type=int, help="Port of the restored instance (default: base port + 31).")
 @click.pass_context
 def restore_cmd(ctx: click.Context, cluster_root: Path | None, target: str, dest: Path | None,
                 port: int | None) -> None:
-    """Restore into a NEW instance at exactly the given time; the cluster is not touched."""
+    """Restore into a NEW instance at exactly the given time (or the latest); the cluster is not touched."""
     topo = load_topology(ctx, cluster_root)
-    when = restore_mod.parse_time(target)
+    when = restore_mod.parse_target(target)
     try:
         switch_and_wait_archived(topo, timeout=30)
-    except (BackupError, psycopg.Error) as exc:  # the cluster may be down; the archive may suffice
+    except (BackupError, psycopg.Error) as exc:  # the cluster may be down; the backup store may suffice
         say(f"Could not close the current WAL segment on the primary ({exc}); restoring from what the "
-             "archive already has")
-    dest = dest or topo.backup_root / "restores" / f"to-{when.strftime('%Y%m%dT%H%M%S')}"
-    pg, b = restore_mod.restore(topo, when, dest.resolve(), port or topo.base_port + 31, say)
+             "backup store already holds (archive and WAL stream)")
+    name = f"to-{when.strftime('%Y%m%dT%H%M%S')}" if when else f"latest-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
+    dest = dest or topo.backup_root / "restores" / name
+    pg, b = restore_mod.restore(topo, when, dest.resolve(), port or topo.base_port + 31, say,
+                                progress=clikit.progress_bar())
     click.echo(pg.url())
     say(f"Restored from {b.label}. Stop it with: obruten backup discard --dest {dest}")
+
+
+@backup.command("rebuild")
+@root_option
+@click.option("--backup-root", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Rebuild from this backup store alone (it holds a copy of the cluster's topology); "
+                   "for when the cluster root is lost too.")
+@click.option("--dest", type=click.Path(path_type=Path), help="Data directory of the new primary "
+              "(default: <backup root>/rebuilt/<time>).")
+@click.option("--port", type=int, help="Port of the new primary (default: base port + 32).")
+@click.pass_context
+def rebuild_cmd(ctx: click.Context, cluster_root: Path | None, backup_root: Path | None, dest: Path | None,
+                port: int | None) -> None:
+    """Both sites lost: a new primary from the backup store, to the end of the WAL it holds."""
+    topo = Topology.load(backup_root) if backup_root else load_topology(ctx, cluster_root)
+    if backup_root:
+        topo = dataclasses.replace(topo, backup_root=backup_root.resolve(),
+                                   events_dir=str(clikit.config_from(ctx).var_dir.resolve()))
+    target = (dest or rebuild_mod.default_dest(topo)).resolve()
+    done = rebuild_mod.rebuild(topo, target, port or topo.base_port + 32, say, clikit.progress_bar())
+    say(done.sentence())
+    last = done.end.last_commit
+    say(f"Recovery time: {done.seconds:.1f} s. Last commit held: "
+        f"{last.astimezone(STOCKHOLM).strftime('%Y-%m-%d %H:%M:%S.%f %Z') if last else 'none'} "
+        f"(LSN {done.end.lsn or '?'}).")
+    say(f"Point the journal at it (`--database-url`); stop it with: obruten backup discard --dest {target}")
+    click.echo(done.instance.url())
 
 
 @backup.command("tick")

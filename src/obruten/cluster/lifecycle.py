@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 
+from obruten.backup import wal_receiver
 from obruten.cluster import announce, patroni
 from obruten.cluster.members import ClusterError, all_streaming, ensure_sync_config, view, wait_for
 from obruten.cluster.topology import Topology
@@ -52,6 +54,10 @@ def up(topo: Topology, say: Say, timeout: float = 240) -> str:
     names = [m.name for m in topo.members]
     wait_for(topo, all_streaming(names, (topo.lagged_copy.name,)), "every member streaming", timeout, say)
     snap = wait_for(topo, lambda v: bool(v.sync_standbys), "a synchronous standby", 60, say)
+    if wal_receiver.pid(topo) is None:  # ADR 0045: the backup store in the commit quorum
+        say(f"Starting the backup store's WAL receiver into {wal_receiver.stream_dir(topo.backup_root)}")
+        wal_receiver.start(topo)
+    wal_receiver.wait_counted(topo.member_url(topo.member(snap.leader or ""), "postgres"), 60)
     if started:
         announce.emit(topo, "cluster.started", f"Klustret startat ({', '.join(started)}); primär {snap.leader}",
                       "cluster", started=started, primary=snap.leader)
@@ -90,6 +96,7 @@ def _ensure_database(topo: Topology, leader: str) -> None:
 def down(topo: Topology, say: Say) -> str:
     """Stop every member: standbys together first, the leader last (so no standby promotes itself)."""
     snap = view(topo)
+    say(wal_receiver.stop(topo))
     standbys = [m for m in topo.members if m.name != snap.leader]
     with ThreadPoolExecutor(max_workers=len(standbys) or 1) as pool:
         results = list(pool.map(lambda m: patroni.stop(topo, m), standbys))
@@ -103,7 +110,8 @@ def down(topo: Topology, say: Say) -> str:
 
 def kill_everything(topo: Topology) -> list[int]:
     """Last resort (tests, a wedged cluster): SIGKILL every Patroni and postmaster of this cluster."""
-    killed = []
+    killed = [p] if (p := wal_receiver.pid(topo)) is not None else []
+    wal_receiver.stop(topo, signal.SIGKILL, timeout=5)
     for m in topo.members:
         killed += patroni.kill(topo, m)
     return killed

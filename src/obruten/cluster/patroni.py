@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from obruten.backup import archive
+from obruten.backup import archive, wal_receiver
 from obruten.cluster.topology import REPLICATION_USER, SCOPE, Member, Topology
 from obruten.platform import events
 from obruten.platform.errors import ObrutenError
@@ -165,9 +165,11 @@ def write_config(topo: Topology, m: Member, promotable: bool = False) -> bool:
 
 def sync_settings(topo: Topology) -> dict[str, object]:
     """Cluster-wide synchronous replication settings (ADR 0011): quorum commit, so the /sync key
-    moves between standbys without ever naming none; commits wait for ANY 1 eligible standby."""
+    moves between standbys without ever naming none; commits wait for ANY 1 eligible standby and
+    for the backup store's WAL receiver, whose permanent slot Patroni keeps on every member
+    (ADR 0045, ``obruten.cluster.backup_quorum``)."""
     return {"synchronous_mode": SYNCHRONOUS_MODE, "synchronous_mode_strict": topo.strict_sync,
-            "synchronous_node_count": 1}
+            "synchronous_node_count": 1, "slots": {wal_receiver.SLOT: {"type": "physical"}}}
 
 
 def user_of(topo: Topology) -> ServiceUser:
@@ -224,12 +226,13 @@ def start(topo: Topology, m: Member) -> int:
     patroni = Path(sys.executable).parent / "patroni"
     if not patroni.exists():
         raise PatroniError(f"Patroni is not installed in {patroni.parent}; run `make setup`")
+    # Patroni itself, with the backup store's WAL receiver counted in the commit quorum (ADR 0045)
     log = topo.log_dir() / f"{m.name}-patroni.log"
     log.touch(exist_ok=True)
     user.own(log)
     (topo.root / "state").mkdir(exist_ok=True)
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, str(patroni), str(topo.config_file(m))],
+        proc = subprocess.Popen([sys.executable, "-m", "obruten.cluster.backup_quorum", str(topo.config_file(m))],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 cwd=str(topo.run_dir()), env=user.env(), start_new_session=True,
                                 **user.popen_kwargs())

@@ -100,9 +100,13 @@ class Topology:
         self.root.mkdir(parents=True, exist_ok=True)
         data = asdict(self)
         data["root"], data["backup_root"] = str(self.root), str(self.backup_root)
-        path = self.root / "topology.json"
-        path.write_text(json.dumps(data, indent=2))
-        path.chmod(0o600)
+        # a copy in the backup store: `backup rebuild --backup-root` needs nothing else (ADR 0045)
+        self.backup_root.mkdir(parents=True, exist_ok=True)
+        for path in (self.root / "topology.json", self.backup_root / "topology.json"):
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=2))
+            tmp.chmod(0o600)
+            tmp.rename(path)
 
     # ---- lookup ----------------------------------------------------------------------------
     def member(self, name: str) -> Member:
