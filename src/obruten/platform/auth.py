@@ -38,6 +38,7 @@ _DUMMY_HASH = _hasher.hash("not-a-password")
 
 
 MAX_TOKEN_LENGTH = 4096  # a session token is ~300 characters; anything far longer is not one of ours
+VERIFIED_CACHE_SIZE = 20_000  # tokens whose signature this process has checked (a read copy's active sessions)
 _FIELDS: dict[str, type] = {"user_id": int, "username": str, "full_name": str, "role": str, "sid": str,
                             "issued_at": int, "expires_at": int}
 
@@ -121,6 +122,10 @@ class TokenSigner:
             raise ValueError("secret_key must be at least 32 characters")
         self._key = secret_key.encode()
         self.lifetime = lifetime_hours * 3600
+        # token -> its session, once the signature and payload checked out: the token is the signed
+        # text itself, so the same string always verifies the same way under this key. Expiry is
+        # still checked on every read, and revocation is the caller's (it never was the signature's).
+        self._verified: dict[str, Session] = {}
 
     def _mac(self, body: str, purpose: str = "session") -> str:
         return _b64(hmac.new(self._key, f"{purpose}:{body}".encode(), hashlib.sha256).digest())
@@ -133,6 +138,17 @@ class TokenSigner:
 
     def read(self, token: str, now: float | None = None) -> Session:
         """The session in a token this key signed and that has not expired; else ``InvalidToken``."""
+        session = self._verified.get(token) if isinstance(token, str) else None
+        if session is None:
+            session = self._check(token)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                del self._verified[next(iter(self._verified))]  # the oldest checked
+            self._verified[token] = session
+        if (now or time.time()) >= session.expires_at:
+            raise InvalidToken("session has expired; log in again")
+        return session
+
+    def _check(self, token: str) -> Session:
         if not isinstance(token, str) or not token.isascii() or len(token) > MAX_TOKEN_LENGTH:
             raise InvalidToken("malformed session token")
         body, dot, mac = token.partition(".")
@@ -143,8 +159,6 @@ class TokenSigner:
             session = _session_from(payload)
         except (ValueError, TypeError, KeyError) as exc:
             raise InvalidToken("session token payload is malformed") from exc
-        if (now or time.time()) >= session.expires_at:
-            raise InvalidToken("session has expired; log in again")
         return session
 
     def csrf_token(self, session: Session) -> str:

@@ -7,16 +7,24 @@ the read copy honours it until it expires. Every worker process of the node find
 the others by reading the spool's new lines. Shipped to the primary, the grant is in the access log
 (and reviewed there) but gives no access on the primary.
 
-Cache: the overview and ward-list JSON cannot change until the standby replays more WAL, so they
-are cached under (key, replay LSN). The access check and the audit event still happen for every
-read; only the body query is saved.
+Cache: the overview and ward-list JSON and a medication order with its administrations cannot
+change until the standby replays more WAL, so they are cached under (key, replay LSN): nothing is
+served older than the replay position the banner shows. Every read is still access-checked and
+audited before it is answered. The access decision (care relation or emergency access of this user
+with these units for this patient) is kept for at most ``ACCESS_TTL_SECONDS`` and never across a
+replay position; a refusal is never kept. So a read whose body and decision are both known costs no
+database round trip, only the audit event's group-committed fsync.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 from psycopg import AsyncConnection
 
@@ -24,10 +32,11 @@ from obruten.platform.auth import Session
 from obruten.platform.errors import Forbidden, NeedsEmergencyAccess, NotFound
 from obruten.readcopy.lag import LagTracker
 from obruten.readcopy.spool import Position, Spool
-from obruten.record import access, patients, ward
+from obruten.record import access, medication, patients, ward
 from obruten.record.service import Journal
 
 LOCAL_BASIS = "emergency_read_copy"
+ACCESS_TTL_SECONDS = 1.0  # how long an access decision is reused (never across a replay position)
 
 
 class LocalGrants:
@@ -56,23 +65,29 @@ class LocalGrants:
 
 
 class BodyCache:
-    """JSON bodies keyed by (key, replay LSN); emptied whenever the standby replays further."""
+    """Bodies keyed by (key, replay LSN) and recent access decisions; emptied whenever the standby
+    replays further. ``clock`` (monotonic seconds) ages the decisions."""
 
-    def __init__(self, lag: LagTracker, max_entries: int = 20_000) -> None:
+    def __init__(self, lag: LagTracker, max_entries: int = 20_000, access_ttl: float = ACCESS_TTL_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.lag = lag
         self.max_entries = max_entries
+        self.access_ttl = access_ttl
+        self.clock = clock
         self._lsn = ""
-        self._bodies: OrderedDict[tuple[str, object], str] = OrderedDict()
+        self._bodies: OrderedDict[tuple[str, object], object] = OrderedDict()
+        self._access: dict[tuple[int, tuple[str, ...], int], tuple[access.Access, float]] = {}
         self.hits = self.misses = 0
 
     def _version(self) -> str:
         lsn = self.lag.current().replay_lsn
         if lsn != self._lsn:
             self._bodies.clear()
+            self._access.clear()
             self._lsn = lsn
         return lsn
 
-    def get(self, key: tuple[str, object]) -> tuple[str, str | None]:
+    def get(self, key: tuple[str, object]) -> tuple[str, Any]:
         """(data version, cached body or None)."""
         version = self._version()
         body = self._bodies.get(key) if version else None
@@ -82,12 +97,28 @@ class BodyCache:
             self.hits += 1
         return version, body
 
-    def put(self, version: str, key: tuple[str, object], body: str) -> None:
+    def put(self, version: str, key: tuple[str, object], body: object) -> None:
         if not version or version != self._lsn:
             return  # the standby moved on while we queried: the next reader caches the newer version
         self._bodies[key] = body
         if len(self._bodies) > self.max_entries:
             self._bodies.popitem(last=False)
+
+    def granted(self, session: Session, patient_id: int) -> access.Access | None:
+        """The access this session's user (with its units) was given to ``patient_id`` at the current
+        replay position within ``access_ttl`` seconds; None: ask the database."""
+        self._version()
+        found = self._access.get((session.user_id, session.units, patient_id))
+        if found is None or self.clock() - found[1] > self.access_ttl:
+            return None
+        return found[0]
+
+    def grant(self, version: str, session: Session, grant: access.Access) -> None:
+        if not version or version != self._lsn:
+            return
+        if len(self._access) >= self.max_entries:
+            self._access.clear()
+        self._access[(session.user_id, session.units, grant.patient_id)] = (grant, self.clock())
 
 
 @dataclass
@@ -104,17 +135,27 @@ class ReadCopyJournal(Journal):
                 return access.Access(patient_id, LOCAL_BASIS)
             raise
 
+    async def _decide(self, conn: AsyncConnection, version: str, session: Session, patient_id: int,
+                      entry: bool = False) -> access.Access:
+        grant = await (self._require_read_entry if entry else self._require_read)(conn, session, patient_id)
+        assert self.cache is not None
+        self.cache.grant(version, session, grant)
+        return grant
+
     async def overview_json(self, session: Session, patient_id: int, purpose: str = "vård") -> str:
         self.event(session, "read", patient_id, purpose, {})  # an unknown purpose is refused before the read
         assert self.cache is not None
         version, body = self.cache.get(("overview", patient_id))
-        async with self.pool.connection() as conn:
-            grant = await self._require_read(conn, session, patient_id)
-            if body is None:
-                body = await patients.overview_json(conn, patient_id)
-                self.cache.put(version, ("overview", patient_id), body)
+        grant = self.cache.granted(session, patient_id)
+        if grant is None or body is None:
+            async with self.pool.connection() as conn:
+                if grant is None:
+                    grant = await self._decide(conn, version, session, patient_id)
+                if body is None:
+                    body = await patients.overview_json(conn, patient_id)
+                    self.cache.put(version, ("overview", patient_id), body)
         await self.audit_action(session, "read", patient_id, purpose, view="overview", basis=grant.basis)
-        return body
+        return str(body)
 
     async def ward_list_json(self, session: Session, unit_id: str) -> str:
         if unit_id not in session.units:
@@ -127,7 +168,27 @@ class ReadCopyJournal(Journal):
                 body = await ward.ward_list_json(conn, unit_id)
             self.cache.put(version, ("ward", unit_id), body)
         await self.audit_action(session, "read_ward_list", purpose="vård", unit=unit_id)
-        return body
+        return str(body)
+
+    async def administrations(self, session: Session, order_entry: UUID) -> tuple[dict, list[dict]]:
+        """The order and its administrations (the medication page); one round trip at most, none
+        when the order and the decision are cached. Readers must not change what they get."""
+        assert self.cache is not None
+        version, cached = self.cache.get(("medication", order_entry))
+        order, given = cached if cached is not None else (None, None)
+        grant = self.cache.granted(session, order["patient_id"]) if order is not None else None
+        if grant is None:
+            async with self.pool.connection() as conn:
+                if order is None:
+                    order = await medication.current_order(conn, order_entry)
+                grant = await self._decide(conn, version, session, order["patient_id"], entry=True)
+                if given is None:
+                    given = await medication.administrations(conn, order_entry)
+                    self.cache.put(version, ("medication", order_entry), (order, given))
+        assert order is not None and given is not None
+        await self.audit_action(session, "read", grant.patient_id, "vård", view="administrations",
+                                entry=str(order_entry))
+        return order, given
 
     async def grant_emergency(self, session: Session, patient_id: int, reason: str) -> dict:
         reason = access.emergency_reason(session, reason)

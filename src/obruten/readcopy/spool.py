@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -69,9 +70,12 @@ class SpooledEvent:
     end: Position  # the position just after this event
 
 
-def encode(seq: int, event: AuditEvent, prev: bytes, digest: bytes) -> bytes:
-    line = {"seq": seq, "event": json.loads(event.canonical()), "prev": prev.hex(), "hash": digest.hex()}
-    return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+def encode(seq: int, event: AuditEvent, prev: bytes, digest: bytes, canonical: bytes | None = None) -> bytes:
+    """One spool line; ``canonical`` is ``event.canonical()`` when the caller has it already (it is
+    compact JSON with sorted keys, so it is embedded as it is)."""
+    body = event.canonical() if canonical is None else canonical
+    return b'{"seq":%d,"event":%s,"prev":"%s","hash":"%s"}\n' % (seq, body, prev.hex().encode(),
+                                                                digest.hex().encode())
 
 
 def decode_event(fields: dict) -> AuditEvent:
@@ -180,8 +184,9 @@ class Spool:
             for event in events:
                 seq += 1
                 stamped = replace(event, node=self.node, source_seq=seq)
-                digest = link(prev, stamped)
-                chunks.append(encode(seq, stamped, prev, digest))
+                canonical = stamped.canonical()
+                digest = hashlib.sha256(prev + canonical).digest()  # audit.link, canonical made once
+                chunks.append(encode(seq, stamped, prev, digest, canonical))
                 written.append(stamped)
                 prev = digest
             data = b"".join(chunks)

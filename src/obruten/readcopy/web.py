@@ -39,7 +39,7 @@ _READ_METHODS = ("GET", "HEAD", "OPTIONS")
 router = APIRouter(prefix="/api/v1", tags=["read copy"])
 
 
-def get_read_copy(request: Request) -> ReadCopy:
+async def get_read_copy(request: Request) -> ReadCopy:
     """The read copy's services, started by the app's lifespan (``app.state.read_copy``)."""
     return request.app.state.read_copy
 

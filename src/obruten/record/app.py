@@ -115,6 +115,7 @@ def _templates() -> Jinja2Templates:
     folder = Path(str(resources.files("obruten.record").joinpath("templates")))
     # the status banner's template is the status model's own (one copy for every UI)
     templates = Jinja2Templates(directory=[folder, banner.template_dir()])
+    templates.env.auto_reload = False  # templates are package data: no stat() of every file on every page
     templates.env.filters["local"] = _local_filter
     templates.env.filters["clock"] = lambda v: _local_filter(v, "%H:%M")
     return templates

@@ -61,14 +61,21 @@ class Runtime:
 
 
 # ---- the runtime and the journal --------------------------------------------------------------------
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """``async``: FastAPI runs a plain ``def`` dependency in a worker thread, a hop that cost more
+    CPU than the read itself on the read copy's hot path; these dependencies never block."""
+    return runtime_of(request)
+
+
+def runtime_of(request: Request) -> Runtime:
+    """``get_runtime`` outside dependency injection (error handlers, ASGI wrappers)."""
     return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_journal(rt: RuntimeDep) -> Journal:
+async def get_journal(rt: RuntimeDep) -> Journal:
     return rt.journal
 
 
@@ -76,8 +83,12 @@ JournalDep = Annotated[Journal, Depends(get_journal)]
 
 
 # ---- language -------------------------------------------------------------------------------------------
-def get_language(request: Request, rt: RuntimeDep) -> str:
+def language_of(request: Request, rt: Runtime) -> str:
     return pick_language(request.cookies.get(LANG_COOKIE), rt.config.default_language)
+
+
+async def get_language(request: Request, rt: RuntimeDep) -> str:
+    return language_of(request, rt)
 
 
 LanguageDep = Annotated[str, Depends(get_language)]
@@ -85,7 +96,7 @@ LanguageDep = Annotated[str, Depends(get_language)]
 
 def page_language(request: Request) -> str:
     """``get_language`` outside dependency injection (error handlers, ASGI wrappers)."""
-    return get_language(request, get_runtime(request))
+    return language_of(request, runtime_of(request))
 
 
 # ---- sessions ----------------------------------------------------------------------------------------------
@@ -122,7 +133,7 @@ OptionalSessionDep = Annotated[Session | None, Depends(get_optional_session)]
 
 async def session_from_request(request: Request) -> Session | None:
     """``get_optional_session`` outside dependency injection (error handlers)."""
-    return await get_optional_session(request, get_runtime(request))
+    return await get_optional_session(request, runtime_of(request))
 
 
 async def get_session(request: Request, session: OptionalSessionDep) -> Session:
@@ -192,7 +203,7 @@ class Renderer:
         return self.rt.templates.TemplateResponse(request, template, {**base, **context}, status_code=status_code)
 
 
-def get_render(request: Request, rt: RuntimeDep, lang: LanguageDep) -> Renderer:
+async def get_render(request: Request, rt: RuntimeDep, lang: LanguageDep) -> Renderer:
     return Renderer(request, rt, lang)
 
 
@@ -201,5 +212,5 @@ RenderDep = Annotated[Renderer, Depends(get_render)]
 
 def render(request: Request, template: str, status_code: int = 200, **context: object) -> HTMLResponse:
     """``RenderDep`` outside dependency injection (error handlers, ASGI wrappers)."""
-    rt = get_runtime(request)
-    return Renderer(request, rt, get_language(request, rt))(template, status_code, **context)
+    rt = runtime_of(request)
+    return Renderer(request, rt, language_of(request, rt))(template, status_code, **context)

@@ -76,6 +76,18 @@ class JournalMetrics:
                                        registry=registry) for key, help_text in _POOL_GAUGES.items()}
         self.pool_counters = {key: Counter(f"obruten_db_pool_{key}_total", help_text, registry=registry)
                               for key, help_text in _POOL_COUNTERS.items()}
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def request_series(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+        """The request counter and latency histogram of one (method, route template, status),
+        looked up once per combination (``labels()`` takes a lock and builds keys every time)."""
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = (self.requests.labels(method=method, route=route, status=str(status)),
+                      self.request_seconds.labels(method=method, route=route))
+            self._series[key] = series
+        return series
 
     def refresh(self, journal: Journal) -> None:
         """Take the pool's statistics and the audit queue from ``journal``."""
@@ -114,9 +126,9 @@ class RequestMetrics:
             await self.app(scope, receive, send_status)
         finally:
             route = getattr(scope.get("route"), "path", None) or _mount_of(scope) or "unmatched"
-            method = scope["method"]
-            self.metrics.requests.labels(method=method, route=route, status=str(status)).inc()
-            self.metrics.request_seconds.labels(method=method, route=route).observe(time.perf_counter() - start)
+            count, seconds = self.metrics.request_series(scope["method"], route, status)
+            count.inc()
+            seconds.observe(time.perf_counter() - start)
 
 
 def _mount_of(scope: Scope) -> str | None:
