@@ -13,15 +13,17 @@ The journal's ``create_app`` composes these pieces when ``config.read_copy`` is 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
 import psycopg
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from obruten.platform.i18n import translator
+from obruten.readcopy.lag import Lag
 from obruten.readcopy.service import ReadCopy
 from obruten.record.deps import page_language, render
 
@@ -50,6 +52,27 @@ ReadCopyDep = Annotated[ReadCopy, Depends(get_read_copy)]
 @router.get("/read-copy", summary="How current the read copy is: {as_of, lag_seconds, stale}")
 async def read_copy_status(rc: ReadCopyDep) -> JSONResponse:
     return JSONResponse({**rc.lag.current().as_json(), "node": rc.node})
+
+
+def ready_verdict(lag: Lag, max_lag: float) -> tuple[bool, str]:
+    """May a load balancer send this read copy traffic? (ok, the reason in a sentence)."""
+    if not lag.reachable:
+        return False, "the standby does not answer"
+    if lag.lag_seconds > max_lag:
+        return False, f"{lag.lag_seconds:.0f} s behind the primary (limit {max_lag:g} s)"
+    return True, f"{lag.lag_seconds:.1f} s behind the primary (limit {max_lag:g} s)"
+
+
+@router.get("/read-copy/ready", summary="For load balancers: 200 when this read copy may take traffic, else 503",
+            responses={503: {"description": "The standby does not answer or is further behind than max_lag"}})
+async def read_copy_ready(rc: ReadCopyDep, max_lag: Annotated[float | None, Query(ge=0, le=86_400)] = None) -> JSONResponse:
+    """Judged from the same observation as the banner (``readcopy.lag``); ``max_lag`` (seconds,
+    default ``read_copy_stale_seconds``) lets the balancer take a member out before its banner turns red."""
+    lag = rc.lag.current()
+    ok, reason = ready_verdict(lag, rc.lag.stale_after if max_lag is None else max_lag)
+    return JSONResponse({"ready": ok, "reason": reason, "node": rc.node,
+                         "lag_seconds": round(lag.lag_seconds, 1) if math.isfinite(lag.lag_seconds) else None},
+                        status_code=200 if ok else 503, headers={} if ok else {"Retry-After": "5"})
 
 
 def refuses(method: str, path: str) -> bool:

@@ -95,3 +95,46 @@ def test_read_copy_settings() -> None:
         config_mod.load(environ={"OBRUTEN_READ_COPY": "maybe"})
     with pytest.raises(ConfigError, match="primary_url"):
         config_mod.load(environ={"OBRUTEN_PRIMARY_URL": "http://x"})
+
+
+def test_a_balancer_takes_a_member_out_when_its_standby_is_behind_or_gone() -> None:
+    from obruten.readcopy.web import ready_verdict
+
+    assert ready_verdict(Lag(NOW, 2.0, False, "0/1", True), 10)[0] is True
+    ok, reason = ready_verdict(Lag(NOW, 12.0, False, "0/1", False), 10)
+    assert not ok and "12 s behind" in reason and "limit 10 s" in reason
+    assert ready_verdict(Lag(NOW, float("inf"), True, "", False, reachable=False), 10) == \
+        (False, "the standby does not answer")
+
+
+def test_the_balancer_configuration_retries_gets_elsewhere_and_checks_readiness() -> None:
+    from obruten.readcopy import balancer
+
+    text = balancer.config([balancer.Member("rc-1", "10.0.0.1", 8001), balancer.Member("rc-2", "10.0.0.2", 8001)],
+                           balancer.Settings(max_lag_seconds=10, patroni_port=8008))
+    assert "server rc-1 10.0.0.1:8001 check" in text and "server rc-2 10.0.0.2:8001 check" in text
+    assert "uri /api/v1/read-copy/ready?max_lag=10 " in text
+    assert "http-check connect port 8008" in text and "uri /replica?lag=16MB" in text
+    assert "option redispatch 1" in text and "retry-on conn-failure empty-response" in text
+    assert "http-request disable-l7-retry unless METH_GET" in text  # a POST may have had an effect
+    with pytest.raises(balancer.BalancerError):
+        balancer.config([])
+
+
+def test_access_decisions_are_reused_briefly_and_never_across_a_replay_position() -> None:
+    from obruten.platform.auth import Session
+    from obruten.record.access import Access
+
+    lag, now = FakeLag(), [100.0]
+    cache = BodyCache(lag, access_ttl=1.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    nurse = Session(1, "n", "N", "nurse", ("MED1",))
+    version, _ = cache.get(("overview", 5))
+    assert cache.granted(nurse, 5) is None
+    cache.grant(version, nurse, Access(5, "care_relation"))
+    assert cache.granted(nurse, 5) == Access(5, "care_relation")
+    assert cache.granted(Session(1, "n", "N", "nurse", ("SURG",)), 5) is None  # other units: ask again
+    now[0] += 1.5
+    assert cache.granted(nurse, 5) is None  # older than the TTL
+    cache.grant(version, nurse, Access(5, "care_relation"))
+    lag.lsn = "0/300"
+    assert cache.granted(nurse, 5) is None  # the standby replayed further: ask again
