@@ -57,7 +57,7 @@ class Settings:
     patroni_port: int | None = None  # ask Patroni's /replica too (the same REST port on every host)
     patroni_max_lag: str = "16MB"  # Patroni's lag limit for /replica, in bytes of WAL
     stats_port: int | None = None  # HAProxy's own stats page (members up/down, retries) on bind_host
-    max_connections: int = 20_000
+    max_connections: int = 8_000  # HAProxy needs 2 file descriptors per connection (raise LimitNOFILE for more)
 
 
 def config(members: Sequence[Member], settings: Settings = Settings()) -> str:
