@@ -18,6 +18,8 @@ CSP = ("default-src 'none'; script-src 'none'; style-src 'self' 'unsafe-inline';
        "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 _ALWAYS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
            (b"x-frame-options", b"DENY"))
+_ALWAYS_NAMES = frozenset(k for k, _ in _ALWAYS)
+_CSP = CSP.encode()
 
 
 class SecurityHeaders:
@@ -35,12 +37,18 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in dict(_ALWAYS)]
-                names = {k.lower() for k, _ in headers}
+                headers, names, content_type = [], set(), b""
+                for k, v in message.get("headers", []):
+                    name = k.lower()
+                    if name in _ALWAYS_NAMES:
+                        continue
+                    headers.append((k, v))
+                    names.add(name)
+                    if name == b"content-type":
+                        content_type = v
                 headers.extend(_ALWAYS)
-                content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if content_type.startswith(b"text/html") and b"content-security-policy" not in names:
-                    headers.append((b"content-security-policy", CSP.encode()))
+                    headers.append((b"content-security-policy", _CSP))
                 if not cacheable and b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": headers}
