@@ -88,7 +88,8 @@ def _lifespan(config: Config, database_url: str, signer: TokenSigner, status: st
             writable = not config.read_copy  # a read copy keeps its logouts and login failures in the process
             app.state.runtime = Runtime(
                 config=config, signer=signer, journal=journal, templates=_templates(),
-                revocations=Revocations(pool, writable=writable, lifetime=signer.lifetime, node=config.node_name),
+                revocations=Revocations(pool, writable=writable, lifetime=signer.lifetime, node=config.node_name,
+                                        primary_url=config.primary_url if config.read_copy else None),
                 guard=LoginGuard(AttemptLog(pool, writable=writable, node=config.node_name)))
             await stack.enter_async_context(telemetry.running(metrics, journal))
             status.start()

@@ -7,9 +7,12 @@ has replicated. Each process keeps what it has read in memory and looks again at
 ``ttl`` seconds (one small query per process, not one per request), so a logout or deactivation
 takes effect everywhere within ``ttl`` plus the read copy's replication lag.
 
-On a read copy the database is read-only: a logout there is kept in that process only (and in the
-spooled audit, by the caller). Other processes and nodes accept the token until it expires or the
-user logs out on the journal. This gap is documented in docs/sessions.md.
+On a read copy the database is read-only: a logout there is written to the primary when the read
+copy knows one (``primary_url``, the audit shipper's) and it answers within two seconds; it then
+reaches every node, every read copy behind a balancer included, like a logout on the journal.
+Otherwise (the primary is down: the outage the read copy exists for) it is kept in that process only
+(and in the spooled audit, by the caller): other processes and nodes accept the token until it
+expires or the user logs out on the journal. This bound is documented in docs/sessions.md.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 
 TTL_SECONDS = 1.0  # how stale a process's view of the revocations may be
 _OVERLAP_SECONDS = 60.0  # re-read this far behind the newest row seen: rows commit out of order
+_INSERT_LOGOUT = "INSERT INTO session_revocation (sid, user_id, reason, node) VALUES (%s, %s, 'logout', %s)"
 _READ_TIMEOUT_SECONDS = 2.0  # waiting longer for a pooled connection: keep what is known, try next time
 
 
@@ -70,8 +74,10 @@ class Revocations:
     """One process's view of ``session_revocation``, refreshed at most every ``ttl`` seconds."""
 
     def __init__(self, pool: AsyncConnectionPool, *, writable: bool, lifetime: int, node: str = "journal",
-                 ttl: float = TTL_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+                 ttl: float = TTL_SECONDS, clock: Callable[[], float] = time.monotonic,
+                 primary_url: str | None = None) -> None:
         self.pool, self.writable, self.lifetime, self.node = pool, writable, lifetime, node
+        self.primary_url = primary_url  # a read copy: where a logout is recorded for every node
         self.ttl, self.clock = ttl, clock
         self.known = Revoked()
         self.local = Revoked()  # logouts this process could not write (a read copy)
@@ -92,10 +98,22 @@ class Revocations:
         False on a read copy, where only this process knows (see the module's docstring)."""
         self.local.add(session.sid, session.user_id, time.time())
         if not self.writable:
-            return False
+            return await self._revoke_on_primary(session)
         async with self.pool.connection() as conn:
-            await conn.execute("INSERT INTO session_revocation (sid, user_id, reason, node) VALUES (%s, %s, 'logout', %s)",
-                               (session.sid, session.user_id, self.node))
+            await conn.execute(_INSERT_LOGOUT, (session.sid, session.user_id, self.node))
+        return True
+
+    async def _revoke_on_primary(self, session: Session) -> bool:
+        if not self.primary_url:
+            return False
+        try:
+            async with await psycopg.AsyncConnection.connect(self.primary_url, connect_timeout=2,
+                                                             autocommit=True) as conn:
+                await conn.execute(_INSERT_LOGOUT, (session.sid, session.user_id, self.node))
+        except psycopg.Error as exc:  # the primary is down or refuses: this process knows, the others do not
+            log.warning("logout of session %s kept on this read-copy process only: the primary did not take "
+                        "it (%s)", session.sid, str(exc).strip()[:200])
+            return False
         return True
 
     def _stale(self) -> bool:

@@ -133,6 +133,17 @@ def test_a_current_member_is_ready_and_a_bad_limit_is_refused(pool: Pool) -> Non
     assert httpx.get(url, params={"max_lag": -1}, timeout=5).status_code == 422  # bad input: a clear 4xx
 
 
+def test_a_logout_on_one_read_copy_ends_the_session_on_the_other(pool: Pool) -> None:
+    token = _login(pool.urls["rc-1"])
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=pool.urls["rc-1"], timeout=30, headers=auth) as rc1, \
+            httpx.Client(base_url=pool.urls["rc-2"], timeout=30, headers=auth) as rc2:
+        assert rc2.get("/api/v1/units").status_code == 200
+        assert rc1.post("/api/v1/logout").json() == {"logged_out": True, "everywhere": True}
+        # written to the primary, back by replication to every member (within ~1 s + the replay lag)
+        wait_for(lambda: rc2.get("/api/v1/units").status_code == 401, 15, "the logout to reach rc-2")
+
+
 async def _load(base: str, token: str, patients: list[int], seconds: float, kill_at: float,
                 kill: subprocess.Popen[bytes]) -> tuple[int, list[str], list[float], list[float]]:
     """Closed loop of 8 clients over the balancer; SIGKILL ``kill``'s process group at ``kill_at``."""
