@@ -87,6 +87,7 @@ class Level:
     load_avg_1m: float
     connects: int = 0
     first_error: str = ""
+    p50_by_step: dict[str, float] | None = None
 
 
 class Recorder:
@@ -117,7 +118,8 @@ def summarize(kind: str, users: int, think: float, rec: Recorder, cpu: tuple[flo
                  p99_by_step={k: round(pct(sorted(v), 0.99) * 1e3, 1) for k, v in rec.latencies.items() if v},
                  cpu_client_s=round(cpu[0], 2), cpu_client_pct=round(100 * cpu[0] / seconds, 1),
                  cpu_server_s=round(cpu[1], 2), cpu_postgres_s=round(cpu[2], 2),
-                 load_avg_1m=round(os.getloadavg()[0], 2), connects=connects, first_error=rec.first_error)
+                 load_avg_1m=round(os.getloadavg()[0], 2), connects=connects, first_error=rec.first_error,
+                 p50_by_step={k: round(pct(sorted(v), 0.50) * 1e3, 1) for k, v in rec.latencies.items() if v})
 
 
 async def user_level(port: int, logins: list[Login], users: int, think: float, seconds: float,
@@ -374,6 +376,21 @@ def report(levels: list[Level], args: argparse.Namespace) -> dict[str, object]:
               f"{row['client_cpu_pct']:>9.0f}% | {row['server_cpu_per_s']:>11.2f}s | {row['pg_cpu_per_s']:>7.2f}s | "
               f"{row['load']:>5.1f} | {'yes' if row['holds'] else 'NO'}")
     print()
+    print("per page (median over rounds; ms): p50 / p99 of ward list (JSON), overview (JSON), medication page (HTML)")
+    pages: dict[str, dict[str, list[float]]] = {}
+    for users in args.users:
+        mine = [lv for lv in levels if lv.kind == "users" and lv.users == users]
+        if not mine:
+            continue
+        cells, row_pages = [], {}
+        for step in ("ward", "overview", "medication"):
+            p50 = med([lv.p50_by_step[step] for lv in mine if lv.p50_by_step and step in lv.p50_by_step])
+            p99 = med([lv.p99_by_step[step] for lv in mine if step in lv.p99_by_step])
+            row_pages[step] = [p50, p99]
+            cells.append(f"{step} {p50:6.1f} / {p99:6.1f}")
+        pages[str(users)] = row_pages
+        print(f"{users:>6} users | " + " | ".join(cells))
+    print()
     held = [lv for lv in levels if lv.kind == "users" and lv.p99_ms <= P99_GOAL_MS] or \
         [lv for lv in levels if lv.kind == "users"]
     server_ms, pg_ms = per_request(held, "cpu_server_s"), per_request(held, "cpu_postgres_s")
@@ -394,7 +411,7 @@ def report(levels: list[Level], args: argparse.Namespace) -> dict[str, object]:
           + ("PASS" if best >= GOAL_USERS else f"MISS (holds up to {best:,})"))
     return {"raw_rps": raw_rps, "http_closed_rps": closed_rps, "levels": {str(k): v for k, v in rows.items()},
             "best_users": best, "cpu_ms_per_request": {"read_copy": server_ms, "postgres": pg_ms, "client": client_ms},
-            "projected_rps_2_cores": round(2000 / (server_ms + pg_ms))}
+            "projected_rps_2_cores": round(2000 / (server_ms + pg_ms)), "pages_ms": pages}
 
 
 def start_read_copy(standby_url: str, var_dir: Path, port: int, workers: int,
@@ -423,6 +440,7 @@ def main() -> int:
     parser.add_argument("--logins", type=int, default=40, help="distinct staff logged in (sessions shared)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the figures are written (JSON)")
     args = parser.parse_args()
 
     exit_on_sigterm()
@@ -459,7 +477,7 @@ def main() -> int:
         print_machine_info(info)
         print()
         summary = report(levels, args)
-        write_results(RESULTS, {"machine": info, "args": vars(args), "seed_counts": counts,
+        write_results(args.results, {"machine": info, "args": vars(args), "seed_counts": counts,
                                 "summary": summary, "runs": [asdict(lv) for lv in levels]})
         return 0
     finally:
