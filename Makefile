@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PATIENTS ?= 2000
 
-.PHONY: help setup demo test test-fast fuzz lint browser bench bench-failover bench-wardkit bench-postreg bench-status bench-read-copy bench-analysis clean
+.PHONY: help setup haproxy demo test test-fast fuzz lint browser bench bench-failover bench-wardkit bench-postreg bench-status bench-read-copy bench-analysis clean
 
 help: ## list the tasks
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -30,6 +30,13 @@ browser: ## install Debian's Chromium for the end-to-end tests (needs root or su
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	  command -v chromium >/dev/null 2>&1 || { echo "Chromium could not be installed: install the 'chromium' package by hand"; exit 1; }; }
 
+haproxy: ## install Debian's HAProxy for the read-copy balancer and its tests (needs root or sudo)
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { \
+	  echo "==> Installing HAProxy from Debian's packages"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; \
+	  test -x /usr/sbin/haproxy || { echo "HAProxy could not be installed: install the 'haproxy' package by hand"; exit 1; }; }
+
 demo: setup ## start PostgreSQL, seed a synthetic region, serve the web UI on http://127.0.0.1:8000
 	$(BIN)/obruten demo --patients $(PATIENTS)
 
@@ -41,7 +48,7 @@ lint: setup ## ruff, mypy, the layer contracts (lint-imports) and the import-cyc
 	echo "==> import cycles"; $(BIN)/python tools/import_cycles.py src obruten || status=1; \
 	exit $$status
 
-test: setup browser lint ## set up and run the whole test suite (unit, functional with a short fuzz run, browser, cluster)
+test: setup browser haproxy lint ## set up and run the whole test suite (unit, functional with a short fuzz run, browser, cluster)
 	$(BIN)/python -m pytest
 
 test-fast: setup ## the unit tier: no servers, no PostgreSQL, under a minute

@@ -16,7 +16,7 @@ from obruten.drill.cli import drill
 from obruten.ops.cli import ops
 from obruten.platform import clikit
 from obruten.postreg.cli import postreg
-from obruten.readcopy.cli import ship_command, verify_spool_command
+from obruten.readcopy.cli import read_copy_group, ship_command, verify_spool_command
 from obruten.record.cli import audit, db, flags, serve, user
 from obruten.status.cli import status
 from obruten.ward_agent.cli import ward_agent
@@ -37,6 +37,7 @@ for command in (status, db, serve, seed, demo, audit, user, flags, ops, cluster,
                 postreg):
     main.add_command(command)
 main.add_command(clone_command, name="clone")
+main.add_command(read_copy_group)
 
 
 def run() -> None:  # pragma: no cover

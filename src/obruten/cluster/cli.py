@@ -44,9 +44,12 @@ def cluster() -> None:
               help="recovery_min_apply_delay of the lagged copy (PostgreSQL units: 10s, 30min, 6h).")
 @click.option("--strict-sync/--no-strict-sync", default=False, show_default=True,
               help="synchronous_mode_strict: refuse commits when no sync standby is left (ADR 0011).")
+@click.option("--read-copies", type=click.IntRange(1, 7), default=1, show_default=True,
+              help="Hot standbys for read copies (read-copy, read-copy-2 …), for several read copies behind "
+                   "HAProxy (docs/operations.md). Fixed when the cluster is created.")
 @click.pass_context
 def up(ctx: click.Context, cluster_root: Path | None, backup_root: Path | None, base_port: int,
-       lag_delay: str, strict_sync: bool) -> None:
+       lag_delay: str, strict_sync: bool, read_copies: int) -> None:
     """Start (or complete) the cluster and print the journal's connection string."""
     root = root_for(ctx, cluster_root)
     try:
@@ -57,7 +60,7 @@ def up(ctx: click.Context, cluster_root: Path | None, backup_root: Path | None, 
     except TopologyError:
         var_dir = clikit.config_from(ctx).var_dir
         topo = Topology.create(root, backup_root or var_dir / "backup", base_port, lag_delay,
-                               strict_sync, events_dir=var_dir)
+                               strict_sync, events_dir=var_dir, read_copies=read_copies)
     say(lifecycle.up(topo, say))
     click.echo(topo.write_url())
 
@@ -76,10 +79,17 @@ def status(ctx: click.Context, cluster_root: Path | None, as_json: bool) -> None
 @cluster.command("url")
 @root_option
 @click.option("--read", is_flag=True, help="The read copy's URL instead of the primary's.")
+@click.option("--member", help="One member's own URL (e.g. read-copy-2: the standby a read copy serves).")
 @click.pass_context
-def url(ctx: click.Context, cluster_root: Path | None, read: bool) -> None:
+def url(ctx: click.Context, cluster_root: Path | None, read: bool, member: str | None) -> None:
     """Print the journal's connection string (contains a password: keep it out of logs)."""
     topo = load_topology(ctx, cluster_root)
+    if member:
+        try:
+            click.echo(topo.member_url(topo.member(member)))
+        except TopologyError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
     click.echo(topo.read_url() if read else topo.write_url())
 
 

@@ -46,7 +46,7 @@ def up(topo: Topology, say: Say, timeout: float = 240) -> str:
     applied = migrate(topo.write_url())
     if applied:
         say(f"Applied migrations: {', '.join(applied)}")
-    for m in (topo.read_copy, topo.lagged_copy):
+    for m in (*topo.read_copies, topo.lagged_copy):
         if patroni.patroni_pid(topo, m) is None:
             say(f"Starting {m.name}: PostgreSQL on 127.0.0.1:{m.pg_port}, Patroni API on :{m.rest_port}")
             patroni.start(topo, m)

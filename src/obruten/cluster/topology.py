@@ -11,6 +11,9 @@ Members (production layout in docs/operations.md):
   (quorum commit takes a ``nofailover`` member only when no site standby streams) and never
   promoted automatically (``nofailover``; ``cluster failover --to read-copy`` lifts it; ADR 0011).
 * ``lagged-copy``: ``recovery_min_apply_delay`` behind, ``nofailover`` + ``nosync``.
+* ``read-copy-2`` … ``read-copy-N`` (``cluster up --read-copies N``): more asynchronous hot standbys
+  for read copies behind a load balancer (``obruten.readcopy.balancer``); ``nofailover`` + ``nosync``,
+  no Raft vote.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from obruten.platform.pgserver import DATABASE, SUPERUSER
 
 SCOPE = "obruten"
 REPLICATION_USER = "replicator"
+MAX_READ_COPIES = 7
 
 
 class TopologyError(ObrutenError, RuntimeError):
@@ -50,6 +54,8 @@ class Member:
         """Patroni tags; ``promotable`` lifts the read copy's ``nofailover`` (explicit failover to it)."""
         if self.kind == "site":
             return {"failover_priority": 2, "sync_priority": 2}
+        if self.kind == "read-copy" and self.name != "read-copy":  # a further read copy: reads only
+            return {"nofailover": True, "nosync": True}
         if self.kind == "read-copy":
             # last sync candidate, never promoted by Patroni itself (ADR 0011)
             return {"failover_priority": 1, "sync_priority": 1} if promotable else \
@@ -72,14 +78,19 @@ class Topology:
     # ---- construction ----------------------------------------------------------------------
     @classmethod
     def create(cls, root: Path, backup_root: Path, base_port: int = 25400, lag_delay: str = "6h",
-               strict_sync: bool = False, user_name: str | None = None, events_dir: Path | None = None) -> Topology:
+               strict_sync: bool = False, user_name: str | None = None, events_dir: Path | None = None,
+               read_copies: int = 1) -> Topology:
         root, backup_root = root.resolve(), backup_root.resolve()
         if backup_root == root or root in backup_root.parents or backup_root in root.parents:
             raise TopologyError(f"the backup root {backup_root} must not lie inside or around the cluster "
                                 f"root {root}: backups belong on separate storage (--backup-root)")
+        if not 1 <= read_copies <= MAX_READ_COPIES:
+            raise TopologyError(f"--read-copies must be 1 to {MAX_READ_COPIES} (ports base+0..9 per kind)")
         kinds = [("site-a", "site"), ("site-b", "site"), ("read-copy", "read-copy"), ("lagged-copy", "lagged-copy")]
+        kinds += [(f"read-copy-{k}", "read-copy") for k in range(2, read_copies + 1)]
         members = tuple(
-            Member(name, i, kind, base_port + i, base_port + 10 + i, base_port + 20 + i, voter=kind != "lagged-copy")
+            Member(name, i, kind, base_port + i, base_port + 10 + i, base_port + 20 + i,
+                   voter=kind != "lagged-copy" and i < 3)  # three voters: the sites and the first read copy
             for i, (name, kind) in enumerate(kinds))
         passwords = {role: secrets.token_urlsafe(18) for role in (SUPERUSER, REPLICATION_USER)}
         return cls(root, backup_root, base_port, lag_delay, strict_sync, user_name, passwords, members,
@@ -122,6 +133,11 @@ class Topology:
     @property
     def read_copy(self) -> Member:
         return next(m for m in self.members if m.kind == "read-copy")
+
+    @property
+    def read_copies(self) -> list[Member]:
+        """Every read-copy member: ``read-copy`` first, then ``read-copy-2`` …"""
+        return [m for m in self.members if m.kind == "read-copy"]
 
     @property
     def lagged_copy(self) -> Member:

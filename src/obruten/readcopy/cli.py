@@ -13,7 +13,7 @@ from obruten.platform import clikit
 from obruten.platform.config import Config
 from obruten.platform.progress import Say
 from obruten.platform.rows import one
-from obruten.readcopy import node_name, spool
+from obruten.readcopy import balancer, node_name, spool
 from obruten.readcopy.shipper import ship
 from obruten.record.schema import pending
 
@@ -90,3 +90,57 @@ def verify_spool_command(ctx: click.Context, spool_dir: Path | None) -> None:
                        "officer.", err=True)
     if broken:
         sys.exit(1)
+
+
+def _address(text: str, what: str) -> tuple[str, int]:
+    host, colon, port = text.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{what} must be HOST:PORT, not {text!r}")
+    return host, int(port)
+
+
+@click.group("read-copy", cls=clikit.Group)
+def read_copy_group() -> None:
+    """Read copies (läskopior): several behind a load balancer."""
+
+
+@read_copy_group.command("balancer")
+@click.option("--member", "members", multiple=True, required=True, metavar="NAME=HOST:PORT",
+              help="A read copy (`obruten serve --read-copy`) to balance over; repeat for each.")
+@click.option("--bind", default="127.0.0.1:8080", show_default=True, help="Where HAProxy listens (HOST:PORT).")
+@click.option("--max-lag", type=click.FloatRange(0, 3600), default=10.0, show_default=True,
+              help="Seconds behind the primary after which a member gets no traffic.")
+@click.option("--patroni-port", type=click.IntRange(1, 65535),
+              help="Also require Patroni's /replica?lag=… on this REST port of every member's host.")
+@click.option("--stats-port", type=click.IntRange(1, 65535), help="Serve HAProxy's stats page on this port.")
+@click.option("--print-config", is_flag=True, help="Print the HAProxy configuration (for /etc/haproxy) and exit.")
+@click.pass_context
+def balancer_command(ctx: click.Context, members: tuple[str, ...], bind: str, max_lag: float,
+                     patroni_port: int | None, stats_port: int | None, print_config: bool) -> None:
+    """HAProxy over several read copies: only ready members get requests; a lost member costs a retry."""
+    parsed = []
+    for text in members:
+        name, eq, address = text.partition("=")
+        if not eq or not name:
+            raise click.BadParameter(f"--member must be NAME=HOST:PORT, not {text!r}")
+        parsed.append(balancer.Member(name, *_address(address, "--member")))
+    host, port = _address(bind, "--bind")
+    settings = balancer.Settings(bind_host=host, bind_port=port, max_lag_seconds=max_lag, patroni_port=patroni_port,
+                                 stats_port=stats_port)
+    try:
+        text = balancer.config(parsed, settings)
+        if print_config:
+            click.echo(text, nl=False)
+            return
+        lb = balancer.Balancer(clikit.config_from(ctx).var_dir / "balancer", parsed, settings)
+        lb.start()
+    except balancer.BalancerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"HAProxy on {lb.url} over {', '.join(m.name for m in parsed)}; Ctrl-C stops it", err=True)
+    try:
+        assert lb.proc is not None
+        lb.proc.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lb.stop()
