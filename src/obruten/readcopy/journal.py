@@ -10,15 +10,16 @@ the others by reading the spool's new lines. Shipped to the primary, the grant i
 Cache: the overview and ward-list JSON and a medication order with its administrations cannot
 change until the standby replays more WAL, so they are cached under (key, replay LSN): nothing is
 served older than the replay position the banner shows. Every read is still access-checked and
-audited before it is answered. The access decision (care relation or emergency access of this user
-with these units for this patient) is kept for at most ``ACCESS_TTL_SECONDS`` and never across a
-replay position; a refusal is never kept. So a read whose body and decision are both known costs no
-database round trip, only the audit event's group-committed fsync.
+audited before it is answered. The access decision (this user, role and units for this patient) is
+a function of the data and the clock: it is kept at one replay position until the moment it would
+lapse by the clock alone (``Access.until``: 30 days after the discharge, the emergency access's
+expiry), so it is exactly what the database would answer. A refusal is never kept. A read whose
+body and decision are both known costs no database round trip, only the audit event's
+group-committed fsync.
 """
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +37,6 @@ from obruten.record import access, medication, patients, ward
 from obruten.record.service import Journal
 
 LOCAL_BASIS = "emergency_read_copy"
-ACCESS_TTL_SECONDS = 1.0  # how long an access decision is reused (never across a replay position)
 
 
 class LocalGrants:
@@ -57,26 +57,29 @@ class LocalGrants:
             self._seen = spooled.end
 
     def active(self, user_id: int, patient_id: int, now: datetime | None = None) -> bool:
+        return self.until(user_id, patient_id, now) is not None
+
+    def until(self, user_id: int, patient_id: int, now: datetime | None = None) -> datetime | None:
+        """When this user's local emergency access to the patient expires; None: it has none now."""
         now = now or datetime.now(UTC)
-        if self._until.get((user_id, patient_id), now) > now:
-            return True
-        self._scan()
-        return self._until.get((user_id, patient_id), now) > now
+        if self._until.get((user_id, patient_id), now) <= now:
+            self._scan()
+        expires = self._until.get((user_id, patient_id), now)
+        return expires if expires > now else None
 
 
 class BodyCache:
     """Bodies keyed by (key, replay LSN) and recent access decisions; emptied whenever the standby
     replays further. ``clock`` (monotonic seconds) ages the decisions."""
 
-    def __init__(self, lag: LagTracker, max_entries: int = 20_000, access_ttl: float = ACCESS_TTL_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, lag: LagTracker, max_entries: int = 20_000,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.lag = lag
         self.max_entries = max_entries
-        self.access_ttl = access_ttl
         self.clock = clock
         self._lsn = ""
         self._bodies: OrderedDict[tuple[str, object], object] = OrderedDict()
-        self._access: dict[tuple[int, tuple[str, ...], int], tuple[access.Access, float]] = {}
+        self._access: dict[tuple[int, str, tuple[str, ...], int], access.Access] = {}
         self.hits = self.misses = 0
 
     def _version(self) -> str:
@@ -105,20 +108,20 @@ class BodyCache:
             self._bodies.popitem(last=False)
 
     def granted(self, session: Session, patient_id: int) -> access.Access | None:
-        """The access this session's user (with its units) was given to ``patient_id`` at the current
-        replay position within ``access_ttl`` seconds; None: ask the database."""
+        """The access this user (with this role and these units) was given to ``patient_id`` at the
+        current replay position, while it has not lapsed by the clock; None: ask the database."""
         self._version()
-        found = self._access.get((session.user_id, session.units, patient_id))
-        if found is None or self.clock() - found[1] > self.access_ttl:
+        found = self._access.get((session.user_id, session.role, session.units, patient_id))
+        if found is None or (found.until is not None and self.clock() >= found.until):
             return None
-        return found[0]
+        return found
 
     def grant(self, version: str, session: Session, grant: access.Access) -> None:
         if not version or version != self._lsn:
             return
         if len(self._access) >= self.max_entries:
             self._access.clear()
-        self._access[(session.user_id, session.units, grant.patient_id)] = (grant, self.clock())
+        self._access[(session.user_id, session.role, session.units, grant.patient_id)] = grant
 
 
 @dataclass
@@ -131,8 +134,9 @@ class ReadCopyJournal(Journal):
         try:
             return await super()._require_read(conn, session, patient_id)
         except NeedsEmergencyAccess:
-            if self.grants is not None and self.grants.active(session.user_id, patient_id):
-                return access.Access(patient_id, LOCAL_BASIS)
+            expires = self.grants.until(session.user_id, patient_id) if self.grants is not None else None
+            if expires is not None:
+                return access.Access(patient_id, LOCAL_BASIS, expires)
             raise
 
     async def _decide(self, conn: AsyncConnection, version: str, session: Session, patient_id: int,

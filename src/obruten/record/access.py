@@ -8,8 +8,8 @@ listed for admins. Admin and IT roles never read records; admins read access log
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import psycopg
 from psycopg.rows import dict_row
@@ -21,14 +21,17 @@ from obruten.platform.rows import one
 CARE_RELATION_DAYS = 30
 MIN_REASON_LENGTH = 5
 
+_CARE_ADMISSION = f"""admission_current a
+               WHERE a.patient_id = %(p)s AND a.unit_id = ANY(%(units)s)
+                 AND (a.discharged_at IS NULL OR a.discharged_at > now() - interval '{CARE_RELATION_DAYS} days')"""
 _DECIDE = f"""
 SELECT EXISTS (SELECT 1 FROM patient WHERE id = %(p)s) AS patient_exists,
-       EXISTS (SELECT 1 FROM admission_current a
-               WHERE a.patient_id = %(p)s AND a.unit_id = ANY(%(units)s)
-                 AND (a.discharged_at IS NULL OR a.discharged_at > now() - interval '{CARE_RELATION_DAYS} days'))
-           AS care_relation,
-       EXISTS (SELECT 1 FROM emergency_access
-               WHERE staff_id = %(s)s AND patient_id = %(p)s AND expires_at > now()) AS emergency
+       EXISTS (SELECT 1 FROM {_CARE_ADMISSION}) AS care_relation,
+       (SELECT CASE WHEN bool_or(a.discharged_at IS NULL) THEN NULL
+                    ELSE max(a.discharged_at) + interval '{CARE_RELATION_DAYS} days' END
+          FROM {_CARE_ADMISSION}) AS care_until,
+       (SELECT max(expires_at) FROM emergency_access
+         WHERE staff_id = %(s)s AND patient_id = %(p)s AND expires_at > now()) AS emergency_until
 """
 
 
@@ -36,19 +39,22 @@ SELECT EXISTS (SELECT 1 FROM patient WHERE id = %(p)s) AS patient_exists,
 class Access:
     patient_id: int
     basis: str  # "care_relation" or "emergency"
+    # when this decision lapses by the clock alone, the data unchanged (the care relation 30 days
+    # after discharge, the emergency access at its expiry); None: not by the clock (an open admission)
+    until: datetime | None = field(default=None, compare=False)
 
 
 async def require_read(conn: psycopg.AsyncConnection, session: Session, patient_id: int) -> Access:
     if not session.clinical:
         raise Forbidden("your role does not read patient records")
     cur = await conn.execute(_DECIDE, {"p": patient_id, "units": list(session.units), "s": session.user_id})
-    exists, care, emergency = one(await cur.fetchone())
+    exists, care, care_until, emergency_until = one(await cur.fetchone())
     if not exists:
         raise NotFound(f"no patient {patient_id}")
     if care:
-        return Access(patient_id, "care_relation")
-    if emergency:
-        return Access(patient_id, "emergency")
+        return Access(patient_id, "care_relation", care_until)
+    if emergency_until is not None:
+        return Access(patient_id, "emergency", emergency_until)
     raise NeedsEmergencyAccess("the patient has no care relation to your units; "
                                "state a reason for emergency access (nödöppning)", patient_id=patient_id)
 

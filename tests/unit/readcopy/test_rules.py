@@ -121,20 +121,25 @@ def test_the_balancer_configuration_retries_gets_elsewhere_and_checks_readiness(
         balancer.config([])
 
 
-def test_access_decisions_are_reused_briefly_and_never_across_a_replay_position() -> None:
+def test_access_decisions_are_reused_until_they_lapse_and_never_across_a_replay_position() -> None:
+    from datetime import timedelta
+
     from obruten.platform.auth import Session
     from obruten.record.access import Access
 
-    lag, now = FakeLag(), [100.0]
-    cache = BodyCache(lag, access_ttl=1.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    lag, now = FakeLag(), [NOW]
+    cache = BodyCache(lag, clock=lambda: now[0])  # type: ignore[arg-type]
     nurse = Session(1, "n", "N", "nurse", ("MED1",))
     version, _ = cache.get(("overview", 5))
     assert cache.granted(nurse, 5) is None
-    cache.grant(version, nurse, Access(5, "care_relation"))
+    cache.grant(version, nurse, Access(5, "care_relation"))  # an open admission: not lapsing by the clock
+    cache.grant(version, nurse, Access(6, "emergency", NOW + timedelta(hours=1)))
+    now[0] = NOW + timedelta(minutes=59)
     assert cache.granted(nurse, 5) == Access(5, "care_relation")
+    assert cache.granted(nurse, 6) == Access(6, "emergency")
     assert cache.granted(Session(1, "n", "N", "nurse", ("SURG",)), 5) is None  # other units: ask again
-    now[0] += 1.5
-    assert cache.granted(nurse, 5) is None  # older than the TTL
-    cache.grant(version, nurse, Access(5, "care_relation"))
+    assert cache.granted(Session(1, "n", "N", "admin", ("MED1",)), 5) is None  # another role: ask again
+    now[0] = NOW + timedelta(hours=1)
+    assert cache.granted(nurse, 6) is None  # the emergency access expired: ask the database
     lag.lsn = "0/300"
     assert cache.granted(nurse, 5) is None  # the standby replayed further: ask again
