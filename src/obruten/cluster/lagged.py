@@ -26,7 +26,6 @@ from obruten.platform.pgserver import PostgresError
 from obruten.platform.progress import Say
 from obruten.platform.rows import one
 
-
 XID_WINDOW = 20000  # how many of the newest completed transactions are searched for the newest commit
 PAUSE_WAIT_S = 10
 
