@@ -27,7 +27,7 @@ from obruten.platform.progress import Say
 from obruten.platform.rows import one
 
 XID_WINDOW = 20000  # how many of the newest completed transactions are searched for the newest commit
-PAUSE_WAIT_S = 10
+PAUSE_WAIT_S = 2
 
 
 @dataclass(frozen=True)
@@ -86,15 +86,17 @@ def resume(topo: Topology) -> str:
 
 
 def _pause(conn: psycopg.Connection[tuple[object, ...]], say: Say) -> Replayed:
-    """Pause replay and wait until the startup process really stopped (the check that follows must
-    not race a commit being applied)."""
+    """Pause replay, then wait briefly until it is in effect. A standby sleeping in its apply delay
+    stays "pause requested" until the delay ends, then pauses before applying that record
+    (PostgreSQL re-checks after the delay): nothing more is applied either way, so the check
+    that follows does not race a commit."""
     conn.execute("SELECT pg_wal_replay_pause()")
     deadline = time.monotonic() + PAUSE_WAIT_S
     while not (now := replayed(conn)).paused and time.monotonic() < deadline:
         time.sleep(0.1)
     if not now.paused:
-        say(f"replay pause requested but not yet in effect after {PAUSE_WAIT_S} s (in the apply delay); "
-            "deciding from what is replayed now")
+        say("replay pause requested; it takes effect when the current apply delay ends, and nothing more "
+            "is applied meanwhile")
     return now
 
 

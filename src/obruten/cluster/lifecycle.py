@@ -43,7 +43,7 @@ def up(topo: Topology, say: Say, timeout: float = 240) -> str:
             patroni.start(topo, m)
             started.append(m.name)
             time.sleep(1.0)  # let site-a take the initialize key first; not a correctness condition
-    snap = _wait_for_leader(topo, timeout, say)
+    snap = wait_for_leader(topo, timeout, say)
     if (changed := ensure_sync_config(topo, snap.leader or "", patroni.sync_settings(topo))) is not None:
         say(changed)
     say(f"Leader: {snap.leader}. Creating database {DATABASE!r} and applying migrations …")
@@ -81,7 +81,7 @@ def quorum_advice(topo: Topology, snap: ClusterView) -> str:
             "\"Both sites lost\" (`obruten backup rebuild`).")
 
 
-def _wait_for_leader(topo: Topology, timeout: float, say: Say) -> ClusterView:
+def wait_for_leader(topo: Topology, timeout: float, say: Say) -> ClusterView:
     """``wait_for`` a leader, but say within ``QUORUM_GRACE_S`` what to do when the Raft voters
     have no majority (a leader cannot come then)."""
     started = time.monotonic()
