@@ -66,7 +66,8 @@ def up(topo: Topology, say: Say, timeout: float = 240) -> str:
             f"{snap.sentence()}")
 
 
-QUORUM_GRACE_S = 15  # how long the Raft voters may lack a majority before `up` gives advice instead of waiting
+QUORUM_GRACE_S = 20  # from the first Raft voter answering: how long without a majority before advice
+SILENT_GRACE_S = 60  # no Raft voter answering at all for this long: advice too
 
 
 def quorum_advice(topo: Topology, snap: ClusterView) -> str:
@@ -82,20 +83,24 @@ def quorum_advice(topo: Topology, snap: ClusterView) -> str:
 
 
 def wait_for_leader(topo: Topology, timeout: float, say: Say) -> ClusterView:
-    """``wait_for`` a leader, but say within ``QUORUM_GRACE_S`` what to do when the Raft voters
-    have no majority (a leader cannot come then)."""
+    """``wait_for`` a leader, but say what to do, instead of waiting, when the Raft voters have no
+    majority (a leader cannot come then): ``QUORUM_GRACE_S`` after the first voter answers (voters
+    starting up need a few seconds to find each other), or ``SILENT_GRACE_S`` when none answers."""
     started = time.monotonic()
-    without_majority_since: list[float] = []
+    first_voter_at: list[float] = []
+    voters = {m.name for m in topo.members if m.voter}
 
     def ready(v: ClusterView) -> bool:
         if v.leader is not None:
             return True
+        now = time.monotonic()
+        if not first_voter_at and set(v.gone) != voters:
+            first_voter_at.append(now)
         if v.quorum is False:
-            without_majority_since[:] = without_majority_since or [time.monotonic()]
-            if time.monotonic() - without_majority_since[0] > QUORUM_GRACE_S:
+            if (first_voter_at and now - first_voter_at[0] > QUORUM_GRACE_S) or now - started > SILENT_GRACE_S:
                 raise ClusterError(quorum_advice(topo, v))
-        else:
-            without_majority_since.clear()
+        elif first_voter_at:
+            first_voter_at[0] = now  # a majority exists: the clock starts again if it is lost
         return False
 
     snap = wait_for(topo, ready, "a leader", timeout, say)
