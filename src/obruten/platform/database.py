@@ -66,6 +66,8 @@ POLL_S = 0.5  # how often the watch asks Patroni (or, while down, the database) 
 PROBE_TIMEOUT_S = 0.4  # one Patroni REST call; a frozen Patroni does not answer within it
 CONNECT_TIMEOUT_S = 2  # libpq's connect_timeout (whole seconds)
 POOL_TIMEOUT_S = 1.5  # the longest a request waits for a connection: every answer within 2 s
+RETRY_S = 0.1  # between connection attempts while a primary is named (a promotion ending)
+CONNECT_PATIENCE_S = 60  # one pool connection attempt keeps trying this long before psycopg_pool's back-off
 # keepalives find a dead peer in ~3 s instead of the kernel's 2 h; user timeout bounds unacked sends
 SESSION_KWARGS: dict[str, Any] = {
     "connect_timeout": CONNECT_TIMEOUT_S, "keepalives": 1, "keepalives_idle": 2, "keepalives_interval": 1,
@@ -91,7 +93,9 @@ class PrimaryWatch:
     """Knows which member accepts writes, polling every ``POLL_S``.
 
     With Patroni REST URLs (one per host of the URL, same order): the member whose Patroni answers
-    ``GET /primary`` with 200, i.e. holds the leader lock; a frozen or partitioned Patroni does not,
+    ``GET /leader`` with 200, i.e. holds the leader lock (it takes the lock before it promotes its
+    PostgreSQL, so connections are tried, with ``target_session_attrs=read-write``, from the moment
+    it does: the first succeeds as soon as the promotion ends); a frozen or partitioned Patroni does not,
     so the journal leaves its PostgreSQL even though that still says read-write. Without them (one
     database, or hosts without Patroni): libpq's ``target_session_attrs=read-write``, probed only
     while the database is down (errors mark it down, ``suspect``)."""
@@ -177,7 +181,7 @@ class PrimaryWatch:
     async def _holds_lock(self, url: str) -> bool:
         assert self._client is not None
         try:
-            response = await self._client.get(url + "/primary")
+            response = await self._client.get(url + "/leader")
         except httpx.HTTPError:
             return False
         return response.status_code == 200
@@ -251,15 +255,22 @@ class PrimaryPool(AsyncConnectionPool[psycopg.AsyncConnection[Any]]):
         await self.check_connection(conn)
 
     async def _connect(self, timeout: float | None = None) -> psycopg.AsyncConnection[Any]:
-        # wait for a primary rather than fail into psycopg_pool's exponential back-off
-        while not await self.watch.wait_up(30):
+        # wait for a primary and retry every RETRY_S rather than fail into psycopg_pool's exponential
+        # back-off (1, 2, 4 … s), which kept the journal away from a database that was back
+        deadline = time.monotonic() + CONNECT_PATIENCE_S
+        while True:
             if self.closed:
                 raise NoPrimary("pool closed")
-        try:
-            return await super()._connect(timeout)
-        except psycopg.Error:
-            await self.watch.suspect()
-            raise
+            if await self.watch.wait_up(min(1.0, max(0.0, deadline - time.monotonic()))):
+                try:
+                    return await super()._connect(timeout)
+                except psycopg.Error:
+                    await self.watch.suspect()
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(RETRY_S)
+            elif time.monotonic() > deadline:
+                raise NoPrimary(f"no primary for {CONNECT_PATIENCE_S:.0f} s")
 
     async def _primary_changed(self, target: tuple[str, str] | None) -> None:
         if self.closed or target is None:
