@@ -56,7 +56,7 @@ def replayed(conn: psycopg.Connection[tuple[object, ...]]) -> Replayed:
         " pg_get_wal_replay_pause_state()").fetchone())
     try:
         newest = one(conn.execute(
-            "SELECT max(pg_xact_commit_timestamp(((x % 4294967296)::text)::xid))"
+            "SELECT max(pg_xact_commit_timestamp(((x %% 4294967296)::text)::xid))"
             " FROM generate_series(greatest(3, %s::bigint - %s), %s::bigint - 1) AS x",
             (xmax, XID_WINDOW, xmax)).fetchone())[0]
     except psycopg.errors.ObjectNotInPrerequisiteState as exc:
