@@ -95,8 +95,8 @@ def _pause(conn: psycopg.Connection[tuple[object, ...]], say: Say) -> Replayed:
     while not (now := replayed(conn)).paused and time.monotonic() < deadline:
         time.sleep(0.1)
     if not now.paused:
-        say("replay pause requested; it takes effect when the current apply delay ends, and nothing more "
-            "is applied meanwhile")
+        say("replay pause requested; it takes effect before the next WAL record is applied (a standby "
+            "waiting for WAL or sleeping in its apply delay shows 'pause requested' until then)")
     return now
 
 
