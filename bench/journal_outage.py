@@ -112,7 +112,7 @@ def main() -> None:
             result = one_round(pg, base, n)
             say(f"round {n}: {result}")
             rounds.append(result)
-        print_machine_info(machine_info(code=str(Path(sys.modules["obruten"].__file__ or "").parent)))
+        print_machine_info(machine_info(code=str(list(sys.modules["obruten"].__path__)[0])))
         print(f"{'with PostgreSQL killed':<34} {'median (min–max)':<24} statuses          goal")
         for what in ("login", "read", "write"):
             times = [r["answers"][what][1] for r in rounds]  # type: ignore[index]

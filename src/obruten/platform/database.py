@@ -110,6 +110,8 @@ class PrimaryWatch:
         self.target: tuple[str, str] | None = None  # where writes go; None: no primary
         self.changed_at = time.monotonic()
         self._up = asyncio.Event()
+        self._down = asyncio.Event()
+        self._down.set()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self.on_change: Callable[[tuple[str, str] | None], Awaitable[None]] | None = None
@@ -140,6 +142,9 @@ class PrimaryWatch:
         except TimeoutError:
             return False
         return True
+
+    async def wait_down(self) -> None:
+        await self._down.wait()
 
     async def suspect(self) -> None:
         """A connection failed: without Patroni, treat the database as down until a probe connects."""
@@ -202,7 +207,9 @@ class PrimaryWatch:
         log.warning("primary: %s -> %s", _where(old), _where(target))
         if target is None:
             self._up.clear()
+            self._down.set()
         else:
+            self._down.clear()
             self._up.set()
         if self.on_change is not None:
             await self.on_change(target)
@@ -235,8 +242,22 @@ class PrimaryPool(AsyncConnectionPool[psycopg.AsyncConnection[Any]]):
     async def getconn(self, timeout: float | None = None) -> psycopg.AsyncConnection[Any]:
         if not self.watch.up:
             raise NoPrimary("no database member accepts writes right now")
+        # wait for a connection, but no longer than the primary is there: a failed connection
+        # attempt or the watch losing the primary answers the request at once
+        get = asyncio.ensure_future(super().getconn(min(timeout or POOL_TIMEOUT_S, POOL_TIMEOUT_S)))
+        down = asyncio.ensure_future(self.watch.wait_down())
         try:
-            conn = await super().getconn(min(timeout or POOL_TIMEOUT_S, POOL_TIMEOUT_S))
+            await asyncio.wait({get, down}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            down.cancel()
+        if not get.done():
+            get.cancel()
+            with contextlib.suppress(asyncio.CancelledError, PoolTimeout, psycopg.Error):
+                conn = await get
+                await self.putconn(conn)  # it came in the same instant: back to the pool
+            raise NoPrimary("the primary went away while waiting for a connection")
+        try:
+            conn = get.result()
         except PoolTimeout as exc:
             await self.watch.suspect()
             raise NoPrimary(f"no connection to the primary within {POOL_TIMEOUT_S} s") from exc
