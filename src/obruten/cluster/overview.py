@@ -101,8 +101,10 @@ def alarms(topo: Topology, rows: list[Row], leader: str | None, now: datetime) -
     if leader and not any(r.sync_state in ("sync", "quorum") for r in rows):
         out.append("NO-SYNC-STANDBY: commits are durable at one site only (RPO > 0 until a standby returns)")
     for r in rows:
-        if r.state in ("unreachable", "stopped", "start failed", "crashed", NO_MAJORITY):
+        if r.state in ("unreachable", "stopped", "start failed", "crashed"):
             out.append(f"MEMBER-DOWN: {r.name} is {r.state}")
+        elif r.state == NO_MAJORITY:
+            out.append(f"MEMBER-CUT-OFF: {r.name} answers but reaches no DCS majority (what it says may be stale)")
     rc = next((r for r in rows if r.name == topo.read_copy.name), None)
     if rc and rc.lag_seconds is not None and rc.lag_seconds > 5:
         out.append(f"READ-COPY-LAG: read copy {rc.lag_seconds:.1f} s behind")
