@@ -100,7 +100,8 @@ class PrimaryWatch:
     database, or hosts without Patroni): libpq's ``target_session_attrs=read-write``, probed only
     while the database is down (errors mark it down, ``suspect``)."""
 
-    def __init__(self, conninfo: str, patroni_urls: Sequence[str] = ()) -> None:
+    def __init__(self, conninfo: str, patroni_urls: Sequence[str] = (),
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.conninfo = conninfo
         self.hosts = hosts_of(conninfo)
         if patroni_urls and len(patroni_urls) != len(self.hosts):
@@ -115,6 +116,7 @@ class PrimaryWatch:
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self.on_change: Callable[[tuple[str, str] | None], Awaitable[None]] | None = None
+        self._transport = transport  # tests: a fake Patroni
 
     # ---- what the pool asks ---------------------------------------------------------------------------
     @property
@@ -154,7 +156,7 @@ class PrimaryWatch:
     # ---- running -----------------------------------------------------------------------------------------
     async def start(self) -> None:
         if self.patroni_urls:
-            self._client = httpx.AsyncClient(timeout=PROBE_TIMEOUT_S)
+            self._client = httpx.AsyncClient(timeout=PROBE_TIMEOUT_S, transport=self._transport)
         await self.poll()
         self._task = asyncio.create_task(self._run(), name="primary-watch")
 
