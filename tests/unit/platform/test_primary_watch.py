@@ -42,12 +42,12 @@ def test_the_lock_holder_is_the_only_host_connected_to() -> None:
 
 
 def test_no_lock_holder_or_two_claimants_mean_no_primary() -> None:
-    assert run(watching(set())))[0] is None
-    assert run(watching({7001, 7002})))[0] is None  # never trust two: no writes until one is left
+    assert run(watching(set()))[0] is None
+    assert run(watching({7001, 7002}))[0] is None  # never trust two: no writes until one is left
 
 
 def test_a_frozen_patroni_is_left_even_if_it_held_the_lock() -> None:
-    assert run(watching({7001}, frozen={7001})))[0] is None
+    assert run(watching({7001}, frozen=frozenset({7001})))[0] is None
 
 
 def test_one_patroni_url_per_database_host() -> None:
