@@ -162,8 +162,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     owned = agent is None and getattr(app.state, "settings", None) is not None
     if owned:
         kits_agent = getattr(app.state, "agent", None)
-        trusted = (lambda: kits_agent.trusted) if kits_agent is not None else None
-        agent = app.state.downtime = DowntimeAgent(DowntimeSettings.from_agent(app.state.settings, trusted),
+        def trusted() -> TrustedKeys:  # the kits' trusted keys, re-read when the file changed (key rotation)
+            kits_agent.reload_trusted()
+            return kits_agent.trusted
+
+        trusted_keys = trusted if kits_agent is not None else None
+        agent = app.state.downtime = DowntimeAgent(DowntimeSettings.from_agent(app.state.settings, trusted_keys),
                                                    metrics=getattr(kits_agent, "metrics", None))
         agent.publish()
     if agent is not None:
@@ -255,7 +259,10 @@ async def patient_page(patient_id: int, request: Request) -> Response:
 
 
 def _patient_response(request: Request, patient_id: int, status_code: int = 200, **context: Any) -> Response:
-    patient = _patient(_kit(request), patient_id)
+    try:
+        patient = _patient(_kit(request), patient_id)
+    except Invalid as exc:
+        raise HTTPException(404, exc.message) from exc
     recorded = [e for e in _agent(request).store.listing(2000) if e["patient_id"] == patient_id
                 and not e.get("reserve_number")]
     return _render(request, "downtime_patient.html", status_code, p=patient, recorded=recorded, note_kinds=NOTE_KINDS,
@@ -378,7 +385,10 @@ async def reserve_page(local_id: int, request: Request) -> Response:
 
 
 def _reserve_response(request: Request, local_id: int, status_code: int = 200, **context: Any) -> Response:
-    r = _agent(request).store.reserve_patient(local_id)
+    try:
+        r = _agent(request).store.reserve_patient(local_id)
+    except Invalid as exc:
+        raise HTTPException(404, exc.message) from exc
     recorded = [e for e in _agent(request).store.listing(2000) if e.get("reserve_number") == r["reserve_number"]]
     return _render(request, "downtime_patient.html", status_code, p=_reserve_as_patient(r), recorded=recorded,
                    note_kinds=NOTE_KINDS, **context)
