@@ -151,7 +151,30 @@ async def link(conn: psycopg.AsyncConnection, reserve_patient_id: int, personal_
                                " VALUES (%s, %s, %s)", (reserve_patient_id, real, by))
     except psycopg.errors.UniqueViolation as exc:
         raise Conflict("this reservnummer is already linked to a patient; nothing was changed") from exc
+    await _move_stay(conn, reserve_patient_id, real, by)
     return real
+
+
+async def _move_stay(conn: psycopg.AsyncConnection, reserve_patient_id: int, real: int, by: int) -> None:
+    """The stay follows the person: the real patient is admitted to the unit from when the reservnummer
+    patient was (unless already admitted there), and the reservnummer patient's stay ends (a new
+    version of its admission: nothing is changed in place)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT * FROM admission_current WHERE patient_id = %s AND discharged_at IS NULL",
+                          (reserve_patient_id,))
+        stays = await cur.fetchall()
+        for stay in stays:
+            await cur.execute("SELECT 1 FROM admission_current WHERE patient_id = %s AND unit_id = %s"
+                              " AND discharged_at IS NULL", (real, stay["unit_id"]))
+            if await cur.fetchone() is None:
+                await cur.execute(
+                    "INSERT INTO admission (patient_id, unit_id, admitted_at, cause, signed_by) VALUES (%s, %s, %s, %s, %s)",
+                    (real, stay["unit_id"], stay["admitted_at"], stay["cause"], by))
+            await cur.execute(
+                "INSERT INTO admission (entry_id, version, supersedes, patient_id, unit_id, admitted_at, discharged_at,"
+                " cause, signed_by, reason) VALUES (%s, %s, %s, %s, %s, %s, greatest(now(), %s), %s, %s, %s)",
+                (stay["entry_id"], stay["version"] + 1, stay["id"], reserve_patient_id, stay["unit_id"],
+                 stay["admitted_at"], stay["admitted_at"], stay["cause"], by, "reservnummer kopplat till riktig identitet"))
 
 
 async def linked_patient(conn: psycopg.AsyncConnection, patient_id: int) -> int | None:

@@ -163,10 +163,10 @@ class Submitter:
         return f"new reservnummer block {block['numbers'][0]} … {block['numbers'][1]}"
 
     def register_reserve_patients(self) -> str:
-        """Send patients registered under a reservnummer that the journal does not know yet."""
+        """Send patients registered under a reservnummer that the journal does not know yet ("" if none)."""
         waiting = [p for p in self.store.reserve_patients() if p["journal_patient_id"] is None]
         if not waiting:
-            return "no reservnummer patients to register"
+            return ""
         body = {"unit_id": self.store.unit_id, "device_id": self.store.device_id, "patients": [
             {k: p[k] for k in ("reserve_number", "given_name", "family_name", "sex", "birth_date", "registered_at",
                                "registered_by")} for p in waiting]}
@@ -181,7 +181,7 @@ class Submitter:
 
     def drain(self, max_batches: int = 10_000) -> list[str]:
         """Submit until nothing is queued or the journal stops taking batches; the sentences, in order."""
-        said: list[str] = [self.register_reserve_patients()]
+        said: list[str] = [s for s in (self.register_reserve_patients(),) if s]
         self.outcome = "none"
         for _ in range(max_batches):
             sentence, more = self._submit()

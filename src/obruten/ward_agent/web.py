@@ -115,8 +115,7 @@ class DowntimeAgent:
         with self._lock:  # one drain at a time: the button and the loop never send the same batch twice at once
             said = self.submitter.drain()
         self.last_attempt = datetime.now(UTC)
-        quiet = ("nothing queued", "no reservnummer patients to register")
-        self.last_sentence = "; ".join(s for s in said if s not in quiet) or "nothing queued"
+        self.last_sentence = "; ".join(s for s in said if s != "nothing queued") or "nothing queued"
         self.last_outcome = self.submitter.outcome
         self.publish()
         if self.last_outcome != "nothing":
