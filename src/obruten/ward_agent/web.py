@@ -39,6 +39,7 @@ from obruten.platform.errors import Invalid
 from obruten.platform.i18n import STOCKHOLM, translator
 from obruten.platform.signing import TrustedKeys
 from obruten.postreg.models import NOTE_KINDS
+from obruten.ward_agent.agent import Agent
 from obruten.ward_agent.downtime_store import DowntimeStore
 from obruten.ward_agent.downtime_submit import Submitter
 from obruten.ward_agent.identity import Author, Identifier, NotIdentified
@@ -155,17 +156,22 @@ class DowntimeAgent:
         self.store.close()
 
 
+def _kit_keys(kits_agent: Agent) -> Callable[[], TrustedKeys]:
+    """The kits' trusted keys, re-read when the file changed (key rotation needs no restart): the
+    staff verifier is signed by the same kit builder."""
+    def trusted() -> TrustedKeys:
+        kits_agent.reload_trusted()
+        return kits_agent.trusted
+    return trusted
+
+
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     agent = getattr(app.state, "downtime", None)
     owned = agent is None and getattr(app.state, "settings", None) is not None
     if owned:
         kits_agent = getattr(app.state, "agent", None)
-        def trusted() -> TrustedKeys:  # the kits' trusted keys, re-read when the file changed (key rotation)
-            kits_agent.reload_trusted()
-            return kits_agent.trusted
-
-        trusted_keys = trusted if kits_agent is not None else None
+        trusted_keys = _kit_keys(kits_agent) if kits_agent is not None else None
         agent = app.state.downtime = DowntimeAgent(DowntimeSettings.from_agent(app.state.settings, trusted_keys),
                                                    metrics=getattr(kits_agent, "metrics", None))
         agent.publish()
