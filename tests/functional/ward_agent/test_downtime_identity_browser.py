@@ -123,6 +123,10 @@ def test_reservnummer_patient_and_the_journal_coming_back(tmp_path, region_url, 
             row.locator("button[type=submit]").click()
             page.wait_for_url("**done=linked**")
             assert real_number in page.locator("#postreg-reserve tr", has_text=number).inner_text()
+            with psycopg.connect(region_url) as c:
+                reserve_id = c.execute("SELECT patient_id FROM reserve_patient WHERE reserve_number = %s",
+                                       (number,)).fetchone()[0]
+            page.goto(journal.base + f"/postreg/{unit}?patient={reserve_id}")  # other tests fill the queue
             pending = page.locator("#postreg-pending tr", has_text="Inkommen medvetslös")
             if pending.locator("input[name=duplicates_checked]").count():
                 pending.locator("input[name=duplicates_checked]").check()
