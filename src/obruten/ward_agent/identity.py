@@ -102,6 +102,12 @@ class Identifier:
     def accounts(self) -> int:
         return len(self._body["staff"]) if self._body else 0
 
+    def full_name(self, username: str) -> str:
+        """The name the verifier gives ``username`` (the username itself if it is not listed)."""
+        body = self._body
+        row = next((s for s in body["staff"] if s.get("username") == username), None) if body else None
+        return str(row.get("full_name", username)) if row else username
+
     # ---- identification ------------------------------------------------------------------------
     def identify(self, username: str, password: str) -> Author:
         """The verified author, or ``NotIdentified`` (and the attempt counted)."""

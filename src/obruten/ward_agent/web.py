@@ -260,7 +260,7 @@ async def overview(request: Request) -> Response:
 
 @router.get("/downtime/patients/{patient_id}", response_class=HTMLResponse)
 async def patient_page(patient_id: int, request: Request) -> Response:
-    return _patient_response(request, patient_id, saved=request.query_params.get("saved") == "1")
+    return _patient_response(request, patient_id, saved=request.query_params.get("saved", ""))
 
 
 def _patient_response(request: Request, patient_id: int, status_code: int = 200, **context: Any) -> Response:
@@ -271,7 +271,7 @@ def _patient_response(request: Request, patient_id: int, status_code: int = 200,
     recorded = [e for e in _agent(request).store.listing(2000) if e["patient_id"] == patient_id
                 and not e.get("reserve_number")]
     return _render(request, "downtime_patient.html", status_code, p=patient, recorded=recorded, note_kinds=NOTE_KINDS,
-                   **context)
+                   signed_by=_signed_by(request, str(context.get("saved", "")), recorded), **context)
 
 
 @router.post("/downtime/patients/{patient_id}/administrations")
@@ -289,14 +289,14 @@ async def record_administration(patient_id: int, request: Request) -> Response:
         fields = {"kind": "medication_administration", "patient_id": patient_id, "author": author.username,
                   "clinical_at": _clinical_at(data.get("clinical_at", "")), "order_entry": order["entry_id"],
                   "administration": administration}
-        await asyncio.to_thread(_agent(request).store.record, fields, _label(patient),
+        entry = await asyncio.to_thread(_agent(request).store.record, fields, _label(patient),
                                 f"{order['drug']} {order['strength']}")
         _agent(request).publish()
     except NotIdentified as exc:
         return _patient_response(request, patient_id, 422, error=_not_identified(request, exc), form=_forget(data))
     except Invalid as exc:
         return _patient_response(request, patient_id, 422, error=exc.message, form=_forget(data))
-    return _saved(f"/downtime/patients/{patient_id}", author.full_name)
+    return _saved(f"/downtime/patients/{patient_id}", str(entry.key))
 
 
 def _forget(data: dict[str, str]) -> dict[str, str]:
@@ -314,22 +314,30 @@ async def record_note(patient_id: int, request: Request) -> Response:
                   "clinical_at": _clinical_at(data.get("clinical_at", "")),
                   "note": {"kind": data.get("note_kind", ""), "title": data.get("title", ""),
                            "body": data.get("body", "")}}
-        await asyncio.to_thread(_agent(request).store.record, fields, _label(patient), data.get("note_kind", ""))
+        entry = await asyncio.to_thread(_agent(request).store.record, fields, _label(patient), data.get("note_kind", ""))
         _agent(request).publish()
     except NotIdentified as exc:
         return _patient_response(request, patient_id, 422, error=_not_identified(request, exc), form=_forget(data))
     except Invalid as exc:
         return _patient_response(request, patient_id, 422, error=exc.message, form=_forget(data))
-    return _saved(f"/downtime/patients/{patient_id}", author.full_name)
+    return _saved(f"/downtime/patients/{patient_id}", str(entry.key))
 
 
 def _label(patient: dict) -> str:
     return f"{patient['family_name']}, {patient['given_name']} ({patient['personal_number']})"
 
 
-def _saved(page: str, full_name: str) -> Response:
-    """Back to the patient; the page says who signed the entry just saved, and nothing is kept."""
-    return RedirectResponse(f"{page}?saved=1&by={quote(full_name[:100])}", status_code=303)
+def _saved(page: str, ref: str) -> Response:
+    """Back to the patient, saying what was saved (an entry key, or ``registered``) and who signed it;
+    nothing about the person is kept for the next one (the name is looked up from the store)."""
+    return RedirectResponse(f"{page}?saved={quote(ref)}", status_code=303)
+
+
+def _signed_by(request: Request, saved: str, recorded: list[dict], registered_by: str | None = None) -> str:
+    """The full name of who signed what was just saved (empty when unknown)."""
+    username = registered_by if saved == "registered" else next(
+        (e["author"] for e in recorded if e["key"] == saved), None)
+    return _agent(request).identifier.full_name(username) if username else ""
 
 
 @router.get("/downtime/queue", response_class=HTMLResponse)
@@ -381,12 +389,12 @@ async def reserve_register(request: Request) -> Response:
     except Invalid as exc:
         return _render(request, "downtime_reserve.html", 422, free=len(agent.store.free_reserve_numbers()),
                        error=exc.message, form=_forget(data))
-    return _saved(f"/downtime/reserve/{patient['local_id']}", author.full_name)
+    return _saved(f"/downtime/reserve/{patient['local_id']}", "registered")
 
 
 @router.get("/downtime/reserve/{local_id}", response_class=HTMLResponse)
 async def reserve_page(local_id: int, request: Request) -> Response:
-    return _reserve_response(request, local_id, saved=request.query_params.get("saved") == "1")
+    return _reserve_response(request, local_id, saved=request.query_params.get("saved", ""))
 
 
 def _reserve_response(request: Request, local_id: int, status_code: int = 200, **context: Any) -> Response:
@@ -396,7 +404,8 @@ def _reserve_response(request: Request, local_id: int, status_code: int = 200, *
         raise HTTPException(404, exc.message) from exc
     recorded = [e for e in _agent(request).store.listing(2000) if e.get("reserve_number") == r["reserve_number"]]
     return _render(request, "downtime_patient.html", status_code, p=_reserve_as_patient(r), recorded=recorded,
-                   note_kinds=NOTE_KINDS, **context)
+                   note_kinds=NOTE_KINDS, signed_by=_signed_by(request, str(context.get("saved", "")), recorded,
+                                                               r["registered_by"]), **context)
 
 
 @router.post("/downtime/reserve/{local_id}/notes")
@@ -411,11 +420,12 @@ async def reserve_note(local_id: int, request: Request) -> Response:
                   "note": {"kind": data.get("note_kind", ""), "title": data.get("title", ""),
                            "body": data.get("body", "")}}
         label = f"{r['family_name']}, {r['given_name']} ({r['reserve_number']})"
-        await asyncio.to_thread(agent.store.record, fields, label, data.get("note_kind", ""), r["reserve_number"])
+        entry = await asyncio.to_thread(agent.store.record, fields, label, data.get("note_kind", ""),
+                                        r["reserve_number"])
         agent.publish()
     except NotIdentified as exc:
         return _reserve_response(request, local_id, 422, error=_not_identified(request, exc), form=_forget(data))
     except Invalid as exc:
         return _reserve_response(request, local_id, 422, error=exc.message, form=_forget(data))
-    return _saved(f"/downtime/reserve/{local_id}", author.full_name)
+    return _saved(f"/downtime/reserve/{local_id}", str(entry.key))
 
