@@ -94,9 +94,10 @@ async def administrations(conn: psycopg.AsyncConnection, order_entry: UUID) -> l
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             "SELECT m.*, s.full_name AS signed_by_name, r.registered_at AS downtime_registered_at,"
-            " r.author AS downtime_author FROM medication_administration_current m"
+            " r.author AS downtime_author, rb.full_name AS downtime_confirmed_by FROM medication_administration_current m"
             " JOIN staff s ON s.id = m.signed_by LEFT JOIN postreg_registration r"
             "   ON r.entry_table = 'medication_administration' AND r.entry_id = m.entry_id"
+            " LEFT JOIN staff rb ON rb.id = r.registered_by"
             " WHERE m.order_entry = %s ORDER BY m.clinical_at DESC",
             (order_entry,))
         return await cur.fetchall()

@@ -41,9 +41,11 @@ SELECT json_build_object(
                 WHERE o.patient_id = %(p)s AND (o.stop_at IS NULL OR o.stop_at > now())), '[]'::json),
   'notes', COALESCE((SELECT json_agg(n) FROM (
                 SELECT n.entry_id, n.version, n.kind, n.title, n.body, n.unit_id, n.clinical_at, n.signed_at,
-                       s.full_name AS author, r.registered_at AS downtime_registered_at, r.author AS downtime_author
+                       s.full_name AS author, r.registered_at AS downtime_registered_at, r.author AS downtime_author,
+                       rb.full_name AS downtime_confirmed_by
                 FROM note_current n JOIN staff s ON s.id = n.signed_by
                 LEFT JOIN postreg_registration r ON r.entry_table = 'note' AND r.entry_id = n.entry_id
+                LEFT JOIN staff rb ON rb.id = r.registered_by
                 WHERE n.patient_id = %(p)s ORDER BY n.clinical_at DESC LIMIT 10) n), '[]'::json),
   'results', COALESCE((SELECT json_agg(r) FROM (
                 SELECT r.entry_id, r.order_number, f.kind, f.tests, r.text, r.abnormal, r.clinical_at
