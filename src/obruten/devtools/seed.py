@@ -300,11 +300,12 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
                 drugs.append(rng.choice(EXTRA_PRN))
             chosen_drugs: list[Drug] = []
             for drug in drugs:  # an allergy rules a drug out: its alternative, else nothing
-                while drug is not None and allergy.matching_warnings(
-                        [{"text": w[1]} for w in recorded], drug.substance, drug.drug):
-                    drug = drug.instead  # type: ignore[assignment]
-                if drug is not None and drug not in chosen_drugs:
-                    chosen_drugs.append(drug)
+                candidate: Drug | None = drug
+                while candidate is not None and allergy.matching_warnings(
+                        [{"text": w[1]} for w in recorded], candidate.substance, candidate.drug):
+                    candidate = candidate.instead
+                if candidate is not None and candidate not in chosen_drugs:
+                    chosen_drugs.append(candidate)
             for drug in chosen_drugs:
                 entry, start = new_uuid(), clock.after(admitted, 30, 90)
                 times = "{" + ",".join(drug.times) + "}"
