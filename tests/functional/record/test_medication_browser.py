@@ -98,7 +98,7 @@ def test_prn_beyond_its_maximum_asks_for_a_reason(journal_server, browser) -> No
     order = _order(journal_server.base, patient, drug="Primperan", substance="metoklopramid", strength="10 mg",
                    dose="10 mg", frequency="vid behov, max x 3", times=[], as_needed=True, prn_max_per_24h=3)
     page = _page(browser, journal_server.base, "sjukskoterska")
-    for n in range(3):
+    for _ in range(3):
         page.goto(f"{journal_server.base}/medication/{order}")
         page.click("#sign-form button[type=submit]")
         page.wait_for_url(f"**/patients/{patient}#medications")
