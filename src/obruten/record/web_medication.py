@@ -32,8 +32,8 @@ def _local_input(value: str, lang: str, name: str, errors: dict[str, str]) -> st
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=STOCKHOLM).isoformat() \
-            if "+" not in value and not value.endswith("Z") else datetime.fromisoformat(value).isoformat()
+        parsed = datetime.fromisoformat(value.strip())
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=STOCKHOLM)).isoformat()
     except ValueError:
         errors[name] = translator(lang)("med.error.time_format")
         return None
@@ -81,11 +81,11 @@ async def _order_page(order: UUID, session: Any, journal: Any, render: Any, stat
     listed = next((m for m in listing["current"] if m["entry_id"] == current["entry_id"]), None)
     slots = listed["slots_today"] if listed else []
     chosen = (values or {}).get("slot_at") or slot
-    if not chosen:  # the first open slot that is overdue or due, else the next planned one
-        open_slots = [s for s in slots if s["state"] in ("overdue", "due", "planned")]
+    if not chosen:  # the first slot that is overdue or due (a planned one is never chosen for the nurse)
+        open_slots = [s for s in slots if s["state"] in ("overdue", "due")]
         chosen = open_slots[0]["slot_at"].isoformat() if open_slots else ""
     base = {"outcome": "given", "dose_given": current["dose"], "submission": str(uuid.uuid4()),
-            "clinical_at": datetime.now(STOCKHOLM).strftime("%Y-%m-%dT%H:%M"), "slot_at": chosen}
+            "clinical_at": datetime.now(STOCKHOLM).strftime("%Y-%m-%d %H:%M"), "slot_at": chosen}
     return render("medication.html", status, order=current, given=given, listed=listed, slots=slots, p=overview,
                   patient_id=current["patient_id"], values={**base, **(values or {})}, errors=errors or {},
                   stop_errors=stop_errors or {}, stop_submission=str(uuid.uuid4()))

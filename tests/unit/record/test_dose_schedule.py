@@ -86,3 +86,12 @@ def test_the_time_given_is_bounded() -> None:
     late = signing_rules(FURIX, [], outcome="given", slot=SLOT_08, given_at=NOW - timedelta(hours=12, minutes=1),
                          now=NOW, confirm_reason=None)
     assert "med.error.given_too_early" in _keys(late)
+
+
+def test_a_dose_hours_ahead_cannot_be_signed_yet() -> None:
+    evening = {**FURIX, "times": ["08:00", "20:00"]}
+    slot_20 = datetime(2026, 11, 30, 19, 0, tzinfo=UTC)  # 20:00 in Stockholm, 9.5 h after NOW
+    assert _keys(signing_rules(evening, [], outcome="given", slot=slot_20, given_at=NOW, now=NOW,
+                               confirm_reason=None)) == ["med.error.slot_not_near"]
+    assert signing_rules(evening, [], outcome="given", slot=slot_20, given_at=slot_20 - timedelta(minutes=50),
+                         now=slot_20 - timedelta(minutes=50), confirm_reason=None) == []
