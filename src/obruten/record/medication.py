@@ -19,12 +19,13 @@ from typing import Any, Literal
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
 from obruten.platform.errors import Conflict, Invalid, NotFound
 from obruten.platform.fields import Line, Moment, Text, TimeOfDay
-from obruten.platform.i18n import translator
+from obruten.platform.i18n import local_time, translator
 from obruten.postreg.models import NewAdministration  # shared with the ward agent's downtime batch
 from obruten.record import allergy, dose_schedule, entries
 from obruten.record.dose_schedule import Broken
@@ -106,8 +107,6 @@ class RuleBroken(Invalid):
 
 
 def _shown(values: Any) -> dict[str, object]:
-    from obruten.platform.i18n import local_time
-
     return {k: local_time(v, "%H:%M") if isinstance(v, datetime) else v for k, v in dict(values).items()}
 
 
@@ -119,8 +118,6 @@ async def _lock(conn: psycopg.AsyncConnection, key: str) -> None:
 async def _by_submission(conn: psycopg.AsyncConnection, table: str, submission: UUID | None) -> dict | None:
     if submission is None:
         return None
-    from psycopg import sql
-
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql.SQL("SELECT * FROM {} WHERE submission = %s AND version = 1").format(
             sql.Identifier(table)), (submission,))
