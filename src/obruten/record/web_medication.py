@@ -105,6 +105,8 @@ async def post_administration(order: UUID, session: SessionDep, data: FormDep, j
     fields["clinical_at"] = _local_input(data.get("clinical_at", ""), lang, "clinical_at", errors) or ""
     if fields.get("outcome") == "given":
         fields.pop("not_given_reason", None)
+    else:  # the dose field is prefilled with the ordered dose: nothing was given
+        fields.pop("dose_given", None)
     new, found = form_errors.validate(medication.SignDose, fields, lang)
     errors = {**found, **errors}
     status = 422
