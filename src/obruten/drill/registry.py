@@ -72,7 +72,8 @@ def _slow_storage(req: DrillRequest) -> DrillReport:
 
 
 DRILLS: dict[str, Scenario] = {s.name: s for s in (
-    _cluster("primary-crash", "SIGKILL the primary's Patroni and postmaster; a sync standby takes over"),
+    _cluster("primary-crash", "lose the primary's host (SIGKILL of every process of it); a sync standby takes over"),
+    _cluster("host-loss", "the same as primary-crash: every process of the primary's host SIGKILLed at once"),
     _cluster("postgres-crash", "SIGKILL the primary's postmaster only; Patroni restarts or fails over"),
     _cluster("switchover", "a planned switchover to the synchronous standby"),
     _cluster("sync-standby-loss", "SIGKILL the synchronous standby; another member becomes sync"),
