@@ -137,14 +137,20 @@ class _Side:
 
     def primary_now(self) -> bool | None:
         """Whether the old primary answers read-write to its own site now (None: not known yet)."""
+        return self.role()[0]
+
+    def role(self) -> tuple[bool | None, float | None]:
+        """(read-write now, since when) as the same-site probe sees it; (None, None) while unknown."""
         if self.load is not None:
             seen = self.load.probes.primaries_seen
-            return bool(seen) and self.m.pg_port in seen[-1][1]
+            return (self.m.pg_port in seen[-1][1], seen[-1][0]) if seen else (None, None)
         try:
             state = json.loads((self.work / "state.json").read_text())
         except (OSError, ValueError):
-            return None
-        return bool(state["primary"]) if time.time() - float(state["at"]) < 2 else None
+            return None, None
+        if time.time() - float(state["at"]) >= 2:
+            return None, None
+        return bool(state["primary"]), state.get("since")
 
     def stop(self) -> SideLedger:
         if self.load is not None:
@@ -225,8 +231,9 @@ def run_on(topo: Topology, say: Say, *, net: Net | None, rate: float = 100, writ
         promoted_at = fault_at + (promoted_s if promoted_s is not None else timeout)
         if net is not None:
             demoted = _wait(lambda: side.primary_now() is False, fault_at, timeout)
-            note(f"{victim.name} stopped answering read-write to its own site {demoted:.2f} s after the cut "
-                 "(its Patroni lost the DCS majority and demoted it)" if demoted is not None
+            since = side.role()[1]
+            note(f"{victim.name} stopped answering read-write to its own site {float(since) - fault_at:.2f} s after "
+                 "the cut (its Patroni lost the DCS majority and demoted it)" if demoted is not None and since
                  else f"{victim.name} still read-write to its own site {timeout:.0f} s after the cut")
             net.heal(victim)
             note(f"partition healed: {net.host_end(victim)} up")

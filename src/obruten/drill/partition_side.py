@@ -37,7 +37,7 @@ def main() -> None:
             seen = load.probes.primaries_seen
             primary = bool(seen) and args.port in seen[-1][1]
             tmp = args.state.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"at": time.time(), "primary": primary}))
+            tmp.write_text(json.dumps({"at": time.time(), "primary": primary, "since": seen[-1][0] if seen else None}))
             tmp.replace(args.state)
             time.sleep(0.2)
     finally:
