@@ -73,6 +73,21 @@ def test_cut_off_primary_acknowledges_nothing_after_the_promotion_and_nothing_is
 
 @pytest.mark.cluster
 @pytest.mark.fault
+def test_frozen_leader_patroni_is_replaced_and_its_primary_acknowledges_nothing_after(
+        netns_cluster: partition.NetnsCluster) -> None:
+    """What a watchdog guards against, without one: the leader's Patroni stopped (SIGSTOP) while its
+    PostgreSQL runs on; the lock expires, a site standby is promoted; the frozen primary may stay
+    read-write, but nothing it acknowledges after the promotion may exist or be lost."""
+    report = partition.run_on(netns_cluster.topo, _say, net=None, rate=100, writers=2, timeout=120)
+    print(report.to_markdown())
+    assert report.promoted_s is not None and report.leader_after not in (report.victim, "none")
+    assert report.acked_after_promotion_by_old == 0
+    assert report.acked_after_promotion_present == 0
+    assert report.writes_lost == 0
+
+
+@pytest.mark.cluster
+@pytest.mark.fault
 def test_host_loss_leaves_no_process_of_the_lost_host_alive(netns_cluster: partition.NetnsCluster) -> None:
     topo = netns_cluster.topo
     snap = members.wait_for(topo, healthy(topo), "a healthy cluster", 120, _say)
