@@ -115,7 +115,8 @@ def spread(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"median": None, "min": None, "max": None, "p10": None, "p90": None, "stdev": None}
     return {"median": round(statistics.median(values), 2), "min": round(min(values), 2),
-            "max": round(max(values), 2), "p10": percentile(values, 10), "p90": percentile(values, 90),
+            "max": round(max(values), 2), "p10": round(percentile(values, 10) or 0, 2),
+            "p90": round(percentile(values, 90) or 0, 2),
             "stdev": round(statistics.stdev(values), 2) if len(values) > 1 else 0.0}
 
 

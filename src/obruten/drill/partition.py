@@ -132,8 +132,9 @@ class _Side:
         if self.load is not None:
             self.load.start()
             return
-        self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=(self.work / "side.log").open("ab"))
+        with (self.work / "side.log").open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=log)
 
     def primary_now(self) -> bool | None:
         """Whether the old primary answers read-write to its own site now (None: not known yet)."""
