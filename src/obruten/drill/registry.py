@@ -89,7 +89,7 @@ DRILLS: dict[str, Scenario] = {s.name: s for s in (
     _cluster("host-loss", "the same as primary-crash: every process of the primary's host SIGKILLed at once"),
     _cluster("postgres-crash", "SIGKILL the primary's postmaster only; Patroni restarts or fails over"),
     _cluster("switchover", "a planned switchover to the synchronous standby"),
-    _cluster("sync-standby-loss", "SIGKILL the synchronous standby; another member becomes sync"),
+    _cluster("sync-standby-loss", "lose the synchronous standby's host (every process); another member becomes sync"),
     _cluster("disk-full", "fill the primary's WAL filesystem (needs root: mounts a small filesystem)"),
     Scenario("partition", "its own cluster, one network namespace per member: cut the primary off from the DCS "
              "majority, its standbys and remote clients (needs root)", _partition, _FENCING_FAILED),
