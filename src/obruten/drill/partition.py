@@ -115,7 +115,7 @@ class _Side:
     def __init__(self, topo: Topology, m: Member, fixture: Fixture, rate: float, net: Net | None,
                  work: Path) -> None:
         self.m, self.net, self.work = m, net, work
-        url = f"postgresql://{topo.member_url(m, timeout=1).split('://', 1)[1]}"
+        url = topo.member_url(m, timeout=1)
         self.proc: subprocess.Popen[bytes] | None = None
         self.load: Load | None = None
         if net is None:
