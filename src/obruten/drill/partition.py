@@ -196,6 +196,7 @@ def run_on(topo: Topology, say: Say, *, net: Net | None, rate: float = 100, writ
     fixture = ensure_fixture(topo.write_url())
     member_urls = {m.pg_port: topo.member_url(m, timeout=1) for m in topo.members if m.can_be_primary}
     load = Load(topo.write_url(), topo.member_url(topo.read_copy, timeout=1), member_urls, fixture, rate, writers)
+    own_work = work is None
     work = work or Path(tempfile.mkdtemp(prefix="obruten-fencing-"))
     side = _Side(topo, victim, fixture, rate / 2, net, work)
     frozen: int | None = None
@@ -258,6 +259,8 @@ def run_on(topo: Topology, say: Say, *, net: Net | None, rate: float = 100, writ
                 os.kill(frozen, signal.SIGCONT)
         load.stop()
         side_ledger = side.stop()
+        if own_work:
+            shutil.rmtree(work, ignore_errors=True)
     after = view(majority)
     note(f"load stopped; {after.sentence()}")
     host_acks = load.ledger.snapshot()
