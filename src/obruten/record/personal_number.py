@@ -68,3 +68,39 @@ def make(birth_date: date, serial: int) -> str:
     nnn = f"{serial:03d}"
     check = (luhn_digit(ymd[2:] + nnn) + SHIFT) % 10
     return f"{ymd}-{nnn}{check}"
+
+
+# ---- reserve numbers (reservnummer) --------------------------------------------------------------
+# For a patient whose identity is not (yet) known: ``99SSSSSS-SSSC``, a nine-digit serial (a database
+# sequence) and its true Luhn check digit, so a mistyped digit is caught. No personal number starts
+# with 99 (there is no birth year 99xx), so a reserve number never collides with a real or a
+# synthetic one and anyone reading it sees at once that it is a reserve number (docs/adr/0046).
+RESERVE_PREFIX = "99"
+_RESERVE = re.compile(r"^99(\d{6})-(\d{3})(\d)$")
+
+
+def make_reserve(serial: int) -> str:
+    """The reserve number for ``serial`` (1–999 999 999)."""
+    if not 1 <= serial <= 999_999_999:
+        raise ValueError(f"reserve serial must be 1–999999999, got {serial}")
+    digits = f"{serial:09d}"
+    return f"{RESERVE_PREFIX}{digits[:6]}-{digits[6:]}{luhn_digit(digits)}"
+
+
+def is_reserve(pn: str) -> bool:
+    """True if ``pn`` is a well-formed reserve number with its check digit right."""
+    m = _RESERVE.match(pn)
+    return m is not None and luhn_digit(m.group(1) + m.group(2)) == int(m.group(3))
+
+
+def birth_date_of(pn: str) -> date | None:
+    """The birth date a (real or synthetic) personal number carries, else None."""
+    parts = _parts(pn)
+    if parts is None or pn.startswith(RESERVE_PREFIX):
+        return None
+    return date(int(pn[:4]), int(pn[4:6]), int(pn[6:8]))
+
+
+def sex_of(pn: str) -> str:
+    """"F" or "M" from the serial's last digit (odd for men), as in real numbers."""
+    return "M" if int(pn[11]) % 2 else "F"
