@@ -31,7 +31,7 @@ class NewAdmission(BaseModel):
     reserve number is issued; give the sex and an estimated birth year)."""
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     unit_id: Line = Field(min_length=1, max_length=40)
-    personal_number: Line | None = Field(default=None, pattern=r"^\d{8}-\d{4}$",
+    personal_number: Line | None = Field(default=None, pattern=r"^[0-9]{8}-[0-9]{4}$",
                                          description="YYYYMMDD-NNNC; leave out for an unidentified patient")
     unidentified: bool = False
     sex: Literal["F", "M", "X"] | None = Field(default=None, description="Unidentified patients: F, M or X (unknown)")
@@ -66,7 +66,7 @@ class Discharge(BaseModel):
 
 class Merge(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    personal_number: Line = Field(pattern=r"^\d{8}-\d{4}$", description="The patient's real personal number")
+    personal_number: Line = Field(pattern=r"^[0-9]{8}-[0-9]{4}$", description="The patient's real personal number")
     reason: Text = Field(min_length=3, max_length=500)
 
 
