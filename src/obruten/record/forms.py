@@ -54,7 +54,7 @@ class Filled:
 
 def _message(err: dict[str, Any], lang: str) -> tuple[str, str]:
     t = translator(lang)
-    loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+    loc = [str(p) for p in err.get("loc", ())]
     where = loc[0] if loc else FORM
     kind = str(err.get("type", ""))
     if kind == "value_error":

@@ -110,6 +110,10 @@ def test_note_form_problem_is_shown_at_the_field_kinds_follow_the_role_and_only_
     # the author corrects; the history shows clinical words, Swedish time, the change marked
     doctor.goto(journal_server.base + href)
     doctor.fill("#f-body", "Inskriven för KOL-exacerbation och pneumoni.")
+    doctor.click("#correct-form button[type=submit]")  # no reason: refused at the field, the new text kept
+    assert doctor.locator("#f-reason-error").is_visible()
+    assert doctor.input_value("#f-body") == "Inskriven för KOL-exacerbation och pneumoni."
+    doctor.fill("#f-reason", "Kompletterad diagnos")
     doctor.click("#correct-form button[type=submit]")
     doctor.wait_for_url("**/history/note/**")
     latest = doctor.locator("#version-2")
