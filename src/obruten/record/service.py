@@ -91,6 +91,7 @@ class Journal:
     async def overview_json(self, session: Session, patient_id: int, purpose: str = "vård") -> str:
         self.event(session, "read", patient_id, purpose, {})  # an unknown purpose is refused before the read
         async with self.pool.connection() as conn:
+            patient_id = await admission.resolve(conn, patient_id)  # a merged reserve number: its patient
             grant = await self._require_read(conn, session, patient_id)
             body = await patients.overview_json(conn, patient_id)
         await self.audit_action(session, "read", patient_id, purpose, view="overview", basis=grant.basis)

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from obruten.record import personal_number
+from obruten.record.schema import app_url
 from obruten.wardkit import content
 from pgtools import login
 
@@ -109,14 +110,18 @@ def test_reserve_number_merged_into_the_real_identity_keeps_every_entry(journal_
     with login(journal_server.base, "sjukskoterska") as web:
         found = web.get(f"/search?personal_number={reserve['personal_number']}", follow_redirects=False)
     assert found.headers["location"] == f"/patients/{real_id}"
+    assert nurse.get(f"/api/v1/patients/{reserve['id']}").json()["patient"]["id"] == real_id
     assert audited(journal_server.db_url, reserve["id"], "merge_identity") == 1
     assert audited(journal_server.db_url, real_id, "merge_identity") == 1
     again = nurse.post(f"/api/v1/patients/{reserve['id']}/merge", json={"personal_number": real_pn, "reason": "igen"})
     assert again.status_code in (403, 409)
-    # the journal's own role cannot forge a merge, nor move an entry outside one
-    with psycopg.connect(journal_server.db_url) as c:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            c.execute("UPDATE note SET patient_id = %s WHERE patient_id = %s", (reserve["id"], real_id))
+    # the journal's own role cannot forge a merge, nor move an entry outside one (the owner cannot either)
+    as_app = app_url(journal_server.db_url, journal_server.var_dir / "app-password")
+    with psycopg.connect(as_app) as c, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        c.execute("INSERT INTO patient_merge (from_patient, into_patient, merged_by, reason)"
+                  " VALUES (%s, %s, 1, 'förfalskad')", (real_id, reserve["id"]))
+    with psycopg.connect(journal_server.db_url) as c, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        c.execute("UPDATE note SET patient_id = %s WHERE patient_id = %s", (reserve["id"], real_id))
     assert nurse.post(f"/api/v1/patients/{real_id}/discharge", json={}).status_code == 201
 
 
