@@ -5,6 +5,7 @@ note kinds by role. Each test discharges whom it admitted (the region is shared)
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date
 
 import psycopg
@@ -166,3 +167,23 @@ def test_only_the_author_corrects_a_note_and_kinds_follow_the_role(journal_serve
     assert mine["author"] == "Lisa Läkare" and mine["version"] == 2
     banner = nurse.get(f"/api/v1/patients/{patient}/banner").json()["patient"]
     assert banner["unit_id"] == unit and "warnings" in banner and banner["hospital_name"]
+
+
+def test_a_bad_form_comes_back_422_in_the_users_language_with_what_was_typed(journal_server, nurse):
+    patient = nurse.get(f"/api/v1/units/{nurse.units[0]}/patients").json()[0]["id"]
+    with login(journal_server.base, "sjukskoterska", app="web") as web:
+        form = web.get(f"/patients/{patient}/note/new")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+        typed = {"csrf": csrf, "kind": "omvardnad", "title": "Nattens <b>förlopp</b>", "body": "",
+                 "clinical_at": "2026-01-01T25:99"}
+        r = web.post(f"/patients/{patient}/notes", data=typed)
+        assert r.status_code == 422
+        assert 'id="f-body-error"' in r.text and 'aria-describedby="f-body-error"' in r.text
+        assert 'id="f-clinical_at-error"' in r.text
+        assert 'value="Nattens &lt;b&gt;förlopp&lt;/b&gt;"' in r.text  # kept, and escaped
+        assert "Formuläret sparades inte" in r.text and "Value error" not in r.text
+        assert 'id="patient-banner"' in r.text
+        web.cookies.set("lang", "en")
+        r = web.post(f"/patients/{patient}/notes", data={**typed, "kind": "epikris", "body": "Text", "clinical_at": ""})
+        assert r.status_code == 403 and "Your profession does not write that kind of note" in r.text
+        assert 'id="f-kind-error"' in r.text
