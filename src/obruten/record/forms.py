@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from obruten.platform.errors import DomainError
+from obruten.platform.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from obruten.platform.i18n import STOCKHOLM, translator
 
 M = TypeVar("M", bound=BaseModel)
@@ -97,6 +97,19 @@ def parse(model: type[M], data: dict[str, Any], lang: str) -> M:
             where, text = _message(dict(err), lang)
             errors.setdefault(where, text)
         raise FormProblem(errors) from exc
+
+
+_SHOWN_IN_FORM = (Invalid, Forbidden, NotFound, Conflict)
+
+
+def status_of(exc: Exception) -> int:
+    """The status the re-rendered form answers with; re-raises an error that has a page of its own
+    (emergency access, writes blocked by a reserve routine, login) or is not the user's to fix."""
+    if isinstance(exc, FormProblem):
+        return 422
+    if isinstance(exc, DomainError) and type(exc) in _SHOWN_IN_FORM:
+        return exc.status
+    raise exc
 
 
 def failed(exc: Exception, data: dict[str, str], lang: str) -> Filled:

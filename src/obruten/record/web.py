@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from obruten.platform.auth import Session
 from obruten.platform.cookies import cookie_flags
-from obruten.platform.errors import DomainError, Invalid, NeedsEmergencyAccess, NotFound, Unauthenticated
+from obruten.platform.errors import DomainError, Invalid, NotFound, Unauthenticated
 from obruten.platform.i18n import LANGUAGES
 from obruten.record import forms, history_view, medication, notes, referrals
 from obruten.record.deps import (
@@ -173,20 +173,13 @@ async def _patient_form(form: str, patient: int, session: Session, journal: Jour
                   kinds=notes.kinds_for(session.role), session=session)
 
 
-def _refused(exc: Exception) -> int:
-    """The status a re-rendered form answers with."""
-    if isinstance(exc, NeedsEmergencyAccess) or not isinstance(exc, forms.FormProblem | DomainError):
-        raise exc
-    return 422 if isinstance(exc, forms.FormProblem) else exc.status
-
-
 @router.post("/patients/{patient}/notes")
 async def post_note(patient: int, session: SessionDep, data: FormDep, journal: JournalDep, render: RenderDep,
                     lang: LanguageDep) -> Response:
     try:
         await journal.write_note(session, patient, forms.parse(notes.NewNote, data, lang))
     except (forms.FormProblem, DomainError) as exc:
-        status = _refused(exc)
+        status = forms.status_of(exc)
         return await _patient_form("note", patient, session, journal, render, forms.failed(exc, data, lang), status)
     return _back(f"/patients/{patient}")
 
@@ -211,7 +204,7 @@ async def post_correction(entry: UUID, session: SessionDep, data: FormDep, journ
     try:
         row = await journal.correct_note(session, entry, forms.parse(notes.NoteCorrection, data, lang))
     except (forms.FormProblem, DomainError) as exc:
-        status = _refused(exc)
+        status = forms.status_of(exc)
         return await _correct_page(entry, session, journal, render, forms.failed(exc, data, lang), status)
     return _back(f"/history/note/{row['entry_id']}")
 
@@ -243,7 +236,7 @@ async def post_referral(patient: int, session: SessionDep, data: FormDep, journa
     try:
         await journal.create_referral(session, patient, forms.parse(referrals.NewReferral, data, lang))
     except (forms.FormProblem, DomainError) as exc:
-        status = _refused(exc)
+        status = forms.status_of(exc)
         return await _patient_form("referral", patient, session, journal, render, forms.failed(exc, data, lang), status)
     return _back(f"/patients/{patient}")
 
@@ -267,6 +260,6 @@ async def post_result(order_number: str, session: SessionDep, data: FormDep, jou
     try:
         row = await journal.add_result(session, order_number, forms.parse(referrals.NewResult, fields, lang))
     except (forms.FormProblem, DomainError) as exc:
-        status = _refused(exc)
+        status = forms.status_of(exc)
         return await _result_page(order_number, session, journal, render, forms.failed(exc, data, lang), status)
     return _back(f"/patients/{row['patient_id']}")

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from obruten.platform.auth import Session
-from obruten.platform.errors import DomainError, NeedsEmergencyAccess
+from obruten.platform.errors import DomainError
 from obruten.record import admission, forms
 from obruten.record.deps import FormDep, JournalDep, LanguageDep, RenderDep, SessionDep
 from obruten.record.service import Journal
@@ -48,9 +48,7 @@ async def post_admission(unit: str, session: SessionDep, data: FormDep, journal:
     try:
         row = await journal.admit(session, forms.parse(admission.NewAdmission, fields, lang))
     except (forms.FormProblem, DomainError) as exc:
-        if isinstance(exc, NeedsEmergencyAccess):
-            raise
-        status = 422 if isinstance(exc, forms.FormProblem) else getattr(exc, "status", 422)
+        status = forms.status_of(exc)
         return await _admit_page(unit, session, journal, render, forms.failed(exc, data, lang), status)
     return _back(f"/patients/{row['patient_id']}")
 
@@ -82,9 +80,7 @@ async def _act(patient: int, which: str, session: Session, data: dict[str, str],
             done = await journal.merge(session, patient, forms.parse(admission.Merge, data, lang))
             return _back(f"/patients/{done['patient_id']}")
     except (forms.FormProblem, DomainError) as exc:
-        if isinstance(exc, NeedsEmergencyAccess):
-            raise
-        status = 422 if isinstance(exc, forms.FormProblem) else getattr(exc, "status", 422)
+        status = forms.status_of(exc)
         return await _movements_page(patient, session, journal, render, forms.failed(exc, data, lang), which, status)
     return _back(f"/patients/{patient}")
 
