@@ -195,15 +195,32 @@ async def merge(conn: psycopg.AsyncConnection, reserve_id: int, real_id: int, si
     return {"patient_id": real_id, "merged_from": reserve_id, "moved": moved}
 
 
+_HISTORY_SQL = """
+SELECT e.kind, e.from_unit, fu.name AS from_unit_name, e.to_unit, tu.name AS to_unit_name,
+       e.clinical_at, e.note, s.full_name AS signed_by_name, e.signed_at, e.id AS seq
+FROM adt_event e JOIN staff s ON s.id = e.signed_by
+LEFT JOIN care_unit fu ON fu.id = e.from_unit LEFT JOIN care_unit tu ON tu.id = e.to_unit
+WHERE e.patient_id = %(p)s
+UNION ALL  -- stays recorded before ADT events existed (schema 0050): their admission and discharge
+SELECT 'admit', NULL, NULL, a.unit_id, u.name, a.admitted_at, a.cause, s.full_name, a.signed_at, 0
+FROM admission a JOIN staff s ON s.id = a.signed_by JOIN care_unit u ON u.id = a.unit_id
+WHERE a.patient_id = %(p)s AND a.version = 1
+  AND NOT EXISTS (SELECT 1 FROM adt_event e WHERE e.admission = a.entry_id)
+UNION ALL
+SELECT 'discharge', a.unit_id, u.name, NULL, NULL, a.discharged_at, '', s.full_name, a.signed_at, 0
+FROM admission_current a JOIN staff s ON s.id = a.signed_by JOIN care_unit u ON u.id = a.unit_id
+WHERE a.patient_id = %(p)s AND a.discharged_at IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM adt_event e WHERE e.patient_id = a.patient_id AND e.from_unit = a.unit_id
+                  AND e.clinical_at = a.discharged_at AND e.kind IN ('transfer', 'discharge'))
+ORDER BY clinical_at DESC, seq DESC
+"""
+
+
 async def history(conn: psycopg.AsyncConnection, patient_id: int) -> list[dict]:
-    """The patient's movements, newest first, with unit names and who signed."""
+    """The patient's movements, newest first, with unit names and who signed (stays recorded before
+    ADT events existed are shown from their admission entries)."""
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "SELECT e.kind, e.from_unit, fu.name AS from_unit_name, e.to_unit, tu.name AS to_unit_name,"
-            " e.clinical_at, e.note, s.full_name AS signed_by_name, e.signed_at"
-            " FROM adt_event e JOIN staff s ON s.id = e.signed_by"
-            " LEFT JOIN care_unit fu ON fu.id = e.from_unit LEFT JOIN care_unit tu ON tu.id = e.to_unit"
-            " WHERE e.patient_id = %s ORDER BY e.clinical_at DESC, e.id DESC", (patient_id,))
+        await cur.execute(_HISTORY_SQL, {"p": patient_id})
         return await cur.fetchall()
 
 

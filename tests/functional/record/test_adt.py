@@ -161,10 +161,14 @@ def test_only_the_author_corrects_a_note_and_kinds_follow_the_role(journal_serve
     entry = written.json()["entry_id"]
     r = nurse.post(f"/api/v1/notes/{entry}/corrections", json={"body": "Ändrad av annan", "reason": "fel"})
     assert r.status_code == 403 and "write a new note" in r.json()["error"]
+    with login(journal_server.base, "admin") as admin:
+        assert admin.post(f"/api/v1/notes/{entry}/corrections", json={"body": "admin", "reason": "fel"}).status_code == 403
     assert doctor.post(f"/api/v1/notes/{entry}/corrections",
                        json={"body": "Inskriven för pneumoni, höger.", "reason": "sida"}).status_code == 201
     mine = next(n for n in doctor.get(f"/api/v1/patients/{patient}").json()["notes"] if n["entry_id"] == entry)
     assert mine["author"] == "Lisa Läkare" and mine["version"] == 2
+    # a seeded stay (admitted before ADT events existed) still shows in the movements
+    assert "admit" in [e["kind"] for e in nurse.get(f"/api/v1/patients/{patient}/movements").json()["movements"]]
     banner = nurse.get(f"/api/v1/patients/{patient}/banner").json()["patient"]
     assert banner["unit_id"] == unit and "warnings" in banner and banner["hospital_name"]
 
