@@ -235,7 +235,7 @@ class StatusSettingsError(ConfigError, StatusError):
 @dataclass(frozen=True, kw_only=True, config=SETTINGS_CONFIG)
 class StatusSettings(SettingsModel):
     """Where issued status messages are pushed. From ``var/ops/status.toml`` (top-level keys
-    ``push_urls``, ``webhook_urls``, ``email_to``, ``key_file``); no environment variables."""
+    ``push_urls``, ``webhook_urls``, ``email_to``, ``key_file``, ``normal_banner_minutes``); no environment variables."""
 
     env_prefix: ClassVar[str] = ""
     error: ClassVar[type[ConfigError]] = StatusSettingsError
@@ -245,6 +245,8 @@ class StatusSettings(SettingsModel):
     push_urls: CommaList = ()  # nodes: http://journal:8000 (``/api/v1/status`` is appended)
     webhook_urls: CommaList = ()  # external systems (intranet, info screens)
     email_to: CommaList = ()  # e.g. a distribution list for all units
+    # after a return to normal operation the banner says "Normal drift sedan HH:MM" this long, then goes
+    normal_banner_minutes: int = Field(default=15, ge=0, le=24 * 60)
 
     @classmethod
     def load(cls, ops_dir: Path) -> StatusSettings:
