@@ -45,6 +45,7 @@ class Alarm:
     round: int  # how many times the chain has run through
     step_until: datetime | None  # when the current step's wait for acknowledgement ends
     incident_id: int | None
+    detail: str = ""  # the raw finding (e.g. the driver's error), for the details, never the title
 
     @classmethod
     def from_row(cls, row: Row) -> Alarm:
@@ -82,20 +83,21 @@ def _transition(db: Any, alarm_id: int, at: datetime, action: str, who: str, not
 
 
 def fire(store: Store, var_dir: Path | None, *, rule: str, key: str, severity: str, summary: str, chain: str,
-         now: datetime, daytime_only: bool = False) -> tuple[Alarm, bool]:
-    """Raise an alarm, or refresh the open one with the same key. Returns (alarm, new?)."""
+         now: datetime, daytime_only: bool = False, detail: str = "") -> tuple[Alarm, bool]:
+    """Raise an alarm, or refresh the open one with the same key. Returns (alarm, new?).
+    ``summary``: the title in plain words; ``detail``: the raw finding, shown in the details."""
     with store.tx() as db:
         row = db.execute("SELECT id FROM alarm WHERE dedup_key = ? AND state <> 'resolved'", (key,)).fetchone()
         if row is not None:
-            db.execute("UPDATE alarm SET last_seen_at = ?, seen = seen + 1, summary = ? WHERE id = ?",
-                       (iso(now), summary, row["id"]))
+            db.execute("UPDATE alarm SET last_seen_at = ?, seen = seen + 1, summary = ?, detail = ? WHERE id = ?",
+                       (iso(now), summary, detail, row["id"]))
             alarm_id, new = row["id"], False
         else:
             alarm_id = db.execute(
                 "INSERT INTO alarm (rule, dedup_key, severity, state, summary, chain, daytime_only, opened_at, "
-                "last_seen_at) VALUES (?, ?, ?, 'firing', ?, ?, ?, ?, ?)",
-                (rule, key, severity, summary, chain, int(daytime_only), iso(now), iso(now))).lastrowid
-            _transition(db, alarm_id, now, "fired", SYSTEM, summary)
+                "last_seen_at, detail) VALUES (?, ?, ?, 'firing', ?, ?, ?, ?, ?, ?)",
+                (rule, key, severity, summary, chain, int(daytime_only), iso(now), iso(now), detail)).lastrowid
+            _transition(db, alarm_id, now, "fired", SYSTEM, summary + (f" [{detail}]" if detail else ""))
             new = True
     if new:
         timeline.record(store, var_dir, "alarm.fired", f"Larm {alarm_id} ({severity}): {summary}", now,

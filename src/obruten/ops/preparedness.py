@@ -19,6 +19,7 @@ from obruten.platform.errors import ObrutenError
 
 LEVELS = ("normalläge", "stabsläge", "förstärkningsläge", "katastrofläge")
 PROPOSAL_RULE = "preparedness-proposal"
+WITHDRAWN = "återkallat: larmet bakom förslaget är löst"
 
 
 class PreparednessError(ObrutenError, ValueError):
@@ -102,6 +103,26 @@ def decline(store: Store, var_dir: Path | None, proposal_id: int, *, who: str, r
     _close(store, var_dir, dict(row), "declined", who, reason.strip(), now)
     timeline.record(store, var_dir, "preparedness.declined",
                     f"Förslag om {row['level']} avböjt av {who}: {reason.strip()}", now, row["incident_id"])
+
+
+def withdraw_resolved(store: Store, var_dir: Path | None, now: datetime) -> list[int]:
+    """Withdraw the open proposals whose incident has no firing or acknowledged alarm left (the
+    alarm behind the proposal resolved): they stop ringing the officer on duty. Returns their ids."""
+    withdrawn = []
+    for proposal in open_proposals(store):
+        incident_id = proposal["incident_id"]
+        if incident_id is None:
+            continue
+        behind = store.one("SELECT count(*) AS n FROM alarm WHERE incident_id = ? AND state <> 'resolved' "
+                           "AND rule <> ?", (incident_id, PROPOSAL_RULE))
+        if behind is not None and behind["n"] == 0:
+            # the store's states are proposed/accepted/declined: a withdrawal is declined by the system
+            _close(store, var_dir, proposal, "declined", alarms.SYSTEM, WITHDRAWN, now)
+            timeline.record(store, var_dir, "preparedness.withdrawn",
+                            f"Förslaget om {proposal['level']} återkallat: larmet bakom förslaget är löst", now,
+                            incident_id if isinstance(incident_id, int) else None)
+            withdrawn.append(int(str(proposal["id"])))
+    return withdrawn
 
 
 def _close(store: Store, var_dir: Path | None, proposal: dict[str, object], state: str, who: str, reason: str,

@@ -91,8 +91,8 @@ class RefuseWrites:
         async def stripping(message: Message) -> None:
             nonlocal start
             if message["type"] == "http.response.start":
-                headers = dict(message.get("headers", []))
-                if headers.get(b"content-type", b"").startswith(b"text/html"):
+                given = dict(message.get("headers", []))
+                if given.get(b"content-type", b"").startswith(b"text/html"):
                     start = message
                     return
                 await send(message)
