@@ -24,6 +24,13 @@ class AlarmError(ObrutenError, ValueError):
     pass
 
 
+# the timeline's words (Swedish, the console's language; the codes stay in the records)
+SEVERITY_SV = {"critical": "kritiskt", "major": "allvarligt", "minor": "lindrigt"}
+VIA_SV = {"console": "konsolen", "signed link": "länk i meddelandet", "api": "API", "cli": "kommandoraden",
+          "preparedness decision": "beslut om beredskapsläge"}
+NOTE_SV = {"condition cleared": "felet är borta"}
+
+
 @dataclass(frozen=True)
 class Alarm:
     id: int
@@ -100,7 +107,8 @@ def fire(store: Store, var_dir: Path | None, *, rule: str, key: str, severity: s
             _transition(db, alarm_id, now, "fired", SYSTEM, summary + (f" [{detail}]" if detail else ""))
             new = True
     if new:
-        timeline.record(store, var_dir, "alarm.fired", f"Larm {alarm_id} ({severity}): {summary}", now,
+        timeline.record(store, var_dir, "alarm.fired", f"Larm {alarm_id} ({SEVERITY_SV.get(severity, severity)}): "
+                        f"{summary}", now,
                         alarm_id=alarm_id, rule=rule, severity=severity)
     alarm = get(store, alarm_id)
     assert alarm is not None
@@ -119,7 +127,8 @@ def acknowledge(store: Store, var_dir: Path | None, alarm_id: int, who: str, now
         db.execute("UPDATE alarm SET state = 'acknowledged', acked_at = ?, acked_by = ?, step_until = NULL "
                    "WHERE id = ?", (iso(now), who, alarm_id))
         _transition(db, alarm_id, now, "acknowledged", who, f"via {via}")
-    timeline.record(store, var_dir, "alarm.acknowledged", f"Larm {alarm_id} kvitterat av {who} ({via})", now,
+    timeline.record(store, var_dir, "alarm.acknowledged",
+                    f"Larm {alarm_id} kvitterat av {_who(who)} (via {VIA_SV.get(via, via)})", now,
                     alarm_id=alarm_id, who=who, via=via)
     return True
 
@@ -135,9 +144,14 @@ def resolve(store: Store, var_dir: Path | None, alarm_id: int, who: str, now: da
         db.execute("UPDATE alarm SET state = 'resolved', resolved_at = ?, resolved_by = ?, step_until = NULL "
                    "WHERE id = ?", (iso(now), who, alarm_id))
         _transition(db, alarm_id, now, "resolved", who, note)
-    timeline.record(store, var_dir, "alarm.resolved", f"Larm {alarm_id} löst ({who}){': ' + note if note else ''}",
+    note = NOTE_SV.get(note, note)
+    timeline.record(store, var_dir, "alarm.resolved", f"Larm {alarm_id} löst ({_who(who)}){': ' + note if note else ''}",
                     now, alarm_id=alarm_id, who=who)
     return True
+
+
+def _who(who: str) -> str:
+    return "automatiskt" if who == SYSTEM else who
 
 
 def set_step(store: Store, alarm_id: int, step: int, round_: int, until: datetime | None, now: datetime,

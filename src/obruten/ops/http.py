@@ -156,7 +156,15 @@ def render(request: Request, name: str, status: int = 200, session: Session | No
     if session is not None:
         ctx = {"session": session, "csrf": service.signer.csrf_token(session), **ctx}
     panels = getattr(request.app.state, "panels", {})
-    html = templates.get_template(name).render(t=translator(lang), lang=lang, request=request, **panels,
+    t = translator(lang)
+
+    def label(prefix: str, value: object) -> str:
+        """``t(prefix + value)`` where the catalogue has it, else the value as stored."""
+        key = f"{prefix}{value}"
+        text = t(key)
+        return str(value) if text == key else text
+
+    html = templates.get_template(name).render(t=t, label=label, lang=lang, request=request, **panels,
                                                **console_banner(service.store, lang, service.clock.now()), **ctx)
     return HTMLResponse(html, status_code=status)
 

@@ -19,6 +19,7 @@ from obruten.ops.store import Row, Store
 from obruten.platform.errors import ObrutenError
 
 STATES = ("open", "mitigated", "resolved", "closed")
+STATE_SV = {"open": "öppen", "mitigated": "begränsad", "resolved": "åtgärdad", "closed": "avslutad"}
 _ALLOWED = {"open": ("mitigated", "resolved"), "mitigated": ("open", "resolved"),
             "resolved": ("open", "closed"), "closed": ()}
 
@@ -133,7 +134,8 @@ def change_state(store: Store, var_dir: Path | None, incident_id: int, state: st
         if state == "open":
             db.execute("UPDATE incident SET resolved_at = NULL, closed_at = NULL WHERE id = ?", (incident_id,))
     timeline.record(store, var_dir, f"incident.{state}",
-                    f"Incident {incident_id}: {inc.state} → {state} ({who}){': ' + note if note else ''}", now,
+                    f"Incident {incident_id}: {STATE_SV[inc.state]} → {STATE_SV[state]} ({who})"
+                    f"{': ' + note if note else ''}", now,
                     incident_id, who=who)
 
 

@@ -20,6 +20,7 @@ from obruten.platform.errors import ObrutenError
 LEVELS = ("normalläge", "stabsläge", "förstärkningsläge", "katastrofläge")
 PROPOSAL_RULE = "preparedness-proposal"
 WITHDRAWN = "återkallat: larmet bakom förslaget är löst"
+_STATE_SV = {"accepted": "godtaget", "declined": "avböjt"}
 
 
 class PreparednessError(ObrutenError, ValueError):
@@ -132,4 +133,5 @@ def _close(store: Store, var_dir: Path | None, proposal: dict[str, object], stat
     alarm_id = proposal["alarm_id"]
     if isinstance(alarm_id, int):
         alarms.acknowledge(store, var_dir, alarm_id, who, now, via="preparedness decision")
-        alarms.resolve(store, var_dir, alarm_id, who, now, note=f"proposal {state}")
+        alarms.resolve(store, var_dir, alarm_id, who, now,
+                       note="förslaget " + ("återkallat" if reason == WITHDRAWN else _STATE_SV.get(state, state)))
