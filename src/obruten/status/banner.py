@@ -50,6 +50,8 @@ def banner_view(doc: StatusDocument | None, units: tuple[str, ...] | list[str] |
     unit, a ward): the banner gives that unit's mode. Otherwise ``units``: the viewer's care units,
     the most severe of theirs, each named (None: every unit's override)."""
     now = now or datetime.now(UTC)
+    if unit is None and units and len(units) == 1:  # a viewer (or a ward PC) of one unit: that unit's banner
+        unit = units[0]
     if doc is None or doc.quiet or not doc.shown_at(now):
         return None
     mode = doc.mode_for(unit) if unit else doc.worst_mode(units)
