@@ -21,8 +21,19 @@ from psycopg_pool import AsyncConnectionPool
 from obruten.platform.auth import Session
 from obruten.platform.errors import Conflict, Forbidden, Invalid, NeedsEmergencyAccess, NotFound
 from obruten.platform.i18n import STOCKHOLM
-from obruten.record import (access, admission, entries, medication, notes, patients, referrals, revocation, staff, ward,
-                            write_guard)
+from obruten.record import (
+    access,
+    admission,
+    entries,
+    medication,
+    notes,
+    patients,
+    referrals,
+    revocation,
+    staff,
+    ward,
+    write_guard,
+)
 from obruten.record.audit import AuditEvent, AuditWriter, append_chained, check_purpose
 
 WriteGuard = Callable[[Session, str | None], Awaitable[None]]
