@@ -137,3 +137,22 @@ def recover_from_lagged(ctx: click.Context, cluster_root: Path | None, target: s
     topo = load_topology(ctx, cluster_root)
     result = lagged.recover(topo, target, say)
     click.echo(result)
+
+
+# issue 13 (h-failover): a refused recover-from-lagged leaves replay paused; this resumes it
+@cluster.command("resume-lagged")
+@root_option
+@click.pass_context
+def resume_lagged(ctx: click.Context, cluster_root: Path | None) -> None:
+    """Resume WAL replay on the lagged copy (left paused by a refused recover-from-lagged)."""
+    click.echo(lagged.resume(load_topology(ctx, cluster_root)))
+
+
+# issue 13 (h-failover): the journal's OBRUTEN_PATRONI_URLS, in the order of the write URL's hosts (ADR 0050)
+@cluster.command("patroni-urls")
+@root_option
+@click.pass_context
+def patroni_urls(ctx: click.Context, cluster_root: Path | None) -> None:
+    """Print the Patroni REST URLs for the journal's patroni_urls setting (ADR 0050)."""
+    topo = load_topology(ctx, cluster_root)
+    click.echo(",".join(f"http://{m.host}:{m.rest_port}" for m in topo.members if m.can_be_primary))

@@ -11,7 +11,14 @@ import psycopg
 
 from obruten.backup import wal_receiver
 from obruten.cluster import announce, patroni
-from obruten.cluster.members import ClusterError, all_streaming, ensure_sync_config, view, wait_for
+from obruten.cluster.members import (
+    ClusterError,
+    ClusterView,
+    all_streaming,
+    ensure_sync_config,
+    view,
+    wait_for,
+)
 from obruten.cluster.topology import Topology
 from obruten.platform.pgserver import DATABASE
 from obruten.platform.progress import Say
@@ -38,7 +45,7 @@ def up(topo: Topology, say: Say, timeout: float = 240) -> str:
             patroni.start(topo, m)
             started.append(m.name)
             time.sleep(1.0)  # let site-a take the initialize key first; not a correctness condition
-    snap = wait_for(topo, lambda v: v.leader is not None, "a leader", timeout, say)
+    snap = wait_for_leader(topo, timeout, say)
     if (changed := ensure_sync_config(topo, snap.leader or "", patroni.sync_settings(topo))) is not None:
         say(changed)
     say(f"Leader: {snap.leader}. Creating database {DATABASE!r} and applying migrations …")
@@ -63,6 +70,48 @@ def up(topo: Topology, say: Say, timeout: float = 240) -> str:
                       "cluster", started=started, primary=snap.leader)
     return (f"cluster up ({'started ' + ', '.join(started) if started else 'already running'}): "
             f"{snap.sentence()}")
+
+
+QUORUM_GRACE_S = 20  # from the first Raft voter answering: how long without a majority before advice
+SILENT_GRACE_S = 60  # no Raft voter answering at all for this long: advice too
+
+
+def quorum_advice(topo: Topology, snap: ClusterView) -> str:
+    """What to do when the Raft DCS has no majority (docs/operations.md, "Both sites lost")."""
+    voters = [m for m in topo.members if m.voter]
+    lost = [m.name for m in voters if m.name in snap.gone or patroni.patroni_pid(topo, m) is None]
+    lost = lost or [m.name for m in voters if (s := snap.state_of(m.name)) is None or s.state == "unreachable"]
+    return (f"{len(lost)} of {len(voters)} voting members are gone ({', '.join(lost) or 'none answers'}): the Raft "
+            f"DCS has no majority ({len(voters) // 2 + 1} of {len(voters)} needed), so no member can become "
+            "primary and waiting does not help. Bring back a site (its host, then `obruten cluster up`), or, if "
+            "both sites and their disks are lost, rebuild from the backup store: docs/operations.md, section "
+            "\"Both sites lost\" (`obruten backup rebuild`).")
+
+
+def wait_for_leader(topo: Topology, timeout: float, say: Say) -> ClusterView:
+    """``wait_for`` a leader, but say what to do, instead of waiting, when the Raft voters have no
+    majority (a leader cannot come then): ``QUORUM_GRACE_S`` after the first voter answers (voters
+    starting up need a few seconds to find each other), or ``SILENT_GRACE_S`` when none answers."""
+    started = time.monotonic()
+    first_voter_at: list[float] = []
+    voters = {m.name for m in topo.members if m.voter}
+
+    def ready(v: ClusterView) -> bool:
+        if v.leader is not None:
+            return True
+        now = time.monotonic()
+        if not first_voter_at and set(v.gone) != voters:
+            first_voter_at.append(now)
+        if v.quorum is False:
+            if (first_voter_at and now - first_voter_at[0] > QUORUM_GRACE_S) or now - started > SILENT_GRACE_S:
+                raise ClusterError(quorum_advice(topo, v))
+        elif first_voter_at:
+            first_voter_at[0] = now  # a majority exists: the clock starts again if it is lost
+        return False
+
+    snap = wait_for(topo, ready, "a leader", timeout, say)
+    say(f"  a leader after {time.monotonic() - started:.1f} s")
+    return snap
 
 
 def _port_taken(port: int) -> bool:

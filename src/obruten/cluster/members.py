@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from obruten.cluster import announce, patroni
+from obruten.cluster import announce, patroni, raft
 from obruten.cluster.topology import Member, Topology
 from obruten.platform import http
 from obruten.platform.errors import ObrutenError
@@ -32,13 +33,22 @@ class MemberState:
     lag_bytes: int | None
 
 
+NO_MAJORITY = "no DCS majority"  # a member that answers but whose Raft node cannot reach a majority
+
+
 @dataclass(frozen=True)
 class ClusterView:
     at: float
     members: tuple[MemberState, ...]
+    # whether a majority of the Raft voters agree (None: not asked); without one there is no leader
+    quorum: bool | None = None
+    source: str | None = None  # the member whose DCS view (of the majority) this is
+    gone: tuple[str, ...] = ()  # voters whose Raft node does not answer
 
     @property
     def leader(self) -> str | None:
+        if self.quorum is False:
+            return None
         for m in self.members:
             if m.role == "leader" and m.state == "running":
                 return m.name
@@ -54,7 +64,10 @@ class ClusterView:
 
     def sentence(self) -> str:
         parts = [f"{m.name}={m.role}/{m.state}" for m in self.members]
-        return "leader " + (self.leader or "NONE") + ": " + ", ".join(parts)
+        head = "leader " + (self.leader or "NONE")
+        if self.quorum is False:
+            head += " (Raft DCS without majority" + (f"; gone: {', '.join(self.gone)}" if self.gone else "") + ")"
+        return head + ": " + ", ".join(parts)
 
 
 def _request(url: str, method: str = "GET", body: dict[str, object] | None = None,
@@ -70,7 +83,7 @@ def _request(url: str, method: str = "GET", body: dict[str, object] | None = Non
 
 
 def api(m: Member) -> str:
-    return f"http://127.0.0.1:{m.rest_port}"
+    return f"http://{m.host}:{m.rest_port}"
 
 
 def _tag(status: dict[str, object] | None, name: str) -> object:
@@ -88,24 +101,65 @@ def member_status(m: Member, timeout: float = 1.0) -> dict[str, object] | None:
     return body if isinstance(body, dict) else None
 
 
+def _dcs_members(m: Member, timeout: float) -> dict[str, MemberState] | None:
+    """The cluster as the DCS known to ``m``'s Patroni describes it (GET /cluster), or None."""
+    try:
+        status, body = _request(api(m) + "/cluster", timeout=timeout)
+    except http.FAILURES:
+        return None
+    if status != 200 or not isinstance(body, dict):
+        return None
+    out = {}
+    for row in body.get("members", []):
+        lag = row.get("lag") if isinstance(row.get("lag"), int) else (0 if row.get("role") == "leader" else None)
+        out[row["name"]] = MemberState(row["name"], row.get("role", "?"), row.get("state", "?"),
+                                       row.get("timeline"), lag)
+    return out
+
+
+def _own_state(name: str, own: dict[str, object]) -> MemberState:
+    """A member described by itself (GET /patroni) when no majority vouches for it."""
+    role = str(own.get("role", "?"))
+    timeline = own.get("timeline")
+    return MemberState(name, "leader" if role in ("primary", "master") else role, NO_MAJORITY,
+                       timeline if isinstance(timeline, int) else None, None)
+
+
 def view(topo: Topology, timeout: float = 1.0) -> ClusterView:
-    """One snapshot: the cluster as seen by the first member whose Patroni answers /cluster."""
-    reported: dict[str, MemberState] = {}
-    for m in topo.members:
-        try:
-            status, body = _request(api(m) + "/cluster", timeout=timeout)
-        except http.FAILURES:
+    """One snapshot, from the Raft majority's side: every member is asked at once for its own
+    state (Patroni ``/patroni``) and every voter's Raft node whether it has a majority
+    (``raft.status``); the DCS view (``/cluster``) is taken from a voter that has one (the Raft
+    leader when it answers). A member that answers but sits outside the majority is shown
+    ``no DCS majority``; one whose Patroni does not answer ``unreachable``, even if the DCS still
+    lists it as leader (its lock may not have expired yet: a stale leader is never shown running).
+    Without a majority anywhere there is no leader (``quorum`` False, ``gone`` the silent voters)."""
+    members = topo.members
+    with ThreadPoolExecutor(max_workers=2 * len(members)) as ex:
+        owns = list(ex.map(lambda m: member_status(m, timeout), members))
+        rafts = list(ex.map(lambda m: raft.status(m, timeout) if m.voter else None, members))
+    voters = [(m, r) for m, r in zip(members, rafts, strict=True) if m.voter]
+    with_majority = [m for m, r in voters if r and r.get("has_quorum") and r.get("leader") is not None]
+    gone = tuple(m.name for m, r in voters if r is None)
+    leader_addr = next((str(r.get("leader")) for _, r in voters if r and r.get("has_quorum")), None)
+    # the Raft leader's own DCS view first: it is the one the majority follows
+    with_majority.sort(key=lambda m: f"127.0.0.1:{m.raft_port}" != leader_addr)
+    reported: dict[str, MemberState] | None = None
+    source = None
+    for m in with_majority:
+        if (reported := _dcs_members(m, timeout)) is not None:
+            source = m.name
+            break
+    rows = []
+    for m, own, r in zip(members, owns, rafts, strict=True):
+        if own is None:
+            rows.append(MemberState(m.name, "down", "unreachable", None, None))
             continue
-        if status != 200 or not isinstance(body, dict):
+        if reported is None or (m.voter and not (r and r.get("has_quorum"))):
+            rows.append(_own_state(m.name, own))  # no majority at all, or this voter is cut off from it
             continue
-        for row in body.get("members", []):
-            lag = row.get("lag") if isinstance(row.get("lag"), int) else (0 if row.get("role") == "leader" else None)
-            reported[row["name"]] = MemberState(row["name"], row.get("role", "?"), row.get("state", "?"),
-                                                row.get("timeline"), lag)
-        break
-    members = tuple(reported.get(m.name, MemberState(m.name, "down", "unreachable", None, None))
-                    for m in topo.members)
-    return ClusterView(time.time(), members)
+        rows.append(reported.get(m.name, _own_state(m.name, own)))
+    quorum = bool(with_majority) and reported is not None
+    return ClusterView(time.time(), tuple(rows), quorum, source, gone)
 
 
 def wait_for(topo: Topology, condition: Callable[[ClusterView], bool], what: str, timeout: float,

@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 import psycopg
 
 from obruten.backup import catalog
-from obruten.cluster.members import view
+from obruten.backup.wal_receiver import APP_NAME as BACKUP_STREAM
+from obruten.cluster.lifecycle import quorum_advice
+from obruten.cluster.members import NO_MAJORITY, view
 from obruten.cluster.topology import Topology
 
 
@@ -30,6 +32,7 @@ class Status:
     last_backup: str
     last_verified: str
     alarms: tuple[str, ...]
+    dcs: str = ""  # whose view this is: "site-b (Raft majority)", or that there is no majority
 
 
 def replication(topo: Topology, leader: str) -> dict[str, tuple[str, int | None, float | None]]:
@@ -50,17 +53,49 @@ def collect(topo: Topology, now: datetime | None = None) -> Status:
     snap = view(topo)
     repl = replication(topo, snap.leader) if snap.leader else {}
     rows = []
+    recovered = recovered_lagged(topo)
     for s in snap.members:
+        if s.name == topo.lagged_copy.name and recovered is not None:
+            rows.append(recovered)
+            continue
         sync, lag_b, lag_s = repl.get(s.name, ("primary" if s.name == snap.leader else "-", s.lag_bytes, None))
         if s.name == snap.leader:
             lag_b, lag_s = 0, 0.0
+        if s.state in (NO_MAJORITY, "unreachable"):  # nothing it says about replication can be trusted
+            sync, lag_b, lag_s = "-", None, None
         rows.append(Row(s.name, s.role, s.state, s.timeline, sync, lag_b, lag_s))
+    if snap.leader:
+        stream = repl.get(BACKUP_STREAM)
+        rows.append(Row("backup-store", "WAL receiver", "streaming" if stream else "not connected", None,
+                        stream[0] if stream else "-", stream[1] if stream else None, stream[2] if stream else None))
     backups = catalog.backups(topo.backup_root)
     last_backup = (f"{backups[-1].label} ({backups[-1].kind}, {catalog.age(backups[-1].finished, now)})"
                    if backups else "none")
     good = catalog.last_good_verification(topo.backup_root)
     last_verified = f"{good.backup} to {good.target_time} ({catalog.age(good.when, now)})" if good else "never"
-    return Status(tuple(rows), snap.leader, last_backup, last_verified, tuple(alarms(topo, rows, snap.leader, now)))
+    found = alarms(topo, rows, snap.leader, now)
+    if snap.quorum is False:
+        found.insert(0, "NO-DCS-MAJORITY: " + quorum_advice(topo, snap))
+    dcs = (f"{snap.source} (Raft majority)" if snap.quorum and snap.source else
+           "NO Raft majority: every member shown as it sees itself")
+    return Status(tuple(rows), snap.leader, last_backup, last_verified, tuple(found), dcs)
+
+
+def recovered_lagged(topo: Topology) -> Row | None:
+    """The lagged copy recovered by `cluster recover-from-lagged`: a primary of its own on the lagged
+    copy's port, outside the cluster (None when it was not recovered, or is not running)."""
+    marker = topo.root / "state" / "lagged-detached"
+    if not marker.exists():
+        return None
+    m = topo.lagged_copy
+    try:
+        with psycopg.connect(topo.member_url(m, "postgres", timeout=2), autocommit=True) as c:
+            row = c.execute("SELECT pg_is_in_recovery(), timeline_id FROM pg_control_checkpoint()").fetchone()
+    except psycopg.Error:
+        return Row(m.name, "recovered", "stopped", None, "-", None, None)
+    if row is None or row[0]:
+        return None  # still (again) a standby
+    return Row(m.name, "recovered", "running outside the cluster", row[1], "-", None, None)
 
 
 def alarms(topo: Topology, rows: list[Row], leader: str | None, now: datetime) -> list[str]:
@@ -73,6 +108,13 @@ def alarms(topo: Topology, rows: list[Row], leader: str | None, now: datetime) -
     for r in rows:
         if r.state in ("unreachable", "stopped", "start failed", "crashed"):
             out.append(f"MEMBER-DOWN: {r.name} is {r.state}")
+        elif r.state == NO_MAJORITY:
+            out.append(f"MEMBER-CUT-OFF: {r.name} answers but reaches no DCS majority (what it says may be stale)")
+    stream = next((r for r in rows if r.name == "backup-store"), None)
+    if stream is not None and stream.sync_state not in ("sync", "quorum"):
+        out.append("BACKUP-STREAM: the backup store's WAL receiver is not counted in the commit quorum; losing both "
+                   "sites now loses the writes since the last archived segment. Read <cluster root>/log/"
+                   "wal-receiver.log; docs/operations.md, 'Both sites lost'")
     rc = next((r for r in rows if r.name == topo.read_copy.name), None)
     if rc and rc.lag_seconds is not None and rc.lag_seconds > 5:
         out.append(f"READ-COPY-LAG: read copy {rc.lag_seconds:.1f} s behind")
@@ -93,6 +135,8 @@ def render(status: Status) -> str:
         lag_s = "-" if r.lag_seconds is None else f"{r.lag_seconds:.2f}"
         lines.append(f"{r.name:<12} {r.role:<13} {r.state:<12} {r.timeline or '-':>3} {r.sync_state:<8} "
                      f"{lag_b:>10} {lag_s:>8}")
+    if status.dcs:
+        lines.append(f"view of:              {status.dcs}")
     lines.append(f"last backup:          {status.last_backup}")
     lines.append(f"last verified restore: {status.last_verified}")
     lines.extend(f"ALARM {a}" for a in status.alarms)

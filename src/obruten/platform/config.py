@@ -277,6 +277,9 @@ class Config(SettingsModel):
     read_copy: Bool = False  # serve from a hot standby, read-only (obruten.readcopy)
     primary_url: str | None = None  # where a read copy ships its spooled audit events
     read_copy_stale_seconds: int = 60  # the read-copy banner turns red past this lag
+    # leader awareness (ADR 0050): Patroni REST URLs, one per host of database_url, same order
+    patroni_urls: str = ""
+    read_copy_web_url: str = ""  # the read copy's web address, named on the "database down" page
     extra: Mapping[str, str] = Field(default_factory=dict)
     # the status message (obruten.status): status service URLs to poll (comma separated), the
     # trusted-keys file (default var_dir/status/trusted_keys) and the poll interval in seconds

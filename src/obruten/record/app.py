@@ -12,27 +12,28 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from psycopg.errors import ReadOnlySqlTransaction
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from obruten.platform import config as config_mod
-from obruten.platform import problems
-from obruten.platform.auth import TokenSigner, load_or_create_secret
+from obruten.platform import database, problems
+from obruten.platform.auth import Session, TokenSigner, load_or_create_secret
 from obruten.platform.config import Config
 from obruten.platform.errors import DomainError, NeedsEmergencyAccess, Unauthenticated
 from obruten.platform.headers import SecurityHeaders
-from obruten.platform.i18n import local_time
+from obruten.platform.i18n import local_time, translator
 from obruten.platform.limits import BodyLimit
 from obruten.postreg import web as postreg_web
 from obruten.readcopy import service as read_copy
 from obruten.readcopy import web as read_copy_web
-from obruten.record import api, status_api, telemetry, web, web_admin
+from obruten.record import api, api_adt, api_medication, status_api, telemetry, web, web_admin, web_adt, web_medication
 from obruten.record.audit import AuditUnavailable, AuditWriter, DatabaseSink
-from obruten.record.deps import Runtime, render
+from obruten.record.deps import Runtime, get_runtime, render
 from obruten.record.login_guard import AttemptLog, LoginGuard
 from obruten.record.revocation import Revocations
 from obruten.record.service import Journal
@@ -55,7 +56,8 @@ def create_app(config: Config, database_url: str) -> FastAPI:
         app.include_router(read_copy_web.router)
         app.add_middleware(read_copy_web.RefuseWrites)
         app.add_exception_handler(ReadOnlySqlTransaction, read_copy_web.read_only)  # type: ignore[arg-type]
-    for router in (api.router, web.router, web_admin.router, wardkit_web.router, postreg_web.api, postreg_web.pages):
+    for router in (api_medication.router, api.router, api_adt.router, web_medication.router, web.router, web_adt.router,
+                   web_admin.router, wardkit_web.router, postreg_web.api, postreg_web.pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(resources.files("obruten.record").joinpath("static"))),
               name="static")
@@ -101,10 +103,17 @@ def _lifespan(config: Config, database_url: str, signer: TokenSigner, status: st
 
 @asynccontextmanager
 async def _pool(config: Config, database_url: str) -> AsyncIterator[AsyncConnectionPool]:
-    kwargs: dict[str, object] = {"options": "-c TimeZone=UTC"}
-    if config.read_copy:  # read-only connections; one statement, one snapshot: no BEGIN/COMMIT round trips
-        kwargs = {"options": "-c TimeZone=UTC -c default_transaction_read_only=on", "autocommit": True}
-    pool = AsyncConnectionPool(database_url, min_size=2, max_size=config.pool_size, open=False, kwargs=kwargs)
+    if not config.read_copy:  # the primary, wherever it is now (ADR 0050): 503 at once while there is none
+        urls = [u.strip() for u in config.patroni_urls.split(",") if u.strip()]
+        async with database.primary_pool(database_url, patroni_urls=urls, max_size=config.pool_size,
+                                         kwargs={"options": "-c TimeZone=UTC"}) as primary:
+            yield primary
+        return
+    # read-only connections; one statement, one snapshot: no BEGIN/COMMIT round trips
+    kwargs = {**database.SESSION_KWARGS, "options": "-c TimeZone=UTC -c default_transaction_read_only=on",
+              "autocommit": True}
+    pool = AsyncConnectionPool(database_url, min_size=2, max_size=config.pool_size, open=False, kwargs=kwargs,
+                               check=AsyncConnectionPool.check_connection, timeout=database.POOL_TIMEOUT_S)
     await pool.open(wait=True, timeout=30)
     try:
         yield pool
@@ -136,6 +145,17 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+async def _identity(request: Request, patient_id: object) -> dict | None:
+    """The emergency-access prompt's banner (identity and unit only); None if it cannot be had."""
+    session = getattr(request.state, "session", None)
+    if not isinstance(patient_id, int) or not isinstance(session, Session):
+        return None
+    try:
+        return await get_runtime(request).journal.emergency_identity(session, patient_id)
+    except (DomainError, AuditUnavailable):
+        return None
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     # invalid input and values the database refuses: 4xx in the one error shape (platform.problems),
     # in the reader's language; the OpenAPI document lists every error answer
@@ -150,9 +170,33 @@ def _add_error_handlers(app: FastAPI) -> None:
             return problems.domain_answer(exc, headers)
         if isinstance(exc, Unauthenticated):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        if isinstance(exc, NeedsEmergencyAccess):
-            return render(request, "emergency.html", 403, patient_id=exc.details.get("patient_id"))
+        if isinstance(exc, NeedsEmergencyAccess):  # the prompt shows who would be opened, not the record
+            patient_id = exc.details.get("patient_id")
+            return render(request, "emergency.html", 403, patient_id=patient_id,
+                          pb=await _identity(request, patient_id))
         return render(request, "error.html", exc.status, message=exc.message)
+
+    async def database_down(request: Request, exc: Exception) -> Response:
+        """No primary, a connection lost mid-request, no connection in time: 503 at once, in the
+        reader's language, naming the read copy and the ward kit (the status banner on pages)."""
+        rt: Runtime = request.app.state.runtime
+        watch = getattr(rt.journal.pool, "watch", None)
+        if isinstance(watch, database.PrimaryWatch):
+            await watch.suspect()
+        t = translator(problems.language(request, rt.config.default_language))
+        read_copy_url = rt.config.read_copy_web_url
+        message = t("error.database_down", read_copy=read_copy_url or t("error.read_copy_unnamed"))
+        response: Response
+        if _is_api(request):
+            response = problems.answer(message, 503, read_copy_url=read_copy_url or None,
+                                       ward_kit=t("error.ward_kit"))
+        else:
+            response = render(request, "unavailable.html", 503, message=message, read_copy_url=read_copy_url)
+        response.headers["Retry-After"] = "5"
+        return response
+
+    for error in (psycopg.OperationalError, PoolTimeout):
+        app.add_exception_handler(error, database_down)
 
     @app.exception_handler(AuditUnavailable)
     async def audit_down(request: Request, exc: AuditUnavailable) -> Response:
