@@ -33,7 +33,7 @@ from obruten.readcopy import service as read_copy
 from obruten.readcopy import web as read_copy_web
 from obruten.record import api, api_adt, api_medication, status_api, telemetry, web, web_admin, web_adt, web_medication
 from obruten.record.audit import AuditUnavailable, AuditWriter, DatabaseSink
-from obruten.record.deps import Runtime, get_runtime, render
+from obruten.record.deps import Runtime, render, runtime_of
 from obruten.record.login_guard import AttemptLog, LoginGuard
 from obruten.record.revocation import Revocations
 from obruten.record.service import Journal
@@ -151,7 +151,7 @@ async def _identity(request: Request, patient_id: object) -> dict | None:
     if not isinstance(patient_id, int) or not isinstance(session, Session):
         return None
     try:
-        return await get_runtime(request).journal.emergency_identity(session, patient_id)
+        return await runtime_of(request).journal.emergency_identity(session, patient_id)
     except (DomainError, AuditUnavailable):
         return None
 
