@@ -20,6 +20,7 @@ group-committed fsync.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from obruten.record import access, medication, patients, ward
 from obruten.record.service import Journal
 
 LOCAL_BASIS = "emergency_read_copy"
+LIST_ROWS_SECONDS = 60.0  # the medication list's query windows (36 h, 7 days) are counted from its run
 
 
 class LocalGrants:
@@ -173,6 +175,26 @@ class ReadCopyJournal(Journal):
             self.cache.put(version, ("ward", unit_id), body)
         await self.audit_action(session, "read_ward_list", purpose="vård", unit=unit_id)
         return str(body)
+
+    async def medication_list(self, session: Session, patient_id: int) -> dict:
+        """The läkemedelslista: its rows cached per replay position (for at most
+        ``LIST_ROWS_SECONDS``: the query's own windows are counted from when it ran), the dose slots
+        and their states computed now, for every read."""
+        self.event(session, "read", patient_id, "vård", {})
+        assert self.cache is not None
+        version, cached = self.cache.get(("medication_list", patient_id))
+        rows = cached[1] if cached is not None and time.monotonic() - cached[0] < LIST_ROWS_SECONDS else None
+        grant = self.cache.granted(session, patient_id)
+        if grant is None or rows is None:
+            async with self.pool.connection() as conn:
+                if grant is None:
+                    grant = await self._decide(conn, version, session, patient_id)
+                if rows is None:
+                    rows = await medication.list_rows(conn, patient_id)
+                    self.cache.put(version, ("medication_list", patient_id), (time.monotonic(), rows))
+        found = medication.build_list(rows, datetime.now(UTC))
+        await self.audit_action(session, "read", patient_id, "vård", view="medication_list", basis=grant.basis)
+        return found
 
     async def administrations(self, session: Session, order_entry: UUID) -> tuple[dict, list[dict]]:
         """The order and its administrations (the medication page); one round trip at most, none

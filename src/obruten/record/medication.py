@@ -260,10 +260,20 @@ ORDER BY o.as_needed, o.drug, o.start_at
 async def medication_list(conn: psycopg.AsyncConnection, patient_id: int, now: datetime | None = None) -> dict:
     """The läkemedelslista: current orders with today's dose slots, and the orders stopped in the
     last ``STOPPED_DAYS`` days (Utsatta) with when, by whom and why."""
-    now = now or datetime.now(UTC)
+    return build_list(await list_rows(conn, patient_id), now or datetime.now(UTC))
+
+
+async def list_rows(conn: psycopg.AsyncConnection, patient_id: int) -> list[dict]:
+    """The läkemedelslista's rows as stored (``build_list`` makes the list of them at a moment)."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(LIST_SQL, {"p": patient_id, "days": STOPPED_DAYS})
-        rows = await cur.fetchall()
+        return await cur.fetchall()
+
+
+def build_list(stored: list[dict], now: datetime) -> dict:
+    """The läkemedelslista at ``now`` from ``list_rows`` (which it leaves as they are: a read copy
+    reuses them while nothing is replayed)."""
+    rows = [dict(row) for row in stored]
     current, stopped = [], []
     for row in rows:
         row["times"] = row.pop("times_text") or []
