@@ -14,7 +14,8 @@ read copy serving the standby (its own process, ``--workers`` uvicorn workers). 
   (production terminates TLS there); ``--proxy 0`` gives every user its own connection, closed
   while the user thinks longer than uvicorn's keep-alive, as browsers straight at uvicorn would.
 * **raw SQL limit**: the same three reads through the same ``Journal`` code (access check, queries,
-  audit into a spool) straight over psycopg, closed loop at ``--concurrency``, no HTTP, no cache.
+  audit into a spool) straight over psycopg, closed loop at ``--concurrency``, no HTTP, no cache (the
+  medication page's step makes the page's three reads: order with administrations, list, overview).
 * **HTTP closed loop** at the same concurrency, for the HTTP/raw ratio (as in ``read_path.py``).
 
 Each measurement runs ``--repeat`` times; medians are reported with the spread (the machine is shared).
@@ -247,8 +248,10 @@ def raw_op(journal: Journal, sessions: dict[str, object], logins: list[Login]): 
             await journal.ward_list_json(session, login.unit)  # type: ignore[arg-type]
         elif step == "overview" or order is None:
             await journal.overview_json(session, patient)  # type: ignore[arg-type]
-        else:
-            await journal.administrations(session, UUID(order))  # type: ignore[arg-type]
+        else:  # the medication page's reads: the order and its administrations, the list, the overview
+            current, _ = await journal.administrations(session, UUID(order))  # type: ignore[arg-type]
+            await journal.medication_list(session, current["patient_id"])  # type: ignore[arg-type]
+            await journal.overview(session, current["patient_id"])  # type: ignore[arg-type]
         return step if step != "medication" or order else "overview"
 
     return op
