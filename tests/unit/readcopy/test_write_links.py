@@ -30,3 +30,11 @@ def test_write_links_and_forms_go_and_reads_stay() -> None:
 def test_a_page_without_write_controls_is_unchanged() -> None:
     page = '<html><body><a href="/ward/X">X</a><form action="/search"><input name="q"></form></body></html>'
     assert strip_write_controls(page, refuses_any) == page
+
+
+def test_links_inside_a_kept_form_entities_and_odd_markup_are_judged_too() -> None:
+    page = ('<FORM method="get" action="/search"><A HREF="/patients/7/note/new">x</A><a title="a>b" href="/ward/X">'
+            'X</a></FORM><a href="/medication/abc"><span>R&auml;tta</span></a><a href=\'/history/note/n1\'>ok</a>')
+    out = strip_write_controls(page, refuses_any)
+    assert out == ('<FORM method="get" action="/search"><a title="a>b" href="/ward/X">X</a></FORM>'
+                   "<a href='/history/note/n1'>ok</a>")
