@@ -10,8 +10,8 @@ per event::
 Each event carries ``node`` = the spool's node and ``source_seq`` = its ``seq``, so the primary's
 ``UNIQUE (node, source_seq)`` makes shipping exactly-once (see ``shipper``).
 
-Several worker processes of one node share the file. An append takes ``flock``, reads whatever
-other processes appended since (to learn the chain's tail), writes the whole batch with one
+Several worker processes of one node share the file. An append takes ``flock``, reads the last
+line other processes appended since (to learn the chain's tail), writes the whole batch with one
 ``write`` and one ``fsync`` (group commit: ``AuditWriter`` batches concurrent events), then
 unlocks. A line torn by a crash mid-write was never acknowledged (the fsync had not returned), so
 the next writer cuts it off.
@@ -162,15 +162,48 @@ class Spool:
             self._fd = -1
 
     def _catch_up(self) -> None:
-        """Under the lock: learn the tail other processes wrote; cut a torn last line."""
+        """Under the lock: learn the tail other processes wrote (from the last line only: the chain
+        is verified where it is read, by ``verify``, the shipper and ``LocalGrants``); cut a torn
+        last line (a writer that crashed before its fsync: never acknowledged)."""
         size = os.fstat(self._fd).st_size
         if size == self._tail.offset:
             return
-        for spooled in read_events(self.path, self._tail, self.node):
-            self._tail = spooled.end
-        if self._tail.offset < size:  # a torn line from a writer that crashed before its fsync
-            os.ftruncate(self._fd, self._tail.offset)
+        end, last = self._last_line(size)
+        if end < size:
+            os.ftruncate(self._fd, end)
             os.fsync(self._fd)
+        if end == self._tail.offset or last is None:
+            if last is None:
+                self._tail = Position()
+            return
+        try:
+            line = json.loads(last)
+            self._tail = Position(int(line["seq"]), end, bytes.fromhex(line["hash"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SpoolTampered(self._tail.seq + 1, "the last line is not a valid spool record "
+                                                    f"({type(exc).__name__})") from exc
+
+    def _last_line(self, size: int) -> tuple[int, bytes | None]:
+        """(offset just after the last complete line, that line) -- (0, None) for no complete line."""
+        chunk, pos, tail = 8192, size, b""
+        while pos > 0:  # find the last newline: the end of the last complete line
+            start = max(0, pos - chunk)
+            tail = os.pread(self._fd, pos - start, start) + tail
+            cut = tail.rfind(b"\n")
+            if cut >= 0:
+                end = start + cut + 1
+                break
+            pos = start
+        else:
+            return 0, None
+        body = tail[: cut]
+        begin = body.rfind(b"\n")
+        while begin < 0 and start > 0:  # the line starts before what was read: read further back
+            more = max(0, start - chunk)
+            body = os.pread(self._fd, start - more, more) + body
+            start = more
+            begin = body.rfind(b"\n")
+        return end, body[begin + 1:]
 
     def append_sync(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
         """Number, chain and durably append ``events``; returns them as written."""

@@ -87,3 +87,22 @@ def test_several_processes_share_one_chain(tmp_path: Path) -> None:
         assert p.exitcode == 0
     result = spool.verify(directory / spool.SPOOL_FILE, node="rc")
     assert result.ok and result.events == 3 * 40 * 2
+
+
+def test_two_writers_of_one_spool_chain_on_each_other_from_the_last_line_even_a_long_one(tmp_path: Path) -> None:
+    first, second = Spool(tmp_path / "n", "n"), Spool(tmp_path / "n", "n")  # two worker processes' handles
+    try:
+        for i in range(6):
+            writer = first if i % 2 else second
+            event = _event(i)
+            if i == 3:  # a line longer than the block the tail is read back in
+                event = AuditEvent(**{**event.__dict__, "detail": {"entry": "x" * 20_000}})
+            writer.append_sync([event])
+        with (tmp_path / "n" / spool.SPOOL_FILE).open("ab") as fh:
+            fh.write(b'{"seq":7,"torn')  # a crash mid-write
+        first.append_sync([_event(7)])
+    finally:
+        first.close()
+        second.close()
+    result = spool.verify(tmp_path / "n" / spool.SPOOL_FILE, node="n")
+    assert result.ok and result.events == 7
