@@ -480,7 +480,7 @@ def main() -> int:
         print_machine_info(info)
         print()
         summary = report(levels, args)
-        write_results(args.results, {"machine": info, "args": vars(args), "seed_counts": counts,
+        write_results(args.results, {"machine": info, "args": {**vars(args), "results": str(args.results)}, "seed_counts": counts,
                                 "summary": summary, "runs": [asdict(lv) for lv in levels]})
         return 0
     finally:
