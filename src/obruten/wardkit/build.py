@@ -17,7 +17,8 @@ from pathlib import Path
 
 import psycopg
 
-from obruten.platform.signing import SigningKey, canonical, load_or_create_key, sha256_hex
+from obruten.platform.signing import SignatureError, SigningKey, canonical, load_or_create_key, sha256_hex
+from obruten.status.ledger import Ledger
 from obruten.wardkit import content, render_html, render_pdf
 from obruten.wardkit import manifest as mf
 from obruten.wardkit.store import KitStore, safe_name
@@ -82,12 +83,26 @@ def unit_store(var_dir: Path, unit: str, keep: int = KEEP_PER_UNIT) -> KitStore:
     return KitStore(kits_root(var_dir) / safe_name(unit), keep=keep, durable=False)
 
 
+def status_for(var_dir: Path, unit: str) -> dict | None:
+    """The region's status message in force for ``unit`` on this node (``var_dir/status``), as the
+    kit records it: what staff read on the paper's every page. None when the node holds none."""
+    try:
+        doc = Ledger(var_dir).current()
+    except (OSError, ValueError, SignatureError):
+        return None
+    if doc is None:
+        return None
+    return {"version": doc.version, "mode": doc.mode_for(unit), "headline": doc.headline, "routine": doc.routine,
+            "issued_at": doc.issued_at}
+
+
 async def build_unit(conn: psycopg.AsyncConnection, unit: str, var_dir: Path, key: SigningKey,
                      now: datetime | None = None, keep: int = KEEP_PER_UNIT) -> Built:
     """Read one unit's kit data and write its signed kit under ``var_dir/wardkits/<unit>/``."""
     safe_name(unit)
     started = time.perf_counter()
     data = json.loads(await content.unit_kit_json(conn, unit, now))
+    data["status"] = status_for(var_dir, unit)
     sql_s = time.perf_counter() - started
     built = write_kit(data, unit_store(var_dir, unit, keep), key)
     return Built(built.unit, built.stamp, built.patients, sql_s, built.render_s, built.path)
