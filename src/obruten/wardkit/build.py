@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -163,7 +164,9 @@ def build_units(url: str, units: Iterable[str], var_dir: Path, *, workers: int |
     workers = max(1, min(workers or os.cpu_count() or 1, len(units) or 1))
     chunks = [units[i:i + CHUNK] for i in range(0, len(units), CHUNK)]
     results: list[Built | tuple[str, str]] = []
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(url, str(var_dir), keep)) as pool:
+    # forkserver, not fork: ``wardkit run`` has a listener thread (``listen``) that a fork would copy mid-step
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                             initializer=_init_worker, initargs=(url, str(var_dir), keep)) as pool:
         pending: set[Future] = {pool.submit(_build_chunk, chunk) for chunk in chunks}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)

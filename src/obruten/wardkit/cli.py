@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 import psycopg
@@ -104,19 +107,59 @@ def build_cmd(ctx: click.Context, units: tuple[str, ...], every_unit: bool, work
                                    "stay in place. Fix the cause above and run again")
 
 
+def _start_listener(ctx: click.Context, database_url: str | None, listen_url: str | None, keep: int,
+                    debounce: float, units: tuple[str, ...]) -> Callable[[], None]:
+    """Run a ``listen.Rebuilder`` on a thread of its own; returns the function that stops it."""
+    from obruten.wardkit.listen import Rebuilder  # reportlab: ~120 ms, see _build_round
+
+    read_url = _database_url(ctx, database_url)
+    rebuilder = Rebuilder(listen_url or read_url, read_url, clikit.config_from(ctx).var_dir, keep=keep,
+                          debounce_s=debounce, only=frozenset(units) if units else None)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    def main() -> None:
+        loop.run_until_complete(rebuilder.run(stop))
+        loop.close()
+
+    thread = threading.Thread(target=main, name="wardkit-listener", daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(15)
+    return halt
+
+
 @wardkit.command("run")
 @click.option("--every", "every_min", type=click.FloatRange(0.1, 1440), default=5.0, show_default=True,
-              help="Minutes between rounds.")
+              help="Minutes between full rounds (every unit).")
+@click.option("--listen/--no-listen", default=True, show_default=True,
+              help="Between rounds, rebuild a unit's kit within seconds of a write to it (LISTEN obruten_kit).")
+@click.option("--listen-url", help="The primary to LISTEN on (a read copy cannot); default: --database-url.")
+@click.option("--debounce", type=click.FloatRange(0, 60), default=1.0, show_default=True,
+              help="Seconds to gather writes before a unit's kit is rebuilt.")
 @click.option("--unit", "units", multiple=True, help="Care unit id (repeatable; default: every unit).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Processes (default: one per core).")
 @click.option("--keep", type=click.IntRange(1, 1000), default=12, show_default=True, help="Kits kept per unit.")
 @click.option("--rounds", type=click.IntRange(1), help="Stop after this many rounds (default: run until stopped).")
 @DATABASE_URL
 @click.pass_context
-def run_cmd(ctx: click.Context, every_min: float, units: tuple[str, ...], workers: int | None, keep: int,
-            rounds: int | None, database_url: str | None) -> None:
-    """Rebuild the kits every --every minutes until stopped (or use the systemd timer in docs/operations.md)."""
+def run_cmd(ctx: click.Context, every_min: float, listen: bool, listen_url: str | None, debounce: float,
+            units: tuple[str, ...], workers: int | None, keep: int, rounds: int | None, database_url: str | None) -> None:
+    """Rebuild every kit every --every minutes, and a unit's kit within seconds of a write to it,
+    until stopped."""
     cfg = clikit.config_from(ctx)
+    halt = _start_listener(ctx, database_url, listen_url, keep, debounce, units) if listen else None
+    try:
+        _rounds(ctx, cfg, every_min, units, workers, keep, rounds, database_url)
+    finally:
+        if halt:
+            halt()
+
+
+def _rounds(ctx: click.Context, cfg: Any, every_min: float, units: tuple[str, ...], workers: int | None,
+            keep: int, rounds: int | None, database_url: str | None) -> None:
     done = 0
     while rounds is None or done < rounds:
         started = time.monotonic()
