@@ -4,6 +4,7 @@ the signing key's trusted-keys line and a unit's agent token."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 import time
@@ -108,13 +109,13 @@ def build_cmd(ctx: click.Context, units: tuple[str, ...], every_unit: bool, work
 
 
 def _start_listener(ctx: click.Context, database_url: str | None, listen_url: str | None, keep: int,
-                    debounce: float, units: tuple[str, ...]) -> Callable[[], None]:
+                    debounce: float, units: tuple[str, ...], workers: int) -> Callable[[], None]:
     """Run a ``listen.Rebuilder`` on a thread of its own; returns the function that stops it."""
     from obruten.wardkit.listen import Rebuilder  # reportlab: ~120 ms, see _build_round
 
     read_url = _database_url(ctx, database_url)
     rebuilder = Rebuilder(listen_url or read_url, read_url, clikit.config_from(ctx).var_dir, keep=keep,
-                          debounce_s=debounce, only=frozenset(units) if units else None)
+                          debounce_s=debounce, only=frozenset(units) if units else None, workers=workers)
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
 
@@ -150,7 +151,8 @@ def run_cmd(ctx: click.Context, every_min: float, listen: bool, listen_url: str 
     """Rebuild every kit every --every minutes, and a unit's kit within seconds of a write to it,
     until stopped."""
     cfg = clikit.config_from(ctx)
-    halt = _start_listener(ctx, database_url, listen_url, keep, debounce, units) if listen else None
+    halt = _start_listener(ctx, database_url, listen_url, keep, debounce, units,
+                           workers or os.cpu_count() or 1) if listen else None
     try:
         _rounds(ctx, cfg, every_min, units, workers, keep, rounds, database_url)
     finally:

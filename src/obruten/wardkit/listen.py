@@ -3,7 +3,7 @@
 Every write that changes what a unit's kit holds notifies ``obruten_kit`` with the unit id (a
 statement trigger on each table a kit reads, migration 0060: one place, every write path). The
 ``Rebuilder`` LISTENs on the primary (a standby cannot LISTEN), gathers the units named within
-``debounce_s`` of the first notification, and rebuilds just those, in this process, from the read
+``debounce_s`` of the first notification, and rebuilds just those (in this process, or on ``workers`` processes when several are due), from the read
 URL (the read copy when there is one: it first waits, at most ``replay_wait_s``, until the read copy
 has replayed what the primary had written when the notifications arrived). A connection lost is
 retried every few seconds; the periodic full rebuild (``wardkit run``) catches anything missed
@@ -15,15 +15,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
 from obruten.platform.signing import SigningKey
-from obruten.wardkit.build import KEEP_PER_UNIT, Built, build_unit, signing_key
+from obruten.wardkit.build import KEEP_PER_UNIT, Built, _build_chunk, _init_worker, build_unit, signing_key
 
 CHANNEL = "obruten_kit"
 log = logging.getLogger("obruten.wardkit.listen")
@@ -40,22 +42,33 @@ class Rebuilder:
     retry_s: float = 3.0
     on_built: Callable[[Built | tuple[str, str]], None] | None = None
     only: frozenset[str] | None = None   # rebuild only these units (``wardkit run --unit``)
+    workers: int = 1                      # > 1: a batch of several units is built on that many processes
     rebuilt: int = 0
     listening: asyncio.Event = field(default_factory=asyncio.Event)
     _key: SigningKey | None = None
+    _pool: ProcessPoolExecutor | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Listen and rebuild until ``stop`` is set; reconnect after a lost connection."""
         self._key = signing_key(self.var_dir)
-        while not stop.is_set():
-            try:
-                await self._session(stop)
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                self.listening.clear()
-                log.warning("kit listener lost its database connection (%s); retrying in %.0f s; the periodic "
-                            "rebuild keeps the kits fresh meanwhile", exc, self.retry_s)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.retry_s)
+        if self.workers > 1:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"),
+                                             initializer=_init_worker,
+                                             initargs=(self.read_url, str(self.var_dir), self.keep))
+        try:
+            while not stop.is_set():
+                try:
+                    await self._session(stop)
+                except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                    self.listening.clear()
+                    log.warning("kit listener lost its database connection (%s); retrying in %.0f s; the periodic "
+                                "rebuild keeps the kits fresh meanwhile", exc, self.retry_s)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.retry_s)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
 
     async def _session(self, stop: asyncio.Event) -> None:
         async with await psycopg.AsyncConnection.connect(self.listen_url, autocommit=True, connect_timeout=10) as lc, \
@@ -102,6 +115,16 @@ class Rebuilder:
 
     async def _rebuild(self, conn: psycopg.AsyncConnection, units: list[str]) -> None:
         assert self._key is not None
+        if self._pool is not None and len(units) > 1:   # several units: on the pool, a share per process
+            loop = asyncio.get_running_loop()
+            shares = [units[i::self.workers] for i in range(self.workers) if units[i::self.workers]]
+            for done in await asyncio.gather(*(loop.run_in_executor(self._pool, _build_chunk, share)
+                                               for share in shares)):
+                for item in done:
+                    self.rebuilt += not isinstance(item, tuple)
+                    if self.on_built:
+                        self.on_built(item)
+            return
         for unit in units:
             item: Built | tuple[str, str]
             try:

@@ -106,3 +106,38 @@ def test_a_write_for_another_unit_rebuilds_nothing_here(pipeline: Pipeline, ward
             heard = {n.payload for n in c.notifies(timeout=5, stop_after=1)}
     assert heard == {other}
     assert pipeline.rebuilder.rebuilt == 0
+
+
+def test_writes_to_several_units_in_one_transaction_are_rebuilt_on_the_pool(ward: Ward) -> None:
+    """One commit that touches two units: one batch, built on two processes; each unit's newest
+    kit holds its write."""
+    var_dir = reachable_tempdir("obruten-wk-pool-")
+    with psycopg.connect(ward.url, autocommit=True) as c:
+        rows = c.execute("SELECT DISTINCT ON (a.unit_id) a.unit_id, a.patient_id FROM admission a "
+                         "WHERE a.discharged_at IS NULL AND a.unit_id <> %s ORDER BY a.unit_id LIMIT 2",
+                         (ward.unit,)).fetchall()
+    units = {unit: patient for unit, patient in rows}
+    rebuilder = Rebuilder(ward.url, ward.url, var_dir, debounce_s=0.5, only=frozenset(units), workers=2)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(rebuilder.run(stop),), daemon=True)
+    thread.start()
+    try:
+        wait_for(rebuilder.listening.is_set, 30, "the kit builder listening")
+        marker = f"Två avdelningar {uuid.uuid4().hex[:8]}"
+        with psycopg.connect(ward.url) as c, c.transaction():
+            for unit, patient in units.items():
+                c.execute("INSERT INTO note (patient_id, unit_id, kind, title, body, clinical_at, signed_by) "
+                          "VALUES (%s, %s, 'omvardnad', 'Omvårdnad', %s, now(), %s)",
+                          (patient, unit, marker, ward.staff))
+
+        def both() -> bool:
+            kits = [build.unit_store(var_dir, unit).newest() for unit in units]
+            return all(k is not None and marker in k.json_path.read_text(encoding="utf-8") for k in kits)
+        wait_for(both, 60, "both units' kits rebuilt with the write")
+        assert rebuilder.rebuilt == 2
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(20)
+        loop.close()
+        shutil.rmtree(var_dir, ignore_errors=True)
