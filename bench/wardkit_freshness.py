@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
-from _harness import free_port, pct, reachable_tempdir, say, start_server, stop_server, write_results  # noqa: E402
+from _harness import exit_on_sigterm, free_port, pct, reachable_tempdir, say, start_server, stop_server, write_results  # noqa: E402
 from _machine import machine_info, print_machine_info  # noqa: E402
 from _wardkit_region import region  # noqa: E402
 from obruten.ward_agent.agent import Agent  # noqa: E402
@@ -115,6 +115,7 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=3.0, help="minutes between the builder's full rounds")
     parser.add_argument("--region-dir", type=Path, default=Path("/tmp/obruten-wardkit-bench"))
     args = parser.parse_args()
+    exit_on_sigterm()
 
     pg, url = region(args.region_dir, args.units, say=say)
     var_dir = reachable_tempdir("obruten-fresh-")
@@ -168,8 +169,9 @@ def main() -> None:
                               "VALUES (%s, %s, 'omvardnad', 'Omvårdnad', %s, now(), %s)",
                               (rng.choice(by_unit[ward]), ward, marker, staff))
                     started = time.monotonic()
-                    wait_until(lambda a=agent, m=marker: _holds(a, m), 300, f"probe {marker}", 0.05)
+                    wait_until(lambda a=agent, m=marker: _holds(a, m), 300, f"probe {marker}", 0.1)
                     lat.append(time.monotonic() - started)
+                    say(f"  probe on {ward}: {lat[-1]:.1f} s")
                     time.sleep(rng.uniform(1, 6))   # the next change comes at a random moment
                 lat.sort()
                 rnd = {"calibration_s": cal, "p50_s": pct(lat, 0.5), "p95_s": pct(lat, 0.95), "max_s": lat[-1],
