@@ -141,7 +141,8 @@ def _start_listener(ctx: click.Context, database_url: str | None, listen_url: st
 @click.option("--debounce", type=click.FloatRange(0, 60), default=1.0, show_default=True,
               help="Seconds to gather writes before a unit's kit is rebuilt.")
 @click.option("--unit", "units", multiple=True, help="Care unit id (repeatable; default: every unit).")
-@click.option("--workers", type=click.IntRange(1, 64), help="Processes (default: one per core).")
+@click.option("--workers", type=click.IntRange(1, 64),
+              help="Processes for a full round and for a batch of rebuilds (default: one per core).")
 @click.option("--keep", type=click.IntRange(1, 1000), default=12, show_default=True, help="Kits kept per unit.")
 @click.option("--rounds", type=click.IntRange(1), help="Stop after this many rounds (default: run until stopped).")
 @DATABASE_URL
