@@ -120,10 +120,10 @@ class Rebuilder:
             shares = [units[i::self.workers] for i in range(self.workers) if units[i::self.workers]]
             for done in await asyncio.gather(*(loop.run_in_executor(self._pool, _build_chunk, share)
                                                for share in shares)):
-                for item in done:
-                    self.rebuilt += not isinstance(item, tuple)
+                for result in done:
+                    self.rebuilt += not isinstance(result, tuple)
                     if self.on_built:
-                        self.on_built(item)
+                        self.on_built(result)
             return
         for unit in units:
             item: Built | tuple[str, str]
