@@ -85,7 +85,7 @@ class _Page:
 
     def __init__(self, canvas: Canvas, title: str, unit: str, footer: list[str], t: Callable[..., str]) -> None:
         self.c, self.title, self.unit, self.footer, self.t = canvas, title, unit, footer, t
-        self.patient: tuple[str, str] | None = None   # (name + personnummer, facts line)
+        self.patient: tuple[str, str, str] | None = None   # (name + personnummer, facts line, red tag)
         self.started = False
         self.y = TOP
 
@@ -93,11 +93,16 @@ class _Page:
         c = self.c
         c.setFillColor(black)
         if self.patient:
-            heading, facts = self.patient
+            heading, facts, tag = self.patient
             c.setFont(BOLD, 12)
             c.drawString(MARGIN, PAGE_H - 27, heading)
             c.setFont(REGULAR, 8)
             c.drawString(MARGIN, PAGE_H - 39, facts)
+            if tag:   # a do-not-resuscitate order is seen at a glance on every page
+                c.setFont(BOLD, 10)
+                c.setFillColor(RED)
+                c.drawRightString(PAGE_W - MARGIN, PAGE_H - 40, tag)
+                c.setFillColor(black)
         else:
             c.setFont(BOLD, 12)
             c.drawString(MARGIN, PAGE_H - 27, self.title)
@@ -271,7 +276,8 @@ def _mar(page: _Page, p: dict, as_of: str, hours: float, t: Callable[..., str]) 
 
 
 def _patient(page: _Page, p: dict, as_of: str, t: Callable[..., str], mar_hours: float) -> None:
-    page.patient = (present.patient_heading(p), present.facts_line(p, as_of, t))
+    tag = t("kit.code.ej_hlr") if present.fact(p, "code_status") == "ej_hlr" else ""
+    page.patient = (present.patient_heading(p), present.facts_line(p, as_of, t), tag)
     page.new_page()
     page.text(f"{t('kit.admitted')} {present.when(p['admitted_at'])}", 8.5, color=GREY)
     page.gap(2)
