@@ -125,8 +125,10 @@ class _Worker:
 _worker: _Worker | None = None  # set in each pool process by _init_worker
 
 
-def _init_worker(url: str, var_dir: str, keep: int) -> None:
+def _init_worker(url: str, var_dir: str, keep: int, nice: int = 0) -> None:
     global _worker
+    if nice:   # a full round under `wardkit run`: the listener's rebuilds of changed units go first
+        os.nice(nice)
     _worker = _Worker(asyncio.new_event_loop(), url, Path(var_dir), keep, load_or_create_key(key_path(Path(var_dir))))
 
 
@@ -156,7 +158,8 @@ Progress = Callable[[Built | tuple[str, str]], None]
 
 
 def build_units(url: str, units: Iterable[str], var_dir: Path, *, workers: int | None = None,
-                keep: int = KEEP_PER_UNIT, progress: Progress | None = None) -> list[Built | tuple[str, str]]:
+                keep: int = KEEP_PER_UNIT, progress: Progress | None = None,
+                nice: int = 0) -> list[Built | tuple[str, str]]:
     """Build every unit's kit on ``workers`` processes (default: one per core). Returns one entry per
     unit: a ``Built``, or ``(unit, error)`` for a unit that failed (the others are still built)."""
     units = [safe_name(u) for u in units]
@@ -166,7 +169,7 @@ def build_units(url: str, units: Iterable[str], var_dir: Path, *, workers: int |
     results: list[Built | tuple[str, str]] = []
     # forkserver, not fork: ``wardkit run`` has a listener thread (``listen``) that a fork would copy mid-step
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
-                             initializer=_init_worker, initargs=(url, str(var_dir), keep)) as pool:
+                             initializer=_init_worker, initargs=(url, str(var_dir), keep, nice)) as pool:
         pending: set[Future] = {pool.submit(_build_chunk, chunk) for chunk in chunks}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)

@@ -51,7 +51,8 @@ def _units(url: str, units: tuple[str, ...], every_unit: bool) -> list[str]:
 
 
 def _build_round(ctx: click.Context, database_url: str | None, units: tuple[str, ...], every_unit: bool,
-                 workers: int | None, keep: int, show_bar: bool) -> tuple[int, int, list[tuple[str, str]], float]:
+                 workers: int | None, keep: int, show_bar: bool,
+                 nice: int = 0) -> tuple[int, int, list[tuple[str, str]], float]:
     # the kit builder brings reportlab and PIL: ~120 ms at import (python -X importtime), paid by the
     # commands that use it, not by every `obruten` command
     from obruten.wardkit.build import Built, build_units
@@ -76,7 +77,7 @@ def _build_round(ctx: click.Context, database_url: str | None, units: tuple[str,
                 patients += item.patients
             bar.update(1)
         try:
-            build_units(url, targets, cfg.var_dir, workers=workers, keep=keep, progress=progress)
+            build_units(url, targets, cfg.var_dir, workers=workers, keep=keep, progress=progress, nice=nice)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
     return len(targets), patients, failures, time.monotonic() - started
@@ -155,20 +156,22 @@ def run_cmd(ctx: click.Context, every_min: float, listen: bool, listen_url: str 
     halt = _start_listener(ctx, database_url, listen_url, keep, debounce, units,
                            workers or os.cpu_count() or 1) if listen else None
     try:
-        _rounds(ctx, cfg, every_min, units, workers, keep, rounds, database_url)
+        # with the listener on, the full round runs at a lower CPU priority: a changed unit's rebuild
+        # must not wait behind a thousand unchanged ones
+        _rounds(ctx, cfg, every_min, units, workers, keep, rounds, database_url, 10 if listen else 0)
     finally:
         if halt:
             halt()
 
 
 def _rounds(ctx: click.Context, cfg: Any, every_min: float, units: tuple[str, ...], workers: int | None,
-            keep: int, rounds: int | None, database_url: str | None) -> None:
+            keep: int, rounds: int | None, database_url: str | None, nice: int) -> None:
     done = 0
     while rounds is None or done < rounds:
         started = time.monotonic()
         try:
             n, patients, failures, seconds = _build_round(ctx, database_url, units, not units, workers, keep,
-                                                          show_bar=False)
+                                                          show_bar=False, nice=nice)
             sentence = _report(n, patients, failures, seconds)
             if failures:
                 events.emit(cfg.var_dir, "wardkit.build_failed", sentence, "wardkit", failed=len(failures))
