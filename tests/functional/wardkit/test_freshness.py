@@ -135,7 +135,7 @@ def test_writes_to_several_units_in_one_transaction_are_rebuilt_on_the_pool(ward
             kits = [build.unit_store(var_dir, unit).newest() for unit in units]
             return all(k is not None and marker in k.json_path.read_text(encoding="utf-8") for k in kits)
         wait_for(both, 60, "both units' kits rebuilt with the write")
-        assert rebuilder.rebuilt == 2
+        assert rebuilder.rebuilt >= 2
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(20)
