@@ -208,6 +208,7 @@ def main() -> None:
         if server is not None:
             stop_server(server)
         pg.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)   # the kits of 1,100 units: about a gigabyte
 
 
 def _up(base: str) -> bool:
