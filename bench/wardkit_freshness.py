@@ -21,6 +21,7 @@ import asyncio
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import threading
