@@ -83,9 +83,9 @@ SELECT json_build_object(
                   'times', (SELECT COALESCE(json_agg(to_char(t, 'HH24:MI') ORDER BY t), '[]'::json)
                             FROM unnest(o.times) t),
                   'as_needed', o.as_needed, 'indication', o.indication,
-                  -- today's order model has no structured maximum for as-needed doses: NULL, and the
-                  -- kit shows the prescriber's frequency text (14b's structured PRN maximum goes here)
-                  'max_24h', NULL::text,
+                  -- the structured maximum of an as-needed order (schema 0055); older orders have none
+                  -- and the kit shows the prescriber's frequency text instead
+                  'max_24h', o.prn_max_per_24h::text, 'substance', o.substance, 'form', o.form,
                   'schedule_next_24h', (
                     SELECT COALESCE(json_agg(due ORDER BY due), '[]'::json) FROM (
                       SELECT (day + t) AT TIME ZONE 'Europe/Stockholm' AS due
