@@ -29,7 +29,8 @@ SELECT json_build_object(
                   'clinical_at', d.clinical_at) ORDER BY d.clinical_at DESC)
                 FROM diagnosis_current d WHERE d.patient_id = %(p)s AND d.active), '[]'::json),
   'medications', COALESCE((SELECT json_agg(json_build_object('entry_id', o.entry_id, 'version', o.version,
-                  'drug', o.drug, 'strength', o.strength, 'dose', o.dose, 'route', o.route,
+                  'drug', o.drug, 'substance', o.substance, 'form', o.form, 'strength', o.strength,
+                  'dose', o.dose, 'route', o.route, 'prn_max_per_24h', o.prn_max_per_24h,
                   'frequency', o.frequency, 'times', o.times, 'as_needed', o.as_needed,
                   'indication', o.indication, 'start_at', o.start_at, 'stop_at', o.stop_at,
                   'prescriber', s.full_name,
