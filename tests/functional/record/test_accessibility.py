@@ -48,15 +48,16 @@ SMALL_TARGETS_JS = """(min) => {
                Math.round(el.getBoundingClientRect().height)})`);
 }"""
 
+# wider than the window, and which elements stick out (those inside a scroll box of their own are fine)
 OVERFLOW_JS = """() => {
-  const width = window.innerWidth;
+  const width = window.innerWidth, scroll = document.documentElement.scrollWidth;
+  if (scroll <= width) return {scroll, width, wide: []};
   const wide = [...document.querySelectorAll('body *')].filter(el => {
-    const r = el.getBoundingClientRect();
-    if (r.right <= width + 0.5) return false;
-    for (let p = el.parentElement; p; p = p.parentElement) {   // inside its own scroll box is fine
+    if (el.getBoundingClientRect().right <= width + 0.5) return false;
+    for (let p = el.parentElement; p; p = p.parentElement) {
       const o = getComputedStyle(p).overflowX; if (o === 'auto' || o === 'scroll' || o === 'hidden') return false; }
     return true; }).slice(0, 3).map(el => el.outerHTML.slice(0, 90));
-  return {scroll: document.documentElement.scrollWidth, width, wide};
+  return {scroll, width, wide};
 }"""
 
 
@@ -194,6 +195,12 @@ def test_every_page_a_physician_reaches(journal_server, as_user, findings) -> No
     assert open_referral, "the seeded region has no referral awaiting its result"
     result = f"/referrals/{open_referral[0]}/result"
     findings.visit(page, base + patient + "/medication/new", "medication order form")
+    for name, value in (("drug", "Furix"), ("substance", "furosemid"), ("strength", "40 mg"), ("dose", "40 mg"),
+                        ("frequency", "x 3"), ("times", "08:00")):  # three a day at one time: refused, nothing written
+        page.fill(f"#order-form [name={name}]", value)
+    page.click("#order-form button[type=submit]")
+    page.wait_for_selector("#order-form [aria-invalid=true]")
+    findings.check(page, "medication order form with its errors next to the fields")
     findings.visit(page, base + patient + "/referral/new", "referral form")
     findings.visit(page, base + medication, "medication administration and stop (physician)")
     findings.visit(page, base + result, "result form")
