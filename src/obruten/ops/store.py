@@ -199,6 +199,14 @@ CREATE TABLE IF NOT EXISTS ward_agent (
 """
 
 
+# columns added to the core schema after it was first written (issue 15): added to existing stores
+# on open. An alarm's raw error stays out of its title; an incident names the impact on care.
+ADDED_COLUMNS = (
+    ("alarm", "detail", "TEXT NOT NULL DEFAULT ''"),
+    ("incident", "impact", "TEXT NOT NULL DEFAULT ''"),
+)
+
+
 class Store:
     """The ops store: one SQLite file (default) or the ops service's own PostgreSQL database,
     behind one API. One connection shared by the service's threads, serialised by a lock.
@@ -214,6 +222,7 @@ class Store:
             self.url: str | None = str(location)
             self._pg = PostgresConnection(self.url)
             self._pg.script(_SCHEMA)
+            self._add_columns()
             return
         path = Path(location)
         self.path, self.url = path, None
@@ -225,6 +234,11 @@ class Store:
         self._conn.execute("PRAGMA synchronous=FULL")  # an alarm or decision once recorded stays
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.executescript(_SCHEMA)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        for table, column, declaration in ADDED_COLUMNS:
+            self.add_column(table, column, declaration)
 
     @property
     def backend(self) -> str:
@@ -245,6 +259,19 @@ class Store:
             self.apply_schema("".join(
                 f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table}\n"
                 f"BEGIN SELECT RAISE(ABORT, '{message}'); END;\n" for op in ("UPDATE", "DELETE")))
+
+    def add_column(self, table: str, column: str, declaration: str) -> None:
+        """Add ``column`` to ``table`` of an existing store unless it has it (idempotent). For the
+        columns added since the core schema was first written, named in ``ADDED_COLUMNS``."""
+        if not (table.isidentifier() and column.isidentifier()):
+            raise ValueError(f"not identifiers: {table!r}, {column!r}")
+        with self._lock:
+            if self._pg is not None:
+                self._pg.script(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {declaration};")
+                return
+            have = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def apply_schema(self, ddl: str) -> None:
         """Create a domain's own tables (``CREATE TABLE IF NOT EXISTS …``) beside the core schema.
