@@ -38,7 +38,7 @@ SMALL_TARGETS_JS = """(min) => {
   const visible = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0
     && getComputedStyle(el).visibility !== 'hidden'; };
   const targets = [...document.querySelectorAll(
-      'button, select, textarea, input, header.top a, nav a, .actions a, a.button')]
+      'button, select, textarea, input, header.top a, nav a, .actions a, a.button, a.slot')]
     .filter(el => !['hidden'].includes(el.type))
     .map(el => (el.type === 'checkbox' || el.type === 'radio') ? (el.closest('label') || el.labels[0] || el) : el)
     .filter(visible);
