@@ -259,3 +259,34 @@ def test_pages_under_a_status_banner(journal_server, as_user, findings, tmp_path
     finally:
         push("normal")
     findings.assert_clean()
+
+
+def test_read_copy_pages(region_url, browser, findings) -> None:
+    """The read copy's ward list and patient page, with its banner saying how current the data is (a
+    journal in read-copy mode on the test region's database: the pages, not the replication)."""
+    import shutil
+
+    from obruten.platform import config as config_mod
+    from obruten.record.app import create_app
+    from obruten.record.schema import app_url
+    from pgtools import Served, reachable_tempdir
+
+    var_dir = reachable_tempdir("obruten-rc-web-")
+    cfg = config_mod.load(environ={}, var_dir=var_dir, secret_key="rc-test-secret-" + "z" * 40, read_copy=True)
+    served = Served(create_app(cfg, app_url(region_url, var_dir / "app-password")), what="the read copy")
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        page = context.new_page()
+        page.goto(served.base + "/login")
+        page.fill("input[name=username]", "sjukskoterska")
+        page.fill("input[name=password]", "demo")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/ward/**")
+        assert page.locator("#read-copy-banner").is_visible()
+        findings.check(page, "read copy: ward list")
+        findings.visit(page, served.base + _first_href(page, "#ward-list tbody tr a"), "read copy: patient overview")
+    finally:
+        context.close()
+        served.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+    findings.assert_clean()
