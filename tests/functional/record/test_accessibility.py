@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
 from obruten.platform.signing import load_or_create_key
+from postreg_helpers import administration, agent_token, batch, note, patient_with_order
 from unit.status.conftest import make_doc, trust
 
 pytestmark = pytest.mark.browser
@@ -182,7 +184,14 @@ def test_every_page_a_nurse_reaches(journal_server, as_user, findings) -> None:
     correct, history = _first_href(own, "a[href$='/correct']"), _first_href(own, "a[href^='/history/note/']")
     findings.visit(page, base + correct, "correction form")
     findings.visit(page, base + history, "history")
-    findings.visit(page, base + f"/postreg/{unit}", "post-registration review")
+    # a note and a dose documented on the ward PC during an outage, waiting for review (the queue is
+    # shared with other tests: the page is filtered to this patient)
+    queued, order, _ = patient_with_order(journal_server.db_url, unit)
+    entries = [note(queued, "Driftstopp: patienten sov hela natten."), administration(queued, order)]
+    r = httpx.post(base + "/api/v1/postreg/batches", json=batch(unit, entries), timeout=10,
+                   headers={"Authorization": f"Bearer {agent_token(journal_server.var_dir, unit)}"})
+    assert r.status_code == 201, r.text
+    findings.visit(page, base + f"/postreg/{unit}?patient={queued}", "post-registration review")
     outside = _patient_with(journal_server.db_url, "a.unit_id NOT IN (SELECT su.unit_id FROM staff_unit su "
                             "JOIN staff s ON s.id = su.staff_id WHERE s.username = 'sjukskoterska')")
     findings.visit(page, base + f"/patients/{outside}", "emergency-access prompt", status=403)
@@ -230,8 +239,6 @@ def test_every_page_an_admin_reaches(journal_server, as_user, findings) -> None:
 def test_pages_under_a_status_banner(journal_server, as_user, findings, tmp_path) -> None:
     """The status banner over the ward list and the patient, and the page that refuses a write under
     a reserve routine, as a nurse sees them while a status message is in force."""
-    import httpx
-
     key = load_or_create_key(tmp_path / "signing_key.pem")
     trust(journal_server.var_dir, key)
 
