@@ -297,3 +297,33 @@ def test_read_copy_pages(region_url, browser, findings) -> None:
         served.stop()
         shutil.rmtree(var_dir, ignore_errors=True)
     findings.assert_clean()
+
+
+def test_database_down_page(browser, findings) -> None:
+    """The page a nurse gets when the journal's database does not answer (here: nothing listens on
+    its port), naming the read copy and the ward kit."""
+    import shutil
+
+    from obruten.platform import config as config_mod
+    from obruten.record.app import create_app
+    from pgtools import Served, free_port, reachable_tempdir
+
+    var_dir = reachable_tempdir("obruten-down-web-")
+    cfg = config_mod.load(environ={}, var_dir=var_dir, secret_key="down-test-secret-" + "w" * 40,
+                          read_copy_web_url="http://läskopia.region.example:8001/")
+    served = Served(create_app(cfg, f"postgresql://obruten_app@127.0.0.1:{free_port()}/obruten"),
+                    what="a journal without its database")
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        page = context.new_page()
+        page.goto(served.base + "/login")
+        page.fill("input[name=username]", "sjukskoterska")
+        page.fill("input[name=password]", "demo")
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=läskopia.region.example")
+        findings.check(page, "database down")
+    finally:
+        context.close()
+        served.stop()
+        shutil.rmtree(var_dir, ignore_errors=True)
+    findings.assert_clean()
