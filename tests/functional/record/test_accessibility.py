@@ -146,6 +146,23 @@ def _patient_with(db_url: str, where: str) -> int:
     return int(row[0])
 
 
+def test_the_checks_catch_what_they_look_for(browser, findings) -> None:
+    """A page with each fault the checks exist for is reported, fault by fault (so a clean journal
+    page means clean, not "axe did not run")."""
+    page = browser.new_page()
+    page.set_content("""<!doctype html><html lang="sv"><head><title>Fel</title></head><body><main>
+      <h1>Fel</h1><input name="orphan"><p style="color:#bbb;background:#fff">Blek text</p>
+      <div style="width:900px">bred</div><button style="height:20px;min-height:0">x</button></main></body></html>""")
+    findings.check(page, "faulty page")
+    page.close()
+    found = "\n".join(findings.problems)
+    assert "fields without a label" in found and 'name="orphan"' in found
+    assert "axe critical label" in found and "axe serious color-contrast" in found
+    assert "scrolls sideways" in found and "[phone 375x812]" in found
+    assert "touch targets under 44 px" in found
+    assert "[desktop 1366x768]: scrolls" not in found  # 900 px fits a desktop
+
+
 def test_login_and_error_pages(journal_server, browser, findings) -> None:
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
