@@ -238,6 +238,7 @@ def test_every_page_a_physician_reaches(journal_server, as_user, findings) -> No
     findings.check(page, "medication order form with its errors next to the fields")
     findings.visit(page, base + patient + "/referral/new", "referral form")
     findings.visit(page, base + medication, "medication administration and stop (physician)")
+    findings.visit(page, base + _first_href(page, "a[href^='/history/medication_order/']"), "history of an order")
     findings.visit(page, base + result, "result form")
     findings.assert_clean()
 
