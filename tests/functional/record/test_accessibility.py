@@ -10,6 +10,7 @@ Policy (``script-src 'none'``) does not govern, so the pages are checked exactly
 from __future__ import annotations
 
 import importlib.resources
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,11 @@ import httpx
 import psycopg
 import pytest
 
+from obruten.platform import config as config_mod
 from obruten.platform.signing import load_or_create_key
+from obruten.record.app import create_app
+from obruten.record.schema import app_url
+from pgtools import Served, free_port, reachable_tempdir
 from postreg_helpers import administration, agent_token, batch, note, patient_with_order
 from unit.status.conftest import make_doc, trust
 
@@ -289,13 +294,6 @@ def test_pages_under_a_status_banner(journal_server, as_user, findings, tmp_path
 def test_read_copy_pages(region_url, browser, findings) -> None:
     """The read copy's ward list and patient page, with its banner saying how current the data is (a
     journal in read-copy mode on the test region's database: the pages, not the replication)."""
-    import shutil
-
-    from obruten.platform import config as config_mod
-    from obruten.record.app import create_app
-    from obruten.record.schema import app_url
-    from pgtools import Served, reachable_tempdir
-
     var_dir = reachable_tempdir("obruten-rc-web-")
     cfg = config_mod.load(environ={}, var_dir=var_dir, secret_key="rc-test-secret-" + "z" * 40, read_copy=True)
     served = Served(create_app(cfg, app_url(region_url, var_dir / "app-password")), what="the read copy")
@@ -320,12 +318,6 @@ def test_read_copy_pages(region_url, browser, findings) -> None:
 def test_database_down_page(browser, findings) -> None:
     """The page a nurse gets when the journal's database does not answer (here: nothing listens on
     its port), naming the read copy and the ward kit."""
-    import shutil
-
-    from obruten.platform import config as config_mod
-    from obruten.record.app import create_app
-    from pgtools import Served, free_port, reachable_tempdir
-
     var_dir = reachable_tempdir("obruten-down-web-")
     cfg = config_mod.load(environ={}, var_dir=var_dir, secret_key="down-test-secret-" + "w" * 40,
                           read_copy_web_url="http://läskopia.region.example:8001/")
