@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 
 from obruten.platform import events
+from obruten.platform.errors import ObrutenError
 from obruten.platform.flags import REGION, Flag, Switch, state
 from obruten.record.audit import AuditEvent, append_chained
 
@@ -35,7 +36,7 @@ CATALOGUE: tuple[Flag, ...] = (
 BY_NAME = {f.name: f for f in CATALOGUE}
 
 
-class UnknownFlag(ValueError):
+class UnknownFlag(ObrutenError, ValueError):
     def __init__(self, name: str) -> None:
         super().__init__(f"no flag named {name!r}; `obruten flags list` shows them")
 
