@@ -80,6 +80,16 @@ async def switch(conn: psycopg.AsyncConnection, name: str, on: bool, *, unit: st
     return Switch(name, scope, on, at, by, reason.strip())
 
 
+INSTALLATION = "installation"  # who switched the flags of a new installation on
+
+
+async def install_defaults(conn: psycopg.AsyncConnection, var_dir: Path | None = None) -> list[Switch]:
+    """A new installation (empty database) gets every catalogue flag on region-wide, recorded as by
+    "installation"; an upgrade of an existing database never calls this, so its new flags stay off."""
+    return [await switch(conn, f.name, True, unit=None, by=INSTALLATION, reason="ny installation: allt på",
+                         var_dir=var_dir) for f in CATALOGUE]
+
+
 def effective(all_switches: Sequence[Switch], units: Sequence[str]) -> dict[str, dict[str, bool]]:
     """Per flag: region-wide state and each given unit's state (for ``flags list``)."""
     return {f.name: {REGION: state(all_switches, f.name), **{u: state(all_switches, f.name, u) for u in units}}
