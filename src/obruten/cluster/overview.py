@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from obruten.backup import catalog
+from obruten.backup.wal_receiver import APP_NAME as BACKUP_STREAM
 from obruten.cluster.lifecycle import quorum_advice
 from obruten.cluster.members import NO_MAJORITY, view
 from obruten.cluster.topology import Topology
@@ -63,6 +64,10 @@ def collect(topo: Topology, now: datetime | None = None) -> Status:
         if s.state in (NO_MAJORITY, "unreachable"):  # nothing it says about replication can be trusted
             sync, lag_b, lag_s = "-", None, None
         rows.append(Row(s.name, s.role, s.state, s.timeline, sync, lag_b, lag_s))
+    if snap.leader:
+        stream = repl.get(BACKUP_STREAM)
+        rows.append(Row("backup-store", "WAL receiver", "streaming" if stream else "not connected", None,
+                        stream[0] if stream else "-", stream[1] if stream else None, stream[2] if stream else None))
     backups = catalog.backups(topo.backup_root)
     last_backup = (f"{backups[-1].label} ({backups[-1].kind}, {catalog.age(backups[-1].finished, now)})"
                    if backups else "none")
@@ -105,6 +110,11 @@ def alarms(topo: Topology, rows: list[Row], leader: str | None, now: datetime) -
             out.append(f"MEMBER-DOWN: {r.name} is {r.state}")
         elif r.state == NO_MAJORITY:
             out.append(f"MEMBER-CUT-OFF: {r.name} answers but reaches no DCS majority (what it says may be stale)")
+    stream = next((r for r in rows if r.name == "backup-store"), None)
+    if stream is not None and stream.sync_state not in ("sync", "quorum"):
+        out.append("BACKUP-STREAM: the backup store's WAL receiver is not counted in the commit quorum; losing both "
+                   "sites now loses the writes since the last archived segment. Read <cluster root>/log/"
+                   "wal-receiver.log; docs/operations.md, 'Both sites lost'")
     rc = next((r for r in rows if r.name == topo.read_copy.name), None)
     if rc and rc.lag_seconds is not None and rc.lag_seconds > 5:
         out.append(f"READ-COPY-LAG: read copy {rc.lag_seconds:.1f} s behind")

@@ -21,11 +21,22 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from obruten.devtools.seed_cases import (
+    ALLERGIES,
+    CARE_NOTES,
+    CASES,
+    EXTRA_PRN,
+    GENERAL_DAY_NOTES,
+    PRIMPERAN,
+    STOP_REASONS,
+    Case,
+    Drug,
+)
 from obruten.platform.auth import hash_password
 from obruten.platform.errors import ObrutenError
 from obruten.platform.progress import Progress
 from obruten.platform.rows import one
-from obruten.record import personal_number
+from obruten.record import allergy, personal_number
 
 _LOCK = 0x0B5C_5EED
 HISTORY_CAP = 50_000
@@ -68,64 +79,9 @@ FAMILY = ("Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson"
           "Axelsson", "Bergström", "Lundberg", "Lind", "Lundgren", "Lundqvist", "Mattsson", "Berglund",
           "Fredriksson", "Sandberg", "Henriksson", "Forsberg", "Sjöberg", "Wallin", "Engström", "Danielsson",
           "Håkansson", "Eklund", "Lundin", "Gunnarsson", "Holm", "Björk", "Bergman", "Samuelsson", "Fransson")
-# (ICD-10 code, diagnosis text, cause of admission)
-DIAGNOSES = (("I50.9", "Hjärtsvikt", "Tilltagande andfåddhet och bensvullnad"),
-             ("J18.9", "Pneumoni", "Feber, hosta och andningspåverkan"),
-             ("I21.9", "Akut hjärtinfarkt", "Bröstsmärta sedan morgonen"),
-             ("I48.9", "Förmaksflimmer", "Hjärtklappning och yrsel"),
-             ("I63.9", "Cerebral infarkt", "Akut insättande svaghet i höger arm"),
-             ("J44.1", "KOL med akut exacerbation", "Ökad andfåddhet och slembildning"),
-             ("N39.0", "Urinvägsinfektion", "Feber och förvirring"),
-             ("A41.9", "Sepsis", "Hög feber och frossa"),
-             ("S72.0", "Collumfraktur", "Fall i hemmet, smärta i höften"),
-             ("K35.8", "Akut appendicit", "Buksmärta i höger fossa"),
-             ("K80.2", "Gallsten", "Smärta under höger revbensbåge"),
-             ("E11.9", "Diabetes mellitus typ 2", "Högt blodsocker och trötthet"),
-             ("N17.9", "Akut njursvikt", "Minskade urinmängder"),
-             ("K92.2", "Gastrointestinal blödning", "Melena och yrsel"),
-             ("D64.9", "Anemi", "Trötthet och andfåddhet vid ansträngning"),
-             ("R55", "Svimning", "Svimning i hemmet"))
-WARNINGS = (("allergy", "Penicillinallergi", "high"), ("allergy", "Överkänslighet mot NSAID", "high"),
-            ("allergy", "Anafylaxi mot jordnötter", "life_threatening"),
-            ("allergy", "Latexallergi", "high"), ("allergy", "Kontrastmedelsreaktion", "high"),
-            ("allergy", "Sulfaallergi", "low"), ("warning", "Behandlas med antikoagulantia", "high"),
-            ("warning", "Smittsam: MRSA", "high"), ("warning", "Svår intubation", "life_threatening"),
-            ("warning", "Pacemaker", "low"))
-_QID = "{08:00,14:00,20:00,02:00}"
-# (drug, strength, dose, route, frequency, times ('{}' = as needed), indication)
-DRUGS = (("Alvedon", "500 mg", "1 g", "po", "x 4", _QID, "Smärta/feber"),
-         ("Furix", "40 mg", "40 mg", "po", "x 1", "{08:00}", "Hjärtsvikt"),
-         ("Furix", "10 mg/ml", "20 mg", "iv", "x 2", "{08:00,16:00}", "Ödem"),
-         ("Waran", "2,5 mg", "enligt ordination", "po", "x 1", "{18:00}", "Förmaksflimmer"),
-         ("Metformin", "500 mg", "1 g", "po", "x 2", "{08:00,20:00}", "Diabetes typ 2"),
-         ("Fragmin", "5000 E", "5000 E", "sc", "x 1", "{20:00}", "Trombosprofylax"),
-         ("Enalapril", "5 mg", "5 mg", "po", "x 1", "{08:00}", "Hypertoni"),
-         ("Metoprolol", "50 mg", "50 mg", "po", "x 1", "{08:00}", "Hjärtsvikt"),
-         ("Trombyl", "75 mg", "75 mg", "po", "x 1", "{08:00}", "Sekundärprevention"),
-         ("Atorvastatin", "40 mg", "40 mg", "po", "x 1", "{20:00}", "Hyperlipidemi"),
-         ("Omeprazol", "20 mg", "20 mg", "po", "x 1", "{08:00}", "Ulcusprofylax"),
-         ("Bensylpenicillin", "1 g", "3 g", "iv", "x 3", "{06:00,14:00,22:00}", "Pneumoni"),
-         ("Cefotaxim", "1 g", "1 g", "iv", "x 3", "{06:00,14:00,22:00}", "Infektion"),
-         ("Insulin Novorapid", "100 E/ml", "enligt schema", "sc", "x 3", "{07:30,11:30,17:30}", "Diabetes"),
-         ("Oxynorm", "5 mg", "5 mg", "po", "vid behov, max x 6", "{}", "Smärta"),
-         ("Morfin", "10 mg/ml", "2,5 mg", "sc", "vid behov", "{}", "Smärta"),
-         ("Imovane", "5 mg", "5 mg", "po", "vid behov till natten", "{}", "Sömnbesvär"),
-         ("Primperan", "10 mg", "10 mg", "po", "vid behov, max x 3", "{}", "Illamående"),
-         ("Ventoline", "2,5 mg/ml", "5 mg", "inhalation", "vid behov", "{}", "Andnöd"),
-         ("Movicol", "13,8 g", "1 dospåse", "po", "vid behov", "{}", "Förstoppning"))
+DIAGNOSES = tuple((c.code, c.diagnosis, c.cause) for c in CASES)  # (ICD-10, text, admission reason)
 NOT_GIVEN = ("Patienten sov", "Patienten avböjde", "Fastande inför undersökning", "Illamående",
              "Lågt blodtryck, kontakt med läkare")
-LAB_TESTS = ("Hb, CRP, Na, K, Kreatinin", "Blodstatus, elektrolyter", "Troponin T, NT-proBNP",
-             "PK(INR)", "Blododling x 2", "Glukos, HbA1c", "ALAT, ASAT, ALP, bilirubin", "Urinodling")
-RTG_TESTS = ("Lungröntgen", "DT hjärna", "DT buk", "Ultraljud buk", "Höftröntgen", "DT thorax")
-RTG_ANSWERS = ("Ingen akut patologi.", "Bilaterala pleuravätskor.", "Infiltrat i höger underlob.",
-               "Inga tecken på blödning.", "Fraktur konstaterad, i övrigt utan anmärkning.")
-DAY_NOTES = ("Stabil över natten. Fortsatt behandling enligt plan.", "Mår bättre, mobiliseras.",
-             "Kvarstående feber, följer CRP.", "Samtal med anhöriga om fortsatt vård.",
-             "Planerad utskrivning inom ett par dagar.")
-CARE_NOTES = ("Sovit gott. Äter och dricker.", "Hjälp med personlig hygien. Smärta skattad till 3/10.",
-              "Mobiliserad med rollator.", "Vätskebalans följs, dryckeslista förs.",
-              "Oro under kvällen, lugnad av samtal.")
 
 
 @dataclass
@@ -275,7 +231,7 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
         ids = [pid[pn(i)] for i in chosen]
         admissions: list[tuple[Any, ...]] = []
         notes: list[tuple[Any, ...]] = []
-        open_stays: list[tuple[int, Unit, datetime]] = []
+        open_stays: list[tuple[int, Unit, datetime, Case]] = []
         it = iter(ids[:n_open])
         for ward, count in open_plan:
             for _ in range(count):
@@ -283,21 +239,23 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
                 if patient is None:
                     break
                 admitted = now - timedelta(seconds=rng.randrange(3 * 3600, 10 * 86400))
-                cause = rng.choice(DIAGNOSES)[2]
-                admissions.append((new_uuid(), patient, ward.id, admitted, None, cause,
+                case = CASES[0] if not open_stays else rng.choice(CASES)  # the first: the demo ward's heart failure
+                admissions.append((new_uuid(), patient, ward.id, admitted, None, case.cause,
                                    rng.choice(ward.physicians), clock.after(admitted, 3, 20)))
-                open_stays.append((patient, ward, admitted))
+                open_stays.append((patient, ward, admitted, case))
         for patient in ids[n_open:]:
             unit = rng.choice(wards) if rng.random() < 0.7 or not clinics else rng.choice(clinics)
             admitted = now - timedelta(seconds=rng.randrange(20 * 86400, 3 * 365 * 86400))
+            case = rng.choice(CASES)
             if unit.kind == "ward":
                 left = admitted + timedelta(seconds=rng.randrange(86400, 12 * 86400))
-                kind, title, body = "epikris", "Epikris", "Utskriven till hemmet i gott skick."
+                kind, title, body = ("epikris", "Epikris",
+                                     f"Vårdad för {case.diagnosis.lower()} ({case.code}). Utskriven till hemmet i gott skick.")
             else:
                 left = clock.after(admitted, 30, 90)
                 kind, title, body = "daganteckning", "Mottagningsbesök", "Besök enligt plan. Ny kontroll om 6 mån."
             doctor = rng.choice(unit.physicians)
-            admissions.append((new_uuid(), patient, unit.id, admitted, left, rng.choice(DIAGNOSES)[2],
+            admissions.append((new_uuid(), patient, unit.id, admitted, left, case.cause,
                                doctor, clock.after(left, 5, 60)))
             notes.append((new_uuid(), patient, unit.id, kind, title, body, left, doctor, clock.after(left, 5, 60)))
         _copy(cur, "admission", "entry_id, patient_id, unit_id, admitted_at, discharged_at, cause, signed_by, "
@@ -312,59 +270,86 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
         given: list[tuple[Any, ...]] = []
         referrals: list[list[Any]] = []
         results: list[tuple[int, tuple[Any, ...]]] = []     # (referral index, row without order number)
-        for n, (patient, ward, admitted) in enumerate(open_stays):
+        for n, (patient, ward, admitted, case) in enumerate(open_stays):
             doctor = rng.choice(ward.physicians)
             t = clock.after(admitted, 10, 60)
             notes.append((new_uuid(), patient, ward.id, "inskrivning", "Inskrivningsanteckning",
-                          f"Inkommer med {rng.choice(DIAGNOSES)[2].lower()}. Status och plan enligt nedan.",
-                          t, doctor, clock.after(t, 2, 30)))
+                          f"Inkommer med {case.cause.lower()}. {case.intake}", t, doctor, clock.after(t, 2, 30)))
             for _ in range(rng.randint(1, 3)):
                 t = clock.between(admitted + timedelta(hours=1), now - timedelta(minutes=35))
                 if rng.random() < 0.5:
-                    row = ("daganteckning", "Daganteckning", rng.choice(DAY_NOTES), rng.choice(ward.physicians))
+                    row = ("daganteckning", "Daganteckning", rng.choice(case.day_notes + GENERAL_DAY_NOTES),
+                           rng.choice(ward.physicians))
                 else:
                     row = ("omvardnad", "Omvårdnadsanteckning", rng.choice(CARE_NOTES), rng.choice(ward.nurses))
                 notes.append((new_uuid(), patient, ward.id, *row[:3], t, row[3], clock.after(t, 2, 30)))
-            for code, text, _ in rng.sample(DIAGNOSES, rng.randint(1, 2)):
-                t = clock.after(admitted, 20, 90)
-                diagnoses.append((new_uuid(), patient, code, text, t, doctor, clock.after(t, 2, 20)))
-            for kind, text, severity in rng.sample(WARNINGS, rng.choice((0, 0, 1, 1, 2))):
+            t = clock.after(admitted, 20, 90)
+            diagnoses.append((new_uuid(), patient, case.code, case.diagnosis, t, doctor, clock.after(t, 2, 20)))
+            recorded = list(case.warnings)
+            if n == 0:  # the demo patient: a penicillin allergy (and no penicillin ordered)
+                recorded.append(("allergy", "Penicillinallergi", "high"))
+            else:
+                recorded += rng.sample(ALLERGIES, rng.choice((0, 0, 0, 1, 1, 2)))
+            for kind, text, severity in recorded:
                 t = clock.after(admitted, 5, 60)
                 warnings.append((new_uuid(), patient, kind, text, severity, t, doctor, clock.after(t, 2, 20)))
-            for drug, strength, dose, route, freq, times, indication in rng.sample(DRUGS, rng.randint(2, 6)):
+            drugs: list[Drug] = list(case.drugs)
+            if n == 0:
+                drugs.append(PRIMPERAN)
+            elif rng.random() < 0.6:
+                drugs.append(rng.choice(EXTRA_PRN))
+            chosen_drugs: list[Drug] = []
+            for drug in drugs:  # an allergy rules a drug out: its alternative, else nothing
+                candidate: Drug | None = drug
+                while candidate is not None and allergy.matching_warnings(
+                        [{"text": w[1]} for w in recorded], candidate.substance, candidate.drug):
+                    candidate = candidate.instead
+                if candidate is not None and candidate not in chosen_drugs:
+                    chosen_drugs.append(candidate)
+            for drug in chosen_drugs:
                 entry, start = new_uuid(), clock.after(admitted, 30, 90)
-                orders.append((entry, patient, ward.id, drug, strength, dose, route, freq, times, times == "{}",
-                               indication, start, doctor, clock.after(start, 1, 10)))
+                times = "{" + ",".join(drug.times) + "}"
+                orders.append((entry, patient, ward.id, drug.drug, drug.strength, drug.dose, drug.route,
+                               drug.frequency, times, drug.as_needed, drug.indication, start, doctor,
+                               clock.after(start, 1, 10), drug.substance, drug.form, drug.prn_max))
                 stop = None
-                if rng.random() < 0.1:
+                if n > 0 and rng.random() < 0.1:
                     stop = clock.between(start + timedelta(hours=1), now - timedelta(minutes=30))
                     stops[entry] = (rng.choice(ward.physicians), stop)
-                if times == "{}":
-                    continue
                 end = min(stop or now, now - timedelta(minutes=15))
                 since = max(start, now - timedelta(hours=24))
+                if drug.as_needed:  # a few PRN doses, within the maximum, an hour or more apart
+                    count = rng.randint(0, min(2, (drug.prn_max or 1) - (1 if n == 0 else 0)))
+                    for k in range(count):
+                        at = since + (end - since) * (k + 1) / (count + 1)
+                        if at <= since:
+                            continue
+                        given.append((new_uuid(), patient, entry, "given", drug.dose, None, at, None,
+                                      rng.choice(ward.nurses), clock.after(at, 1, 10)))
+                    continue
                 for day in (end.astimezone(_LOCAL).date() - timedelta(days=1), end.astimezone(_LOCAL).date()):
-                    for hhmm in times.strip("{}").split(","):
+                    for hhmm in drug.times:
                         due = datetime.combine(day, dtime.fromisoformat(hhmm), _LOCAL).astimezone(UTC)
                         if not since <= due <= end:
                             continue
                         at = max(start, min(clock.after(due, -20, 40), now - timedelta(minutes=12)))
                         ok = rng.random() < 0.94
                         given.append((new_uuid(), patient, entry, "given" if ok else "not_given",
-                                      dose if ok else "", None if ok else rng.choice(NOT_GIVEN), at,
+                                      drug.dose if ok else "", None if ok else rng.choice(NOT_GIVEN), at, due,
                                       rng.choice(ward.nurses), clock.after(at, 1, 10)))
-            for _ in range(rng.randint(1, 3)):
-                lab = rng.random() < 0.7
+            asked = [(True, tests, make) for tests, make in case.labs] + \
+                [(False, tests, answer) for tests, answer in case.imaging]
+            for lab, tests, answer in asked:
                 t = clock.between(admitted + timedelta(minutes=20), now - timedelta(minutes=60))
-                referrals.append([new_uuid(), patient, ward.id, None, "lab" if lab else "radiology",
-                                  rng.choice(LAB_TESTS if lab else RTG_TESTS), "Frågeställning: status?",
+                referrals.append([new_uuid(), patient, ward.id, None, "lab" if lab else "radiology", tests,
+                                  f"Frågeställning: {case.diagnosis.lower()}?",
                                   "urgent" if rng.random() < 0.2 else "routine", t, doctor, clock.after(t, 1, 10)])
                 if rng.random() < 0.6:
                     r = clock.between(t + timedelta(minutes=30), min(t + timedelta(hours=8),
                                                                      now - timedelta(minutes=10)))
-                    abnormal = rng.random() < 0.35
-                    text = (f"Hb {rng.randint(95, 160)} g/L, CRP {rng.randint(1, 180)} mg/L, "
-                            f"Kreatinin {rng.randint(50, 250)} µmol/L" if lab else rng.choice(RTG_ANSWERS))
+                    abnormal = rng.random() < 0.5
+                    text = answer(rng, abnormal) if callable(answer) else answer
+                    abnormal = abnormal if callable(answer) else not text.startswith(("Ingen akut", "Normalstora"))
                     results.append((len(referrals) - 1, (new_uuid(), patient, text, abnormal, r,
                                                          rng.choice(ward.physicians), clock.after(r, 1, 15))))
             if (n + 1) % 1000 == 0:
@@ -384,16 +369,20 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
         _copy(cur, "warning", "entry_id, patient_id, kind, text, severity, clinical_at, signed_by, signed_at",
               warnings)
         order_cols = ("entry_id, patient_id, unit_id, drug, strength, dose, route, frequency, times, as_needed, "
-                      "indication, start_at, signed_by, signed_at")
+                      "indication, start_at, signed_by, signed_at, substance, form, prn_max_per_24h")
         _copy(cur, "medication_order", order_cols, orders)
         # a stopped order is a second version superseding the first (entries are append-only)
         first: dict[uuid.UUID, int] = dict(cur.execute("SELECT entry_id, id FROM medication_order WHERE version = 1 AND entry_id = ANY(%s)",
                                  (list(stops),)).fetchall())
-        _copy(cur, "medication_order", order_cols + ", version, supersedes, stop_at, reason",
-              ((*o[:12], stops[o[0]][0], clock.after(stops[o[0]][1], 1, 10), 2, first[o[0]], stops[o[0]][1],
-                "Utsatt") for o in orders if o[0] in stops))
+        def stop_row(o: tuple[Any, ...]) -> tuple[Any, ...]:
+            by, at = stops[o[0]]
+            why = STOP_REASONS[int(o[0]) % len(STOP_REASONS)]
+            return (*o[:12], by, clock.after(at, 1, 10), *o[14:], 2, first[o[0]], at, why, why, by)
+
+        _copy(cur, "medication_order", order_cols + ", version, supersedes, stop_at, reason, stop_reason, stopped_by",
+              (stop_row(o) for o in orders if o[0] in stops))
         _copy(cur, "medication_administration", "entry_id, patient_id, order_entry, outcome, dose_given, "
-              "not_given_reason, clinical_at, signed_by, signed_at", given)
+              "not_given_reason, clinical_at, slot_at, signed_by, signed_at", given)
         _copy(cur, "referral", "entry_id, patient_id, unit_id, order_number, kind, tests, question, priority, "
               "clinical_at, signed_by, signed_at", referrals)
         _copy(cur, "referral_result", "entry_id, patient_id, order_number, text, abnormal, clinical_at, "

@@ -16,7 +16,7 @@ from pathlib import Path
 from obruten.platform import events
 from obruten.platform.auth import Session
 from obruten.platform.errors import Conflict, Forbidden, Invalid
-from obruten.postreg import queue
+from obruten.postreg import downtime_identity, queue
 from obruten.postreg.agents import AgentIdentity
 from obruten.postreg.models import Batch
 from obruten.record import medication, notes
@@ -60,6 +60,31 @@ class PostRegistration:
         async with self.journal.pool.connection() as conn:
             return await queue.states(conn, agent.unit_id, keys)
 
+    async def verifier(self, agent: AgentIdentity) -> dict:
+        """The unit's signed staff verifier (argon2 hashes of its nurses and physicians); audited."""
+        if self.var_dir is None:
+            raise Invalid("the journal has no var_dir: it cannot sign a verifier")
+        async with self.journal.pool.connection() as conn, conn.transaction():
+            document = await downtime_identity.export_verifier(conn, self.var_dir, agent)
+            await append_chained(conn, [AuditEvent(
+                actor=f"agent:{agent.device_id}", action="downtime_verifier_export", node=self.journal.node,
+                purpose="efterregistrering",
+                detail={"unit": agent.unit_id, "accounts": len(document["body"]["staff"])})])
+        return document
+
+    async def reserve_block(self, agent: AgentIdentity) -> dict:
+        async with self.journal.pool.connection() as conn, conn.transaction():
+            return await downtime_identity.allocate_block(conn, agent)
+
+    async def reserve_patients(self, agent: AgentIdentity,
+                               patients: list[downtime_identity.ReservePatient]) -> dict[str, int]:
+        async with self.journal.pool.connection() as conn, conn.transaction():
+            ids = await downtime_identity.receive_reserve_patients(conn, agent, patients)
+            await append_chained(conn, [AuditEvent(
+                actor=f"agent:{agent.device_id}", action="reserve_patient_receive", node=self.journal.node,
+                purpose="efterregistrering", detail={"unit": agent.unit_id, "patients": len(ids)})])
+        return ids
+
     # ---- staff ----------------------------------------------------------------------------------------
     def _reviewer(self, session: Session, unit_id: str) -> None:
         if session.role not in REVIEWER_ROLES:
@@ -79,34 +104,56 @@ class PostRegistration:
             await self.journal.audit_action(session, "read", shown, "vård", view="postreg_review", unit=unit_id)
         return Review(pending, decided, per_patient, sum(p["pending"] for p in per_patient))
 
+    async def reserve_list(self, session: Session, unit_id: str) -> list[dict]:
+        self._reviewer(session, unit_id)
+        async with self.journal.pool.connection() as conn:
+            return await downtime_identity.reserve_patients(conn, unit_id)
+
+    async def link_reserve(self, session: Session, unit_id: str, reserve_patient_id: int, personal_number: str) -> int:
+        """Merge: the reservnummer patient is the patient with ``personal_number``; pending entries go there."""
+        self._reviewer(session, unit_id)
+        async with self.journal.pool.connection() as conn, conn.transaction():
+            real = await downtime_identity.link(conn, reserve_patient_id, personal_number, session.user_id)
+            await self.journal.audit_in(conn, session, "reserve_link", real, "efterregistrering",
+                                        reserve_patient=reserve_patient_id)
+        return real
+
     async def pending_counts(self) -> dict[str, int]:
         async with self.journal.pool.connection() as conn:
             return await queue.pending_counts(conn)
 
     async def confirm(self, session: Session, entry_id: int, duplicates_checked: bool = False) -> dict:
-        """Register the entry in the record with its original time; returns the record row."""
+        """Register the entry in the record with its original time, signed by its downtime author (who
+        was verified on the ward agent); the reviewer is recorded as the confirmer with the time of
+        confirmation (``postreg_registration``). Returns the record row."""
         async with self.journal.pool.connection() as conn, conn.transaction():
             entry = await queue.entry_for_decision(conn, entry_id)
             self._decidable(session, entry)
+            author = entry["author_id"]
+            if author is None:
+                raise Invalid(f"the downtime author {entry['author']!r} is no user of the journal, so the entry "
+                              "cannot be signed by its author; reject it and document it yourself")
+            # a reservnummer patient linked to the real identity: the entry goes on the real patient
+            patient = await downtime_identity.linked_patient(conn, entry["patient_id"]) or entry["patient_id"]
             if not duplicates_checked and await queue.possible_duplicates(conn, entry_id):
                 raise Invalid("this entry may already be documented (see the flagged duplicate); "
                               "check it, then confirm with 'checked for duplicates' or reject it")
             if entry["kind"] == "note":
                 new = notes.NewNote.model_validate({**entry["payload"], "clinical_at": entry["clinical_at"],
                                                    "unit_id": entry["unit_id"]})
-                unit = await self.journal.check_writable(conn, session, entry["patient_id"], entry["unit_id"],
-                                                    REVIEWER_ROLES)
-                row = await notes.write(conn, entry["patient_id"], unit, new, session.user_id)
+                unit = await self.journal.check_writable(conn, session, patient, entry["unit_id"], REVIEWER_ROLES)
+                row = await notes.write(conn, patient, unit, new, author)
             else:
                 order = await medication.current_order(conn, entry["order_entry"])
                 await self.journal.check_writable(conn, session, order["patient_id"], order["unit_id"], REVIEWER_ROLES)
                 new_adm = medication.NewAdministration.model_validate(
                     {**entry["payload"], "clinical_at": entry["clinical_at"]})
-                row = await medication.administer(conn, entry["order_entry"], new_adm, session.user_id)
+                row = await medication.administer(conn, entry["order_entry"], new_adm, author)
             await queue.record_registration(conn, entry, entry["kind"], row["entry_id"], session.user_id)
             await queue.record_decision(conn, entry_id, "confirmed", session.user_id, None)
-            await self.journal.audit_in(conn, session, "write", entry["patient_id"], "efterregistrering",
-                                        entry=entry["kind"], id=str(row["entry_id"]), postreg=entry_id)
+            await self.journal.audit_in(conn, session, "write", patient, "efterregistrering",
+                                        entry=entry["kind"], id=str(row["entry_id"]), postreg=entry_id,
+                                        author=entry["author"])
         return row
 
     async def reject(self, session: Session, entry_id: int, reason: str) -> None:

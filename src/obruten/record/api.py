@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from obruten.platform.fields import Id, Line, Text
 from obruten.platform.rows import one
-from obruten.record import medication, notes, referrals
+from obruten.record import notes, referrals
 from obruten.record.deps import JournalDep, LanguageDep, RuntimeDep, SessionDep, client_address
 from obruten.record.entries import ENTRY_TABLES
 from obruten.record.login import log_in, log_out
@@ -120,21 +120,7 @@ async def correct_note(entry: UUID, body: notes.NoteCorrection, session: Session
     return _json(await journal.correct_note(session, entry, body), 201)
 
 
-@router.post("/patients/{patient}/medication-orders", status_code=201, summary="Order a medication")
-async def order_medication(patient: PatientId, body: medication.NewOrder, session: SessionDep,
-                           journal: JournalDep) -> JSONResponse:
-    return _json(await journal.order_medication(session, patient, body), 201)
-
-
-@router.post("/medication-orders/{order}/stop", status_code=201, summary="Stop a medication (new version)")
-async def stop_medication(order: UUID, body: medication.StopOrder, session: SessionDep, journal: JournalDep) -> JSONResponse:
-    return _json(await journal.stop_medication(session, order, body), 201)
-
-
-@router.post("/medication-orders/{order}/administrations", status_code=201, summary="Record an administration")
-async def administer(order: UUID, body: medication.NewAdministration, session: SessionDep,
-                     journal: JournalDep) -> JSONResponse:
-    return _json(await journal.administer(session, order, body), 201)
+# medication orders, administrations and the list: record.api_medication
 
 
 @router.post("/patients/{patient}/referrals", status_code=201, summary="Create a lab or radiology referral")

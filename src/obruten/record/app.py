@@ -31,7 +31,7 @@ from obruten.platform.limits import BodyLimit
 from obruten.postreg import web as postreg_web
 from obruten.readcopy import service as read_copy
 from obruten.readcopy import web as read_copy_web
-from obruten.record import api, status_api, telemetry, web, web_admin
+from obruten.record import api, api_medication, status_api, telemetry, web, web_admin, web_medication
 from obruten.record.audit import AuditUnavailable, AuditWriter, DatabaseSink
 from obruten.record.deps import Runtime, render
 from obruten.record.login_guard import AttemptLog, LoginGuard
@@ -56,7 +56,7 @@ def create_app(config: Config, database_url: str) -> FastAPI:
         app.include_router(read_copy_web.router)
         app.add_middleware(read_copy_web.RefuseWrites)
         app.add_exception_handler(ReadOnlySqlTransaction, read_copy_web.read_only)  # type: ignore[arg-type]
-    for router in (api.router, web.router, web_admin.router, wardkit_web.router, postreg_web.api, postreg_web.pages):
+    for router in (api_medication.router, api.router, web_medication.router, web.router, web_admin.router, wardkit_web.router, postreg_web.api, postreg_web.pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(resources.files("obruten.record").joinpath("static"))),
               name="static")

@@ -74,9 +74,9 @@ async def correct(conn: psycopg.AsyncConnection, table: str, entry_id: UUID, cha
 async def history(conn: psycopg.AsyncConnection, table: str, entry_id: UUID) -> list[dict]:
     """All versions, oldest first, with the signer's name."""
     query = sql.SQL("SELECT e.*, s.full_name AS signed_by_name, r.registered_at AS downtime_registered_at,"
-                    " r.author AS downtime_author FROM {} e JOIN staff s ON s.id = e.signed_by"
+                    " r.author AS downtime_author, rb.full_name AS downtime_confirmed_by FROM {} e JOIN staff s ON s.id = e.signed_by"
                     " LEFT JOIN postreg_registration r ON r.entry_table = %s AND r.entry_id = e.entry_id"
-                    " AND e.version = 1 WHERE e.entry_id = %s ORDER BY e.version").format(_table(table))
+                    " AND e.version = 1 LEFT JOIN staff rb ON rb.id = r.registered_by WHERE e.entry_id = %s ORDER BY e.version").format(_table(table))
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, (table, entry_id))
         rows = await cur.fetchall()

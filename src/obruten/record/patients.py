@@ -29,7 +29,8 @@ SELECT json_build_object(
                   'clinical_at', d.clinical_at) ORDER BY d.clinical_at DESC)
                 FROM diagnosis_current d WHERE d.patient_id = %(p)s AND d.active), '[]'::json),
   'medications', COALESCE((SELECT json_agg(json_build_object('entry_id', o.entry_id, 'version', o.version,
-                  'drug', o.drug, 'strength', o.strength, 'dose', o.dose, 'route', o.route,
+                  'drug', o.drug, 'substance', o.substance, 'form', o.form, 'strength', o.strength,
+                  'dose', o.dose, 'route', o.route, 'prn_max_per_24h', o.prn_max_per_24h,
                   'frequency', o.frequency, 'times', o.times, 'as_needed', o.as_needed,
                   'indication', o.indication, 'start_at', o.start_at, 'stop_at', o.stop_at,
                   'prescriber', s.full_name,
@@ -41,9 +42,11 @@ SELECT json_build_object(
                 WHERE o.patient_id = %(p)s AND (o.stop_at IS NULL OR o.stop_at > now())), '[]'::json),
   'notes', COALESCE((SELECT json_agg(n) FROM (
                 SELECT n.entry_id, n.version, n.kind, n.title, n.body, n.unit_id, n.clinical_at, n.signed_at,
-                       s.full_name AS author, r.registered_at AS downtime_registered_at, r.author AS downtime_author
+                       s.full_name AS author, r.registered_at AS downtime_registered_at, r.author AS downtime_author,
+                       rb.full_name AS downtime_confirmed_by
                 FROM note_current n JOIN staff s ON s.id = n.signed_by
                 LEFT JOIN postreg_registration r ON r.entry_table = 'note' AND r.entry_id = n.entry_id
+                LEFT JOIN staff rb ON rb.id = r.registered_by
                 WHERE n.patient_id = %(p)s ORDER BY n.clinical_at DESC LIMIT 10) n), '[]'::json),
   'results', COALESCE((SELECT json_agg(r) FROM (
                 SELECT r.entry_id, r.order_number, f.kind, f.tests, r.text, r.abnormal, r.clinical_at

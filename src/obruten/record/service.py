@@ -114,6 +114,15 @@ class Journal:
         await self.audit_action(session, "read", grant.patient_id, "vård", view="administrations", entry=str(order_entry))
         return order, given
 
+    async def medication_list(self, session: Session, patient_id: int) -> dict:
+        """The läkemedelslista (current with today's dose slots, Utsatta); an audited read."""
+        self.event(session, "read", patient_id, "vård", {})
+        async with self.pool.connection() as conn:
+            grant = await self._require_read(conn, session, patient_id)
+            found = await medication.medication_list(conn, patient_id)
+        await self.audit_action(session, "read", patient_id, "vård", view="medication_list", basis=grant.basis)
+        return found
+
     async def find_patient(self, session: Session, personal_number: str) -> int:
         """The patient with this personal number. Staff who read records search for care, admins to
         review an access log; other roles may not search. Every search is audited (the result's id,
@@ -262,7 +271,8 @@ class Journal:
             unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician",),
                                              times={"start_at": new.start_at, "stop_at": new.stop_at})
             row = await medication.order(conn, patient_id, unit, new, session.user_id)
-            await self.audit_in(conn, session, "write", patient_id, "vård", entry="medication_order", id=str(row["entry_id"]))
+            await self.audit_in(conn, session, "write", patient_id, "vård", entry="medication_order", id=str(row["entry_id"]),
+                                allergy_override=row["allergy_override_reason"] is not None)
         return row
 
     async def stop_medication(self, session: Session, order_entry: UUID, stop: medication.StopOrder) -> dict:
@@ -274,13 +284,15 @@ class Journal:
             await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="medication_order:stop", id=str(order_entry))
         return row
 
-    async def administer(self, session: Session, order_entry: UUID, new: medication.NewAdministration) -> dict:
+    async def administer(self, session: Session, order_entry: UUID, new: medication.SignDose) -> dict:
         async with self.pool.connection() as conn:
             order = await medication.current_order(conn, order_entry)
             await self.check_writable(conn, session, order["patient_id"], order["unit_id"], ("physician", "nurse"), by_entry=True,
                                       times={"clinical_at": new.clinical_at})
             row = await medication.administer(conn, order_entry, new, session.user_id)
-            await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="medication_administration", id=str(row["entry_id"]))
+            await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="medication_administration",
+                                id=str(row["entry_id"]), slot=row["slot_at"].isoformat() if row["slot_at"] else None,
+                                confirmed=row["confirm_reason"] is not None)
         return row
 
     async def create_referral(self, session: Session, patient_id: int, new: referrals.NewReferral) -> dict:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from obruten.platform.cookies import cookie_flags
 from obruten.platform.errors import Invalid, NotFound, Unauthenticated
 from obruten.platform.i18n import LANGUAGES
-from obruten.record import medication, notes, referrals
+from obruten.record import notes, referrals
 from obruten.record.deps import (
     CSRF_COOKIE,
     LANG_COOKIE,
@@ -125,7 +125,8 @@ async def search(session: SessionDep, journal: JournalDep, personal_number: str 
 @router.get("/patients/{patient}", response_class=HTMLResponse)
 async def patient_page(patient: int, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
     data = await journal.overview(session, patient)
-    return render("patient.html", p=data, patient_id=patient)
+    meds = await journal.medication_list(session, patient)  # läkemedelslista + today's dose slots
+    return render("patient.html", p=data, patient_id=patient, meds=meds)
 
 
 @router.post("/patients/{patient}/emergency-access")
@@ -143,16 +144,13 @@ async def history_page(table: str, entry: UUID, session: SessionDep, journal: Jo
     return render("history.html", table=table, versions=versions)
 
 
-@router.get("/medication/{order}", response_class=HTMLResponse)
-async def medication_page(order: UUID, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
-    current, given = await journal.administrations(session, order)
-    return render("medication.html", order=current, given=given)
+# the medication pages and forms: record.web_medication
 
 
 # ---- writing -------------------------------------------------------------------------------------------
 @router.get("/patients/{patient}/{form}/new", response_class=HTMLResponse)
 async def new_form(patient: int, form: str, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
-    if form not in ("note", "medication", "referral"):
+    if form not in ("note", "referral"):  # medication: record.web_medication
         raise NotFound(f"no form {form}")
     data = await journal.overview(session, patient, purpose="vård")
     return render(f"form_{form}.html", p=data, patient_id=patient)
@@ -174,27 +172,6 @@ async def correct_form(entry: UUID, session: SessionDep, journal: JournalDep, re
 async def post_correction(entry: UUID, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
     row = await journal.correct_note(session, entry, _model(notes.NoteCorrection, data))
     return _back(f"/history/note/{row['entry_id']}")
-
-
-@router.post("/patients/{patient}/medication")
-async def post_order(patient: int, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
-    fields: dict[str, Any] = dict(data)
-    fields["times"] = [t.strip() for t in data.get("times", "").replace(";", ",").split(",") if t.strip()]
-    fields["as_needed"] = data.get("as_needed") == "on"
-    await journal.order_medication(session, patient, _model(medication.NewOrder, fields))
-    return _back(f"/patients/{patient}")
-
-
-@router.post("/medication/{order}/stop")
-async def post_stop(order: UUID, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
-    row = await journal.stop_medication(session, order, _model(medication.StopOrder, data))
-    return _back(f"/patients/{row['patient_id']}")
-
-
-@router.post("/medication/{order}/administrations")
-async def post_administration(order: UUID, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
-    await journal.administer(session, order, _model(medication.NewAdministration, data))
-    return _back(f"/medication/{order}")
 
 
 @router.post("/patients/{patient}/referrals")

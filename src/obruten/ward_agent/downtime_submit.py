@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from obruten.platform import http
+from obruten.postreg import reserve
 from obruten.postreg.models import BATCH_FORMAT, MAX_ENTRIES
 from obruten.ward_agent.downtime_store import DowntimeStore
 
@@ -135,9 +136,52 @@ class Submitter:
         decided = sum(1 for s in states.values() if s["state"] != "pending")
         return f"{decided} of {len(keys)} submitted entries are decided in the journal"
 
+    # ---- who and whom: the staff verifier, reservnummer blocks and patients (ADR 0049) ---------------
+    def fetch_verifier(self) -> dict | None:
+        """The unit's signed staff verifier from the journal (checked by the caller), or None."""
+        try:
+            r = self._client.get("/api/v1/postreg/verifier", params={"unit_id": self.store.unit_id,
+                                                                     "device_id": self.store.device_id})
+        except httpx.HTTPError:
+            return None
+        return _json(r) if r.status_code == 200 else None
+
+    def ensure_reserve_numbers(self, refill_below: int = reserve.REFILL_BELOW) -> str:
+        """Ask the journal for the next block when fewer than ``refill_below`` numbers are free."""
+        free = len(self.store.free_reserve_numbers())
+        if free >= refill_below:
+            return f"{free} reservnummer free"
+        try:
+            r = self._client.post("/api/v1/postreg/reserve-blocks", json={"unit_id": self.store.unit_id,
+                                                                         "device_id": self.store.device_id})
+        except httpx.HTTPError as exc:
+            return f"journal unreachable ({type(exc).__name__}); {free} reservnummer free"
+        if r.status_code != 201:
+            return f"journal answered {r.status_code} to the reservnummer request; {free} free"
+        block = r.json()
+        self.store.add_block(int(block["first"]), int(block["size"]))
+        return f"new reservnummer block {block['numbers'][0]} … {block['numbers'][1]}"
+
+    def register_reserve_patients(self) -> str:
+        """Send patients registered under a reservnummer that the journal does not know yet ("" if none)."""
+        waiting = [p for p in self.store.reserve_patients() if p["journal_patient_id"] is None]
+        if not waiting:
+            return ""
+        body = {"unit_id": self.store.unit_id, "device_id": self.store.device_id, "patients": [
+            {k: p[k] for k in ("reserve_number", "given_name", "family_name", "sex", "birth_date", "registered_at",
+                               "registered_by")} for p in waiting]}
+        try:
+            r = self._client.post("/api/v1/postreg/reserve-patients", json=body)
+        except httpx.HTTPError as exc:
+            return f"journal unreachable ({type(exc).__name__}); {len(waiting)} reservnummer patients wait"
+        if r.status_code != 200:
+            return f"journal refused the reservnummer patients ({r.status_code}: {_json(r).get('error', '')})"
+        self.store.set_journal_patient({k: int(v) for k, v in r.json()["patients"].items()})
+        return f"{len(waiting)} reservnummer patients registered in the journal"
+
     def drain(self, max_batches: int = 10_000) -> list[str]:
         """Submit until nothing is queued or the journal stops taking batches; the sentences, in order."""
-        said: list[str] = []
+        said: list[str] = [s for s in (self.register_reserve_patients(),) if s]
         self.outcome = "none"
         for _ in range(max_batches):
             sentence, more = self._submit()

@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from obruten.backup import basebackup, catalog, restore, verify
+from obruten.backup import basebackup, catalog, restore, verify, wal_receiver
 from obruten.cluster import members
 from obruten.cluster import overview as status
 from obruten.cluster.lagged import recover
 from obruten.cluster.topology import Topology
 from obruten.drill import scenarios
+from pgtools import wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -30,12 +31,29 @@ def test_status_shows_one_primary_a_sync_standby_and_streaming_copies(cluster: T
     st = status.collect(cluster)
     roles = {r.name: r for r in st.rows}
     assert st.leader in ("site-a", "site-b")
-    assert sum(1 for r in st.rows if r.sync_state in ("sync", "quorum")) == 1
+    assert sum(1 for r in st.rows if r.sync_state in ("sync", "quorum") and r.name != "backup-store") == 1
+    assert roles["backup-store"].state == "streaming" and roles["backup-store"].sync_state in ("sync", "quorum")
+    assert not any(a.startswith("BACKUP-STREAM") for a in st.alarms)
     assert roles["read-copy"].state == "streaming"
     assert roles["lagged-copy"].state == "streaming"
     assert "NO-PRIMARY: no member accepts writes" not in st.alarms
     with psycopg.connect(cluster.write_url(), autocommit=True) as conn:
         assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] is False
+
+
+def test_status_raises_an_alarm_while_the_backup_stream_is_down(cluster: Topology) -> None:
+    wal_receiver.stop(cluster)
+    try:
+        def alarmed() -> status.Status | None:
+            st = status.collect(cluster)
+            return st if any(a.startswith("BACKUP-STREAM") for a in st.alarms) else None
+
+        st = wait_for(alarmed, 20, "the BACKUP-STREAM alarm")
+        assert {r.name: r for r in st.rows}["backup-store"].state == "not connected"
+    finally:
+        wal_receiver.start(cluster)
+        wal_receiver.wait_counted(cluster.write_url(), 60)
+    assert not any(a.startswith("BACKUP-STREAM") for a in status.collect(cluster).alarms)
 
 
 def test_restore_lands_exactly_on_the_requested_second_and_verify_passes(cluster: Topology) -> None:

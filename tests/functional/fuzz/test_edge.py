@@ -76,8 +76,8 @@ def test_a_clinical_time_before_the_patients_birth_is_refused(doctor, patient, f
 
 
 def test_a_medication_cannot_stop_before_it_starts(doctor, patient) -> None:
-    order = {"drug": "Paracetamol", "strength": "500 mg", "dose": "1 g", "route": "po", "frequency": "x4",
-             "times": ["08:00"], "start_at": "2026-01-02T08:00:00+01:00", "stop_at": "2026-01-01T08:00:00+01:00"}
+    order = {"drug": "Alvedon", "substance": "paracetamol", "form": "tablett", "strength": "500 mg", "dose": "1 g",
+             "route": "po", "frequency": "x 1", "times": ["08:00"], "start_at": "2026-01-02T08:00:00+01:00", "stop_at": "2026-01-01T08:00:00+01:00"}
     refused(doctor.post(f"/api/v1/patients/{patient}/medication-orders", json=order))
     refused(doctor.post(f"/api/v1/patients/{patient}/medication-orders", json={**order, "stop_at": None,
                                                                               "times": ["08:00+05:00"]}))

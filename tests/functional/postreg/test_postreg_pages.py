@@ -50,7 +50,7 @@ def test_review_confirm_and_reject_through_the_pages(journal_server) -> None:
             entry = c.execute("SELECT entry_id FROM postreg_registration WHERE postreg_entry = %s",
                               (ids[keep["key"]],)).fetchone()[0]
         history = client.get(f"/history/note/{entry}").text
-        assert "Dokumenterad under driftstopp av sjukskoterska, registrerad" in history
+        assert "Dokumenterad under driftstopp av sjukskoterska; bekräftad av" in history
         assert "downtime_author" not in history
         overview = client.get(f"/patients/{patient}").text
         assert "Dokumenterad under driftstopp av sjukskoterska" in overview

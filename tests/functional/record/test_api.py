@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 import httpx
 import psycopg
 import pytest
 
+from obruten.platform.i18n import STOCKHOLM
 from pgtools import login
 
 ENTRY_TABLES = ("note", "medication_order", "medication_administration", "referral", "referral_result")
@@ -131,13 +133,16 @@ def test_note_write_correct_and_history(journal_server, nurse):
 
 def test_medication_order_administer_stop(journal_server, doctor, nurse):
     patient = my_patient(nurse)
-    order = {"drug": "Alvedon", "strength": "500 mg", "dose": "1 g", "route": "po", "frequency": "x 4",
-             "times": ["08:00", "14:00", "20:00", "02:00"]}
+    slot = (datetime.now(STOCKHOLM) - timedelta(minutes=30)).replace(second=0, microsecond=0)
+    order = {"drug": "Alvedon", "substance": "paracetamol", "form": "tablett", "strength": "500 mg", "dose": "1 g",
+             "route": "po", "frequency": "x 1", "times": [slot.strftime("%H:%M")],
+             "start_at": (slot - timedelta(days=1)).isoformat()}
     assert nurse.post(f"/api/v1/patients/{patient}/medication-orders", json=order).status_code == 403
     r = doctor.post(f"/api/v1/patients/{patient}/medication-orders", json=order)
     assert r.status_code == 201, r.text
     entry = r.json()["entry_id"]
-    given = nurse.post(f"/api/v1/medication-orders/{entry}/administrations", json={"outcome": "given"})
+    given = nurse.post(f"/api/v1/medication-orders/{entry}/administrations",
+                       json={"outcome": "given", "slot_at": slot.isoformat()})
     assert given.status_code == 201 and given.json()["dose_given"] == "1 g"
     missing_reason = nurse.post(f"/api/v1/medication-orders/{entry}/administrations", json={"outcome": "not_given"})
     assert missing_reason.status_code == 422
@@ -145,7 +150,8 @@ def test_medication_order_administer_stop(journal_server, doctor, nurse):
     assert stop.status_code == 201 and stop.json()["version"] == 2
     meds = nurse.get(f"/api/v1/patients/{patient}").json()["medications"]
     assert entry not in [m["entry_id"] for m in meds]
-    after = nurse.post(f"/api/v1/medication-orders/{entry}/administrations", json={"outcome": "given"})
+    after = nurse.post(f"/api/v1/medication-orders/{entry}/administrations",
+                       json={"outcome": "given", "slot_at": slot.isoformat()})
     assert after.status_code == 422
 
 
@@ -175,7 +181,8 @@ def test_bad_input_is_refused_and_writes_nothing(journal_server, doctor):
         doctor.post(url, json={"kind": "telefon", "body": "x", "unexpected": 1}),                      # unknown field
         doctor.post("/api/v1/referrals/LAB-1-9999999/results", json={"text": "svar"}),                 # no referral
         doctor.post(f"/api/v1/patients/{patient}/medication-orders",
-                    json={"drug": "X", "strength": "1", "dose": "1", "route": "po", "frequency": "x1"}),  # no times
+                    json={"drug": "X", "substance": "x", "form": "tablett", "strength": "1", "dose": "1",
+                          "route": "po", "frequency": "x1"}),  # no times
         doctor.get("/api/v1/patients/abc"),
     ]
     statuses = [r.status_code for r in cases]

@@ -41,7 +41,8 @@ def local(minutes_ago: int) -> str:
 def record(client: httpx.Client, patient: dict, **overrides: str):  # type: ignore[no-untyped-def]
     page = client.get(f"/downtime/patients/{patient['id']}")
     form = {"csrf": csrf(page.text), "order_entry": patient["medications"][0]["entry_id"], "outcome": "given",
-            "dose_given": "1 st", "clinical_at": local(30), "author": "sjukskoterska", **overrides}
+            "dose_given": "1 st", "clinical_at": local(30), "author": "sjukskoterska", "password": "demo",
+            **overrides}
     return client.post(f"/downtime/patients/{patient['id']}/administrations", data=form)
 
 
@@ -58,7 +59,7 @@ def test_records_locally_with_no_journal_and_shows_the_queue(tmp_path, region_ur
         assert "Sparat på den här datorn" in client.get(r.headers["location"]).text
         page = client.get(f"/downtime/patients/{patient['id']}")
         form = {"csrf": csrf(page.text), "note_kind": "omvardnad", "title": "", "body": "Sov gott hela natten.",
-                "clinical_at": local(10), "author": "sjukskoterska"}
+                "clinical_at": local(10), "author": "sjukskoterska", "password": "demo"}
         assert client.post(f"/downtime/patients/{patient['id']}/notes", data=form).status_code == 303
         queue = client.get("/downtime/queue").text
         assert queue.count("class=\"state-queued\"") == 2
@@ -75,7 +76,7 @@ def test_records_locally_with_no_journal_and_shows_the_queue(tmp_path, region_ur
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"author": ""}, "author"),
+    ({"author": ""}, "ange ditt användarnamn och lösenord"),
     ({"clinical_at": local(-120)}, "in the future"),
     ({"clinical_at": "igår"}, "YYYY-MM-DD"),
     ({"outcome": "not_given"}, "not_given needs not_given_reason"),
@@ -128,7 +129,7 @@ def test_the_background_loop_submits_without_anyone_pressing_a_button(tmp_path, 
     app = ward_pc(tmp_path, region_url, unit, journal_server.base)
     app.state.downtime = DowntimeAgent(DowntimeSettings(
         store_path=store_path(tmp_path), unit_id=unit, device_id="avd-pc-loop", journal_url=journal_server.base,
-        token=agent_token(journal_server.var_dir, unit), submit_interval=0.2))
+        token=agent_token(journal_server.var_dir, unit), submit_interval=0.2, trusted=lambda: app.state.agent.trusted))
     patient = a_patient_with_orders(kit)
     try:
         with Served(app) as client:

@@ -8,4 +8,4 @@ from __future__ import annotations
 
 PACKAGE = __name__
 STORE = "ward agent"
-ADOPT = "0001_downtime"
+ADOPT = "0002_reserve_numbers"  # stores made by 2026.12 pre-releases have the reserve tables
