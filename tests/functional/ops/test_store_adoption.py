@@ -122,3 +122,20 @@ def test_an_ops_store_on_postgresql_from_before_versioning_is_adopted(ops_store_
         store.close()
     with psycopg.connect(store_location, autocommit=True) as conn:
         assert _ledger(conn, ops_schema.LEDGER) == [m.name for m in load(ops_schema.PACKAGE)]
+
+
+def test_undoing_the_reserve_numbers_refuses_while_a_reserve_patient_would_be_lost(tmp_path: Path) -> None:
+    from obruten.platform.migrations import rollback_sqlite
+
+    path = tmp_path / "downtime.sqlite3"
+    DowntimeStore(path, "AVD1", "pc1").close()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("INSERT INTO reserve_patient (reserve_number, given_name, family_name, sex, birth_date,"
+                 " registered_at, registered_by) VALUES ('R1', 'Test', 'Person', 'X', '1950-01-01', 'nu', 'ssk1')")
+    with pytest.raises(sqlite3.IntegrityError):
+        rollback_sqlite(conn, agent_schema.PACKAGE, "0001_downtime", agent_schema.STORE)
+    assert conn.execute("SELECT count(*) FROM reserve_patient").fetchone()[0] == 1
+    conn.execute("UPDATE reserve_patient SET journal_patient_id = 7")  # the journal has the patient now
+    assert rollback_sqlite(conn, agent_schema.PACKAGE, "0001_downtime", agent_schema.STORE) == ["0002_reserve_numbers"]
+    assert "reserve_number" not in {r[1] for r in conn.execute("PRAGMA table_info(downtime_entry)")}
+    conn.close()
