@@ -83,7 +83,7 @@ def _request(url: str, method: str = "GET", body: dict[str, object] | None = Non
 
 
 def api(m: Member) -> str:
-    return f"http://127.0.0.1:{m.rest_port}"
+    return f"http://{m.host}:{m.rest_port}"
 
 
 def _tag(status: dict[str, object] | None, name: str) -> object:

@@ -29,6 +29,10 @@ from obruten.platform.privileges import ServiceUser, check_reachable, service_us
 # Timing agreed for the single-machine cluster (ttl >= loop_wait + 2 * retry_timeout).
 TTL, LOOP_WAIT, RETRY_TIMEOUT = 20, 2, 5
 SYNCHRONOUS_MODE = "quorum"  # ADR 0011: "on" left /sync empty while the sync role moved back
+# No /dev/watchdog on a development machine: "off" here. Production sets "required" (ADR 0051,
+# docs/operations.md, deploy/patroni-production.yml): Patroni then refuses to lead without a
+# watchdog it can arm, and a Patroni that stops renewing its leader lock has its host reset.
+WATCHDOG_MODE = "off"
 
 
 class PatroniError(ObrutenError, RuntimeError):
@@ -38,11 +42,11 @@ class PatroniError(ObrutenError, RuntimeError):
 def render(topo: Topology, m: Member, promotable: bool = False) -> dict[str, object]:
     """The Patroni configuration of one member, as a dict (written as YAML). ``promotable`` lifts
     the read copy's ``nofailover`` tag (an operator's explicit failover to it)."""
-    voters = [f"127.0.0.1:{v.raft_port}" for v in topo.members if v.voter]
+    voters = [f"{v.host}:{v.raft_port}" for v in topo.members if v.voter]
     raft: dict[str, object] = {"data_dir": str(topo.root / "raft" / m.name),
-                               "partner_addrs": [a for a in voters if a != f"127.0.0.1:{m.raft_port}"]}
+                               "partner_addrs": [a for a in voters if a != f"{m.host}:{m.raft_port}"]}
     if m.voter:
-        raft["self_addr"] = f"127.0.0.1:{m.raft_port}"
+        raft["self_addr"] = f"{m.host}:{m.raft_port}"
     recovery_conf: dict[str, str] = {"restore_command": archive.restore_command(topo.wal_archive)}
     if m.kind == "lagged-copy":
         recovery_conf["recovery_min_apply_delay"] = topo.lag_delay
@@ -70,7 +74,7 @@ def render(topo: Topology, m: Member, promotable: bool = False) -> dict[str, obj
         "scope": SCOPE,
         "name": m.name,
         "log": {"level": "INFO", "format": "%(asctime)s %(levelname)s: %(message)s"},
-        "restapi": {"listen": f"127.0.0.1:{m.rest_port}", "connect_address": f"127.0.0.1:{m.rest_port}"},
+        "restapi": {"listen": f"{m.host}:{m.rest_port}", "connect_address": f"{m.host}:{m.rest_port}"},
         "raft": raft,
         "bootstrap": {
             "dcs": dcs,
@@ -78,8 +82,9 @@ def render(topo: Topology, m: Member, promotable: bool = False) -> dict[str, obj
                        {"auth-host": "scram-sha-256"}, {"auth-local": "scram-sha-256"}],
         },
         "postgresql": {
-            "listen": f"127.0.0.1:{m.pg_port}",
-            "connect_address": f"127.0.0.1:{m.pg_port}",
+            # a member in its own network namespace also listens on that namespace's loopback (the role hook)
+            "listen": f"127.0.0.1:{m.pg_port}" if m.host == "127.0.0.1" else f"127.0.0.1,{m.host}:{m.pg_port}",
+            "connect_address": f"{m.host}:{m.pg_port}",
             "data_dir": str(topo.data_dir(m)),
             "bin_dir": str(bin_dir()),
             "pgpass": str(topo.run_dir() / f"{m.name}.pgpass"),
@@ -102,14 +107,22 @@ def render(topo: Topology, m: Member, promotable: bool = False) -> dict[str, obj
                 f"host replication {REPLICATION_USER} 127.0.0.1/32 scram-sha-256",
                 "host all all 127.0.0.1/32 scram-sha-256",
                 "local all all scram-sha-256",
+                *_namespace_hba(topo),
             ],
             "recovery_conf": recovery_conf,
             "basebackup": [{"checkpoint": "fast"}],
             "callbacks": {action: role_hook_command(topo, m) for action in ("on_start", "on_role_change")},
         },
-        "watchdog": {"mode": "off"},  # production: "required" with /dev/watchdog (docs/operations.md)
+        "watchdog": {"mode": WATCHDOG_MODE},
         "tags": m.tags(promotable),
     }
+
+
+def _namespace_hba(topo: Topology) -> list[str]:
+    """pg_hba lines for members on their own addresses (the partition drill's layout): their /24s."""
+    nets = sorted({m.host.rsplit(".", 1)[0] + ".0/24" for m in topo.members if m.host != "127.0.0.1"})
+    return [line for net in nets for line in (f"host replication {REPLICATION_USER} {net} scram-sha-256",
+                                              f"host all all {net} scram-sha-256")]
 
 
 def role_hook_command(topo: Topology, m: Member) -> str:
@@ -231,11 +244,17 @@ def start(topo: Topology, m: Member) -> int:
     log.touch(exist_ok=True)
     user.own(log)
     (topo.root / "state").mkdir(exist_ok=True)
+    argv = [sys.executable, "-m", "obruten.cluster.backup_quorum", str(topo.config_file(m))]
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "obruten.cluster.backup_quorum", str(topo.config_file(m))],
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                cwd=str(topo.run_dir()), env=user.env(), start_new_session=True,
-                                **user.popen_kwargs())
+        if m.netns:  # the partition drill's layout: enter the namespace as root, then drop to the user (exec, same pid)
+            argv = ["ip", "netns", "exec", m.netns, "setpriv", f"--reuid={user.uid}", f"--regid={user.gid}",
+                    "--clear-groups", "--", *argv]
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    cwd=str(topo.run_dir()), env=user.env(), start_new_session=True)
+        else:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                    cwd=str(topo.run_dir()), env=user.env(), start_new_session=True,
+                                    **user.popen_kwargs())
     _pid_file(topo, m).write_text(str(proc.pid))
     # Patroni outlives this call (it is found again by its pid file): a thread waits for it, so it
     # is reaped the moment it exits (no zombie that looks alive) and its Popen is never dropped

@@ -13,7 +13,7 @@ from obruten.cluster.topology import Member, Topology
 
 def status(m: Member, timeout: float = 1.0) -> dict[str, object] | None:
     try:
-        result = TcpUtility(timeout=timeout).executeCommand(f"127.0.0.1:{m.raft_port}", ["status"])
+        result = TcpUtility(timeout=timeout).executeCommand(f"{m.host}:{m.raft_port}", ["status"])
     except (UtilityException, OSError):
         return None
     return result if isinstance(result, dict) else None

@@ -41,6 +41,10 @@ class Member:
     rest_port: int
     raft_port: int
     voter: bool  # takes part in the Raft quorum
+    # the partition drill's own layout (obruten.drill.netns): the member's address and the network
+    # namespace it runs in; the default layout keeps every member on 127.0.0.1 in this namespace
+    host: str = "127.0.0.1"
+    netns: str | None = None
 
     @property
     def can_be_primary(self) -> bool:
@@ -150,18 +154,18 @@ class Topology:
         return self.passwords[SUPERUSER]
 
     def member_url(self, m: Member, dbname: str = DATABASE, timeout: int = 3) -> str:
-        return (f"postgresql://{SUPERUSER}:{quote(self.superuser_password)}@127.0.0.1:{m.pg_port}/{dbname}"
+        return (f"postgresql://{SUPERUSER}:{quote(self.superuser_password)}@{m.host}:{m.pg_port}/{dbname}"
                 f"?connect_timeout={timeout}")
 
     def write_url(self, dbname: str = DATABASE, timeout: int = 2) -> str:
         """Multi-host URL that always lands on the primary (the journal app uses this)."""
-        hosts = ",".join(f"127.0.0.1:{m.pg_port}" for m in self.members if m.can_be_primary)
+        hosts = ",".join(f"{m.host}:{m.pg_port}" for m in self.members if m.can_be_primary)
         return (f"postgresql://{SUPERUSER}:{quote(self.superuser_password)}@{hosts}/{dbname}"
                 f"?target_session_attrs=read-write&connect_timeout={timeout}")
 
     def read_url(self, dbname: str = DATABASE, timeout: int = 2) -> str:
         """The read copy first; any other member if it is down (reads may land on the primary)."""
         order = [self.read_copy, *self.sites]
-        hosts = ",".join(f"127.0.0.1:{m.pg_port}" for m in order)
+        hosts = ",".join(f"{m.host}:{m.pg_port}" for m in order)
         return (f"postgresql://{SUPERUSER}:{quote(self.superuser_password)}@{hosts}/{dbname}"
                 f"?target_session_attrs=any&connect_timeout={timeout}")

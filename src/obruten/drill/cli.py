@@ -41,8 +41,9 @@ def list_scenarios() -> None:
 @click.pass_context
 def run(ctx: click.Context, scenario: str, cluster_root: Path | None, rate: float, writers: int, timeout: float,
         report_dir: Path | None, mode: str, watch_ops_service: bool) -> None:
-    """Run SCENARIO (primary-crash, postgres-crash, switchover, sync-standby-loss, disk-full, slow-storage) and
-    write a report. disk-full needs root (it mounts a small filesystem for the primary's WAL)."""
+    """Run SCENARIO (host-loss = primary-crash, postgres-crash, switchover, sync-standby-loss, disk-full, partition,
+    leader-freeze, slow-storage) and write a report. disk-full needs root (it mounts a small filesystem for the
+    primary's WAL); partition needs root (it runs a cluster of its own in network namespaces)."""
     from obruten.drill import registry  # ~130 ms at import, see list_scenarios
     from obruten.drill.registry import DrillRequest
 

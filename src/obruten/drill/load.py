@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 
@@ -44,6 +45,12 @@ def ensure_fixture(url: str) -> Fixture:
         sid = one(conn.execute("SELECT id FROM staff WHERE username = 'drill.writer'").fetchone())[0]
     return Fixture(pid, "DRILL-LAB", sid)
 
+
+# A member cut off by a partition answers nothing, not even a TCP reset: without these a query on a
+# connection opened before the cut waits for the kernel's retransmission limit (~15 min). Data
+# unacknowledged for 3 s, or 2 missed keepalives 1 s apart after 2 s idle, end the connection.
+DEAD_PEER: dict[str, Any] = {"tcp_user_timeout": 3000, "keepalives": 1, "keepalives_idle": 2,
+                             "keepalives_interval": 1, "keepalives_count": 2}
 
 _INSERT = """INSERT INTO referral (entry_id, patient_id, unit_id, order_number, kind, tests, clinical_at, signed_by)
              VALUES (%s, %s, %s, next_order_number('lab'), 'lab', 'drill: Hb, CRP', now(), %s)
@@ -110,7 +117,7 @@ class Load:
             in_commit = False
             try:
                 if conn is None or conn.closed:
-                    conn = psycopg.connect(self.write_url, autocommit=True)
+                    conn = psycopg.connect(self.write_url, autocommit=True, **DEAD_PEER)
                     conn.execute(f"SET synchronous_commit = {self.sync}")
                 in_commit = True
                 row = one(conn.execute(_INSERT, (entry, f.patient_id, f.unit_id, f.staff_id)).fetchone())
@@ -131,7 +138,7 @@ class Load:
         while not self._stop.wait(0.1):
             try:
                 if conn is None or conn.closed:
-                    conn = psycopg.connect(self.read_copy_url, autocommit=True, connect_timeout=1)
+                    conn = psycopg.connect(self.read_copy_url, autocommit=True, connect_timeout=1, **DEAD_PEER)
                 row = conn.execute("""SELECT (SELECT max(id) FROM referral),
                                       extract(epoch FROM pg_last_xact_replay_timestamp())""").fetchone()
                 self.probes.reads_ok += 1
@@ -151,7 +158,8 @@ class Load:
         while not self._stop.wait(0.1):
             try:
                 if conn is None or conn.closed:
-                    conn = psycopg.connect(self.read_url or "", autocommit=True, connect_timeout=1)
+                    conn = psycopg.connect(self.read_url or "", autocommit=True, connect_timeout=1,
+                                           **DEAD_PEER)
                 conn.execute("SELECT max(id) FROM referral").fetchone()
                 self.probes.service_reads_ok += 1
             except psycopg.Error:
@@ -170,7 +178,7 @@ class Load:
                 try:
                     c = conns[port]
                     if c is None or c.closed:
-                        c = conns[port] = psycopg.connect(url, autocommit=True, connect_timeout=1)
+                        c = conns[port] = psycopg.connect(url, autocommit=True, connect_timeout=1, **DEAD_PEER)
                     if not one(c.execute("SELECT pg_is_in_recovery()").fetchone())[0]:
                         primaries.append(port)
                 except psycopg.Error:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from obruten.cluster.topology import Topology
-from obruten.drill import scenarios, slow_storage_judge
+from obruten.drill import partition, scenarios, slow_storage_judge
 from obruten.drill.faults import DrillError
 from obruten.drill.slow_storage import NAME as SLOW_STORAGE
 from obruten.platform.config import Config
@@ -71,12 +71,30 @@ def _slow_storage(req: DrillRequest) -> DrillReport:
     return slow_storage_judge.run(req.config, req.mode, req.report_dir, req.timeout, req.watch_ops_service, req.say)
 
 
+def _partition(req: DrillRequest) -> DrillReport:
+    return partition.run_partition(req.say, req.rate, req.writers, req.timeout, req.report_dir)
+
+
+def _leader_freeze(req: DrillRequest) -> DrillReport:
+    return partition.run_on(req.topology(), req.say, net=None, rate=req.rate, writers=req.writers,
+                            timeout=req.timeout)
+
+
+_FENCING_FAILED = ("the drill FAILED: the old primary acknowledged a write after the promotion, or an acknowledged "
+                   "write is missing (split brain or loss); keep every member's data directory and logs, and read "
+                   "docs/operations.md 'Fencing' before the cluster takes writes again")
+
 DRILLS: dict[str, Scenario] = {s.name: s for s in (
-    _cluster("primary-crash", "SIGKILL the primary's Patroni and postmaster; a sync standby takes over"),
+    _cluster("primary-crash", "lose the primary's host (SIGKILL of every process of it); a sync standby takes over"),
+    _cluster("host-loss", "the same as primary-crash: every process of the primary's host SIGKILLed at once"),
     _cluster("postgres-crash", "SIGKILL the primary's postmaster only; Patroni restarts or fails over"),
     _cluster("switchover", "a planned switchover to the synchronous standby"),
-    _cluster("sync-standby-loss", "SIGKILL the synchronous standby; another member becomes sync"),
+    _cluster("sync-standby-loss", "lose the synchronous standby's host (every process); another member becomes sync"),
     _cluster("disk-full", "fill the primary's WAL filesystem (needs root: mounts a small filesystem)"),
+    Scenario("partition", "its own cluster, one network namespace per member: cut the primary off from the DCS "
+             "majority, its standbys and remote clients (needs root)", _partition, _FENCING_FAILED),
+    Scenario("leader-freeze", "SIGSTOP the leader's Patroni (PostgreSQL keeps running): what a watchdog is for",
+             _leader_freeze, _FENCING_FAILED),
     Scenario(SLOW_STORAGE, "freeze or throttle the embedded primary; the ops rules must raise the alarm",
              _slow_storage, "the drill FAILED its goal (see the report): read the ops rules' durations and the "
                             "write-path probe's timeout before the next drill"),

@@ -39,6 +39,7 @@ class Report:
     order_numbers_unique: bool = True
     order_numbers_repeated_after_fault: int = 0
     sentences: list[str] = field(default_factory=list)  # what each step decided, in order
+    fault_at: float | None = None  # epoch seconds when the fault was injected (benchmarks align their own probes)
 
     @property
     def read_copy_availability(self) -> float:

@@ -15,7 +15,7 @@ import psycopg
 from obruten.cluster import announce, members, patroni
 from obruten.cluster.members import ClusterView, view
 from obruten.cluster.topology import Topology
-from obruten.drill import disk_full
+from obruten.drill import disk_full, host
 from obruten.drill.faults import DrillError, Fault, Prepared, healthy
 from obruten.drill.ledger import write_gap, writer_runs
 from obruten.drill.load import Load, ensure_fixture
@@ -28,9 +28,9 @@ __all__ = ["NAMES", "PREPARED", "SCENARIOS", "DrillError", "Fault", "Prepared", 
 
 def _primary_crash(topo: Topology, snap: ClusterView) -> Fault:
     leader = snap.leader or ""
-    pids = patroni.kill(topo, topo.member(leader))
-    return Fault(leader, f"SIGKILL of {leader}'s Patroni and postmaster (pids {pids})", True,
-                 lambda v: v.leader != leader)
+    pids = host.kill_host(topo, topo.member(leader))
+    return Fault(leader, f"loss of {leader}'s host: SIGKILL of all {len(pids)} of its processes (Patroni, the "
+                         f"postmaster and every child; pids {pids})", True, lambda v: v.leader != leader)
 
 
 def _postgres_crash(topo: Topology, snap: ClusterView) -> Fault:
@@ -50,13 +50,15 @@ def _sync_standby_loss(topo: Topology, snap: ClusterView) -> Fault:
     if not snap.sync_standbys:
         raise DrillError("no synchronous standby to lose; wait until `obruten cluster status` shows one")
     victim = snap.sync_standbys[0]
-    pids = patroni.kill(topo, topo.member(victim))
-    return Fault(victim, f"SIGKILL of the synchronous standby {victim}'s Patroni and postmaster (pids {pids})",
+    pids = host.kill_host(topo, topo.member(victim))
+    return Fault(victim, f"loss of the synchronous standby {victim}'s host: SIGKILL of all {len(pids)} of its "
+                         f"processes (pids {pids})",
                  True, lambda v: victim not in v.sync_standbys and bool(v.sync_standbys))
 
 
 SCENARIOS: dict[str, Callable[[Topology, ClusterView], Fault]] = {
     "primary-crash": _primary_crash,
+    "host-loss": _primary_crash,  # the same fault under the name operations use
     "postgres-crash": _postgres_crash,
     "switchover": _switchover,
     "sync-standby-loss": _sync_standby_loss,
@@ -210,7 +212,7 @@ def _report(topo: Topology, scenario: str, started: str, fault: Fault, fault_at:
         write_latency_p50_ms=percentile(lat, 50), write_latency_p99_ms=percentile(lat, 99),
         two_writers=bool(evidence), two_writers_evidence=evidence,
         order_numbers_unique=len(numbers) == len(set(numbers)) and db_dupes == 0,
-        order_numbers_repeated_after_fault=repeated, sentences=sentences)
+        order_numbers_repeated_after_fault=repeated, sentences=sentences, fault_at=fault_at)
 
 
 def _timeline(v: ClusterView) -> int | None:
