@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from obruten.platform.auth import InvalidToken, Session, TokenSigner, same_secret
 from obruten.platform.config import Config
 from obruten.platform.errors import Forbidden, Unauthenticated
+from obruten.platform.flags import FlagCache
 from obruten.platform.i18n import pick_language, translator
 from obruten.record import staff
 from obruten.record.login_guard import LoginGuard
@@ -73,6 +74,15 @@ def get_journal(rt: RuntimeDep) -> Journal:
 
 
 JournalDep = Annotated[Journal, Depends(get_journal)]
+
+
+def get_flags(request: Request) -> FlagCache:
+    """This release's feature flags as switched (``FlagCache.on(name, unit)``; re-read every few seconds)."""
+    cache: FlagCache = request.app.state.flags
+    return cache
+
+
+FlagsDep = Annotated[FlagCache, Depends(get_flags)]
 
 
 # ---- language -------------------------------------------------------------------------------------------

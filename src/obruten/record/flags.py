@@ -9,14 +9,17 @@ here (off on upgrade) and asks ``FlagCache.on(name, unit)`` where the behaviour 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform import events
-from obruten.platform.flags import REGION, Flag, Switch, state
+from obruten.platform.flags import REGION, Flag, FlagCache, Switch, state
 from obruten.record.audit import AuditEvent, append_chained
 
 RELEASE = "2026.12"
@@ -33,6 +36,38 @@ CATALOGUE: tuple[Flag, ...] = (
          "The order form requires substance, form, strength, dose, route and times consistent with the frequency."),
 )
 BY_NAME = {f.name: f for f in CATALOGUE}
+
+
+TTL_S = 5.0  # a switch takes effect in the app within this
+
+
+@contextlib.asynccontextmanager
+async def following(pool: AsyncConnectionPool, ttl: float | None = None) -> AsyncIterator[FlagCache]:
+    """The app's flag cache, re-read from ``pool`` every ``ttl`` seconds in the background (a failed
+    read keeps the last known switches: a database hiccup switches nothing)."""
+    every = TTL_S if ttl is None else ttl
+    cache = FlagCache(lambda: cache.switches, ttl=float("inf"))  # never read on a request path
+
+    async def read() -> None:
+        try:
+            async with pool.connection(timeout=every) as conn:
+                cache.set(await switches(conn))
+        except Exception:  # noqa: BLE001 - keep the last known state
+            pass
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(every)
+            await read()
+
+    await read()
+    task = asyncio.create_task(loop())
+    try:
+        yield cache
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class UnknownFlag(ValueError):

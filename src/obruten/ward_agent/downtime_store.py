@@ -28,7 +28,6 @@ from obruten.postreg.models import DowntimeEntry
 from obruten.ward_agent import schema
 
 
-
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
