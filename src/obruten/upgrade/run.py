@@ -171,7 +171,8 @@ def apply(refs: list[StoreRef], var_dir: Path, by: str, say: Say, cluster_root: 
            "to_release": RELEASE, "migrations": done,
            "flags": {"new": new, "switched": [{"flag": n, "unit": None, "on": True} for n in new]
                      if plan.new_installation else []},
-           "snapshot": taken.describe() if taken else "", "by": by, "node": socket.gethostname()}
+           "snapshot": taken.describe() if taken else "", "by": by, "node": socket.gethostname(),
+           "snapshot_s": round(taken.seconds, 3) if taken else None}
     _record(url, var_dir, row)
     return row
 
