@@ -74,6 +74,7 @@ class BadUpgradeReport:
     detect_s: float | None = None  # flag on → the probe fails
     told_s: float | None = None  # detection → the node serves the status message
     recover_s: float | None = None  # detection → the probe answers again (flag off + cancel)
+    last_hang_s: float | None = None  # detection → the last hung statement cancelled (the app saw the flag off)
     schema_rollback_s: float | None = None  # `upgrade rollback` of the release's migrations
     journal_answers_after_rollback: bool = False
     writes_acked: int = 0
@@ -97,6 +98,7 @@ class BadUpgradeReport:
                 ("Time to detect (flag on → probe fails)", s(self.detect_s)),
                 ("Staff told (detection → status message served)", s(self.told_s)),
                 ("Time to roll back (detection → journal answers: flag off + cancel)", s(self.recover_s)),
+                ("Last hung statement cancelled (the app saw the flag off)", s(self.last_hang_s)),
                 ("Schema rollback (`upgrade rollback`)", s(self.schema_rollback_s)),
                 ("Journal answers after the schema rollback", "yes" if self.journal_answers_after_rollback else "NO"),
                 ("Writes acknowledged / lost", f"{self.writes_acked} / {self.writes_lost}"),
@@ -354,6 +356,7 @@ def run(report_dir: Path, say: Say, timeout_s: float = 60) -> BadUpgradeReport:
 
             asyncio.run(_switch(url, False, var, "övning: återställning, funktionen hänger databasen"))
             cancelled = 0
+            last_hang = [t_detect]
 
             def answering_for_good() -> bool:
                 # the app sees the switch within its flag TTL (longer while its pool is pinned): until then
@@ -365,6 +368,8 @@ def run(report_dir: Path, say: Say, timeout_s: float = 60) -> BadUpgradeReport:
                                         " AND pid <> pg_backend_pid()", (f"%{MARKER}%",)).fetchone()
                 hung = int(row[0]) if row else 0
                 cancelled += hung
+                if hung:
+                    last_hang[0] = time.monotonic()
                 time.sleep(0.25)
                 return hung == 0 and load.probe_ok and time.monotonic() - load.probe_changed >= STABLE_S
 
@@ -375,6 +380,7 @@ def run(report_dir: Path, say: Say, timeout_s: float = 60) -> BadUpgradeReport:
                 note(f"The journal did not answer again within {timeout_s:g} s.")
                 return report
             report.recover_s = load.probe_changed - t_detect
+            report.last_hang_s = last_hang[0] - t_detect
             note(f"Journal answers again {report.recover_s:.2f} s after detection.")
 
             t0 = time.monotonic()
