@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -86,6 +87,9 @@ def start_journal(topo: Topology, var_dir: Path) -> tuple[object, JournalWriter]
         raise RuntimeError("no admitted patient on lakare's wards to write notes for")
     port = free_port()
     var_dir.mkdir(parents=True, exist_ok=True)
+    # as in production (ADR 0050): the journal asks Patroni which member holds the leader lock
+    os.environ["OBRUTEN_PATRONI_URLS"] = ",".join(f"http://{m.host}:{m.rest_port}" for m in topo.members
+                                                  if m.can_be_primary)
     server = start_server(topo.write_url(), var_dir, port, workers=1, pool_size=None)
     base = f"http://127.0.0.1:{port}"
     wait_healthy(base, server)

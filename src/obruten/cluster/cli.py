@@ -145,4 +145,4 @@ def resume_lagged(ctx: click.Context, cluster_root: Path | None) -> None:
 def patroni_urls(ctx: click.Context, cluster_root: Path | None) -> None:
     """Print the Patroni REST URLs for the journal's patroni_urls setting (ADR 0050)."""
     topo = load_topology(ctx, cluster_root)
-    click.echo(",".join(f"http://127.0.0.1:{m.rest_port}" for m in topo.members if m.can_be_primary))
+    click.echo(",".join(f"http://{m.host}:{m.rest_port}" for m in topo.members if m.can_be_primary))

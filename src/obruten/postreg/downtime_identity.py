@@ -52,9 +52,10 @@ async def allocate_block(conn: psycopg.AsyncConnection, agent: AgentIdentity,
                          size: int = reserve.BLOCK_SIZE) -> dict:
     """A new block for this agent: ``{"first": serial, "size": n, "numbers": [first, last]}``."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('reserve_number_block'))")
-    cur = await conn.execute("SELECT COALESCE(max(first_serial + size), 1) FROM reserve_number_block")
+    cur = await conn.execute("SELECT COALESCE(max(first_serial + size), %s) FROM reserve_number_block",
+                             (reserve.AGENT_FIRST_SERIAL,))
     row = await cur.fetchone()
-    first = int(row[0]) if row else 1
+    first = int(row[0]) if row else reserve.AGENT_FIRST_SERIAL
     if first + size - 1 > reserve.MAX_SERIAL:
         raise Conflict("the reservnummer range is used up; widen reserve.MAX_SERIAL's format")
     await conn.execute("INSERT INTO reserve_number_block (unit_id, device_id, first_serial, size) VALUES (%s, %s, %s, %s)",
@@ -103,8 +104,9 @@ async def receive_reserve_patients(conn: psycopg.AsyncConnection, agent: AgentId
         if staff is None:
             raise Invalid(f"{p.reserve_number} was registered by {p.registered_by!r}, who is no user of the journal")
         cur = await conn.execute(
-            "INSERT INTO patient (personal_number, given_name, family_name, birth_date, sex) VALUES (%s, %s, %s, %s, %s)"
-            " RETURNING id", (p.reserve_number, p.given_name, p.family_name, p.birth_date, p.sex))
+            "INSERT INTO patient (personal_number, given_name, family_name, birth_date, sex, reserve)"
+            " VALUES (%s, %s, %s, %s, %s, true) RETURNING id",
+            (p.reserve_number, p.given_name, p.family_name, p.birth_date, p.sex))
         created = await cur.fetchone()
         assert created is not None
         patient_id = int(created[0])
@@ -149,32 +151,14 @@ async def link(conn: psycopg.AsyncConnection, reserve_patient_id: int, personal_
         async with conn.transaction():
             await conn.execute("INSERT INTO reserve_identity_link (reserve_patient_id, patient_id, linked_by)"
                                " VALUES (%s, %s, %s)", (reserve_patient_id, real, by))
+            # the same merge as the journal's "Slå samman" (schema 0050): every row of the reservnummer
+            # patient -- its stay, its registered and its pending downtime entries -- moves to the person
+            await conn.execute("SELECT * FROM merge_patient(%s, %s, %s, %s)",
+                               (reserve_patient_id, real, by, "reservnummer från avdelningens reservdator kopplat"
+                                                              " till riktig identitet"))
     except psycopg.errors.UniqueViolation as exc:
         raise Conflict("this reservnummer is already linked to a patient; nothing was changed") from exc
-    await _move_stay(conn, reserve_patient_id, real, by)
     return real
-
-
-async def _move_stay(conn: psycopg.AsyncConnection, reserve_patient_id: int, real: int, by: int) -> None:
-    """The stay follows the person: the real patient is admitted to the unit from when the reservnummer
-    patient was (unless already admitted there), and the reservnummer patient's stay ends (a new
-    version of its admission: nothing is changed in place)."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT * FROM admission_current WHERE patient_id = %s AND discharged_at IS NULL",
-                          (reserve_patient_id,))
-        stays = await cur.fetchall()
-        for stay in stays:
-            await cur.execute("SELECT 1 FROM admission_current WHERE patient_id = %s AND unit_id = %s"
-                              " AND discharged_at IS NULL", (real, stay["unit_id"]))
-            if await cur.fetchone() is None:
-                await cur.execute(
-                    "INSERT INTO admission (patient_id, unit_id, admitted_at, cause, signed_by) VALUES (%s, %s, %s, %s, %s)",
-                    (real, stay["unit_id"], stay["admitted_at"], stay["cause"], by))
-            await cur.execute(
-                "INSERT INTO admission (entry_id, version, supersedes, patient_id, unit_id, admitted_at, discharged_at,"
-                " cause, signed_by, reason) VALUES (%s, %s, %s, %s, %s, %s, greatest(now(), %s), %s, %s, %s)",
-                (stay["entry_id"], stay["version"] + 1, stay["id"], reserve_patient_id, stay["unit_id"],
-                 stay["admitted_at"], stay["admitted_at"], stay["cause"], by, "reservnummer kopplat till riktig identitet"))
 
 
 async def linked_patient(conn: psycopg.AsyncConnection, patient_id: int) -> int | None:

@@ -16,6 +16,7 @@ import re
 
 PREFIX = "99"
 MAX_SERIAL = 999_999_999
+AGENT_FIRST_SERIAL = 500_000_000  # agents' blocks start here; the journal's own sequence stays below
 BLOCK_SIZE = 50          # numbers per block handed to an agent
 REFILL_BELOW = 10        # the agent asks for the next block when fewer remain
 _FORMAT = re.compile(r"^99(\d{6})-(\d{3})(\d)$")

@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from obruten.platform import config as config_mod
 from obruten.platform import database, problems
-from obruten.platform.auth import TokenSigner, load_or_create_secret
+from obruten.platform.auth import Session, TokenSigner, load_or_create_secret
 from obruten.platform.config import Config
 from obruten.platform.errors import DomainError, NeedsEmergencyAccess, Unauthenticated
 from obruten.platform.headers import SecurityHeaders
@@ -31,9 +31,10 @@ from obruten.platform.limits import BodyLimit
 from obruten.postreg import web as postreg_web
 from obruten.readcopy import service as read_copy
 from obruten.readcopy import web as read_copy_web
-from obruten.record import api, api_medication, flags, status_api, telemetry, web, web_admin, web_medication
+from obruten.record import (api, api_adt, api_medication, flags, status_api, telemetry, web, web_admin, web_adt,
+                            web_medication)
 from obruten.record.audit import AuditUnavailable, AuditWriter, DatabaseSink
-from obruten.record.deps import Runtime, render
+from obruten.record.deps import Runtime, get_runtime, render
 from obruten.record.login_guard import AttemptLog, LoginGuard
 from obruten.record.revocation import Revocations
 from obruten.record.service import Journal
@@ -56,7 +57,8 @@ def create_app(config: Config, database_url: str) -> FastAPI:
         app.include_router(read_copy_web.router)
         app.add_middleware(read_copy_web.RefuseWrites)
         app.add_exception_handler(ReadOnlySqlTransaction, read_copy_web.read_only)  # type: ignore[arg-type]
-    for router in (api_medication.router, api.router, web_medication.router, web.router, web_admin.router, wardkit_web.router, postreg_web.api, postreg_web.pages):
+    for router in (api_medication.router, api.router, api_adt.router, web_medication.router, web.router, web_adt.router,
+                   web_admin.router, wardkit_web.router, postreg_web.api, postreg_web.pages):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(resources.files("obruten.record").joinpath("static"))),
               name="static")
@@ -143,6 +145,17 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+async def _identity(request: Request, patient_id: object) -> dict | None:
+    """The emergency-access prompt's banner (identity and unit only); None if it cannot be had."""
+    session = getattr(request.state, "session", None)
+    if not isinstance(patient_id, int) or not isinstance(session, Session):
+        return None
+    try:
+        return await get_runtime(request).journal.emergency_identity(session, patient_id)
+    except (DomainError, AuditUnavailable):
+        return None
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     # invalid input and values the database refuses: 4xx in the one error shape (platform.problems),
     # in the reader's language; the OpenAPI document lists every error answer
@@ -157,8 +170,10 @@ def _add_error_handlers(app: FastAPI) -> None:
             return problems.domain_answer(exc, headers)
         if isinstance(exc, Unauthenticated):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        if isinstance(exc, NeedsEmergencyAccess):
-            return render(request, "emergency.html", 403, patient_id=exc.details.get("patient_id"))
+        if isinstance(exc, NeedsEmergencyAccess):  # the prompt shows who would be opened, not the record
+            patient_id = exc.details.get("patient_id")
+            return render(request, "emergency.html", 403, patient_id=patient_id,
+                          pb=await _identity(request, patient_id))
         return render(request, "error.html", exc.status, message=exc.message)
 
     async def database_down(request: Request, exc: Exception) -> Response:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from obruten.postreg import reserve
+
 _FORMAT = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{3})(\d)$")
 SHIFT = 5
 
@@ -68,3 +70,26 @@ def make(birth_date: date, serial: int) -> str:
     nnn = f"{serial:03d}"
     check = (luhn_digit(ymd[2:] + nnn) + SHIFT) % 10
     return f"{ymd}-{nnn}{check}"
+
+
+# ---- reserve numbers (reservnummer) --------------------------------------------------------------
+# For a patient whose identity is not (yet) known: ``99SSSSSS-SSSC`` (docs/adr/0046). The format and
+# its serial ranges have one home, ``postreg.reserve``, which the offline ward agent shares: the
+# journal's own serials (admission of an unidentified patient) come from ``reserve_number_seq``
+# (1 … 499 999 999), ward agents' blocks from 500 000 000 up, so the two never meet.
+RESERVE_PREFIX = reserve.PREFIX
+make_reserve = reserve.make
+is_reserve = reserve.is_reserve
+
+
+def birth_date_of(pn: str) -> date | None:
+    """The birth date a (real or synthetic) personal number carries, else None."""
+    parts = _parts(pn)
+    if parts is None or pn.startswith(RESERVE_PREFIX):
+        return None
+    return date(int(pn[:4]), int(pn[4:6]), int(pn[6:8]))
+
+
+def sex_of(pn: str) -> str:
+    """"F" or "M" from the serial's last digit (odd for men), as in real numbers."""
+    return "M" if int(pn[11]) % 2 else "F"

@@ -19,9 +19,9 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform.auth import Session
-from obruten.platform.errors import Forbidden, Invalid, NeedsEmergencyAccess, NotFound
+from obruten.platform.errors import Conflict, Forbidden, Invalid, NeedsEmergencyAccess, NotFound
 from obruten.platform.i18n import STOCKHOLM
-from obruten.record import access, entries, medication, notes, patients, referrals, revocation, staff, ward
+from obruten.record import access, admission, entries, medication, notes, patients, referrals, revocation, staff, ward
 from obruten.record.audit import AuditEvent, AuditWriter, append_chained, check_purpose
 
 WriteGuard = Callable[[Session, str | None], Awaitable[None]]
@@ -91,6 +91,7 @@ class Journal:
     async def overview_json(self, session: Session, patient_id: int, purpose: str = "vård") -> str:
         self.event(session, "read", patient_id, purpose, {})  # an unknown purpose is refused before the read
         async with self.pool.connection() as conn:
+            patient_id = await admission.resolve(conn, patient_id)  # a merged reserve number: its patient
             grant = await self._require_read(conn, session, patient_id)
             body = await patients.overview_json(conn, patient_id)
         await self.audit_action(session, "read", patient_id, purpose, view="overview", basis=grant.basis)
@@ -250,6 +251,7 @@ class Journal:
         async with self.pool.connection() as conn:
             unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician", "nurse"),
                                              times={"clinical_at": new.clinical_at})
+            notes.check_kind(session.role, new.kind)  # issue 14: note kinds by role
             row = await notes.write(conn, patient_id, unit, new, session.user_id)
             await self.audit_in(conn, session, "write", patient_id, "vård", entry="note", id=str(row["entry_id"]))
         return row
@@ -258,6 +260,7 @@ class Journal:
         async with self.pool.connection() as conn:
             latest = await entries.current(conn, "note", entry_id)
             await self.check_writable(conn, session, latest["patient_id"], latest["unit_id"], ("physician", "nurse"), by_entry=True)
+            notes.check_author(session.user_id, await notes.original_author(conn, entry_id))  # issue 14
             changes: dict[str, object] = {"body": fix.body}
             if fix.title is not None:
                 changes["title"] = fix.title
@@ -310,3 +313,106 @@ class Journal:
             row = await referrals.add_result(conn, order_number, new, session.user_id)
             await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="referral_result", order_number=order_number)
         return row
+
+    # ---- ADT and the patient banner (issue 14: admission.py, patients.banner) ------------------------
+    async def patient_banner(self, session: Session, patient_id: int) -> dict:
+        """The banner of a patient the user may read (name, number, age, sex, unit, warnings)."""
+        async with self.pool.connection() as conn:
+            await self._require_read_entry(conn, session, patient_id)
+            return await patients.banner(conn, patient_id)
+
+    async def emergency_identity(self, session: Session, patient_id: int) -> dict:
+        """Who the emergency-access prompt is about to open: name, number, age, sex and unit, never
+        the record (no warnings). Audited as a read of the identity only."""
+        if not session.clinical:
+            raise Forbidden("your role does not read patient records")
+        async with self.pool.connection() as conn:
+            found = await patients.banner(conn, patient_id, identity_only=True)
+        await self.audit_action(session, "read_identity", patient_id, "nödåtkomst", view="emergency_prompt")
+        return found
+
+    async def resolve_patient(self, patient_id: int) -> int:
+        """The patient a merged reserve number now belongs to (itself otherwise)."""
+        async with self.pool.connection() as conn:
+            return await admission.resolve(conn, patient_id)
+
+    async def _adt_check(self, conn: AsyncConnection, session: Session, unit_id: str) -> None:
+        if session.role not in ("physician", "nurse"):
+            raise Forbidden(f"your role ({session.role}) cannot admit, transfer or discharge patients")
+        if unit_id not in session.units:
+            raise Forbidden(f"you do not work on unit {unit_id}", unit_id=unit_id, msg_key="adt.not_your_unit")
+        await self.write_guard(session, unit_id)
+
+    async def admit(self, session: Session, new: admission.NewAdmission) -> dict:
+        """Admit a patient to one of the user's units (a new reserve number for an unidentified one)."""
+        async with self.pool.connection() as conn:
+            await self._adt_check(conn, session, new.unit_id)
+            patient_id = await admission.patient_for(conn, new)
+            await admission.lock(conn, patient_id)
+            await self._after_birth(conn, patient_id, {"admitted_at": new.admitted_at})
+            row = await admission.admit(conn, patient_id, new.unit_id, new.cause, new.admitted_at, session.user_id)
+            await self.audit_in(conn, session, "admit", patient_id, "vård", unit=new.unit_id,
+                                id=str(row["entry_id"]), reserve=bool(new.unidentified))
+        return {**row, "banner": await self._banner(patient_id)}
+
+    async def _current_stay(self, conn: AsyncConnection, session: Session, patient_id: int) -> dict:
+        await self._require_read(conn, session, patient_id)
+        await admission.lock(conn, patient_id)
+        current = await admission.open_admission(conn, patient_id)
+        if current is None:
+            raise Conflict("the patient is not admitted anywhere; admit first")
+        await self._adt_check(conn, session, current["unit_id"])
+        return current
+
+    async def transfer(self, session: Session, patient_id: int, move: admission.Transfer) -> dict:
+        """Move an admitted patient from the user's unit to another unit."""
+        async with self.pool.connection() as conn:
+            current = await self._current_stay(conn, session, patient_id)
+            await self.write_guard(session, move.to_unit)
+            row = await admission.transfer(conn, current, move, session.user_id)
+            await self.audit_in(conn, session, "transfer", patient_id, "vård", from_unit=current["unit_id"],
+                                to_unit=move.to_unit, id=str(row["entry_id"]))
+        return {**row, "banner": await self._banner(patient_id)}
+
+    async def discharge(self, session: Session, patient_id: int, out: admission.Discharge) -> dict:
+        async with self.pool.connection() as conn:
+            current = await self._current_stay(conn, session, patient_id)
+            row = await admission.discharge(conn, current, out, session.user_id)
+            await self.audit_in(conn, session, "discharge", patient_id, "vård", unit=current["unit_id"],
+                                id=str(row["entry_id"]))
+        return row
+
+    async def merge(self, session: Session, reserve_id: int, merge: admission.Merge) -> dict:
+        """Merge a reserve number into the patient's real identity: every entry moves, the old number
+        resolves to the merged patient, audited under both numbers in the same transaction."""
+        async with self.pool.connection() as conn:
+            await self._require_read(conn, session, reserve_id)
+            if session.role not in ("physician", "nurse"):
+                raise Forbidden(f"your role ({session.role}) cannot merge identities")
+            real_id = await patients.find_by_personal_number(conn, merge.personal_number)
+            if real_id is None:
+                raise NotFound("no patient with that personal number; admit or register the patient first",
+                               field="personal_number")
+            done = await admission.merge(conn, reserve_id, real_id, session.user_id, merge.reason)
+            await append_chained(conn, [
+                self.event(session, "merge_identity", reserve_id, "vård", {"into": real_id, "reason": merge.reason}),
+                self.event(session, "merge_identity", real_id, "vård", {"from": reserve_id, "reason": merge.reason})])
+        return done
+
+    async def adt_history(self, session: Session, patient_id: int) -> list[dict]:
+        async with self.pool.connection() as conn:
+            await self._require_read(conn, session, patient_id)
+            rows = await admission.history(conn, patient_id)
+        await self.audit_action(session, "read", patient_id, "vård", view="adt_history")
+        return rows
+
+    async def referral_banner(self, session: Session, order_number: str) -> dict:
+        """The banner of the patient a referral (and so its result form) is about."""
+        async with self.pool.connection() as conn:
+            referral = await referrals.by_order_number(conn, order_number)
+            await self._require_read_entry(conn, session, referral["patient_id"])
+            return await patients.banner(conn, referral["patient_id"])
+
+    async def _banner(self, patient_id: int) -> dict:
+        async with self.pool.connection() as conn:
+            return await patients.banner(conn, patient_id)

@@ -19,7 +19,7 @@ adm AS (
   WHERE a.unit_id = %(u)s AND a.discharged_at IS NULL
 )
 SELECT COALESCE(json_agg(row ORDER BY row.family_name, row.given_name), '[]'::json)::text FROM (
-  SELECT p.id, p.personal_number, p.given_name, p.family_name, p.birth_date, p.sex, adm.admitted_at, adm.cause,
+  SELECT p.id, p.personal_number, p.reserve, p.given_name, p.family_name, p.birth_date, p.sex, adm.admitted_at, adm.cause,
     COALESCE((SELECT json_agg(json_build_object('kind', w.kind, 'text', w.text, 'severity', w.severity))
               FROM warning_current w WHERE w.patient_id = p.id AND w.active), '[]'::json) AS warnings,
     (SELECT COALESCE(sum(GREATEST(

@@ -11,10 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
+from obruten.platform.auth import Session
 from obruten.platform.cookies import cookie_flags
-from obruten.platform.errors import Invalid, NotFound, Unauthenticated
+from obruten.platform.errors import DomainError, Invalid, NotFound, Unauthenticated
 from obruten.platform.i18n import LANGUAGES
-from obruten.record import notes, referrals
+from obruten.record import forms, history_view, notes, referrals
 from obruten.record.deps import (
     CSRF_COOKIE,
     LANG_COOKIE,
@@ -24,6 +25,7 @@ from obruten.record.deps import (
     LanguageDep,
     LoginFormDep,
     RenderDep,
+    Renderer,
     RuntimeDep,
     SessionDep,
     client_address,
@@ -31,6 +33,7 @@ from obruten.record.deps import (
 from obruten.record.entries import ENTRY_TABLES
 from obruten.record.login import log_in, log_out
 from obruten.record.login_guard import Throttled
+from obruten.record.service import Journal
 
 router = APIRouter(include_in_schema=False)
 
@@ -124,9 +127,12 @@ async def search(session: SessionDep, journal: JournalDep, personal_number: str 
 
 @router.get("/patients/{patient}", response_class=HTMLResponse)
 async def patient_page(patient: int, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
+    merged_into = await journal.resolve_patient(patient)
+    if merged_into != patient:  # a merged reserve number opens the patient it was merged into
+        return _back(f"/patients/{merged_into}")
     data = await journal.overview(session, patient)
     meds = await journal.medication_list(session, patient)  # läkemedelslista + today's dose slots
-    return render("patient.html", p=data, patient_id=patient, meds=meds)
+    return render("patient.html", p=data, pb=data["patient"], patient_id=patient, meds=meds)
 
 
 @router.post("/patients/{patient}/emergency-access")
@@ -141,7 +147,8 @@ async def history_page(table: str, entry: UUID, session: SessionDep, journal: Jo
     if table not in ENTRY_TABLES:
         raise NotFound(f"no entry type {table}")
     versions = await journal.history(session, table, entry)
-    return render("history.html", table=table, versions=versions)
+    pb = await journal.patient_banner(session, versions[0]["patient_id"])
+    return render("history.html", table=table, versions=history_view.versions(versions, table), pb=pb)
 
 
 # the medication pages and forms: record.web_medication
@@ -152,42 +159,83 @@ async def history_page(table: str, entry: UUID, session: SessionDep, journal: Jo
 async def new_form(patient: int, form: str, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
     if form not in ("note", "referral"):  # medication: record.web_medication
         raise NotFound(f"no form {form}")
+    return await _patient_form(form, patient, session, journal, render)
+
+
+# ---- journal forms: a problem re-renders the same form (422) with the typed values (record.forms) ----
+async def _patient_form(form: str, patient: int, session: Session, journal: Journal, render: Renderer,
+                        filled: forms.Filled | None = None, status: int = 200) -> Response:
     data = await journal.overview(session, patient, purpose="vård")
-    return render(f"form_{form}.html", p=data, patient_id=patient)
+    return render(f"form_{form}.html", status, p=data, pb=data["patient"], patient_id=patient, form=filled,
+                  kinds=notes.kinds_for(session.role), session=session)
 
 
 @router.post("/patients/{patient}/notes")
-async def post_note(patient: int, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
-    await journal.write_note(session, patient, _model(notes.NewNote, data))
+async def post_note(patient: int, session: SessionDep, data: FormDep, journal: JournalDep, render: RenderDep,
+                    lang: LanguageDep) -> Response:
+    try:
+        await journal.write_note(session, patient, forms.parse(notes.NewNote, data, lang))
+    except (forms.FormProblem, DomainError) as exc:
+        status = forms.status_of(exc)
+        return await _patient_form("note", patient, session, journal, render, forms.failed(exc, data, lang), status)
     return _back(f"/patients/{patient}")
+
+
+async def _correct_page(entry: UUID, session: Session, journal: Journal, render: Renderer,
+                        filled: forms.Filled | None = None, status: int = 200) -> Response:
+    versions = await journal.history(session, "note", entry)
+    pb = await journal.patient_banner(session, versions[0]["patient_id"])
+    author = versions[0]
+    return render("form_correct.html", status, note=versions[-1], pb=pb, form=filled, session=session,
+                  author_name=author["signed_by_name"], is_author=author["signed_by"] == session.user_id)
 
 
 @router.get("/notes/{entry}/correct", response_class=HTMLResponse)
 async def correct_form(entry: UUID, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
-    versions = await journal.history(session, "note", entry)
-    return render("form_correct.html", note=versions[-1])
+    return await _correct_page(entry, session, journal, render)
 
 
 @router.post("/notes/{entry}/correct")
-async def post_correction(entry: UUID, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
-    row = await journal.correct_note(session, entry, _model(notes.NoteCorrection, data))
+async def post_correction(entry: UUID, session: SessionDep, data: FormDep, journal: JournalDep, render: RenderDep,
+                          lang: LanguageDep) -> Response:
+    try:
+        row = await journal.correct_note(session, entry, forms.parse(notes.NoteCorrection, data, lang))
+    except (forms.FormProblem, DomainError) as exc:
+        status = forms.status_of(exc)
+        return await _correct_page(entry, session, journal, render, forms.failed(exc, data, lang), status)
     return _back(f"/history/note/{row['entry_id']}")
 
 
 @router.post("/patients/{patient}/referrals")
-async def post_referral(patient: int, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
-    await journal.create_referral(session, patient, _model(referrals.NewReferral, data))
+async def post_referral(patient: int, session: SessionDep, data: FormDep, journal: JournalDep, render: RenderDep,
+                        lang: LanguageDep) -> Response:
+    try:
+        await journal.create_referral(session, patient, forms.parse(referrals.NewReferral, data, lang))
+    except (forms.FormProblem, DomainError) as exc:
+        status = forms.status_of(exc)
+        return await _patient_form("referral", patient, session, journal, render, forms.failed(exc, data, lang), status)
     return _back(f"/patients/{patient}")
 
 
+async def _result_page(order_number: str, session: Session, journal: Journal, render: Renderer,
+                       filled: forms.Filled | None = None, status: int = 200) -> Response:
+    pb = await journal.referral_banner(session, order_number)
+    return render("form_result.html", status, order_number=order_number, pb=pb, form=filled, session=session)
+
+
 @router.get("/referrals/{order_number}/result", response_class=HTMLResponse)
-async def result_form(order_number: str, session: SessionDep, render: RenderDep) -> Response:
-    return render("form_result.html", order_number=order_number)
+async def result_form(order_number: str, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
+    return await _result_page(order_number, session, journal, render)
 
 
 @router.post("/referrals/{order_number}/result")
-async def post_result(order_number: str, session: SessionDep, data: FormDep, journal: JournalDep) -> Response:
+async def post_result(order_number: str, session: SessionDep, data: FormDep, journal: JournalDep, render: RenderDep,
+                      lang: LanguageDep) -> Response:
     fields: dict[str, Any] = dict(data)
     fields["abnormal"] = data.get("abnormal") == "on"
-    row = await journal.add_result(session, order_number, _model(referrals.NewResult, fields))
+    try:
+        row = await journal.add_result(session, order_number, forms.parse(referrals.NewResult, fields, lang))
+    except (forms.FormProblem, DomainError) as exc:
+        status = forms.status_of(exc)
+        return await _result_page(order_number, session, journal, render, forms.failed(exc, data, lang), status)
     return _back(f"/patients/{row['patient_id']}")

@@ -43,7 +43,7 @@ def _local_input(value: str, lang: str, name: str, errors: dict[str, str]) -> st
 @router.get("/patients/{patient}/medication/new", response_class=HTMLResponse)
 async def order_form(patient: int, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
     data = await journal.overview(session, patient, purpose="vård")
-    return render("form_medication.html", p=data, patient_id=patient, values={"submission": str(uuid.uuid4())},
+    return render("form_medication.html", p=data, pb=data["patient"], patient_id=patient, values={"submission": str(uuid.uuid4())},
                   errors={}, forms=medication.FORMS, routes=medication.ROUTES)
 
 
@@ -67,7 +67,8 @@ async def post_order(patient: int, session: SessionDep, data: FormDep, journal: 
             errors, status = exc.fields(lang), exc.status
             matched = exc.extra.get("matched_warnings", [])
     overview = await journal.overview(session, patient, purpose="vård")
-    return render("form_medication.html", status, p=overview, patient_id=patient, values=dict(data), errors=errors,
+    return render("form_medication.html", status, p=overview, pb=overview["patient"], patient_id=patient,
+                  values=dict(data), errors=errors,
                   matched=matched, forms=medication.FORMS, routes=medication.ROUTES)
 
 
@@ -87,7 +88,7 @@ async def _order_page(order: UUID, session: Any, journal: Any, render: Any, stat
     base = {"outcome": "given", "dose_given": current["dose"], "submission": str(uuid.uuid4()),
             "clinical_at": datetime.now(STOCKHOLM).strftime("%Y-%m-%d %H:%M"), "slot_at": chosen}
     return render("medication.html", status, order=current, given=given, listed=listed, slots=slots, p=overview,
-                  patient_id=current["patient_id"], values={**base, **(values or {})}, errors=errors or {},
+                  pb=overview["patient"], patient_id=current["patient_id"], values={**base, **(values or {})}, errors=errors or {},
                   stop_errors=stop_errors or {}, stop_submission=str(uuid.uuid4()))
 
 

@@ -114,7 +114,7 @@ def test_physician_sees_the_warnings_and_must_give_a_reason_for_an_allergy_match
     patient = _ward_patient(journal_server.db_url, "%penicillin%")
     page = _page(browser, journal_server.base, "lakare")
     page.goto(f"{journal_server.base}/patients/{patient}/medication/new")
-    assert "Penicillinallergi" in page.locator("#order-warnings").inner_text()
+    assert "Penicillinallergi" in page.locator("#patient-banner").inner_text()
     page.fill("#f-drug", "Kåvepenin")
     page.fill("#f-substance", "fenoximetylpenicillin")
     page.fill("#f-strength", "1 g")

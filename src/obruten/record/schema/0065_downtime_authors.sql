@@ -19,7 +19,7 @@ CREATE TABLE reserve_number_block (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     unit_id      text NOT NULL REFERENCES care_unit(id),
     device_id    text NOT NULL CHECK (length(device_id) BETWEEN 1 AND 100),
-    first_serial bigint NOT NULL CHECK (first_serial >= 1),
+    first_serial bigint NOT NULL CHECK (first_serial >= 500000000),  -- below: the journal's own (0050)
     size         integer NOT NULL CHECK (size BETWEEN 1 AND 10000),
     allocated_at timestamptz NOT NULL DEFAULT now(),
     serials      int8range GENERATED ALWAYS AS (int8range(first_serial, first_serial + size)) STORED,

@@ -50,3 +50,8 @@ GRANT UPDATE ON staff, ops_probe TO obruten_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO obruten_app;
 REVOKE ALL ON schema_migration FROM obruten_app;
 GRANT SELECT ON schema_migration TO obruten_app;
+-- ADT (0050): merges are written only by merge_patient() (SECURITY DEFINER, owned by obruten_owner),
+-- which moves a reserve number's rows in one transaction; the journal may call it, not forge a merge.
+REVOKE INSERT ON patient_merge FROM obruten_app;
+REVOKE ALL ON FUNCTION merge_patient(bigint, bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION merge_patient(bigint, bigint, bigint, text) TO obruten_app;
