@@ -31,8 +31,18 @@ from obruten.platform.limits import BodyLimit
 from obruten.postreg import web as postreg_web
 from obruten.readcopy import service as read_copy
 from obruten.readcopy import web as read_copy_web
-from obruten.record import (api, api_adt, api_medication, flags, status_api, telemetry, web, web_admin, web_adt,
-                            web_medication)
+from obruten.record import (
+    api,
+    api_adt,
+    api_medication,
+    flags,
+    status_api,
+    telemetry,
+    web,
+    web_admin,
+    web_adt,
+    web_medication,
+)
 from obruten.record.audit import AuditUnavailable, AuditWriter, DatabaseSink
 from obruten.record.deps import Runtime, get_runtime, render
 from obruten.record.login_guard import AttemptLog, LoginGuard
