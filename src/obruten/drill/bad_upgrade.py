@@ -210,9 +210,15 @@ class _Load:
         self.threads = [threading.Thread(target=f, daemon=True) for f in work]
 
     def _token(self, client: httpx.Client, username: str) -> None:
-        r = client.post("/api/v1/login", json={"username": username, "password": "demo"})
-        r.raise_for_status()
-        client.headers["Authorization"] = f"Bearer {r.json()['token']}"
+        """Log in, retrying (a loaded machine may be slow to answer) until the drill stops."""
+        while not self.stop.is_set():
+            try:
+                r = client.post("/api/v1/login", json={"username": username, "password": "demo"}, timeout=15)
+            except httpx.HTTPError:
+                continue
+            if r.status_code == 200:
+                client.headers["Authorization"] = f"Bearer {r.json()['token']}"
+                return
 
     def _write(self) -> None:
         with httpx.Client(base_url=self.base, timeout=5) as c:
@@ -299,7 +305,6 @@ def run(report_dir: Path, say: Say, timeout_s: float = 60) -> BadUpgradeReport:
         pg.ensure_database()
         url = pg.url()
         migrations.migrate(url, _previous_release(base / "previous-release"))
-        journal_schema.settle_roles(url)
         seed.generate(url, 100, seed=16)
         var = base / "var"
         refs = [stores.journal(url), stores.ops(var / "ops" / "ops.sqlite3")]
