@@ -113,7 +113,9 @@ def render(plan: Plan) -> str:
         for name in s.adopted:
             lines.append(f"  adopt   {name}  (made before versioning: tables checked and recorded, not re-run)")
         for name, can_undo in s.pending:
-            lines.append(f"  migrate {name}  {'can be undone' if can_undo else 'CANNOT be undone (restore the snapshot)'}")
+            undo = ("kept on rollback (the previous release made it too)" if name in s.baseline else
+                    "can be undone" if can_undo else "CANNOT be undone (restore the snapshot)")
+            lines.append(f"  migrate {name}  {undo}")
         if not (s.pending or s.adopted or s.newer):
             lines.append("  up to date")
     lines.append("\nFeature flags (nothing else changes behaviour):")

@@ -71,19 +71,21 @@ class StorePlan:
     pending: list[tuple[str, bool]] = field(default_factory=list)  # (name, can be undone)
     adopted: list[str] = field(default_factory=list)  # made before versioning: recorded, not run
     newer: list[str] = field(default_factory=list)  # recorded by a newer release: refuse
+    baseline: list[str] = field(default_factory=list)  # of pending: the previous release had them too (never undone)
 
 
 def plan(ref: StoreRef) -> StorePlan:
     with ledger(ref) as led:
         everything = migrations.load(ref.package)
+        base = [m.name for m in everything if ref.adopt is not None and m.name <= ref.adopt]
         if led is None:
-            return StorePlan(ref.name, None, [(m.name, m.down is not None) for m in everything])
+            return StorePlan(ref.name, None, [(m.name, m.down is not None) for m in everything], baseline=base)
         done = led.applied()
         adopted = migrations.adopted(led, ref.package, ref.adopt) if ref.adopt else []
         waiting = [m for m in migrations.plan(led, ref.package) if m.name not in adopted]
         return StorePlan(ref.name, max(done) if done else (adopted[-1] if adopted else None),
                          [(m.name, m.down is not None) for m in waiting], adopted,
-                         migrations.newer(led, ref.package))
+                         migrations.newer(led, ref.package), [m.name for m in waiting if m.name in base])
 
 
 def migrate(ref: StoreRef) -> list[str]:
