@@ -78,8 +78,11 @@ JournalDep = Annotated[Journal, Depends(get_journal)]
 
 def get_flags(request: Request) -> FlagCache:
     """This release's feature flags as switched (``FlagCache.on(name, unit)``; re-read every few seconds)."""
-    cache: FlagCache = request.app.state.flags
-    return cache
+    cache: FlagCache | None = getattr(request.app.state, "flags", None)
+    return cache if cache is not None else _NO_SWITCHES  # an app composed without the lifespan: every flag off
+
+
+_NO_SWITCHES = FlagCache(lambda: (), ttl=float("inf"))
 
 
 FlagsDep = Annotated[FlagCache, Depends(get_flags)]

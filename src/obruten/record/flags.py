@@ -23,6 +23,7 @@ from obruten.platform.flags import REGION, Flag, FlagCache, Switch, state
 from obruten.record.audit import AuditEvent, append_chained
 
 RELEASE = "2026.12"
+STRUCTURED_ORDERS = "structured_orders"
 
 CATALOGUE: tuple[Flag, ...] = (
     Flag("unit_banner", RELEASE,
@@ -31,9 +32,11 @@ CATALOGUE: tuple[Flag, ...] = (
     Flag("kit_mar_grid", RELEASE,
          "Reservkitets läkemedelslista blir en signeringslista (en ruta per dos, 24 h) med labbsvar och vikt.",
          "The downtime kit's medication list becomes a signing grid (one box per dose, 24 h) with lab results and weight."),
-    Flag("structured_orders", RELEASE,
-         "Ordinationsformuläret kräver substans, form, styrka, dos, väg och tider som stämmer med frekvensen.",
-         "The order form requires substance, form, strength, dose, route and times consistent with the frequency."),
+    Flag(STRUCTURED_ORDERS, RELEASE,
+         "En ordination kräver substans och läkemedelsform utöver produktnamn (tider, max vid behov och "
+         "allergikontroll gäller alltid).",
+         "An order requires the substance and pharmaceutical form besides the product name (times, the PRN "
+         "maximum and the allergy check always apply)."),
 )
 BY_NAME = {f.name: f for f in CATALOGUE}
 

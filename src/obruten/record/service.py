@@ -269,11 +269,14 @@ class Journal:
             await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="note", id=str(entry_id), version=row["version"])
         return row
 
-    async def order_medication(self, session: Session, patient_id: int, new: medication.NewOrder) -> dict:
+    async def order_medication(self, session: Session, patient_id: int, new: medication.NewOrder,
+                               structured: Callable[[str], bool] | None = None) -> dict:
+        """``structured(unit)``: is flag structured_orders on for the unit (None: yes)."""
         async with self.pool.connection() as conn:
             unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician",),
                                              times={"start_at": new.start_at, "stop_at": new.stop_at})
-            row = await medication.order(conn, patient_id, unit, new, session.user_id)
+            row = await medication.order(conn, patient_id, unit, new, session.user_id,
+                                         structured=structured(unit) if structured else True)
             await self.audit_in(conn, session, "write", patient_id, "vård", entry="medication_order", id=str(row["entry_id"]),
                                 allergy_override=row["allergy_override_reason"] is not None)
         return row
