@@ -24,6 +24,13 @@ class AlarmError(ObrutenError, ValueError):
     pass
 
 
+# the timeline's words (Swedish, the console's language; the codes stay in the records)
+SEVERITY_SV = {"critical": "kritiskt", "major": "allvarligt", "minor": "lindrigt"}
+VIA_SV = {"console": "konsolen", "signed link": "länk i meddelandet", "api": "API", "cli": "kommandoraden",
+          "preparedness decision": "beslut om beredskapsläge"}
+NOTE_SV = {"condition cleared": "felet är borta"}
+
+
 @dataclass(frozen=True)
 class Alarm:
     id: int
@@ -45,6 +52,7 @@ class Alarm:
     round: int  # how many times the chain has run through
     step_until: datetime | None  # when the current step's wait for acknowledgement ends
     incident_id: int | None
+    detail: str = ""  # the raw finding (e.g. the driver's error), for the details, never the title
 
     @classmethod
     def from_row(cls, row: Row) -> Alarm:
@@ -82,23 +90,25 @@ def _transition(db: Any, alarm_id: int, at: datetime, action: str, who: str, not
 
 
 def fire(store: Store, var_dir: Path | None, *, rule: str, key: str, severity: str, summary: str, chain: str,
-         now: datetime, daytime_only: bool = False) -> tuple[Alarm, bool]:
-    """Raise an alarm, or refresh the open one with the same key. Returns (alarm, new?)."""
+         now: datetime, daytime_only: bool = False, detail: str = "") -> tuple[Alarm, bool]:
+    """Raise an alarm, or refresh the open one with the same key. Returns (alarm, new?).
+    ``summary``: the title in plain words; ``detail``: the raw finding, shown in the details."""
     with store.tx() as db:
         row = db.execute("SELECT id FROM alarm WHERE dedup_key = ? AND state <> 'resolved'", (key,)).fetchone()
         if row is not None:
-            db.execute("UPDATE alarm SET last_seen_at = ?, seen = seen + 1, summary = ? WHERE id = ?",
-                       (iso(now), summary, row["id"]))
+            db.execute("UPDATE alarm SET last_seen_at = ?, seen = seen + 1, summary = ?, detail = ? WHERE id = ?",
+                       (iso(now), summary, detail, row["id"]))
             alarm_id, new = row["id"], False
         else:
             alarm_id = db.execute(
                 "INSERT INTO alarm (rule, dedup_key, severity, state, summary, chain, daytime_only, opened_at, "
-                "last_seen_at) VALUES (?, ?, ?, 'firing', ?, ?, ?, ?, ?)",
-                (rule, key, severity, summary, chain, int(daytime_only), iso(now), iso(now))).lastrowid
-            _transition(db, alarm_id, now, "fired", SYSTEM, summary)
+                "last_seen_at, detail) VALUES (?, ?, ?, 'firing', ?, ?, ?, ?, ?, ?)",
+                (rule, key, severity, summary, chain, int(daytime_only), iso(now), iso(now), detail)).lastrowid
+            _transition(db, alarm_id, now, "fired", SYSTEM, summary + (f" [{detail}]" if detail else ""))
             new = True
     if new:
-        timeline.record(store, var_dir, "alarm.fired", f"Larm {alarm_id} ({severity}): {summary}", now,
+        timeline.record(store, var_dir, "alarm.fired", f"Larm {alarm_id} ({SEVERITY_SV.get(severity, severity)}): "
+                        f"{summary}", now,
                         alarm_id=alarm_id, rule=rule, severity=severity)
     alarm = get(store, alarm_id)
     assert alarm is not None
@@ -117,7 +127,8 @@ def acknowledge(store: Store, var_dir: Path | None, alarm_id: int, who: str, now
         db.execute("UPDATE alarm SET state = 'acknowledged', acked_at = ?, acked_by = ?, step_until = NULL "
                    "WHERE id = ?", (iso(now), who, alarm_id))
         _transition(db, alarm_id, now, "acknowledged", who, f"via {via}")
-    timeline.record(store, var_dir, "alarm.acknowledged", f"Larm {alarm_id} kvitterat av {who} ({via})", now,
+    timeline.record(store, var_dir, "alarm.acknowledged",
+                    f"Larm {alarm_id} kvitterat av {_who(who)} (via {VIA_SV.get(via, via)})", now,
                     alarm_id=alarm_id, who=who, via=via)
     return True
 
@@ -133,9 +144,14 @@ def resolve(store: Store, var_dir: Path | None, alarm_id: int, who: str, now: da
         db.execute("UPDATE alarm SET state = 'resolved', resolved_at = ?, resolved_by = ?, step_until = NULL "
                    "WHERE id = ?", (iso(now), who, alarm_id))
         _transition(db, alarm_id, now, "resolved", who, note)
-    timeline.record(store, var_dir, "alarm.resolved", f"Larm {alarm_id} löst ({who}){': ' + note if note else ''}",
+    note = NOTE_SV.get(note, note)
+    timeline.record(store, var_dir, "alarm.resolved", f"Larm {alarm_id} löst ({_who(who)}){': ' + note if note else ''}",
                     now, alarm_id=alarm_id, who=who)
     return True
+
+
+def _who(who: str) -> str:
+    return "automatiskt" if who == SYSTEM else who
 
 
 def set_step(store: Store, alarm_id: int, step: int, round_: int, until: datetime | None, now: datetime,

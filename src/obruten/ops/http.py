@@ -22,6 +22,7 @@ region's status banner on every page.
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -137,13 +138,13 @@ Officer = Annotated[Session, Depends(officer_on_duty)]
 
 
 # ---- answering a console page -----------------------------------------------------------------
-def console_banner(store: Store, lang: str) -> dict[str, str]:
+def console_banner(store: Store, lang: str, now: datetime | None = None) -> dict[str, str]:
     """The region's status banner for console pages (``status_banner`` and ``status_banner_css``)."""
     try:
         doc = current(store)
     except sqlite3.OperationalError:  # no status table: this store has no status issuer yet
         doc = None
-    return {"status_banner": render_banner(doc, lang), "status_banner_css": banner_css()}
+    return {"status_banner": render_banner(doc, lang, now=now), "status_banner_css": banner_css()}
 
 
 def render(request: Request, name: str, status: int = 200, session: Session | None = None,
@@ -155,8 +156,16 @@ def render(request: Request, name: str, status: int = 200, session: Session | No
     if session is not None:
         ctx = {"session": session, "csrf": service.signer.csrf_token(session), **ctx}
     panels = getattr(request.app.state, "panels", {})
-    html = templates.get_template(name).render(t=translator(lang), lang=lang, request=request, **panels,
-                                               **console_banner(service.store, lang), **ctx)
+    t = translator(lang)
+
+    def label(prefix: str, value: object) -> str:
+        """``t(prefix + value)`` where the catalogue has it, else the value as stored."""
+        key = f"{prefix}{value}"
+        text = t(key)
+        return str(value) if text == key else text
+
+    html = templates.get_template(name).render(t=t, label=label, lang=lang, request=request, **panels,
+                                               **console_banner(service.store, lang, service.clock.now()), **ctx)
     return HTMLResponse(html, status_code=status)
 
 

@@ -19,6 +19,7 @@ from obruten.ops.store import Row, Store
 from obruten.platform.errors import ObrutenError
 
 STATES = ("open", "mitigated", "resolved", "closed")
+STATE_SV = {"open": "öppen", "mitigated": "begränsad", "resolved": "åtgärdad", "closed": "avslutad"}
 _ALLOWED = {"open": ("mitigated", "resolved"), "mitigated": ("open", "resolved"),
             "resolved": ("open", "closed"), "closed": ()}
 
@@ -49,12 +50,14 @@ class Incident:
     affected_systems: list[str]
     affected_units: list[str]
     auto: bool
+    impact: str = ""  # what the care units cannot do
 
     @classmethod
     def from_row(cls, r: Row) -> Incident:
         return cls(r["id"], r["title"], r["classification"], r["state"], parse_required(r["opened_at"]),
                    r["opened_by"], parse(r["resolved_at"]), parse(r["closed_at"]),
-                   json.loads(r["affected_systems"]), json.loads(r["affected_units"]), bool(r["auto"]))
+                   json.loads(r["affected_systems"]), json.loads(r["affected_units"]), bool(r["auto"]),
+                   r["impact"] or "")
 
 
 def get(store: Store, incident_id: int) -> Incident | None:
@@ -68,15 +71,17 @@ def listing(store: Store, include_closed: bool = False) -> list[Incident]:
 
 
 def open_incident(store: Store, var_dir: Path | None, *, title: str, classification: int, by: str, now: datetime,
-                  systems: list[str] | None = None, units: list[str] | None = None, auto: bool = False) -> int:
+                  systems: list[str] | None = None, units: list[str] | None = None, auto: bool = False,
+                  impact: str = "") -> int:
     if classification not in (1, 2, 3, 4):
         raise IncidentError("classification must be 1, 2, 3 or 4")
     if not title.strip():
         raise IncidentError("an incident needs a title")
     incident_id = store.execute(
         "INSERT INTO incident (title, classification, state, opened_at, opened_by, affected_systems, "
-        "affected_units, auto) VALUES (?, ?, 'open', ?, ?, ?, ?, ?)",
-        (title.strip(), classification, iso(now), by, json.dumps(systems or []), json.dumps(units or []), int(auto)))
+        "affected_units, auto, impact) VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+        (title.strip(), classification, iso(now), by, json.dumps(systems or [], ensure_ascii=False),
+         json.dumps(units or [], ensure_ascii=False), int(auto), impact.strip()))
     how = "automatiskt" if auto else f"av {by}"
     timeline.record(store, var_dir, "incident.opened",
                     f"Incident {incident_id} öppnad {how} (klass {classification}): {title}", now, incident_id)
@@ -93,9 +98,25 @@ def for_alarm(store: Store, var_dir: Path | None, alarm: alarms.Alarm, rule: Rul
                             f"Larm {alarm.id} kopplat till incident {inc.id}: {alarm.summary}", now, inc.id)
             return inc.id, False
     incident_id = open_incident(store, var_dir, title=alarm.summary, classification=rule.classification,
-                                by="system", now=now, systems=[rule.system], auto=True)
+                                by="system", now=now, systems=[rule.system], auto=True,
+                                units=affected_units(store, rule, alarm), impact=rule.impact)
     alarms.link_incident(store, alarm.id, incident_id)
     return incident_id, True
+
+
+ALL_UNITS = "Alla enheter"
+
+
+def affected_units(store: Store, rule: Rule, alarm: alarms.Alarm) -> list[str]:
+    """The care units an alarm's incident affects: the unit a ward-kit alarm names; for the journal,
+    every unit (each one this service knows of, by its ward PC, named)."""
+    target = alarm.dedup_key.partition(":")[2]
+    if rule.system == "ward_kits" and ":" in target:
+        return [target.partition(":")[2]]
+    if rule.system != "journal":
+        return []
+    known = [str(r["unit"]) for r in store.all("SELECT unit FROM ward_agent ORDER BY unit")]
+    return [f"{ALL_UNITS} ({len(known)}): {', '.join(known)}"] if known else [ALL_UNITS]
 
 
 def change_state(store: Store, var_dir: Path | None, incident_id: int, state: str, who: str, now: datetime,
@@ -113,7 +134,8 @@ def change_state(store: Store, var_dir: Path | None, incident_id: int, state: st
         if state == "open":
             db.execute("UPDATE incident SET resolved_at = NULL, closed_at = NULL WHERE id = ?", (incident_id,))
     timeline.record(store, var_dir, f"incident.{state}",
-                    f"Incident {incident_id}: {inc.state} → {state} ({who}){': ' + note if note else ''}", now,
+                    f"Incident {incident_id}: {STATE_SV[inc.state]} → {STATE_SV[state]} ({who})"
+                    f"{': ' + note if note else ''}", now,
                     incident_id, who=who)
 
 

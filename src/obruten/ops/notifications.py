@@ -12,12 +12,14 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from obruten.ops import timeline
 from obruten.ops.alarms import Alarm
 from obruten.ops.channels import Channel, DeliveryError, Message
 from obruten.ops.clock import iso
 from obruten.ops.oncall import ROLES, Holder
-from obruten.ops.store import Store
+from obruten.ops.store import Row, Store
 from obruten.platform.auth import TokenSigner, same_secret
+from obruten.platform.i18n import local_time
 
 RETRY_AFTER_S = (15, 30, 60, 120, 300, 600)
 MAX_ATTEMPTS = 20
@@ -66,10 +68,48 @@ def enqueue_step(store: Store, alarm: Alarm, step: int, role: str | None, holder
     return len(queued)
 
 
+CHANNEL_SV = {"sms": "SMS", "email": "E-post", "webhook": "Webhook"}
+
+
+def nothing_sent_because(role: str | None, holders: list[Holder], channels: Mapping[str, Channel],
+                         webhook_urls: list[str]) -> str:
+    """Why an escalation step queued no message, in the words the timeline uses."""
+    title = ROLES.get(role or "", role or "-")
+    if not holders:
+        return f"ingen har jouren som {title}"
+    if not {"sms", "email"} & set(channels) and not webhook_urls:
+        return "ingen kanal konfigurerad (varken SMS eller e-post)"
+    reachable = [h for h in holders if (h.phone and "sms" in channels) or (h.email and "email" in channels)]
+    if not reachable:
+        return (f"{', '.join(h.full_name for h in holders)} saknar telefonnummer eller e-postadress för de "
+                "kanaler som finns")
+    return "okänd orsak"
+
+
+def _delivered_sentence(row: Row, ok: bool, final: bool, now: datetime) -> str | None:
+    """The timeline's line for a delivery: what was really sent, to whom, when (None: not worth a line)."""
+    channel = CHANNEL_SV.get(row["channel"], row["channel"])
+    if row["alarm_id"] is None:
+        to = f"statusmeddelande till {row['address']}"
+    else:
+        to = f"till {ROLES.get(row['role'] or '', row['role'] or '-')} ({row['user_name'] or row['address']})"
+    prefix = f"Larm {row['alarm_id']}: " if row["alarm_id"] is not None else ""
+    if ok:
+        return f"{prefix}{channel} {to}: skickat {local_time(now, '%H:%M')}"
+    if row["attempts"] == 0:
+        return f"{prefix}{channel} {to}: kunde inte skickas {local_time(now, '%H:%M')}, försöker igen"
+    if final:
+        return f"{prefix}{channel} {to}: gick inte att skicka, gav upp efter {MAX_ATTEMPTS} försök"
+    return None
+
+
 def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, limit: int = 100) -> list[str]:
-    """Send what is due; returns one sentence per attempt."""
+    """Send what is due; returns one sentence per attempt. The timeline gets what was really sent
+    (and a delivery that failed), from these records."""
     said: list[str] = []
-    due = store.all("SELECT n.*, a.state AS alarm_state FROM notification n LEFT JOIN alarm a ON a.id = n.alarm_id "
+    due = store.all("SELECT n.*, a.state AS alarm_state, a.incident_id AS incident_id, u.full_name AS user_name "
+                    "FROM notification n LEFT JOIN alarm a ON a.id = n.alarm_id "
+                    "LEFT JOIN ops_user u ON u.id = n.user_id "
                     "WHERE n.state = 'pending' AND n.next_try_at <= ? ORDER BY n.id LIMIT ?", (iso(now), limit))
     for row in due:
         if row["alarm_state"] is not None and row["alarm_state"] != "firing":
@@ -97,6 +137,10 @@ def deliver_due(store: Store, channels: Mapping[str, Channel], now: datetime, li
                 state = "failed" if attempts >= MAX_ATTEMPTS else "pending"
                 db.execute("UPDATE notification SET state = ?, attempts = ?, last_error = ?, next_try_at = ? "
                            "WHERE id = ?", (state, attempts, error, iso(now + timedelta(seconds=pause)), row["id"]))
+        line = _delivered_sentence(row, error is None, attempts >= MAX_ATTEMPTS, now)
+        if line is not None:
+            timeline.record(store, None, "notification.sent" if error is None else "notification.failed", line, now,
+                            row["incident_id"])
         if error is None:
             said.append(f"sent notification {row['id']} by {row['channel']} to {row['address']}")
         else:

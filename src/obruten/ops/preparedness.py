@@ -19,6 +19,8 @@ from obruten.platform.errors import ObrutenError
 
 LEVELS = ("normalläge", "stabsläge", "förstärkningsläge", "katastrofläge")
 PROPOSAL_RULE = "preparedness-proposal"
+WITHDRAWN = "återkallat: larmet bakom förslaget är löst"
+_STATE_SV = {"accepted": "godtaget", "declined": "avböjt"}
 
 
 class PreparednessError(ObrutenError, ValueError):
@@ -104,6 +106,26 @@ def decline(store: Store, var_dir: Path | None, proposal_id: int, *, who: str, r
                     f"Förslag om {row['level']} avböjt av {who}: {reason.strip()}", now, row["incident_id"])
 
 
+def withdraw_resolved(store: Store, var_dir: Path | None, now: datetime) -> list[int]:
+    """Withdraw the open proposals whose incident has no firing or acknowledged alarm left (the
+    alarm behind the proposal resolved): they stop ringing the officer on duty. Returns their ids."""
+    withdrawn = []
+    for proposal in open_proposals(store):
+        incident_id = proposal["incident_id"]
+        if incident_id is None:
+            continue
+        behind = store.one("SELECT count(*) AS n FROM alarm WHERE incident_id = ? AND state <> 'resolved' "
+                           "AND rule <> ?", (incident_id, PROPOSAL_RULE))
+        if behind is not None and behind["n"] == 0:
+            # the store's states are proposed/accepted/declined: a withdrawal is declined by the system
+            _close(store, var_dir, proposal, "declined", alarms.SYSTEM, WITHDRAWN, now)
+            timeline.record(store, var_dir, "preparedness.withdrawn",
+                            f"Förslaget om {proposal['level']} återkallat: larmet bakom förslaget är löst", now,
+                            incident_id if isinstance(incident_id, int) else None)
+            withdrawn.append(int(str(proposal["id"])))
+    return withdrawn
+
+
 def _close(store: Store, var_dir: Path | None, proposal: dict[str, object], state: str, who: str, reason: str,
            now: datetime) -> None:
     store.execute("UPDATE preparedness_proposal SET state = ?, decided_by = ?, decided_at = ?, reason = ? WHERE id = ?",
@@ -111,4 +133,5 @@ def _close(store: Store, var_dir: Path | None, proposal: dict[str, object], stat
     alarm_id = proposal["alarm_id"]
     if isinstance(alarm_id, int):
         alarms.acknowledge(store, var_dir, alarm_id, who, now, via="preparedness decision")
-        alarms.resolve(store, var_dir, alarm_id, who, now, note=f"proposal {state}")
+        alarms.resolve(store, var_dir, alarm_id, who, now,
+                       note="förslaget " + ("återkallat" if reason == WITHDRAWN else _STATE_SV.get(state, state)))

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import fnmatch
 from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from obruten.ops.findings import Finding
+from obruten.platform.i18n import local_time
 
 SEVERITIES = ("critical", "major", "minor")
 
@@ -28,7 +29,10 @@ class Rule:
     for_s: float
     severity: str
     chain: str
-    title: str  # one plain sentence; {target}, {status}, {value}, {detail} are filled in
+    # one plain Swedish sentence for the officer on duty at night: what is affected, since when, what
+    # to do. {since} (local HH:MM), {target}, {unit} (a target's part after "unit:"/"agent:"),
+    # {value}, {status} are filled in; the raw error ({detail}) belongs in the alarm's details
+    title: str
     target: str = "*"
     system: str = "journal"  # the affected system named on incidents
     incident: bool = False  # a firing alarm opens (or joins) an incident
@@ -36,14 +40,19 @@ class Rule:
     propose_level: str | None = None  # preparedness level proposed to the officer on duty
     daytime_only: bool = False  # escalation waits for daytime; never the default
     ratio: float = 0.5  # share of bad findings in the window needed to fire
+    titles: Mapping[str, str] = field(default_factory=dict)  # per finding status, instead of ``title``
+    impact: str = ""  # what the care units cannot do, named on the incident it opens
 
     def matches(self, finding: Finding) -> bool:
         return finding.probe == self.probe and fnmatch.fnmatchcase(finding.target, self.target)
 
-    def summary(self, finding: Finding) -> str:
-        value = "" if finding.value is None else f"{finding.value:g}"
-        return self.title.format(target=finding.target, status=finding.status, value=value,
-                                 detail=finding.detail)
+    def summary(self, finding: Finding, since: datetime | None = None) -> str:
+        """The alarm's title: plain words, no driver error (that is ``Finding.detail``)."""
+        value = "" if finding.value is None else f"{finding.value:.0f}"
+        template = self.titles.get(finding.status, self.title)
+        return template.format(target=finding.target, unit=finding.target.partition(":")[2] or finding.target,
+                               status=finding.status, value=value, detail=finding.detail,
+                               since=local_time(since or finding.at, "%H:%M"))
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class Verdict:
     rule: Rule
     finding: Finding
     firing: bool  # False: the condition cleared
+    since: datetime | None = None  # when the condition began (its first bad finding)
 
     @property
     def key(self) -> str:
@@ -88,7 +98,7 @@ class RuleEngine:
         since = self._since.get(key)
         held = since is not None and (now - since).total_seconds() >= rule.for_s
         if held and sum(b for _, b in window) / len(window) >= rule.ratio:
-            return Verdict(rule, finding, firing=True)
+            return Verdict(rule, finding, firing=True, since=since)
         if not any(b for _, b in window):
             self._since.pop(key, None)
             return Verdict(rule, finding, firing=False)

@@ -158,10 +158,13 @@ class OpsService:
             if row is None:
                 return []
             alarms.resolve(self.store, self.var_dir, row["id"], alarms.SYSTEM, now, "condition cleared")
-            return [f"resolved alarm {row['id']} ({verdict.key}): condition cleared"]
+            said = [f"resolved alarm {row['id']} ({verdict.key}): condition cleared"]
+            for withdrawn in preparedness.withdraw_resolved(self.store, self.var_dir, now):
+                said.append(f"withdrew preparedness proposal {withdrawn}: the alarm behind it resolved")
+            return said
         alarm, new = alarms.fire(self.store, self.var_dir, rule=rule.name, key=verdict.key, severity=rule.severity,
-                                 summary=rule.summary(verdict.finding), chain=rule.chain, now=now,
-                                 daytime_only=rule.daytime_only)
+                                 summary=rule.summary(verdict.finding, verdict.since), chain=rule.chain, now=now,
+                                 daytime_only=rule.daytime_only, detail=verdict.finding.detail)
         if not new:
             return []
         said = [f"fired alarm {alarm.id} ({rule.severity}, {verdict.key}): {alarm.summary}"]
@@ -194,11 +197,16 @@ class OpsService:
             alarms.set_step(self.store, alarm.id, decision.step, decision.round, decision.until, now,
                             decision.sentence)
             kind = "alarm.notified" if (decision.step, decision.round) == (0, 0) else "alarm.escalated"
-            who = ", ".join(h.full_name for h in holders) or "-"
-            timeline.record(self.store, self.var_dir, kind,
-                            f"Larm {alarm.id}: {schedule.ROLES.get(decision.role or '', 'ingen roll')} larmad "
-                            f"({who}), {queued} meddelanden", now, alarm.incident_id, alarm_id=alarm.id,
-                            role=decision.role)
+            title = schedule.ROLES.get(decision.role or "", "ingen roll")
+            # only what is true now: messages queued (the delivery records "skickat" when sent), or why none
+            if queued:
+                who = ", ".join(h.full_name for h in holders) or "-"
+                line = f"Larm {alarm.id}: {queued} meddelanden till {title} ({who}) köade för utskick"
+            else:
+                why = notifications.nothing_sent_because(decision.role, holders, self.channels, list(s.webhook_urls))
+                line = f"Larm {alarm.id}: inga meddelanden skickades till {title}: {why}"
+            timeline.record(self.store, self.var_dir, kind, line, now, alarm.incident_id, alarm_id=alarm.id,
+                            role=decision.role, queued=queued)
             said.append(decision.sentence)
         return said
 

@@ -35,33 +35,57 @@ class SettingsError(ConfigError):
     """An ops setting is missing or malformed; the message says which, from where and how to fix it."""
 
 
+JOURNAL_DOWN_IMPACT = ("Vården kan inte dokumentera i journalen: läs i läskopian, dokumentera på papper enligt "
+                       "reservrutinen och avdelningarnas reservkit; efterregistrera när journalen är uppe.")
+
+
 def default_rules() -> tuple[Rule, ...]:
+    """Titles are for the officer on duty at night, in plain Swedish: what is affected, since when,
+    what to do. The raw error is the alarm's details, never its title."""
     return (
         # ratio 0.3: a write path where a third of the synthetic writes are slow for 20 s is already
         # failing its users (throttled storage gives ~40 % slow probes, which 0.5 caught only by chance).
         Rule("journal-write", "journal_write", ("slow", "down"), 20, "critical", "journal",
-             "Journalens skrivväg är {status}: {detail}", incident=True, classification=1,
-             propose_level="stabsläge", ratio=0.3),
+             "Journalen kan inte spara sedan {since} — hänvisa till läskopian och avdelningarnas reservkit",
+             titles={"down": "Journalen kan inte spara: databasen svarar inte sedan {since} — hänvisa till "
+                              "läskopian och avdelningarnas reservkit",
+                     "slow": "Journalen sparar mycket långsamt sedan {since} ({value} ms per skrivning) — varna "
+                             "avdelningarna; blir det värre: hänvisa till läskopian och reservkiten"},
+             incident=True, classification=1, propose_level="stabsläge", ratio=0.3, impact=JOURNAL_DOWN_IMPACT),
         Rule("read-copy-down", "read_copy", ("down",), 30, "critical", "journal",
-             "Läskopian svarar inte: {detail}", incident=True, classification=2),
-        Rule("read-copy-lag", "read_copy", ("slow",), 60, "major", "it", "Läskopian ligger efter: {detail}"),
+             "Läskopian går inte att läsa sedan {since} — om journalen också är nere: avdelningarnas reservkit",
+             incident=True, classification=2,
+             impact="Ingen läsning via läskopian; journalen själv fungerar om inget annat larm säger annat."),
+        Rule("read-copy-lag", "read_copy", ("slow",), 60, "major", "it",
+             "Läskopian ligger efter sedan {since} ({value} s) — uppgifterna där kan vara gamla; IT-jour åtgärdar"),
         Rule("cluster-no-leader", "cluster", ("down",), 15, "critical", "journal",
-             "Klustret har ingen primär: {detail}", target="leader", incident=True, classification=1,
-             propose_level="stabsläge"),
+             "Journalen kan inte spara: databasklustret saknar primär sedan {since} — hänvisa till läskopian och "
+             "avdelningarnas reservkit", target="leader", incident=True, classification=1,
+             propose_level="stabsläge", impact=JOURNAL_DOWN_IMPACT),
         Rule("cluster-unreachable", "cluster", ("down",), 30, "critical", "journal",
-             "Ingen klustermedlem svarar: {detail}", target="patroni", incident=True, classification=1),
+             "Journalens databaskluster svarar inte sedan {since} — hänvisa till läskopian och avdelningarnas "
+             "reservkit", target="patroni", incident=True, classification=1, impact=JOURNAL_DOWN_IMPACT),
         Rule("cluster-no-sync", "cluster", ("down",), 30, "major", "it",
-             "Ingen synkron standby, skrivningar är inte säkrade på två platser: {detail}", target="sync"),
+             "Journalens skrivningar sparas bara på en server sedan {since} — ingen åtgärd för vården; IT-jour "
+             "åtgärdar", target="sync"),
         Rule("cluster-member", "cluster", ("down", "slow"), 60, "major", "it",
-             "Klustermedlem {target}: {detail}", target="member:*"),
-        Rule("storage-low", "storage", ("warn",), 300, "major", "it", "Lite diskutrymme {target}: {detail}"),
+             "Databasservern {unit} fungerar inte som den ska sedan {since} — ingen åtgärd för vården; IT-jour "
+             "åtgärdar", target="member:*"),
+        Rule("storage-low", "storage", ("warn",), 300, "major", "it",
+             "Diskutrymmet börjar ta slut ({unit}) sedan {since} — ingen åtgärd för vården; IT frigör utrymme"),
         Rule("storage-critical", "storage", ("down",), 60, "critical", "journal",
-             "Diskutrymmet nästan slut {target}: {detail}", incident=True, classification=2),
-        Rule("backup-old", "backups", ("down",), 300, "major", "it", "Säkerhetskopiering {target}: {detail}"),
+             "Diskutrymmet är nästan slut ({unit}) sedan {since} — journalen kan sluta spara; IT-jour åtgärdar nu",
+             incident=True, classification=2,
+             impact="Journalen kan sluta spara när disken är full; förbered reservrutin."),
+        Rule("backup-old", "backups", ("down",), 300, "major", "it",
+             "Säkerhetskopian är för gammal ({unit}) sedan {since} — ingen åtgärd för vården; IT kontrollerar "
+             "säkerhetskopieringen"),
         Rule("ward-kit-stale", "ward_kits", ("slow",), 300, "major", "it",
-             "Avbrottsmappen för {target} är gammal: {detail}", target="unit:*", system="ward_kits"),
+             "Reservkitet för {unit} är inte uppdaterat sedan {since} — avdelningens utskrifter kan vara gamla; "
+             "IT kontrollerar", target="unit:*", system="ward_kits"),
         Rule("ward-agent-silent", "ward_kits", ("down",), 300, "major", "it",
-             "Avdelningsagenten {target} hörs inte: {detail}", target="agent:*", system="ward_kits"),
+             "Avdelningsdatorn för {unit} hörs inte sedan {since} — kontrollera att den är på och ansluten",
+             target="agent:*", system="ward_kits"),
     )
 
 
@@ -235,7 +259,7 @@ class StatusSettingsError(ConfigError, StatusError):
 @dataclass(frozen=True, kw_only=True, config=SETTINGS_CONFIG)
 class StatusSettings(SettingsModel):
     """Where issued status messages are pushed. From ``var/ops/status.toml`` (top-level keys
-    ``push_urls``, ``webhook_urls``, ``email_to``, ``key_file``); no environment variables."""
+    ``push_urls``, ``webhook_urls``, ``email_to``, ``key_file``, ``normal_banner_minutes``); no environment variables."""
 
     env_prefix: ClassVar[str] = ""
     error: ClassVar[type[ConfigError]] = StatusSettingsError
@@ -245,6 +269,8 @@ class StatusSettings(SettingsModel):
     push_urls: CommaList = ()  # nodes: http://journal:8000 (``/api/v1/status`` is appended)
     webhook_urls: CommaList = ()  # external systems (intranet, info screens)
     email_to: CommaList = ()  # e.g. a distribution list for all units
+    # after a return to normal operation the banner says "Normal drift sedan HH:MM" this long, then goes
+    normal_banner_minutes: int = Field(default=15, ge=0, le=24 * 60)
 
     @classmethod
     def load(cls, ops_dir: Path) -> StatusSettings:

@@ -90,7 +90,8 @@ class StatusIssuer:
         version = next_version(previous, now)
         doc = draft(version=version, mode=mode, headline=headline, routine=routine, issuer_name=session.full_name,
                     issuer_role=role, next_update_in=next_update_in, details=details, unit_modes=unit_modes,
-                    affected_systems=systems or [], affected_units=units or [], now=now).signed(self.key)
+                    affected_systems=systems or [], affected_units=units or [], now=now,
+                    banner_for=self.normal_banner).signed(self.key)
         body = json.dumps(doc.as_dict(), ensure_ascii=False, sort_keys=True)
         queued = self._outbox(doc)
         with self.store.tx() as db:
@@ -113,6 +114,28 @@ class StatusIssuer:
                         mode=doc.mode, unit_modes=doc.unit_modes, by=session.username, reason=reason.strip())
             said.append(f"mode changed: {changed}")
         return doc, said
+
+    @property
+    def normal_banner(self) -> timedelta:
+        """How long "Normal drift sedan HH:MM" shows after a return to normal operation."""
+        return timedelta(minutes=self.settings.normal_banner_minutes)
+
+    def return_to_normal(self, session: Session, *, reason: str, now: datetime) -> tuple[StatusDocument, list[str]]:
+        """End an outage in one action: a new signed version with normal operation for the region,
+        no unit overrides, no routine, no text, no next update (so nothing can go overdue)."""
+        return self.issue(session, mode="normal", headline="", routine="", details="", unit_modes={}, systems=[],
+                          units=[], next_update_in=None, reason=reason, now=now)
+
+    def preview(self, session: Session, *, mode: str, headline: str, routine: str, now: datetime, details: str = "",
+                unit_modes: dict[str, str] | None = None, systems: list[str] | None = None,
+                units: list[str] | None = None, next_update_in: timedelta | None = None) -> StatusDocument:
+        """The document ``issue`` would sign, unsigned and unrecorded (the editor's live preview);
+        raises ``StatusError`` as ``issue`` would."""
+        return draft(version=next_version(current(self.store), now), mode=mode, headline=headline, routine=routine,
+                     issuer_name=session.full_name, issuer_role=self.role_of(session, now),
+                     next_update_in=next_update_in, details=details, unit_modes=unit_modes,
+                     affected_systems=systems or [], affected_units=units or [], now=now,
+                     banner_for=self.normal_banner)
 
     def _outbox(self, doc: StatusDocument) -> list[tuple[str, str, str, str]]:
         subject, text = subject_and_text(doc)

@@ -69,11 +69,13 @@ def ingest(store: Store, var_dir: Path) -> int:
 
 
 def entries(store: Store, incident_id: int) -> list[dict[str, object]]:
-    inc = store.one("SELECT opened_at, closed_at FROM incident WHERE id = ?", (incident_id,))
+    """The incident's own entries, and the system events of its window: from ``LOOKBACK`` before it
+    opened until it was resolved (or closed; open: until now). Nothing of a later incident."""
+    inc = store.one("SELECT opened_at, resolved_at, closed_at FROM incident WHERE id = ?", (incident_id,))
     if inc is None:
         raise KeyError(incident_id)
     start = iso(parse_required(inc["opened_at"]) - LOOKBACK)
-    end = inc["closed_at"] or "9999"
+    end = inc["resolved_at"] or inc["closed_at"] or "9999"
     rows = store.all("SELECT at, kind, summary, source, manual FROM timeline_entry "
                      "WHERE incident_id = ? OR (incident_id IS NULL AND at >= ? AND at <= ?) "
                      "ORDER BY at, id", (incident_id, start, end))

@@ -40,6 +40,7 @@ from obruten.platform.rows import one
 
 _MIGRATION = re.compile(r"(\d{4}_\w+)\.sql")
 _DOWN = re.compile(r"(\d{4}_\w+)\.down\.sql")
+_ADDS = re.compile(r"ALTER\s+TABLE\s+(\w+)\s+ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
 _CREATES = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
 LOCK = 0x0B5C_4E4D  # advisory lock: one migrator at a time
 _LEDGER = """CREATE TABLE IF NOT EXISTS {table} (
@@ -70,6 +71,17 @@ class Migration:
         """The tables this migration creates (what adoption looks for)."""
         return {t.lower() for t in _CREATES.findall(self.up)}
 
+    @property
+    def columns(self) -> set[tuple[str, str]]:
+        """The (table, column) pairs this migration adds to existing tables (adoption looks for them too)."""
+        return {(t.lower(), c.lower()) for t, c in _ADDS.findall(self.up)}
+
+    def found_in(self, tables: set[str], columns: Callable[[str], set[str]]) -> tuple[set[str], set[str]]:
+        """What of this migration's tables and added columns a store has, and what it lacks (as names)."""
+        wanted = set(self.tables) | {f"{t}.{c}" for t, c in self.columns}
+        have = (self.tables & tables) | {f"{t}.{c}" for t, c in self.columns if t in tables and c in columns(t)}
+        return have, wanted - have
+
 
 def load(package: str | Path) -> list[Migration]:
     """The package's (or folder's) migrations in order, each with its backward SQL if it has one."""
@@ -95,6 +107,7 @@ class Ledger(Protocol):
     def record(self, migration: Migration) -> None: ...  # mark applied without running (adoption)
     def set_down(self, name: str, down: str) -> None: ...
     def tables(self) -> set[str]: ...
+    def columns(self, table: str) -> set[str]: ...
 
 
 class PostgresLedger:
@@ -136,6 +149,11 @@ class PostgresLedger:
     def tables(self) -> set[str]:
         return {r[0] for r in self.conn.execute(
             "SELECT lower(tablename) FROM pg_tables WHERE schemaname = current_schema()")}
+
+    def columns(self, table: str) -> set[str]:
+        return {r[0] for r in self.conn.execute(
+            "SELECT lower(column_name) FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND lower(table_name) = %s", (table,))}
 
     def revert(self, name: str, down: str) -> None:
         with self.conn.transaction():
@@ -194,6 +212,11 @@ class SqliteLedger:
 
     def tables(self) -> set[str]:
         return {r[0].lower() for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def columns(self, table: str) -> set[str]:
+        if not table.isidentifier():
+            return set()
+        return {r[1].lower() for r in self.conn.execute(f"PRAGMA table_info({table})")}
 
     def revert(self, name: str, down: str) -> None:
         self.conn.execute("SAVEPOINT migration")
@@ -262,15 +285,15 @@ def run(ledger: Ledger, package: str | Path, store: str = "journal", adopt: str 
                 if migration.down and not done[migration.name][1]:
                     ledger.set_down(migration.name, migration.down)
                 continue
-            if legacy and adopt is not None and migration.name <= adopt and migration.tables:
-                present = migration.tables & existing
-                if present == migration.tables:
-                    ledger.record(migration)  # the store already has exactly these tables: adopt them
+            if legacy and adopt is not None and migration.name <= adopt and (migration.tables or migration.columns):
+                present, absent = migration.found_in(existing, ledger.columns)
+                if not absent:
+                    ledger.record(migration)  # the store already has exactly these: adopt them
                     continue
                 if present:
                     raise MigrationError(
-                        f"the {store} store has some of the tables of {migration.name} ({', '.join(sorted(present))}) "
-                        f"but not {', '.join(sorted(migration.tables - present))}: it cannot be adopted safely; "
+                        f"the {store} store has some of what {migration.name} makes ({', '.join(sorted(present))}) "
+                        f"but not {', '.join(sorted(absent))}: it cannot be adopted safely; "
                         "nothing was changed. Restore it from a backup or repair it by hand")
             ledger.apply(migration)
             applied_now.append(migration.name)
@@ -282,7 +305,8 @@ def adopted(ledger: Ledger, package: str | Path, adopt: str) -> list[str]:
     if ledger.applied():
         return []
     existing = ledger.tables()
-    return [m.name for m in load(package) if m.name <= adopt and m.tables and m.tables <= existing]
+    return [m.name for m in load(package)
+            if m.name <= adopt and (m.tables or m.columns) and not m.found_in(existing, ledger.columns)[1]]
 
 
 def roll_back(ledger: Ledger, package: str | Path, to: str | None, store: str = "journal") -> list[str]:

@@ -19,9 +19,10 @@ from typing import Annotated
 import psycopg
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from obruten.platform.i18n import translator
+from obruten.readcopy import write_links
 from obruten.readcopy.service import ReadCopy
 from obruten.record.deps import page_language, render
 
@@ -66,14 +67,58 @@ def refusal(request: Request) -> Response:
 
 
 class RefuseWrites:
+    """Refuses writes, and strips every write control (a link to a write form, a form that
+    writes, a link labelled with a write verb) from the pages it serves (``write_links``)."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.labels = write_links.write_labels()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and refuses(scope["method"], scope["path"]):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if refuses(scope["method"], scope["path"]):
             await refusal(Request(scope, receive))(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, self._stripping(send))
+
+    def _stripping(self, send: Send) -> Send:
+        """``send``, with an HTML body rewritten without write controls (held until complete)."""
+        start: Message | None = None
+        body: list[bytes] = []
+
+        async def stripping(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                given = dict(message.get("headers", []))
+                if given.get(b"content-type", b"").startswith(b"text/html"):
+                    start = message
+                    return
+                await send(message)
+                return
+            if start is None or message["type"] != "http.response.body":
+                await send(message)
+                return
+            body.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            html = write_links.strip_write_controls(b"".join(body).decode("utf-8"), refuses_any, self.labels)
+            data = html.encode("utf-8")
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            await send({**start, "headers": [*headers, (b"content-length", str(len(data)).encode())]})
+            await send({"type": "http.response.body", "body": data, "more_body": False})
+
+        return stripping
+
+
+def refuses_any(method: str, path: str) -> bool:
+    """Whether a link (GET) or form (its method) to ``path`` leads to a write the read copy refuses:
+    a write form, or a POST that is not one of the few a read copy takes (log in and out, emergency
+    access). A form that searches (GET) is a read."""
+    if method.upper() == "GET":
+        return bool(_WRITE_FORMS.match(path))
+    return refuses(method, path)
 
 
 async def read_only(request: Request, exc: psycopg.errors.ReadOnlySqlTransaction) -> Response:

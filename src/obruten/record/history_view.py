@@ -13,7 +13,8 @@ from typing import Any
 
 # bookkeeping a reader does not need (who signed and when is shown in each version's header)
 _HIDDEN = {"id", "entry_id", "version", "supersedes", "signed_by", "signed_at", "reason", "signed_by_name",
-           "patient_id", "downtime_registered_at", "downtime_author", "downtime_confirmed_by", "order_entry"}
+           "patient_id", "downtime_registered_at", "downtime_author", "downtime_confirmed_by", "order_entry",
+           "override", "submission", "stopped_by"}
 
 # a field's label: the translation key of its clinical name
 LABELS = {
@@ -25,14 +26,16 @@ LABELS = {
     "not_given_reason": "med.not_given_reason", "order_number": "field.order_number", "tests": "referral.tests",
     "question": "referral.question", "priority": "referral.priority", "cancelled": "field.cancelled",
     "abnormal": "result.abnormal", "admitted_at": "adt.admitted_at", "discharged_at": "adt.discharged_at",
-    "cause": "adt.cause",
+    "cause": "adt.cause", "substance": "med.substance", "form": "med.form", "prn_max_per_24h": "med.prn_max",
+    "allergy_override_reason": "med.allergy_override_reason", "stop_reason": "med.stop_reason",
+    "slot_at": "med.slot", "confirm_reason": "med.confirm_reason",
 }
 
 # coded values shown in words: (table, field) -> translation key prefix
 CODES = {
     ("note", "kind"): "note.", ("warning", "kind"): "warning.", ("warning", "severity"): "severity.",
     ("medication_administration", "outcome"): "outcome.", ("referral", "kind"): "referral.",
-    ("referral", "priority"): "referral.",
+    ("referral", "priority"): "referral.", ("medication_order", "route"): "route.",
 }
 
 
@@ -72,7 +75,8 @@ def versions(rows: list[dict], table: str = "") -> list[dict]:
             changed = previous is not None and previous.get(name) != value
             fields.append(Field(name, LABELS.get(name, name), value, shown, prefix, changed))
         out.append({**{k: row.get(k) for k in ("version", "signed_at", "signed_by_name", "reason",
-                                               "downtime_registered_at", "downtime_author", "downtime_confirmed_by")},
+                                               "downtime_registered_at", "downtime_author", "downtime_confirmed_by",
+                                               "override")},
                     "fields": fields, "changed": [f.label for f in fields if f.changed]})
         previous = row
     return out

@@ -21,7 +21,19 @@ from psycopg_pool import AsyncConnectionPool
 from obruten.platform.auth import Session
 from obruten.platform.errors import Conflict, Forbidden, Invalid, NeedsEmergencyAccess, NotFound
 from obruten.platform.i18n import STOCKHOLM
-from obruten.record import access, admission, entries, medication, notes, patients, referrals, revocation, staff, ward
+from obruten.record import (
+    access,
+    admission,
+    entries,
+    medication,
+    notes,
+    patients,
+    referrals,
+    revocation,
+    staff,
+    ward,
+    write_guard,
+)
 from obruten.record.audit import AuditEvent, AuditWriter, append_chained, check_purpose
 
 WriteGuard = Callable[[Session, str | None], Awaitable[None]]
@@ -58,7 +70,11 @@ class Journal:
     async def audit_in(self, conn: AsyncConnection, session: Session, action: str, patient_id: int | None,
                        purpose: str = "vård", **detail: str | int | bool | None) -> None:
         """Record a write in the write's own transaction on ``conn``: both commit or neither does.
-        Call it last in the transaction (it holds the audit chain's lock until commit)."""
+        Call it last in the transaction (it holds the audit chain's lock until commit). A write let
+        through by a reserve-routine override is marked on its entry here (``write_guard``)."""
+        override_event = await write_guard.mark_written(conn, patient_id, detail)
+        if override_event is not None:
+            detail = {**detail, "override_event": override_event}
         await append_chained(conn, [self.event(session, action, patient_id, purpose, detail)])
 
     async def _require_read(self, conn: AsyncConnection, session: Session, patient_id: int) -> access.Access:
@@ -104,6 +120,8 @@ class Journal:
         async with self.pool.connection() as conn:
             versions = await entries.history(conn, table, entry_id)
             grant = await self._require_read_entry(conn, session, versions[0]["patient_id"])
+            marked = await write_guard.markings(conn, str(entry_id))
+            versions = [{**v, "override": marked.get(v.get("version", 1))} for v in versions]
         await self.audit_action(session, "read", grant.patient_id, "vård", view=f"history:{table}", entry=str(entry_id))
         return versions
 

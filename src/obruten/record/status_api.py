@@ -100,7 +100,8 @@ def _session_of(request: Request, signer: TokenSigner | None) -> Session | None:
 
 
 class StatusMiddleware:
-    """Puts the banner for the viewer's care units in ``request.state.status_message`` and the
+    """Puts the banner for the viewer's care units in ``request.state.status_message`` (and
+    ``request.state.status_banner_for(unit)``, the banner for the unit a page is about) and the
     request's reserve-routine override (if any) in ``guard.current_override``."""
 
     def __init__(self, app: ASGIApp, node: StatusNode, signer: TokenSigner | None = None) -> None:
@@ -113,7 +114,11 @@ class StatusMiddleware:
         signer = self.signer
         request = Request(scope)
         session = _session_of(request, signer)
-        request.state.status_message = banner_view(self.node.ledger.current(), session.units if session else None)
+        doc, units = self.node.ledger.current(), session.units if session else None
+        # pages without a unit: the viewer's units, each named; a page about one unit (a patient's,
+        # a ward's) asks ``status_banner_for(unit)`` in base.html for that unit's mode
+        request.state.status_message = banner_view(doc, units)
+        request.state.status_banner_for = lambda unit: banner_view(doc, units, unit=unit)
         token = guard_mod.current_override.set(_override(request, signer))
         try:
             await self.app(scope, receive, send)

@@ -38,14 +38,24 @@ class BannerView:
     next_update: str  # local time or ""
     overdue: bool  # the next update was due and has not come: the message may be stale
     writes_blocked: bool
+    unit: str = ""  # the care unit being viewed, whose mode ``mode`` is
+    viewer_units: tuple[tuple[str, str], ...] = ()  # no unit viewed: each of the viewer's units and its mode
+    normal_since: str = ""  # a return to normal operation: its local time (HH:MM)
 
 
-def banner_view(doc: StatusDocument | None, units: tuple[str, ...] | list[str] | None = None) -> BannerView | None:
-    """None when there is nothing to show (no document, or normal everywhere with no headline).
-    ``units``: the viewer's care units (None: consider every unit's override)."""
-    if doc is None or doc.quiet:
+def banner_view(doc: StatusDocument | None, units: tuple[str, ...] | list[str] | None = None, *,
+                unit: str | None = None, now: datetime | None = None) -> BannerView | None:
+    """None when there is nothing to show (no document; normal everywhere with no headline; a
+    return to normal whose notice has run out). ``unit``: the care unit being viewed (a patient's
+    unit, a ward): the banner gives that unit's mode. Otherwise ``units``: the viewer's care units,
+    the most severe of theirs, each named (None: every unit's override)."""
+    now = now or datetime.now(UTC)
+    if unit is None and units and len(units) == 1:  # a viewer (or a ward PC) of one unit: that unit's banner
+        unit = units[0]
+    if doc is None or doc.quiet or not doc.shown_at(now):
         return None
-    mode = doc.worst_mode(units)
+    mode = doc.mode_for(unit) if unit else doc.worst_mode(units)
+    viewer_units = tuple((u, doc.mode_for(u)) for u in units) if units and not unit else ()
     overrides = tuple(sorted((u, m) for u, m in doc.unit_modes.items() if severity(m) > 0 or m != doc.mode))
     due = doc.next_update()
     return BannerView(
@@ -53,8 +63,9 @@ def banner_view(doc: StatusDocument | None, units: tuple[str, ...] | list[str] |
         routine=doc.routine, unit_modes=overrides, affected_systems=doc.affected_systems,
         affected_units=doc.affected_units, issuer=doc.issuer_name, issuer_role=doc.issuer_role,
         issued=local_time(doc.issued()), next_update=local_time(due) if due is not None else "",
-        overdue=due is not None and datetime.now(UTC) > due,
-        writes_blocked=mode == "reservrutin")
+        overdue=due is not None and not doc.normal_everywhere and now > due,
+        writes_blocked=mode == "reservrutin", unit=unit or "", viewer_units=viewer_units,
+        normal_since=local_time(doc.issued(), "%H:%M") if doc.normal_everywhere else "")
 
 
 def template_dir() -> Path:
@@ -68,10 +79,15 @@ def _env() -> Environment:
 
 
 def render_banner(doc: StatusDocument | None, lang: str = "sv",
-                  units: tuple[str, ...] | list[str] | None = None) -> str:
+                  units: tuple[str, ...] | list[str] | None = None, *, unit: str | None = None,
+                  now: datetime | None = None) -> str:
     """The banner's HTML for ``doc`` (empty when there is nothing to show). Pair it with the
     ``.banner`` rules of ``banner_css()``."""
-    view = banner_view(doc, units)
+    return render_view(banner_view(doc, units, unit=unit, now=now), lang)
+
+
+def render_view(view: BannerView | None, lang: str = "sv") -> str:
+    """``banner.html`` for a view (the status editor's preview renders a draft through this)."""
     if view is None:
         return ""
     return _env().get_template("banner.html").render(status_message=view, t=translator(lang))

@@ -121,6 +121,22 @@ def set_status(ctx: click.Context, mode: str, units: tuple[str, ...], clear_unit
     click.echo(describe(parse(answer["document"])))
 
 
+@status.command("normal")
+@click.option("--reason", default="Avbrottet är över: normal drift", show_default=True,
+              help="Why (recorded with your name).")
+@click.option("--ops-url", default="http://127.0.0.1:8010", show_default=True, help="The status (ops) service.")
+@click.option("--user", required=True, help="Your ops login (TIB or systemförvaltare).")
+@click.option("--password", envvar="OBRUTEN_OPS_PASSWORD", help="Or set OBRUTEN_OPS_PASSWORD; asked if missing.")
+def normal(reason: str, ops_url: str, user: str, password: str | None) -> None:
+    """Return to normal operation in one action: every unit's mode, the routine and the text cleared."""
+    password = password or click.prompt("ops password", hide_input=True)
+    token = _http("POST", ops_url.rstrip("/") + "/api/v1/session", {"username": user, "password": password})["token"]
+    answer = _http("POST", ops_url.rstrip("/") + "/api/v1/status/normal", {"reason": reason}, token)
+    for sentence in answer.get("said", []):
+        click.echo(sentence, err=True)
+    click.echo(describe(parse(answer["document"])))
+
+
 def _current_from(ops_url: str) -> StatusDocument | None:
     try:
         data = fetch(ops_url, timeout=5)

@@ -71,6 +71,9 @@ class StatusDocument:
     unit_modes: dict[str, str] = field(default_factory=dict)  # care unit → mode, overrides the region
     affected_systems: tuple[str, ...] = ()
     affected_units: tuple[str, ...] = ()
+    # a return to normal operation: the banner says "Normal drift sedan HH:MM" until this time, then
+    # nothing (a normal message never goes overdue)
+    banner_until: str | None = None
     key_id: str = ""
     signature: str = ""
     format: int = FORMAT
@@ -88,9 +91,23 @@ class StatusDocument:
         return max(modes, key=severity)
 
     @property
+    def normal_everywhere(self) -> bool:
+        return self.worst_mode() == "normal"
+
+    @property
     def quiet(self) -> bool:
-        """Nothing to show: normal everywhere and no headline."""
-        return self.worst_mode() == "normal" and not self.headline
+        """Nothing to show, whatever the time: normal everywhere, no headline, no return-to-normal notice."""
+        return self.normal_everywhere and not self.headline and not self.banner_until
+
+    def shown_at(self, now: datetime) -> bool:
+        """Whether the banner shows at ``now``: a message about a disturbance always; normal
+        operation only until ``banner_until`` (or, for an old notice without one, while it has a
+        headline)."""
+        if not self.normal_everywhere:
+            return True
+        if self.banner_until:
+            return now < datetime.fromisoformat(self.banner_until)
+        return bool(self.headline)
 
     def issued(self) -> datetime:
         return datetime.fromisoformat(self.issued_at)
@@ -103,6 +120,8 @@ class StatusDocument:
         data = asdict(self)
         data["affected_systems"] = list(self.affected_systems)
         data["affected_units"] = list(self.affected_units)
+        if data["banner_until"] is None:  # absent, as in documents signed before the field existed
+            del data["banner_until"]
         return data
 
     def signed_bytes(self) -> bytes:
@@ -147,6 +166,7 @@ def parse(data: object) -> StatusDocument:
         if not isinstance(data.get(name, ""), str):
             raise StatusError(f"{name} must be a string")
     due = data.get("next_update_due")
+    until = data.get("banner_until")
     return StatusDocument(
         version=version, mode=_check_mode(data["mode"], "mode"), headline=data["headline"], routine=data["routine"],
         issuer_name=data["issuer_name"], issuer_role=data["issuer_role"],
@@ -156,25 +176,32 @@ def parse(data: object) -> StatusDocument:
         unit_modes={str(u): _check_mode(m, f"unit_modes[{u}]") for u, m in units.items()},
         affected_systems=_texts(data.get("affected_systems", []), "affected_systems"),
         affected_units=_texts(data.get("affected_units", []), "affected_units"),
+        banner_until=_time(until, "banner_until") if until else None,
         key_id=data.get("key_id", ""), signature=data.get("signature", ""))
 
 
 def draft(*, version: int, mode: str, headline: str, routine: str, issuer_name: str, issuer_role: str,
           next_update_in: timedelta | None = None, details: str = "", unit_modes: dict[str, str] | None = None,
           affected_systems: list[str] | tuple[str, ...] = (), affected_units: list[str] | tuple[str, ...] = (),
-          now: datetime | None = None) -> StatusDocument:
-    """An unsigned document, validated the same way as a received one."""
+          now: datetime | None = None, banner_for: timedelta | None = None) -> StatusDocument:
+    """An unsigned document, validated the same way as a received one. ``banner_for``: how long a
+    message of normal operation everywhere shows ("Normal drift sedan HH:MM"); such a message has
+    no next update (it never goes overdue)."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     modes = {mode, *(unit_modes or {}).values()}
     if modes != {"normal"} and not headline.strip():
         raise StatusError("say what is wrong in a headline")
     if "reservrutin" in modes and not routine.strip():
         raise StatusError("name the routine staff must follow (routine) when reserve routines are in force")
+    normal = modes == {"normal"}
+    if normal:
+        next_update_in = None
     data = {"version": version, "mode": mode, "headline": headline.strip(), "routine": routine.strip(),
             "issuer_name": issuer_name, "issuer_role": issuer_role, "issued_at": now.isoformat(),
             "next_update_due": (now + next_update_in).isoformat() if next_update_in else None,
             "details": details.strip(), "unit_modes": dict(unit_modes or {}),
-            "affected_systems": list(affected_systems), "affected_units": list(affected_units)}
+            "affected_systems": list(affected_systems), "affected_units": list(affected_units),
+            "banner_until": (now + banner_for).isoformat() if normal and banner_for else None}
     return parse(data)
 
 

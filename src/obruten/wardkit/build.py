@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import psycopg
 
-from obruten.platform.signing import SigningKey, canonical, load_or_create_key, sha256_hex
+from obruten.platform.signing import SignatureError, SigningKey, canonical, load_or_create_key, sha256_hex
+from obruten.status.ledger import Ledger
 from obruten.wardkit import content, render_html, render_pdf
 from obruten.wardkit import manifest as mf
 from obruten.wardkit.store import KitStore, safe_name
@@ -82,12 +84,26 @@ def unit_store(var_dir: Path, unit: str, keep: int = KEEP_PER_UNIT) -> KitStore:
     return KitStore(kits_root(var_dir) / safe_name(unit), keep=keep, durable=False)
 
 
+def status_for(var_dir: Path, unit: str) -> dict | None:
+    """The region's status message in force for ``unit`` on this node (``var_dir/status``), as the
+    kit records it: what staff read on the paper's every page. None when the node holds none."""
+    try:
+        doc = Ledger(var_dir).current()
+    except (OSError, ValueError, SignatureError):
+        return None
+    if doc is None:
+        return None
+    return {"version": doc.version, "mode": doc.mode_for(unit), "headline": doc.headline, "routine": doc.routine,
+            "issued_at": doc.issued_at}
+
+
 async def build_unit(conn: psycopg.AsyncConnection, unit: str, var_dir: Path, key: SigningKey,
                      now: datetime | None = None, keep: int = KEEP_PER_UNIT) -> Built:
     """Read one unit's kit data and write its signed kit under ``var_dir/wardkits/<unit>/``."""
     safe_name(unit)
     started = time.perf_counter()
     data = json.loads(await content.unit_kit_json(conn, unit, now))
+    data["status"] = status_for(var_dir, unit)
     sql_s = time.perf_counter() - started
     built = write_kit(data, unit_store(var_dir, unit, keep), key)
     return Built(built.unit, built.stamp, built.patients, sql_s, built.render_s, built.path)
@@ -109,8 +125,10 @@ class _Worker:
 _worker: _Worker | None = None  # set in each pool process by _init_worker
 
 
-def _init_worker(url: str, var_dir: str, keep: int) -> None:
+def _init_worker(url: str, var_dir: str, keep: int, nice: int = 0) -> None:
     global _worker
+    if nice:   # a full round under `wardkit run`: the listener's rebuilds of changed units go first
+        os.nice(nice)
     _worker = _Worker(asyncio.new_event_loop(), url, Path(var_dir), keep, load_or_create_key(key_path(Path(var_dir))))
 
 
@@ -140,7 +158,8 @@ Progress = Callable[[Built | tuple[str, str]], None]
 
 
 def build_units(url: str, units: Iterable[str], var_dir: Path, *, workers: int | None = None,
-                keep: int = KEEP_PER_UNIT, progress: Progress | None = None) -> list[Built | tuple[str, str]]:
+                keep: int = KEEP_PER_UNIT, progress: Progress | None = None,
+                nice: int = 0) -> list[Built | tuple[str, str]]:
     """Build every unit's kit on ``workers`` processes (default: one per core). Returns one entry per
     unit: a ``Built``, or ``(unit, error)`` for a unit that failed (the others are still built)."""
     units = [safe_name(u) for u in units]
@@ -148,7 +167,9 @@ def build_units(url: str, units: Iterable[str], var_dir: Path, *, workers: int |
     workers = max(1, min(workers or os.cpu_count() or 1, len(units) or 1))
     chunks = [units[i:i + CHUNK] for i in range(0, len(units), CHUNK)]
     results: list[Built | tuple[str, str]] = []
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(url, str(var_dir), keep)) as pool:
+    # forkserver, not fork: ``wardkit run`` has a listener thread (``listen``) that a fork would copy mid-step
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                             initializer=_init_worker, initargs=(url, str(var_dir), keep, nice)) as pool:
         pending: set[Future] = {pool.submit(_build_chunk, chunk) for chunk in chunks}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)

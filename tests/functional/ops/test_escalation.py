@@ -32,7 +32,7 @@ def test_chain_runs_on_the_clock_and_acknowledgement_stops_it(service: OpsServic
 
     assert journal_mail() == ["it@ops.localhost"]
     first = next(m for m in box.messages if m["subject"].endswith(f"(larm {alarm.id})"))
-    assert "Journalens skrivväg är slow" in first["subject"] and f"/ack/{alarm.id}/" in first["body"]
+    assert "Journalen sparar mycket långsamt sedan" in first["subject"] and f"/ack/{alarm.id}/" in first["body"]
     assert "+46700000000" in [b["to"] for b in receiver.at("/sms")]
     assert alarm.id in [b["alarm_id"] for b in receiver.at("/hook")]
     # the outage also proposed stabsläge to the officer on duty, through the TIB chain

@@ -139,3 +139,21 @@ def test_undoing_the_reserve_numbers_refuses_while_a_reserve_patient_would_be_lo
     assert rollback_sqlite(conn, agent_schema.PACKAGE, "0001_downtime", agent_schema.STORE) == ["0002_reserve_numbers"]
     assert "reserve_number" not in {r[1] for r in conn.execute("PRAGMA table_info(downtime_entry)")}
     conn.close()
+
+
+def test_columns_added_in_code_before_versioning_are_adopted_or_added(tmp_path: Path) -> None:
+    with_columns, without = tmp_path / "a.sqlite3", tmp_path / "b.sqlite3"
+    for path, upto in ((with_columns, "0005_alarm_detail_incident_impact"), (without, "0004_audit_anchor")):
+        with sqlite3.connect(path) as old:
+            old.executescript(_legacy(ops_schema.PACKAGE, upto))
+            old.execute("INSERT INTO incident (title, classification, state, opened_at, opened_by)"
+                        " VALUES ('x', 2, 'open', '2026-11-30T10:00:00+00:00', 'it1')")
+        old.close()
+    for path in (with_columns, without):
+        store = Store(path)
+        try:
+            row = store.one("SELECT title, impact FROM incident")
+            assert row is not None and row["title"] == "x" and row["impact"] == ""
+            assert store.migrated == ([] if path == with_columns else ["0005_alarm_detail_incident_impact"])
+        finally:
+            store.close()

@@ -6,8 +6,10 @@ up the state it needs (``primary_up``, or an outage of its own) and they pass in
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -95,7 +97,7 @@ def test_every_write_is_refused_with_the_reason(site, patient, login) -> None:  
         page = nurse.get(path) if path.endswith("/new") else nurse.post(path, data={"body": "x"})
         assert page.status_code == 503 and READ_ONLY_SV in page.text
     overview = nurse.get(f"/patients/{patient}").text
-    assert ".actions, a[href$=\"/correct\"]" in overview  # write links are hidden on the read copy
+    assert f'href="/patients/{patient}/note/new"' not in overview  # no write link on the read copy
 
 
 @pytest.mark.browser
@@ -120,6 +122,10 @@ def test_in_chromium_the_banner_shows_and_prints_and_write_links_are_hidden(site
         page.goto(f"{site.read_copy}/patients/{patient}")
         assert "Läskopia — uppgifter per" in page.locator("#read-copy-banner").inner_text()
         assert not page.locator("text=Skriv anteckning").is_visible()
+        # not hidden but absent: no write link or form is in the page at all (15.8)
+        assert page.locator("a[href$='/note/new'], a[href$='/correct'], form[method=post][action*='/medication']"
+                            ).count() == 0
+        assert page.get_by_text("Administrera").count() == 0
         page.emulate_media(media="print")
         assert page.locator("#read-copy-banner").is_visible()
         text = "".join(pg.extract_text() for pg in PdfReader(io.BytesIO(page.pdf())).pages)
@@ -191,3 +197,83 @@ def test_when_the_primary_returns_the_spool_is_shipped_exactly_once(site, login)
     status = wait_for(lambda: (s := httpx.get(site.read_copy + "/api/v1/read-copy").json())["stale"] is False and s,
                       60, "the read copy to catch up again")
     assert status["streaming"] is True
+
+
+def _journal_write_routes(site) -> list[tuple[str, re.Pattern[str]]]:  # type: ignore[no-untyped-def]
+    """Every write route of the journal app, (method, path pattern): its POST/PUT/PATCH/DELETE routes
+    and the GET pages that only show a write form."""
+    from fastapi.routing import APIRoute
+    from starlette.routing import compile_path
+
+    from obruten.platform import config as config_mod
+    from obruten.record.app import create_app
+
+    def walk(routes, prefix=""):  # type: ignore[no-untyped-def]  # FastAPI 0.165 keeps included routers whole
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield prefix + route.path, route.methods
+            elif hasattr(route, "original_router"):
+                yield from walk(route.original_router.routes, prefix + route.include_context.prefix)
+
+    cfg = config_mod.load(environ={}, var_dir=site.base / "routes-var", secret_key="r" * 48)
+    routes = []
+    for path, methods in walk(create_app(cfg, site.primary.url()).routes):
+        for method in methods - {"HEAD", "OPTIONS"}:
+            if method != "GET" or path.endswith(("/new", "/correct", "/result", "/edit")):
+                routes.append((method, compile_path(path)[0]))
+    assert any(m == "POST" for m, _ in routes) and any(m == "GET" for m, _ in routes)
+    return routes
+
+
+# what a read-copy page may still post: logging in and out, emergency access (granted locally)
+_READ_COPY_POSTS = re.compile(r"^/(login|logout|patients/\d+/emergency-access)$")
+
+
+def test_no_read_copy_page_links_a_write_route(site, patient, login) -> None:  # type: ignore[no-untyped-def]
+    """15.8: crawl the read copy as a nurse, a physician and an admin; no link or form on any page
+    leads to one of the journal's write routes, and no write verb is shown."""
+    from html.parser import HTMLParser
+
+    class Targets(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[tuple[str, str]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = {k: v or "" for k, v in attrs}
+            if tag == "a" and "href" in a:
+                self.found.append(("GET", a["href"]))
+            if tag == "form":
+                self.found.append((a.get("method", "get").upper(), a.get("action", "")))
+
+    writes = _journal_write_routes(site)
+    crawled = 0
+    for user in ("sjukskoterska", "lakare", "admin"):
+        client = login(site.read_copy, user)
+        queue, seen = ["/", "/units", f"/patients/{patient}", "/admin/users", "/admin/access-log"], set()
+        while queue and len(seen) < 25:
+            path = queue.pop(0)
+            if path in seen:
+                continue
+            seen.add(path)
+            page = client.get(path, follow_redirects=True)
+            if "text/html" not in page.headers.get("content-type", ""):
+                continue
+            crawled += 1
+            for word in ("Administrera", "Skriv anteckning", "Rätta<", "Ordinera läkemedel", "Skapa remiss",
+                         "Registrera svar"):
+                assert word not in page.text, f"{word!r} on the read copy's {path} as {user}"
+            targets = Targets()
+            targets.feed(page.text)
+            for method, href in targets.found:
+                target = urlsplit(href).path
+                if not target.startswith("/"):
+                    continue
+                if method == "POST" and _READ_COPY_POSTS.match(target):
+                    continue
+                hit = [m for m, rx in writes if m == method and rx.match(target)]
+                assert not hit, f"{path} ({user}) links the write route {method} {target}"
+                if method == "GET" and not target.startswith(("/logout", "/lang/", "/static/")) \
+                        and target.count("/") <= 4:
+                    queue.append(target)
+    assert crawled >= 10

@@ -51,3 +51,20 @@ def test_set_says_what_to_do_when_the_service_is_down(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["--var-dir", str(tmp_path), "status", "set", "--mode", "storning",
                                        "--reason", "x", "--next-update", "snart"])
     assert result.exit_code != 0 and "30m" in result.output
+
+
+def test_normal_ends_the_outage_from_the_command_line(tmp_path: Path, service, live) -> None:  # type: ignore[no-untyped-def]
+    from obruten.ops.status_service import StatusIssuer, StatusSettings, current
+    from obruten.ops.users import authenticate
+
+    issuer = StatusIssuer(service.store, service.var_dir, StatusSettings(key_file=tmp_path / "k.pem"))
+    service.status_issuer = issuer
+    tib = authenticate(service.store, "tib", "demo")
+    issuer.issue(tib, mode="storning", headline="Nere", routine="RR-1", unit_modes={"U1": "reservrutin"},  # type: ignore[arg-type]
+                 reason="Larm", now=service.clock.now())
+    result = CliRunner().invoke(main, ["--var-dir", str(tmp_path), "status", "normal", "--ops-url", live.base,
+                                       "--user", "tib", "--password", "demo"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    doc = current(service.store)
+    assert doc is not None and (doc.mode, doc.unit_modes, doc.routine, doc.headline) == ("normal", {}, "", "")
+    assert "mode normal" in result.output
