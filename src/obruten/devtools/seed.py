@@ -398,11 +398,11 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
     return counts
 
 
-def _kit_facts(rng: random.Random, open_stays: list[tuple[int, Unit, datetime]]) -> Iterable[tuple[Any, ...]]:
+def _kit_facts(rng: random.Random, open_stays: Sequence[tuple[Any, ...]]) -> Iterable[tuple[Any, ...]]:
     """Bed, responsible physician, weight (most) and code status (some) of each admitted patient
     (``kit_fact``, migration 0060); an rng of its own so the rest of the region stays as it was."""
     beds: dict[str, int] = {}
-    for patient, ward, admitted in open_stays:
+    for patient, ward, admitted, *_ in open_stays:
         doctor = rng.choice(ward.physicians)
         at = admitted + timedelta(minutes=30)
         beds[ward.id] = beds.get(ward.id, 0) + 1
