@@ -19,6 +19,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform import events
+from obruten.platform.errors import ObrutenError
 from obruten.platform.flags import REGION, Flag, FlagCache, Switch, state
 from obruten.record.audit import AuditEvent, append_chained
 
@@ -73,7 +74,7 @@ async def following(pool: AsyncConnectionPool, ttl: float | None = None) -> Asyn
             await task
 
 
-class UnknownFlag(ValueError):
+class UnknownFlag(ObrutenError, ValueError):
     def __init__(self, name: str) -> None:
         super().__init__(f"no flag named {name!r}; `obruten flags list` shows them")
 

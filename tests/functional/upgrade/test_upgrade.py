@@ -105,7 +105,7 @@ def test_rollback_that_would_lose_data_refuses_before_changing_anything(pg: Post
     assert "0025_postreg  CANNOT be undone" in run.render(run.make_plan(refs))
     run.apply(refs, tmp_path / "var", "tekniker1", lambda _: None, snapshot=False)
     before = _tables(url)
-    with pytest.raises(run.UpgradeError, match="journal 0025_postreg, journal 0050_adt, journal 0065_downtime_authors have no backward migration. Nothing was changed"):
+    with pytest.raises(run.UpgradeError, match=r"journal 0025_postreg, journal 0050_adt, .*have no backward migration. Nothing was changed"):
         run.rollback(refs, tmp_path / "var", "tekniker1", lambda _: None)
     assert _tables(url) == before
     result = CliRunner().invoke(main, ["--database-url", url, "--var-dir", str(tmp_path / "var"), "upgrade",
