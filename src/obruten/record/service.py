@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -20,11 +21,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform.auth import Session
 from obruten.platform.errors import Conflict, Forbidden, Invalid, NeedsEmergencyAccess, NotFound
+from obruten.platform.flags import Switch
 from obruten.platform.i18n import STOCKHOLM
 from obruten.record import (
     access,
     admission,
     entries,
+    flags,
     medication,
     notes,
     patients,
@@ -219,6 +222,25 @@ class Journal:
             raise Forbidden("only admins see emergency accesses")
         async with self.pool.connection() as conn:
             return await access.recent_emergency_access(conn)
+
+    # ---- feature flags (admins) ------------------------------------------------------------------------
+    async def flag_switches(self, session: Session) -> list[Switch]:
+        if session.role != "admin":
+            raise Forbidden("only admins see and switch feature flags")
+        async with self.pool.connection() as conn:
+            return await flags.switches(conn)
+
+    async def switch_flag(self, session: Session, name: str, on: bool, *, unit: str | None, reason: str,
+                          var_dir: Path | None) -> Switch:
+        """Record a switch and its audit event in one transaction (``flags.switch``); a system event after."""
+        if session.role != "admin":
+            raise Forbidden("only admins switch feature flags")
+        async with self.pool.connection() as conn:
+            try:
+                return await flags.switch(conn, name, on, unit=unit, by=session.username, reason=reason,
+                                          var_dir=var_dir)
+            except ValueError as exc:
+                raise Invalid(str(exc)) from exc
 
     # ---- writes -----------------------------------------------------------------------------------
     async def check_writable(self, conn: AsyncConnection, session: Session, patient_id: int, unit_id: str | None,

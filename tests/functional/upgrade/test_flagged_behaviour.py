@@ -5,6 +5,7 @@ the fields, within the cache's refresh; the allergy check applies either way (ne
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,4 +72,33 @@ def test_structured_orders_is_off_after_an_upgrade_and_on_where_switched(pg: Pos
         assert full.status_code == 201, full.text
     finally:
         doctor.close()
+        served.stop()
+
+
+def test_admins_switch_flags_on_the_flags_page_with_a_reason(pg: PostgresInstance, tmp_path: Path) -> None:
+    from pgtools import login
+
+    url = seeded_database(pg, "flag_page", patients=100)
+    cfg = config_mod.load(environ={}, var_dir=tmp_path, secret_key="test-secret-" + "x" * 40)
+    served = Served(create_app(cfg, app_url(url, tmp_path / "app-password")), what="the journal")
+    admin, nurse = login(served.base, "admin", app="web"), login(served.base, "sjukskoterska", app="web")
+    try:
+        page = admin.get("/admin/flags")
+        assert page.status_code == 200 and all(f.name in page.text and f.sv in page.text for f in flags.CATALOGUE)
+        found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert found is not None
+        admin.csrf = found.group(1)
+        refused = admin.post("/admin/flags", data={"csrf": admin.csrf, "flag": "kit_mar_grid", "on": "1", "reason": ""})
+        assert refused.status_code == 422 and "Skriv varför" in refused.text  # said why (in Swedish), nothing switched
+        done = admin.post("/admin/flags", data={"csrf": admin.csrf, "flag": "kit_mar_grid", "on": "1",
+                                                "reason": "pilot på avdelningen"}, follow_redirects=True)
+        assert done.status_code == 200 and "pilot på avdelningen" in done.text
+        with psycopg.connect(url) as conn:
+            rows = conn.execute("SELECT flag, enabled, switched_by FROM feature_flag_switch").fetchall()
+            audited = conn.execute("SELECT count(*) FROM audit_event WHERE action = 'flag_switch'").fetchone()
+        assert rows == [("kit_mar_grid", True, "admin")] and audited is not None and audited[0] == 1
+        assert nurse.get("/admin/flags").status_code == 403
+    finally:
+        admin.close()
+        nurse.close()
         served.stop()
