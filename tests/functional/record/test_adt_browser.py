@@ -80,7 +80,8 @@ def test_note_form_problem_is_shown_at_the_field_kinds_follow_the_role_and_only_
         journal_server, browser) -> None:
     doctor = logged_in(browser, journal_server.base, "lakare")
     nurse = logged_in(browser, journal_server.base, "sjukskoterska")
-    nurse.locator("#ward-list tbody tr a").first.click()
+    # the last patient of the ward: the first is the demo case another test reads (its admission note)
+    nurse.locator("#ward-list tbody tr a").last.click()
     nurse.wait_for_url(re.compile(r".*/patients/\d+$"))
     patient_url = nurse.url
     nurse.click("text=Skriv anteckning")
