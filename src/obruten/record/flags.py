@@ -31,8 +31,10 @@ CATALOGUE: tuple[Flag, ...] = (
          "Statusbannern visar driftläget för den enhet du tittar på (inte det sämsta av alla dina enheter).",
          "The status banner shows the operating mode of the unit being viewed (not the worst of all your units)."),
     Flag("kit_mar_grid", RELEASE,
-         "Reservkitets läkemedelslista blir en signeringslista (en ruta per dos, 24 h) med labbsvar och vikt.",
-         "The downtime kit's medication list becomes a signing grid (one box per dose, 24 h) with lab results and weight."),
+         "Reservkitets PDF visar läkemedlen som signeringslista (en ruta per dos kommande 24 h, rutor för vid behov) "
+         "i stället för läkemedelstabellen.",
+         "The downtime kit's PDF shows medications as a signing grid (one box per dose for the next 24 h, boxes for "
+         "as-needed) instead of the medication table."),
     Flag(STRUCTURED_ORDERS, RELEASE,
          "En ordination kräver substans och läkemedelsform utöver produktnamn (tider, max vid behov och "
          "allergikontroll gäller alltid).",

@@ -102,3 +102,31 @@ def test_admins_switch_flags_on_the_flags_page_with_a_reason(pg: PostgresInstanc
         admin.close()
         nurse.close()
         served.stop()
+
+
+def test_the_kits_signing_grid_follows_kit_mar_grid_for_the_unit(pg: PostgresInstance, tmp_path: Path) -> None:
+    import pypdf
+
+    from obruten.wardkit import build
+
+    url = seeded_database(pg, "flag_kit", patients=100)
+    with psycopg.connect(url) as conn:
+        unit = conn.execute("SELECT a.unit_id FROM admission_current a JOIN medication_order_current m"
+                            " ON m.patient_id = a.patient_id WHERE a.discharged_at IS NULL AND NOT m.as_needed"
+                            " ORDER BY 1 LIMIT 1").fetchone()[0]  # type: ignore[index]
+
+    def text(on: bool | None) -> str:
+        async def run() -> Path:
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                if on is not None:
+                    await flags.switch(conn, build.MAR_GRID, on, unit=unit, by="sysf1", reason="prov")
+                var = tmp_path / f"var-{on}"
+                return (await build.build_unit(conn, unit, var, build.signing_key(var))).path
+        pdf = asyncio.run(run()) / "kit.pdf"
+        return " ".join(page.extract_text() for page in pypdf.PdfReader(pdf).pages)
+
+    off = text(None)  # after an upgrade: the release before's medication table
+    assert "Läkemedelslista" in off and "Sign:" not in off
+    grid = text(True)
+    assert "Sign:" in grid and "Läkemedelslista" not in grid
+    assert "Sign:" not in text(False)
