@@ -9,17 +9,13 @@ import re
 import psycopg
 import pytest
 
+from pgtools import browser_login
+
 pytestmark = pytest.mark.browser
 
 
 def logged_in(browser, base: str, username: str):
-    page = browser.new_page()
-    page.goto(base + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "demo")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/ward/**")
-    return page
+    return browser_login(browser, base, username)
 
 
 def test_nurse_admits_an_unidentified_patient_and_discharges_him(journal_server, browser) -> None:
