@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 
+from obruten.platform.flags import Switch, state
 from obruten.platform.signing import SignatureError, SigningKey, canonical, load_or_create_key, sha256_hex
 from obruten.status.ledger import Ledger
 from obruten.wardkit import content, render_html, render_pdf
@@ -62,15 +63,16 @@ class Built:
     path: Path
 
 
-def write_kit(data: dict, store: KitStore, key: SigningKey, lang: str = "sv") -> Built:
-    """Render and sign ``data`` into ``store`` (a kit appears complete or not at all)."""
+def write_kit(data: dict, store: KitStore, key: SigningKey, lang: str = "sv", mar_grid: bool = True) -> Built:
+    """Render and sign ``data`` into ``store`` (a kit appears complete or not at all). ``mar_grid``
+    (flag ``kit_mar_grid``): the PDF's medications as a signing grid, else the medication table."""
     started = time.perf_counter()
     blob = canonical(data)
     digest = sha256_hex(blob)
     stamp = store.free_stamp(stamp_of(data["generated_at"]))
     staged = store.staging(stamp)
     (staged / "kit.json").write_bytes(blob)
-    render_pdf.render(data, digest, key.key_id, staged / "kit.pdf", lang)
+    render_pdf.render(data, digest, key.key_id, staged / "kit.pdf", lang, mar_grid=mar_grid)
     render_html.render(data, digest, key.key_id, staged / "kit.html", lang)
     body = {"unit": data["unit"]["id"], "stamp": stamp, "as_of": data["as_of"], "generated_at": data["generated_at"],
             "patients": len(data["patients"]), "key_id": key.key_id, "data_sha256": digest,
@@ -97,6 +99,21 @@ def status_for(var_dir: Path, unit: str) -> dict | None:
             "issued_at": doc.issued_at}
 
 
+MAR_GRID = "kit_mar_grid"  # the journal's flag (record/flags.py): the PDF's signing grid
+
+
+async def mar_grid_on(conn: psycopg.AsyncConnection, unit: str) -> bool:
+    """Is flag ``kit_mar_grid`` on for ``unit``? (Read here, not through record.flags: the kit builder
+    stays importable without the journal's modules.)"""
+    cur = await conn.execute("SELECT to_regclass('feature_flag_switch') IS NOT NULL")
+    row = await cur.fetchone()
+    if not row or not row[0]:
+        return False
+    cur = await conn.execute("SELECT flag, unit_id, enabled, switched_at, switched_by, reason FROM feature_flag_switch"
+                             " WHERE flag = %s", (MAR_GRID,))
+    return state([Switch(*r) for r in await cur.fetchall()], MAR_GRID, unit)
+
+
 async def build_unit(conn: psycopg.AsyncConnection, unit: str, var_dir: Path, key: SigningKey,
                      now: datetime | None = None, keep: int = KEEP_PER_UNIT) -> Built:
     """Read one unit's kit data and write its signed kit under ``var_dir/wardkits/<unit>/``."""
@@ -105,7 +122,7 @@ async def build_unit(conn: psycopg.AsyncConnection, unit: str, var_dir: Path, ke
     data = json.loads(await content.unit_kit_json(conn, unit, now))
     data["status"] = status_for(var_dir, unit)
     sql_s = time.perf_counter() - started
-    built = write_kit(data, unit_store(var_dir, unit, keep), key)
+    built = write_kit(data, unit_store(var_dir, unit, keep), key, mar_grid=await mar_grid_on(conn, unit))
     return Built(built.unit, built.stamp, built.patients, sql_s, built.render_s, built.path)
 
 

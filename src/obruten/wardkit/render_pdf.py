@@ -275,7 +275,60 @@ def _mar(page: _Page, p: dict, as_of: str, hours: float, t: Callable[..., str]) 
             _mar_row(page, m, [None] * PRN_BOXES, t, prn=True)
 
 
-def _patient(page: _Page, p: dict, as_of: str, t: Callable[..., str], mar_hours: float) -> None:
+# the medication table (flag kit_mar_grid off): (label key, width)
+MED_COLUMNS = (("kit.drug", 112), ("kit.dose", 60), ("kit.route", 42), ("kit.frequency", 84),
+               ("kit.next_24h", 95), ("kit.given_24h", WIDTH - 393))
+
+
+def _medication_table(page: _Page, medications: list[dict], t: Callable[..., str]) -> None:
+    """The release-before's medication list: one row per order, next doses and doses given (no boxes)."""
+    page.heading(t("kit.medications"))
+    if not medications:
+        page.text(t("kit.none"))
+        return
+    size, lead = 7.5, 9.2
+
+    def header() -> None:
+        page.need(lead + 4)
+        page.c.setFillColor(LIGHT)
+        page.c.rect(MARGIN, page.y - lead - 2, WIDTH, lead + 2, stroke=0, fill=1)
+        page.c.setFillColor(black)
+        page.c.setFont(BOLD, size)
+        x: float = MARGIN
+        for key, width in MED_COLUMNS:
+            page.c.drawString(x + 2, page.y - size - 1, t(key))
+            x += width
+        page.y -= lead + 3
+
+    header()
+    for m in medications:
+        cells = [[present.drug_line(m)], [m["dose"]], [m["route"]], [present.frequency_line(m, t)],
+                 [present.schedule_line(m, t)], present.given_lines(m, t)]
+        columns = []
+        for (_, width), texts in zip(MED_COLUMNS, cells, strict=True):
+            font = BOLD if width == MED_COLUMNS[0][1] else REGULAR
+            columns.append([line for text in texts for line in _split(text, font, size, width - 4)] or [""])
+        height = max(len(col) for col in columns) * lead + 3
+        if page.y - height < BOTTOM:
+            page.new_page()
+            header()
+        tx = page.c.beginText()
+        tx.setFillColor(black)
+        x: float = MARGIN
+        for index, ((_, width), lines) in enumerate(zip(MED_COLUMNS, columns, strict=True)):
+            tx.setTextOrigin(x + 2, page.y - size)
+            tx.setFont(BOLD if index == 0 else REGULAR, size, lead)
+            for line in lines:
+                tx.textLine(line)
+            x += width
+        page.c.drawText(tx)
+        page.y -= height
+        page.c.setStrokeColor(LIGHT)
+        page.c.line(MARGIN, page.y + 1, PAGE_W - MARGIN, page.y + 1)
+
+
+def _patient(page: _Page, p: dict, as_of: str, t: Callable[..., str], mar_hours: float,
+             mar_grid: bool = True) -> None:
     tag = t("kit.code.ej_hlr") if present.fact(p, "code_status") == "ej_hlr" else ""
     page.patient = (present.patient_heading(p), present.facts_line(p, as_of, t), tag)
     page.new_page()
@@ -284,7 +337,10 @@ def _patient(page: _Page, p: dict, as_of: str, t: Callable[..., str], mar_hours:
     _warnings(page, p["warnings"], t)
     page.heading(t("kit.diagnoses"))
     page.text("; ".join(f"{d['code']} {d['text']}" for d in p["diagnoses"]) or t("kit.none"))
-    _mar(page, p, as_of, mar_hours, t)
+    if mar_grid:
+        _mar(page, p, as_of, mar_hours, t)
+    else:
+        _medication_table(page, p["medications"], t)
     page.heading(t("kit.results", hours=72))
     for r in p.get("results", []):
         abnormal = r["abnormal"]
@@ -324,7 +380,7 @@ def _patient_list(page: _Page, patients: list[dict], as_of: str, t: Callable[...
 
 
 def render(data: dict, digest: str, key_id: str, target: Path, lang: str = "sv",
-           mar_hours: float = MAR_HOURS) -> None:
+           mar_hours: float = MAR_HOURS, mar_grid: bool = True) -> None:
     """Write the kit PDF for ``data`` to ``target``. ``digest`` and ``key_id`` are not printed: the
     signed manifest carries them (``obruten wardkit verify``), the nurse's pages do not."""
     fonts.register()
@@ -342,6 +398,6 @@ def render(data: dict, digest: str, key_id: str, target: Path, lang: str = "sv",
     page = _Page(canvas, title, unit_line, footer, t)
     _patient_list(page, data["patients"], as_of, t)
     for p in data["patients"]:
-        _patient(page, p, as_of, t, mar_hours)
+        _patient(page, p, as_of, t, mar_hours, mar_grid)
     canvas.showPage()
     canvas.save()

@@ -256,6 +256,7 @@ def test_every_page_an_admin_reaches(journal_server, as_user, findings) -> None:
         number = c.execute("SELECT personal_number FROM patient ORDER BY id LIMIT 1").fetchone()[0]  # type: ignore[index]
     findings.visit(page, base + f"/admin/access-log?personal_number={number}", "admin: access log")
     findings.visit(page, base + "/admin/emergency-access", "admin: emergency accesses")
+    findings.visit(page, base + "/admin/flags", "admin: feature flags")
     findings.assert_clean()
 
 

@@ -15,6 +15,7 @@ import pypdf
 import pytest
 
 from obruten.platform.signing import load_or_create_key
+from obruten.record import flags
 from obruten.status.document import draft
 from obruten.status.ledger import Ledger, default_trusted_keys
 from obruten.wardkit import build, render_pdf
@@ -81,6 +82,8 @@ def shift(ward: Ward, tmp_path_factory: pytest.TempPathFactory) -> Shift:
 
     async def run() -> build.Built:
         async with await psycopg.AsyncConnection.connect(ward.url, autocommit=True) as conn:
+            # the signing grid is release 2026.12's flag kit_mar_grid (off after an upgrade): on for this unit
+            await flags.switch(conn, build.MAR_GRID, True, unit=unit, by="test", reason="the shift kit's grid")
             return await build.build_unit(conn, unit, var, build.signing_key(var), NOW)
     built = asyncio.run(run())
     pages = [page.extract_text() for page in pypdf.PdfReader(built.path / "kit.pdf").pages]
