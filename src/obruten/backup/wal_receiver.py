@@ -106,7 +106,7 @@ def prepare(topo: Topology) -> None:
     d = stream_dir(topo.backup_root)
     d.mkdir(parents=True, exist_ok=True)
     user.own(d)
-    for path, text in ((_passfile(topo), f"127.0.0.1:*:replication:{REPLICATION_USER}:"
+    for path, text in ((_passfile(topo), f"*:*:replication:{REPLICATION_USER}:"
                         f"{topo.passwords[REPLICATION_USER]}\n"),
                        (_run_file(topo), json.dumps({"argv": command(topo)}))):
         path.write_text(text)
