@@ -27,9 +27,6 @@ RELEASE = "2026.12"
 STRUCTURED_ORDERS = "structured_orders"
 
 CATALOGUE: tuple[Flag, ...] = (
-    Flag("unit_banner", RELEASE,
-         "Statusbannern visar driftläget för den enhet du tittar på (inte det sämsta av alla dina enheter).",
-         "The status banner shows the operating mode of the unit being viewed (not the worst of all your units)."),
     Flag("kit_mar_grid", RELEASE,
          "Reservkitets PDF visar läkemedlen som signeringslista (en ruta per dos kommande 24 h, rutor för vid behov) "
          "i stället för läkemedelstabellen.",
