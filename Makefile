@@ -17,6 +17,11 @@ help: ## list the tasks
 setup: $(STAMP) ## create .venv and install Obruten with its test tools
 
 $(STAMP): pyproject.toml
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { \
+	  echo "==> Installing Debian's fonts-dejavu-core (the ward kit PDF embeds DejaVu Sans, ADR 0048)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-dejavu-core >/dev/null; \
+	  test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { echo "fonts-dejavu-core could not be installed: install it by hand or set OBRUTEN_KIT_FONT_DIR"; exit 1; }; }
 	@echo "==> Creating $(VENV) with $(PY) and installing Obruten (a few minutes the first time)"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

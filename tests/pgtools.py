@@ -97,6 +97,17 @@ def login(base: str | httpx.URL, username: str, password: str = "demo", *,
     return client
 
 
+def browser_login(browser: Any, base: str, username: str, password: str = "demo") -> Any:
+    """A new page of ``browser`` (or a browser context) logged in to the journal's pages as ``username``."""
+    page = browser.new_page()
+    page.goto(base + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/ward/**")
+    return page
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

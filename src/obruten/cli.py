@@ -19,6 +19,7 @@ from obruten.postreg.cli import postreg
 from obruten.readcopy.cli import read_copy_group, ship_command, verify_spool_command
 from obruten.record.cli import audit, db, flags, serve, user
 from obruten.status.cli import status
+from obruten.upgrade.cli import upgrade
 from obruten.ward_agent.cli import ward_agent
 from obruten.wardkit.cli import wardkit
 
@@ -33,8 +34,8 @@ def main(ctx: click.Context, config_file: Path | None, var_dir: Path | None, dat
 
 audit.add_command(ship_command)
 audit.add_command(verify_spool_command)
-for command in (status, db, serve, seed, demo, audit, user, flags, ops, cluster, backup, drill, wardkit, ward_agent,
-                postreg):
+for command in (status, db, serve, seed, demo, audit, user, flags, upgrade, ops, cluster, backup, drill, wardkit,
+                ward_agent, postreg):
     main.add_command(command)
 main.add_command(clone_command, name="clone")
 main.add_command(read_copy_group)

@@ -66,7 +66,7 @@ def log_file(topo: Topology) -> Path:
 def conninfo(topo: Topology) -> str:
     """Every member that can be primary, the writable one chosen at each connect."""
     hosts = [m for m in topo.members if m.can_be_primary]
-    return (f"host={','.join('127.0.0.1' for _ in hosts)} port={','.join(str(m.pg_port) for m in hosts)} "
+    return (f"host={','.join(m.host for m in hosts)} port={','.join(str(m.pg_port) for m in hosts)} "
             f"user={REPLICATION_USER} passfile={_passfile(topo)} application_name={APP_NAME} "
             "target_session_attrs=read-write connect_timeout=2 keepalives_idle=5 keepalives_interval=2 "
             "keepalives_count=3")
@@ -106,7 +106,7 @@ def prepare(topo: Topology) -> None:
     d = stream_dir(topo.backup_root)
     d.mkdir(parents=True, exist_ok=True)
     user.own(d)
-    for path, text in ((_passfile(topo), f"127.0.0.1:*:replication:{REPLICATION_USER}:"
+    for path, text in ((_passfile(topo), f"*:*:replication:{REPLICATION_USER}:"
                         f"{topo.passwords[REPLICATION_USER]}\n"),
                        (_run_file(topo), json.dumps({"argv": command(topo)}))):
         path.write_text(text)

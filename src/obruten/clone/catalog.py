@@ -85,7 +85,7 @@ def tables(conn: psycopg.Connection) -> tuple[list[Table], list[str]]:
     rows = conn.execute("""
         SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
          ORDER BY c.relname, a.attnum""").fetchall()
     columns: dict[str, list[Column]] = {}

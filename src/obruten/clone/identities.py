@@ -17,6 +17,7 @@ from datetime import date
 
 from obruten.clone.scrub import digits_of_personal_number
 from obruten.devtools.seed import FAMILY, GIVEN_F, GIVEN_M
+from obruten.postreg import reserve
 from obruten.record import personal_number
 
 GIVEN = tuple(sorted(set(GIVEN_F) | set(GIVEN_M)))
@@ -30,6 +31,7 @@ class Pseudonyms:
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     taken: set[str] = field(default_factory=set)  # the source's numbers (last ten digits): never handed out again
     _serials: dict[tuple[date, int], int] = field(default_factory=dict)
+    _reserve_next: int | None = None
 
     def _pick(self, purpose: str, value: str, choices: tuple[str, ...], avoid: str = "") -> str:
         digest = hmac.new(self.key, f"{purpose}\x00{value}".encode(), hashlib.sha256).digest()
@@ -65,6 +67,17 @@ class Pseudonyms:
             k += 1
             if digits_of_personal_number(number) not in self.taken:
                 self._serials[(birth, parity)] = k
+                return number
+
+    def reserve_number(self) -> str:
+        """A new reservnummer (for a patient whose identity was unknown): from a random point of the
+        journal's own serial range, never one the source holds."""
+        if self._reserve_next is None:
+            self._reserve_next = secrets.randbelow(400_000_000) + 1
+        while True:
+            number = reserve.make(self._reserve_next)
+            self._reserve_next += 1
+            if digits_of_personal_number(number) not in self.taken:
                 return number
 
     def username(self, staff_id: int, role: str) -> str:

@@ -28,6 +28,7 @@ from obruten.platform import migrations
 from obruten.platform.errors import ObrutenError
 from obruten.platform.progress import Progress
 from obruten.platform.rows import one
+from obruten.postreg import reserve
 from obruten.record import schema
 from obruten.record.audit import GENESIS, AuditEvent, link
 
@@ -102,7 +103,11 @@ class _Rewriter:
         ix = self.index
         sex = row[ix["sex"]] or "X"
         birth = date.fromisoformat(str(row[ix["birth_date"]]))  # already shifted by the source query
-        out[ix["personal_number"]] = self.names.personal_number(birth, sex)
+        source_number = str(row[ix["personal_number"]])
+        if reserve.is_reserve(source_number):  # an unidentified patient stays one, under a new reservnummer
+            out[ix["personal_number"]] = self.names.reserve_number()
+        else:
+            out[ix["personal_number"]] = self.names.personal_number(birth, sex)
         out[ix["given_name"]] = self.names.given_name(str(row[ix["given_name"]]), sex)
         out[ix["family_name"]] = self.names.family_name(str(row[ix["family_name"]]))
 

@@ -41,7 +41,7 @@ from obruten.record import allergy, personal_number
 _LOCK = 0x0B5C_5EED
 HISTORY_CAP = 50_000
 TABLES = ("hospital", "care_unit", "staff", "staff_unit", "patient", "admission", "note", "diagnosis",
-          "warning", "medication_order", "medication_administration", "referral", "referral_result")
+          "warning", "medication_order", "medication_administration", "referral", "referral_result", "kit_fact")
 try:
     _LOCAL: tzinfo = ZoneInfo("Europe/Stockholm")
 except Exception:  # no tz database: schedule in UTC
@@ -387,6 +387,8 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
               "clinical_at, signed_by, signed_at", referrals)
         _copy(cur, "referral_result", "entry_id, patient_id, order_number, text, abnormal, clinical_at, "
               "signed_by, signed_at", ((*row[:2], referrals[i][3], *row[2:]) for i, row in results))
+        _copy(cur, "kit_fact", "patient_id, kind, value, staff_id, clinical_at, signed_by",
+              _kit_facts(random.Random(seed + 60), open_stays))
         report("commit", 0, 1)
     with psycopg.connect(url, autocommit=True) as conn:
         report("analyze", 0, 1)
@@ -394,3 +396,19 @@ def generate(url: str, patients: int, *, seed: int = 1, progress: Progress | Non
         counts = {t: one(conn.execute(f"SELECT count(*) FROM {t}").fetchone())[0] for t in TABLES}
         report("analyze", 1, 1)
     return counts
+
+
+def _kit_facts(rng: random.Random, open_stays: Sequence[tuple[Any, ...]]) -> Iterable[tuple[Any, ...]]:
+    """Bed, responsible physician, weight (most) and code status (some) of each admitted patient
+    (``kit_fact``, migration 0060); an rng of its own so the rest of the region stays as it was."""
+    beds: dict[str, int] = {}
+    for patient, ward, admitted, *_ in open_stays:
+        doctor = rng.choice(ward.physicians)
+        at = admitted + timedelta(minutes=30)
+        beds[ward.id] = beds.get(ward.id, 0) + 1
+        yield patient, "bed", f"{beds[ward.id]}{'AB'[rng.randrange(2)]}", None, at, doctor
+        yield patient, "responsible_physician", "", doctor, at, doctor
+        if rng.random() < 0.85:
+            yield patient, "weight_kg", f"{rng.randint(45, 120)}.{rng.randint(0, 9)}", None, at, rng.choice(ward.nurses)
+        if rng.random() < 0.3:
+            yield patient, "code_status", "ej_hlr" if rng.random() < 0.5 else "hlr", None, at, doctor

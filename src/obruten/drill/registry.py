@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from obruten.cluster.topology import Topology
-from obruten.drill import partition, scenarios, slow_storage_judge
+from obruten.drill import bad_upgrade, partition, scenarios, slow_storage_judge
 from obruten.drill.faults import DrillError
 from obruten.drill.slow_storage import NAME as SLOW_STORAGE
 from obruten.platform.config import Config
@@ -71,6 +71,10 @@ def _slow_storage(req: DrillRequest) -> DrillReport:
     return slow_storage_judge.run(req.config, req.mode, req.report_dir, req.timeout, req.watch_ops_service, req.say)
 
 
+def _bad_upgrade(req: DrillRequest) -> DrillReport:
+    return bad_upgrade.run(req.report_dir, req.say, req.timeout)
+
+
 def _partition(req: DrillRequest) -> DrillReport:
     return partition.run_partition(req.say, req.rate, req.writers, req.timeout, req.report_dir)
 
@@ -95,6 +99,10 @@ DRILLS: dict[str, Scenario] = {s.name: s for s in (
              "majority, its standbys and remote clients (needs root)", _partition, _FENCING_FAILED),
     Scenario("leader-freeze", "SIGSTOP the leader's Patroni (PostgreSQL keeps running): what a watchdog is for",
              _leader_freeze, _FENCING_FAILED),
+    Scenario(bad_upgrade.NAME, "a throw-away region upgraded to a release whose new flag hangs the database on "
+             "every patient read: detect, tell staff, flag off, roll back; no acknowledged write lost",
+             _bad_upgrade, "the drill FAILED its goals (see the report): read docs/operations.md 'Upgrades' and "
+                           "'Feature flags' (flag off, cancel, rollback) before the next release"),
     Scenario(SLOW_STORAGE, "freeze or throttle the embedded primary; the ops rules must raise the alarm",
              _slow_storage, "the drill FAILED its goal (see the report): read the ops rules' durations and the "
                             "write-path probe's timeout before the next drill"),

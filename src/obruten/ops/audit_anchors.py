@@ -37,26 +37,12 @@ KEY_FILE = "audit_anchor_key.pem"
 PUBLIC_FILE = "audit_anchor_key.pub"  # the key's trusted-keys line, for `obruten audit verify`
 JSONL_FILE = "audit_anchors.jsonl"
 
-SCHEMA = """
--- Signed checkpoints of the journal's audit chain head (ADR 0041); the signed document is kept
--- verbatim, the columns beside it are for reading.
-CREATE TABLE IF NOT EXISTS audit_anchor (
-    id        INTEGER PRIMARY KEY,
-    at        TEXT NOT NULL,
-    events    INTEGER NOT NULL,
-    last_id   INTEGER,
-    last_hash TEXT NOT NULL,
-    node      TEXT NOT NULL,
-    key_id    TEXT NOT NULL,
-    document  TEXT NOT NULL
-);
-"""
+# the audit_anchor table is migration 0004 of the ops store (obruten.ops.schema)
 
 
 
 def ensure(store: Store) -> None:
-    """Create the anchor table and its append-only guard (idempotent)."""
-    store.apply_schema(SCHEMA)
+    """Add the anchor table's append-only guard (idempotent)."""
     store.make_append_only("audit_anchor", "audit anchors are append-only")
 
 

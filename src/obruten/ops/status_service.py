@@ -29,18 +29,7 @@ SOURCE = "status"
 ISSUER_CONSOLE_ROLES = ("tib",)
 ISSUER_ONCALL_ROLES = ("tib", "sysf")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS status_message (
-    version     INTEGER PRIMARY KEY,
-    document    TEXT NOT NULL,
-    mode        TEXT NOT NULL,
-    unit_modes  TEXT NOT NULL,
-    issued_by   TEXT NOT NULL,
-    issuer_role TEXT NOT NULL,
-    reason      TEXT NOT NULL,
-    at          TEXT NOT NULL
-);
-"""
+# the status_message table is migration 0003 of the ops store (obruten.ops.schema)
 
 
 
@@ -75,7 +64,6 @@ class StatusIssuer:
         self.var_dir = var_dir
         self.settings = settings
         self.key = key or load_or_create_key(settings.key_file)
-        store.apply_schema(SCHEMA)
         store.make_append_only("status_message", "status messages are append-only: issue a new version")
 
     def role_of(self, session: Session, now: datetime) -> str:

@@ -185,6 +185,10 @@ class PostgresConnection:
         conn = self._live()
         return Cursor(conn.execute(text, _params(params) if params else None), returning)
 
+    def raw(self) -> psycopg.Connection[Row]:
+        """The live connection itself (autocommit), for the schema ledger."""
+        return self._live()
+
     def script(self, ddl: str) -> None:
         conn = self._live()
         with conn.transaction():

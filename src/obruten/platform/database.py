@@ -16,6 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from obruten.platform.config import Config
+from obruten.platform.errors import ObrutenError
 from obruten.platform.pgserver import DATABASE, PostgresInstance
 from obruten.platform.progress import Say
 
@@ -57,7 +58,7 @@ def url_for(config: Config) -> str:
 
 
 # ---- the journal's connections: leader-aware, health-checked, failing fast (ADR 0050) -------------------
-class NoPrimary(psycopg.OperationalError):
+class NoPrimary(ObrutenError, psycopg.OperationalError):
     """No database member accepts writes right now (or none holds the leader lock): the request is
     answered at once with a 503 instead of waiting for a connection that cannot come."""
 

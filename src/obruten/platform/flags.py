@@ -62,6 +62,15 @@ class FlagCache:
         self._switches: Sequence[Switch] = ()
         self._read_at = float("-inf")
 
+    @property
+    def switches(self) -> Sequence[Switch]:
+        return self._switches
+
+    def set(self, switches: Sequence[Switch]) -> None:
+        """Take switches read elsewhere (an async reader: ``record.flags.following``)."""
+        self._switches = tuple(switches)
+        self._read_at = time.monotonic()
+
     def refresh(self) -> None:
         self._switches = self._load()
         self._read_at = time.monotonic()

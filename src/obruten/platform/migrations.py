@@ -9,7 +9,16 @@ store itself recorded, whichever release's code runs it. Other SQL beside them (
 not a migration.
 
 The same runner serves PostgreSQL (a URL; the lock is an advisory lock) and SQLite (a connection;
-the lock is ``BEGIN IMMEDIATE``), through ``Ledger``.
+the lock is ``BEGIN IMMEDIATE``), through ``Ledger``. A PostgresLedger may be given a ``translate``
+function for stores whose SQL is written in another dialect (the ops store writes SQLite's).
+
+Adoption: a store created before it had versioned migrations (tables made with ``CREATE TABLE IF
+NOT EXISTS``, no ``schema_migration``) is adopted, not recreated: ``run(..., adopt=NAME)`` records
+each migration up to NAME whose tables are all there as applied without running it, runs those
+whose tables are all missing, and refuses a store that has only some of one migration's tables.
+
+A migration applied before its backward SQL was written gets it recorded on the next ``run`` (the
+forward digest must match: the backward SQL belongs to exactly that forward migration).
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -31,8 +40,10 @@ from obruten.platform.rows import one
 
 _MIGRATION = re.compile(r"(\d{4}_\w+)\.sql")
 _DOWN = re.compile(r"(\d{4}_\w+)\.down\.sql")
+_ADDS = re.compile(r"ALTER\s+TABLE\s+(\w+)\s+ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
+_CREATES = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
 LOCK = 0x0B5C_4E4D  # advisory lock: one migrator at a time
-_LEDGER = """CREATE TABLE IF NOT EXISTS schema_migration (
+_LEDGER = """CREATE TABLE IF NOT EXISTS {table} (
     name text PRIMARY KEY, digest text NOT NULL, applied_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
     down_sql text)"""
 
@@ -54,6 +65,22 @@ class Migration:
     @property
     def digest(self) -> str:
         return hashlib.sha256(self.up.encode()).hexdigest()
+
+    @property
+    def tables(self) -> set[str]:
+        """The tables this migration creates (what adoption looks for)."""
+        return {t.lower() for t in _CREATES.findall(self.up)}
+
+    @property
+    def columns(self) -> set[tuple[str, str]]:
+        """The (table, column) pairs this migration adds to existing tables (adoption looks for them too)."""
+        return {(t.lower(), c.lower()) for t, c in _ADDS.findall(self.up)}
+
+    def found_in(self, tables: set[str], columns: Callable[[str], set[str]]) -> tuple[set[str], set[str]]:
+        """What of this migration's tables and added columns a store has, and what it lacks (as names)."""
+        wanted = set(self.tables) | {f"{t}.{c}" for t, c in self.columns}
+        have = (self.tables & tables) | {f"{t}.{c}" for t, c in self.columns if t in tables and c in columns(t)}
+        return have, wanted - have
 
 
 def load(package: str | Path) -> list[Migration]:
@@ -77,45 +104,66 @@ class Ledger(Protocol):
     def applied(self) -> dict[str, tuple[str, str | None]]: ...  # name -> (digest, down SQL)
     def apply(self, migration: Migration) -> None: ...
     def revert(self, name: str, down: str) -> None: ...
+    def record(self, migration: Migration) -> None: ...  # mark applied without running (adoption)
+    def set_down(self, name: str, down: str) -> None: ...
+    def tables(self) -> set[str]: ...
+    def columns(self, table: str) -> set[str]: ...
 
 
 class PostgresLedger:
-    def __init__(self, conn: psycopg.Connection) -> None:
-        self.conn = conn  # autocommit
+    def __init__(self, conn: psycopg.Connection, translate: Callable[[str], str] | None = None,
+                 table: str = "schema_migration") -> None:
+        self.conn, self.table = conn, table  # autocommit
+        self._sql = translate or (lambda sql: sql)
 
     @contextmanager
     def locked(self) -> Iterator[None]:
         self.conn.execute("SELECT pg_advisory_lock(%s)", (LOCK,))
         try:
-            self.conn.execute(_LEDGER.replace("timestamp", "timestamptz"))
-            self.conn.execute("ALTER TABLE schema_migration ADD COLUMN IF NOT EXISTS down_sql text")
+            self.conn.execute(_LEDGER.format(table=self.table).replace("timestamp", "timestamptz"))
+            self.conn.execute(f"ALTER TABLE {self.table} ADD COLUMN IF NOT EXISTS down_sql text")
             yield
         finally:
             self.conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK,))
 
     def applied(self) -> dict[str, tuple[str, str | None]]:
-        if one(self.conn.execute("SELECT to_regclass('schema_migration')").fetchone())[0] is None:
+        if one(self.conn.execute(f"SELECT to_regclass('{self.table}')").fetchone())[0] is None:
             return {}
         columns = {r[0] for r in self.conn.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = 'schema_migration'::regclass AND attnum > 0")}
+            f"SELECT attname FROM pg_attribute WHERE attrelid = '{self.table}'::regclass AND attnum > 0")}
         down = "down_sql" if "down_sql" in columns else "NULL"
-        return {r[0]: (r[1], r[2]) for r in self.conn.execute(f"SELECT name, digest, {down} FROM schema_migration")}
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute(f"SELECT name, digest, {down} FROM {self.table}")}
 
     def apply(self, migration: Migration) -> None:
         with self.conn.transaction():
-            self.conn.execute(migration.up.encode())
-            self.conn.execute("INSERT INTO schema_migration (name, digest, down_sql) VALUES (%s, %s, %s)",
-                              (migration.name, migration.digest, migration.down))
+            self.conn.execute(self._sql(migration.up).encode())
+            self.record(migration)
+
+    def record(self, migration: Migration) -> None:
+        self.conn.execute(f"INSERT INTO {self.table} (name, digest, down_sql) VALUES (%s, %s, %s)",
+                          (migration.name, migration.digest, migration.down))
+
+    def set_down(self, name: str, down: str) -> None:
+        self.conn.execute(f"UPDATE {self.table} SET down_sql = %s WHERE name = %s", (down, name))
+
+    def tables(self) -> set[str]:
+        return {r[0] for r in self.conn.execute(
+            "SELECT lower(tablename) FROM pg_tables WHERE schemaname = current_schema()")}
+
+    def columns(self, table: str) -> set[str]:
+        return {r[0] for r in self.conn.execute(
+            "SELECT lower(column_name) FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND lower(table_name) = %s", (table,))}
 
     def revert(self, name: str, down: str) -> None:
         with self.conn.transaction():
-            self.conn.execute(down.encode())
-            self.conn.execute("DELETE FROM schema_migration WHERE name = %s", (name,))
+            self.conn.execute(self._sql(down).encode())
+            self.conn.execute(f"DELETE FROM {self.table} WHERE name = %s", (name,))
 
 
 class SqliteLedger:
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: sqlite3.Connection, table: str = "schema_migration") -> None:
+        self.conn, self.table = conn, table
         self._depth = 0
 
     @contextmanager
@@ -123,7 +171,7 @@ class SqliteLedger:
         # BEGIN IMMEDIATE takes the write lock: a second migrator waits (busy_timeout) or fails
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            self.conn.execute(_LEDGER)
+            self.conn.execute(_LEDGER.format(table=self.table))
             self._depth = 1
             yield
             self.conn.execute("COMMIT")
@@ -134,10 +182,10 @@ class SqliteLedger:
             self._depth = 0
 
     def applied(self) -> dict[str, tuple[str, str | None]]:
-        exists = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migration'").fetchone()
+        exists = self.conn.execute(f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{self.table}'").fetchone()
         if not exists:
             return {}
-        return {r[0]: (r[1], r[2]) for r in self.conn.execute("SELECT name, digest, down_sql FROM schema_migration")}
+        return {r[0]: (r[1], r[2]) for r in self.conn.execute(f"SELECT name, digest, down_sql FROM {self.table}")}
 
     def _script(self, sql: str) -> None:
         # executescript would COMMIT the open transaction; run statement by statement instead
@@ -148,19 +196,33 @@ class SqliteLedger:
         self.conn.execute("SAVEPOINT migration")
         try:
             self._script(migration.up)
-            self.conn.execute("INSERT INTO schema_migration (name, digest, down_sql) VALUES (?, ?, ?)",
-                              (migration.name, migration.digest, migration.down))
+            self.record(migration)
         except BaseException:
             self.conn.execute("ROLLBACK TO migration")
             raise
         finally:
             self.conn.execute("RELEASE migration")
 
+    def record(self, migration: Migration) -> None:
+        self.conn.execute(f"INSERT INTO {self.table} (name, digest, down_sql) VALUES (?, ?, ?)",
+                          (migration.name, migration.digest, migration.down))
+
+    def set_down(self, name: str, down: str) -> None:
+        self.conn.execute(f"UPDATE {self.table} SET down_sql = ? WHERE name = ?", (down, name))
+
+    def tables(self) -> set[str]:
+        return {r[0].lower() for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def columns(self, table: str) -> set[str]:
+        if not table.isidentifier():
+            return set()
+        return {r[1].lower() for r in self.conn.execute(f"PRAGMA table_info({table})")}
+
     def revert(self, name: str, down: str) -> None:
         self.conn.execute("SAVEPOINT migration")
         try:
             self._script(down)
-            self.conn.execute("DELETE FROM schema_migration WHERE name = ?", (name,))
+            self.conn.execute(f"DELETE FROM {self.table} WHERE name = ?", (name,))
         except BaseException:
             self.conn.execute("ROLLBACK TO migration")
             raise
@@ -203,22 +265,48 @@ def _refuse_newer(ledger: Ledger, package: str | Path, store: str) -> None:
             "changes with that release's `obruten upgrade rollback` before starting this one")
 
 
-def run(ledger: Ledger, package: str | Path, store: str = "journal") -> list[str]:
+def run(ledger: Ledger, package: str | Path, store: str = "journal", adopt: str | None = None) -> list[str]:
     """Apply the pending migrations under the store's lock; return the names applied. Refuses (and
-    changes nothing) if the store is newer than the code or an applied migration was edited."""
+    changes nothing) if the store is newer than the code or an applied migration was edited.
+
+    ``adopt``: the last migration a store made before versioning may already have (see the module
+    docstring); only used when the store has recorded no migration yet."""
     applied_now: list[str] = []
     with ledger.locked():
         _refuse_newer(ledger, package, store)
         done = ledger.applied()
+        legacy = adopt is not None and not done
+        existing = ledger.tables() if legacy else set()
         for migration in load(package):
             if migration.name in done:
                 if done[migration.name][0] != migration.digest:
                     raise MigrationError(f"{store} migration {migration.name} was edited after it was applied; "
                                          "add a new migration instead of changing an old one")
+                if migration.down and not done[migration.name][1]:
+                    ledger.set_down(migration.name, migration.down)
                 continue
+            if legacy and adopt is not None and migration.name <= adopt and (migration.tables or migration.columns):
+                present, absent = migration.found_in(existing, ledger.columns)
+                if not absent:
+                    ledger.record(migration)  # the store already has exactly these: adopt them
+                    continue
+                if present:
+                    raise MigrationError(
+                        f"the {store} store has some of what {migration.name} makes ({', '.join(sorted(present))}) "
+                        f"but not {', '.join(sorted(absent))}: it cannot be adopted safely; "
+                        "nothing was changed. Restore it from a backup or repair it by hand")
             ledger.apply(migration)
             applied_now.append(migration.name)
     return applied_now
+
+
+def adopted(ledger: Ledger, package: str | Path, adopt: str) -> list[str]:
+    """What ``run(adopt=…)`` would record as already there without running (for ``upgrade plan``)."""
+    if ledger.applied():
+        return []
+    existing = ledger.tables()
+    return [m.name for m in load(package)
+            if m.name <= adopt and (m.tables or m.columns) and not m.found_in(existing, ledger.columns)[1]]
 
 
 def roll_back(ledger: Ledger, package: str | Path, to: str | None, store: str = "journal") -> list[str]:
@@ -270,10 +358,10 @@ def rollback(url: str, package: str | Path, to: str | None, store: str = "journa
 
 
 # ---- SQLite: the ops store's and the ward agent's files ------------------------------------------
-def migrate_sqlite(conn: sqlite3.Connection, package: str | Path, store: str) -> list[str]:
+def migrate_sqlite(conn: sqlite3.Connection, package: str | Path, store: str, adopt: str | None = None) -> list[str]:
     """Apply ``package``'s pending migrations to an SQLite database (the connection must not be
     inside a transaction)."""
-    return run(SqliteLedger(conn), package, store)
+    return run(SqliteLedger(conn), package, store, adopt)
 
 
 def rollback_sqlite(conn: sqlite3.Connection, package: str | Path, to: str | None, store: str) -> list[str]:

@@ -170,7 +170,12 @@ class PostgresInstance:
                 fh.write(f"{key} = {value}\n")
 
     def _give_log(self) -> None:
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        folder = self.log_file.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        # under a strict umask (077, as importing Patroni sets) the folder is 0700 root: the service
+        # user could not reach its own log file in it, and pg_ctl fails with "cannot create"
+        if not folder.stat().st_mode & 0o001:
+            folder.chmod(folder.stat().st_mode | 0o011)
         self.log_file.touch(exist_ok=True)
         self.user.own(self.log_file)
 

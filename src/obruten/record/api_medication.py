@@ -6,6 +6,7 @@ or 422, in the one error shape and the reader's language."""
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from functools import partial
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
@@ -15,7 +16,8 @@ from fastapi.responses import JSONResponse
 from obruten.platform.fields import Id
 from obruten.record import medication
 from obruten.record.api import _json
-from obruten.record.deps import JournalDep, LanguageDep, SessionDep
+from obruten.record.deps import FlagsDep, JournalDep, LanguageDep, SessionDep
+from obruten.record.flags import STRUCTURED_ORDERS
 
 router = APIRouter(prefix="/api/v1", tags=["journal"])
 PatientId = Annotated[Id, Path(description="Patient id")]
@@ -34,8 +36,9 @@ async def _ruled(call: Awaitable[T], lang: str) -> T:
 @router.post("/patients/{patient}/medication-orders", status_code=201, responses=_RULES,  # type: ignore[arg-type]
              summary="Order a medication (structured; an allergy match needs allergy_override_reason)")
 async def order_medication(patient: PatientId, body: medication.NewOrder, session: SessionDep, journal: JournalDep,
-                           lang: LanguageDep) -> JSONResponse:
-    return _json(await _ruled(journal.order_medication(session, patient, body), lang), 201)
+                           lang: LanguageDep, flags: FlagsDep) -> JSONResponse:
+    structured = partial(flags.on, STRUCTURED_ORDERS)  # substance and form required where it is on
+    return _json(await _ruled(journal.order_medication(session, patient, body, structured), lang), 201)
 
 
 @router.post("/medication-orders/{order}/stop", status_code=201, responses=_RULES,  # type: ignore[arg-type]

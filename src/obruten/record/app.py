@@ -31,7 +31,18 @@ from obruten.platform.limits import BodyLimit
 from obruten.postreg import web as postreg_web
 from obruten.readcopy import service as read_copy
 from obruten.readcopy import web as read_copy_web
-from obruten.record import api, api_adt, api_medication, status_api, telemetry, web, web_admin, web_adt, web_medication
+from obruten.record import (
+    api,
+    api_adt,
+    api_medication,
+    flags,
+    status_api,
+    telemetry,
+    web,
+    web_admin,
+    web_adt,
+    web_medication,
+)
 from obruten.record.audit import AuditUnavailable, AuditWriter, DatabaseSink
 from obruten.record.deps import Runtime, render, runtime_of
 from obruten.record.login_guard import AttemptLog, LoginGuard
@@ -94,6 +105,7 @@ def _lifespan(config: Config, database_url: str, signer: TokenSigner, status: st
                                         primary_url=config.primary_url if config.read_copy else None),
                 guard=LoginGuard(AttemptLog(pool, writable=writable, node=config.node_name)))
             await stack.enter_async_context(telemetry.running(metrics, journal))
+            app.state.flags = await stack.enter_async_context(flags.following(pool))  # deps.FlagsDep
             status.start()
             stack.callback(status.stop)
             yield

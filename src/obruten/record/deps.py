@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from obruten.platform.auth import InvalidToken, Session, TokenSigner, same_secret
 from obruten.platform.config import Config
 from obruten.platform.errors import Forbidden, Unauthenticated
+from obruten.platform.flags import FlagCache
 from obruten.platform.i18n import pick_language, translator
 from obruten.record import staff
 from obruten.record.login_guard import LoginGuard
@@ -80,6 +81,18 @@ async def get_journal(rt: RuntimeDep) -> Journal:
 
 
 JournalDep = Annotated[Journal, Depends(get_journal)]
+
+
+def get_flags(request: Request) -> FlagCache:
+    """This release's feature flags as switched (``FlagCache.on(name, unit)``; re-read every few seconds)."""
+    cache: FlagCache | None = getattr(request.app.state, "flags", None)
+    return cache if cache is not None else _NO_SWITCHES  # an app composed without the lifespan: every flag off
+
+
+_NO_SWITCHES = FlagCache(lambda: (), ttl=float("inf"))
+
+
+FlagsDep = Annotated[FlagCache, Depends(get_flags)]
 
 
 # ---- language -------------------------------------------------------------------------------------------

@@ -9,33 +9,71 @@ here (off on upgrade) and asks ``FlagCache.on(name, unit)`` where the behaviour 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
 import psycopg
+from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform import events
-from obruten.platform.flags import REGION, Flag, Switch, state
+from obruten.platform.errors import ObrutenError
+from obruten.platform.flags import REGION, Flag, FlagCache, Switch, state
 from obruten.record.audit import AuditEvent, append_chained
 
 RELEASE = "2026.12"
+STRUCTURED_ORDERS = "structured_orders"
 
 CATALOGUE: tuple[Flag, ...] = (
-    Flag("unit_banner", RELEASE,
-         "Statusbannern visar driftläget för den enhet du tittar på (inte det sämsta av alla dina enheter).",
-         "The status banner shows the operating mode of the unit being viewed (not the worst of all your units)."),
     Flag("kit_mar_grid", RELEASE,
-         "Reservkitets läkemedelslista blir en signeringslista (en ruta per dos, 24 h) med labbsvar och vikt.",
-         "The downtime kit's medication list becomes a signing grid (one box per dose, 24 h) with lab results and weight."),
-    Flag("structured_orders", RELEASE,
-         "Ordinationsformuläret kräver substans, form, styrka, dos, väg och tider som stämmer med frekvensen.",
-         "The order form requires substance, form, strength, dose, route and times consistent with the frequency."),
+         "Reservkitets PDF visar läkemedlen som signeringslista (en ruta per dos kommande 24 h, rutor för vid behov) "
+         "i stället för läkemedelstabellen.",
+         "The downtime kit's PDF shows medications as a signing grid (one box per dose for the next 24 h, boxes for "
+         "as-needed) instead of the medication table."),
+    Flag(STRUCTURED_ORDERS, RELEASE,
+         "En ordination kräver substans och läkemedelsform utöver produktnamn (tider, max vid behov och "
+         "allergikontroll gäller alltid).",
+         "An order requires the substance and pharmaceutical form besides the product name (times, the PRN "
+         "maximum and the allergy check always apply)."),
 )
 BY_NAME = {f.name: f for f in CATALOGUE}
 
 
-class UnknownFlag(ValueError):
+TTL_S = 5.0  # a switch takes effect in the app within this
+
+
+@contextlib.asynccontextmanager
+async def following(pool: AsyncConnectionPool, ttl: float | None = None) -> AsyncIterator[FlagCache]:
+    """The app's flag cache, re-read from ``pool`` every ``ttl`` seconds in the background (a failed
+    read keeps the last known switches: a database hiccup switches nothing)."""
+    every = TTL_S if ttl is None else ttl
+    cache = FlagCache(lambda: cache.switches, ttl=float("inf"))  # never read on a request path
+
+    async def read() -> None:
+        try:
+            async with pool.connection(timeout=every) as conn:
+                cache.set(await switches(conn))
+        except Exception:  # noqa: BLE001 - keep the last known state
+            pass
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(every)
+            await read()
+
+    await read()
+    task = asyncio.create_task(loop())
+    try:
+        yield cache
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class UnknownFlag(ObrutenError, ValueError):
     def __init__(self, name: str) -> None:
         super().__init__(f"no flag named {name!r}; `obruten flags list` shows them")
 
@@ -78,6 +116,16 @@ async def switch(conn: psycopg.AsyncConnection, name: str, on: bool, *, unit: st
         events.emit(var_dir, "flag.switched", f"Funktionsflaggan {name} {'PÅ' if on else 'AV'} för {where} "
                     f"({by}: {reason.strip()})", "journal", flag=name, unit=scope, on=on)
     return Switch(name, scope, on, at, by, reason.strip())
+
+
+INSTALLATION = "installation"  # who switched the flags of a new installation on
+
+
+async def install_defaults(conn: psycopg.AsyncConnection, var_dir: Path | None = None) -> list[Switch]:
+    """A new installation (empty database) gets every catalogue flag on region-wide, recorded as by
+    "installation"; an upgrade of an existing database never calls this, so its new flags stay off."""
+    return [await switch(conn, f.name, True, unit=None, by=INSTALLATION, reason="ny installation: allt på",
+                         var_dir=var_dir) for f in CATALOGUE]
 
 
 def effective(all_switches: Sequence[Switch], units: Sequence[str]) -> dict[str, dict[str, bool]]:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from obruten.platform.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from obruten.platform.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, ObrutenError
 from obruten.platform.i18n import STOCKHOLM, translator
 
 M = TypeVar("M", bound=BaseModel)
@@ -30,7 +30,7 @@ _VALIDATOR_FIELDS = {
 }
 
 
-class FormProblem(Exception):
+class FormProblem(ObrutenError):
     """What is wrong with a posted form, field by field (already in the user's language)."""
 
     def __init__(self, errors: dict[str, str]) -> None:

@@ -40,8 +40,10 @@ STOPPED_DAYS = 7  # how far back the Utsatta section of the list reaches
 class NewOrder(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     drug: Line = Field(min_length=1, max_length=200, description="Product name, e.g. Furix")
-    substance: Line = Field(min_length=1, max_length=200, description="Active substance, e.g. furosemid")
-    form: Line = Field(min_length=1, max_length=100, description="Pharmaceutical form, e.g. tablett")
+    substance: Line = Field(default="", max_length=200,
+                            description="Active substance, e.g. furosemid (required with flag structured_orders)")
+    form: Line = Field(default="", max_length=100,
+                       description="Pharmaceutical form, e.g. tablett (required with flag structured_orders)")
     strength: Line = Field(min_length=1, max_length=100)
     dose: Line = Field(min_length=1, max_length=100)
     route: Route
@@ -132,9 +134,13 @@ async def active_warnings(conn: psycopg.AsyncConnection, patient_id: int) -> lis
         return await cur.fetchall()
 
 
-def order_rules(new: NewOrder, warnings: Sequence[dict]) -> tuple[list[Broken], list[dict]]:
-    """The schedule rules and the allergy check of a new order: (what is wrong, matched warnings)."""
-    broken = dose_schedule.order_rules(frequency=new.frequency, times=new.times, as_needed=new.as_needed,
+def order_rules(new: NewOrder, warnings: Sequence[dict], structured: bool = True) -> tuple[list[Broken], list[dict]]:
+    """The schedule rules and the allergy check of a new order: (what is wrong, matched warnings).
+    ``structured`` (flag ``structured_orders``): substance and form are required too. The schedule
+    and allergy checks are safety checks and never depend on a flag."""
+    broken = [Broken(name, "med.error.required") for name in ("substance", "form")
+              if structured and not getattr(new, name)]
+    broken += dose_schedule.order_rules(frequency=new.frequency, times=new.times, as_needed=new.as_needed,
                                        prn_max=new.prn_max_per_24h, start_at=new.start_at, stop_at=new.stop_at)
     matched = allergy.matching_warnings(warnings, new.substance, new.drug)
     if matched and not (new.allergy_override_reason and len(new.allergy_override_reason.strip()) >= 3):
@@ -143,14 +149,15 @@ def order_rules(new: NewOrder, warnings: Sequence[dict]) -> tuple[list[Broken], 
     return broken, matched
 
 
-async def order(conn: psycopg.AsyncConnection, patient_id: int, unit_id: str, new: NewOrder, prescriber: int) -> dict:
+async def order(conn: psycopg.AsyncConnection, patient_id: int, unit_id: str, new: NewOrder, prescriber: int,
+                structured: bool = True) -> dict:
     await _lock(conn, f"medication_order:{patient_id}")
     earlier = await _by_submission(conn, "medication_order", new.submission)
     if earlier is not None:
         if earlier["patient_id"] != patient_id:
             raise Conflict("this form was already used for another patient; open the form again")
         return earlier
-    broken, matched = order_rules(new, await active_warnings(conn, patient_id))
+    broken, matched = order_rules(new, await active_warnings(conn, patient_id), structured)
     if broken:
         raise RuleBroken(broken, {"matched_warnings": [{"entry_id": str(w["entry_id"]), "text": w["text"],
                                                         "severity": w["severity"], "matched": w["matched"]}

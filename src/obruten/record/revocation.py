@@ -70,6 +70,9 @@ async def revoke_user(conn: psycopg.AsyncConnection, user_id: int, node: str) ->
                        (user_id, node))
 
 
+_WARN_EVERY_SECONDS = 60.0  # while the database is unreachable, say so once a minute
+
+
 class Revocations:
     """One process's view of ``session_revocation``, refreshed at most every ``ttl`` seconds."""
 
@@ -84,6 +87,8 @@ class Revocations:
         self._loaded_at: float | None = None
         self._newest: float | None = None  # revoked_at of the newest row read (the database's clock)
         self._lock = asyncio.Lock()
+        self._failing_since: float | None = None  # one warning per outage, not one per request
+        self._warned_at = float("-inf")
 
     async def ended(self, session: Session) -> bool:
         """Has ``session`` been ended by a logout or a deactivation (that this node knows of)?"""
@@ -134,10 +139,18 @@ class Revocations:
                         " WHERE revoked_at >= to_timestamp(%s)", (self._newest - _OVERLAP_SECONDS,))
                 rows = await cur.fetchall()
         except (psycopg.Error, PoolTimeout) as exc:
-            log.warning("could not read session revocations (keeping the %d known): %s",
-                        len(self.known.sids) + len(self.known.users), exc)
-            self._loaded_at = self.clock()
+            now = self.clock()
+            if self._failing_since is None:
+                self._failing_since = now
+            if now - self._warned_at >= _WARN_EVERY_SECONDS:
+                self._warned_at = now
+                log.warning("could not read session revocations for %.0f s (keeping the %d known): %s",
+                            now - self._failing_since, len(self.known.sids) + len(self.known.users), exc)
+            self._loaded_at = now
             return
+        if self._failing_since is not None:
+            log.warning("session revocations readable again after %.0f s", self.clock() - self._failing_since)
+            self._failing_since, self._warned_at = None, float("-inf")
         for sid, user_id, at in rows:
             self.known.add(sid, user_id, at)
             self._newest = at if self._newest is None else max(self._newest, at)

@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -20,11 +21,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform.auth import Session
 from obruten.platform.errors import Conflict, Forbidden, Invalid, NeedsEmergencyAccess, NotFound
+from obruten.platform.flags import Switch
 from obruten.platform.i18n import STOCKHOLM
 from obruten.record import (
     access,
     admission,
     entries,
+    flags,
     medication,
     notes,
     patients,
@@ -220,6 +223,25 @@ class Journal:
         async with self.pool.connection() as conn:
             return await access.recent_emergency_access(conn)
 
+    # ---- feature flags (admins) ------------------------------------------------------------------------
+    async def flag_switches(self, session: Session) -> list[Switch]:
+        if session.role != "admin":
+            raise Forbidden("only admins see and switch feature flags")
+        async with self.pool.connection() as conn:
+            return await flags.switches(conn)
+
+    async def switch_flag(self, session: Session, name: str, on: bool, *, unit: str | None, reason: str,
+                          var_dir: Path | None) -> Switch:
+        """Record a switch and its audit event in one transaction (``flags.switch``); a system event after."""
+        if session.role != "admin":
+            raise Forbidden("only admins switch feature flags")
+        async with self.pool.connection() as conn:
+            try:
+                return await flags.switch(conn, name, on, unit=unit, by=session.username, reason=reason,
+                                          var_dir=var_dir)
+            except ValueError as exc:
+                raise Invalid(str(exc)) from exc
+
     # ---- writes -----------------------------------------------------------------------------------
     async def check_writable(self, conn: AsyncConnection, session: Session, patient_id: int, unit_id: str | None,
                              roles: tuple[str, ...], *, by_entry: bool = False,
@@ -287,11 +309,14 @@ class Journal:
             await self.audit_in(conn, session, "write", row["patient_id"], "vård", entry="note", id=str(entry_id), version=row["version"])
         return row
 
-    async def order_medication(self, session: Session, patient_id: int, new: medication.NewOrder) -> dict:
+    async def order_medication(self, session: Session, patient_id: int, new: medication.NewOrder,
+                               structured: Callable[[str], bool] | None = None) -> dict:
+        """``structured(unit)``: is flag structured_orders on for the unit (None: yes)."""
         async with self.pool.connection() as conn:
             unit = await self.check_writable(conn, session, patient_id, new.unit_id, ("physician",),
                                              times={"start_at": new.start_at, "stop_at": new.stop_at})
-            row = await medication.order(conn, patient_id, unit, new, session.user_id)
+            row = await medication.order(conn, patient_id, unit, new, session.user_id,
+                                         structured=structured(unit) if structured else True)
             await self.audit_in(conn, session, "write", patient_id, "vård", entry="medication_order", id=str(row["entry_id"]),
                                 allergy_override=row["allergy_override_reason"] is not None)
         return row

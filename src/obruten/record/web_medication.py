@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +19,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from obruten.platform.i18n import STOCKHOLM, translator
 from obruten.record import form_errors, medication
-from obruten.record.deps import FormDep, JournalDep, LanguageDep, RenderDep, SessionDep
+from obruten.record.deps import FlagsDep, FormDep, JournalDep, LanguageDep, RenderDep, SessionDep
+from obruten.record.flags import STRUCTURED_ORDERS
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,15 +43,17 @@ def _local_input(value: str, lang: str, name: str, errors: dict[str, str]) -> st
 
 # ---- ordering --------------------------------------------------------------------------------------------
 @router.get("/patients/{patient}/medication/new", response_class=HTMLResponse)
-async def order_form(patient: int, session: SessionDep, journal: JournalDep, render: RenderDep) -> Response:
+async def order_form(patient: int, session: SessionDep, journal: JournalDep, render: RenderDep,
+                     flags: FlagsDep) -> Response:
     data = await journal.overview(session, patient, purpose="vård")
     return render("form_medication.html", p=data, pb=data["patient"], patient_id=patient, values={"submission": str(uuid.uuid4())},
-                  errors={}, forms=medication.FORMS, routes=medication.ROUTES)
+                  errors={}, forms=medication.FORMS, routes=medication.ROUTES,
+                  structured=flags.on(STRUCTURED_ORDERS, _ward(data)))
 
 
 @router.post("/patients/{patient}/medication")
 async def post_order(patient: int, session: SessionDep, data: FormDep, journal: JournalDep, render: RenderDep,
-                     lang: LanguageDep) -> Response:
+                     lang: LanguageDep, flags: FlagsDep) -> Response:
     fields: dict[str, Any] = dict(data)
     fields["times"] = [t.strip() for t in data.get("times", "").replace(";", ",").split(",") if t.strip()]
     fields["as_needed"] = data.get("as_needed") == "on"
@@ -61,15 +65,22 @@ async def post_order(patient: int, session: SessionDep, data: FormDep, journal: 
     status, matched = 422, []
     if new is not None and not errors:
         try:
-            await journal.order_medication(session, patient, new)
+            await journal.order_medication(session, patient, new, partial(flags.on, STRUCTURED_ORDERS))
             return _back(f"/patients/{patient}#medications")
         except medication.RuleBroken as exc:
             errors, status = exc.fields(lang), exc.status
             matched = exc.extra.get("matched_warnings", [])
     overview = await journal.overview(session, patient, purpose="vård")
     return render("form_medication.html", status, p=overview, pb=overview["patient"], patient_id=patient,
-                  values=dict(data), errors=errors,
-                  matched=matched, forms=medication.FORMS, routes=medication.ROUTES)
+                  values=dict(data), errors=errors, matched=matched, forms=medication.FORMS, routes=medication.ROUTES,
+                  structured=flags.on(STRUCTURED_ORDERS, _ward(overview)))
+
+
+def _ward(overview: dict[str, Any]) -> str | None:
+    """The unit the patient is admitted to (the flag's unit), if any."""
+    admission = overview.get("admission") or {}
+    unit = admission.get("unit_id") if isinstance(admission, dict) else None
+    return str(unit) if unit else None
 
 
 # ---- the administration page -------------------------------------------------------------------------------

@@ -10,9 +10,13 @@ it and say why; anything else → log with traceback and keep looping.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import shutil
+import ssl
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,6 +33,8 @@ from obruten.wardkit.store import Kit, KitStore, safe_name
 log = logging.getLogger("obruten.ward_agent")
 
 OK, UNCHANGED, REFUSED, UNREACHABLE, ERROR = "ok", "unchanged", "refused", "unreachable", "error"
+WATCH_WAIT_S = 25.0     # one long-poll: below common proxy idle timeouts
+WATCH_RETRY_S = 5.0     # after a failed long-poll (the periodic fetch goes on meanwhile)
 
 
 class Unreachable(ObrutenError):
@@ -43,6 +49,7 @@ class FetchState:
     last_ok_at: datetime | None = None
     reported_at: datetime | None = None
     report_sentence: str = ""
+    upstream_stamp: str | None = None   # the newest kit upstream named at the last fetch
 
 
 class Agent:
@@ -52,6 +59,7 @@ class Agent:
         self.trusted = self._load_trusted()
         self.kits = KitStore(settings.kits_dir, keep=settings.keep, trusted=self.trusted, unit=settings.unit)
         self.state = FetchState()
+        self._tick_lock = threading.Lock()   # the periodic loop and the watch never fetch at once
 
     def _keys_stamp(self) -> tuple[int, int]:
         try:
@@ -106,6 +114,10 @@ class Agent:
     # ---- one round --------------------------------------------------------------------------------
     def tick(self) -> str:
         """Fetch (and keep, when good) the newest kit, report upstream; return what happened."""
+        with self._tick_lock:
+            return self._tick()
+
+    def _tick(self) -> str:
         now = self.settings.clock()
         try:
             self.reload_trusted()
@@ -156,6 +168,7 @@ class Agent:
             as_of = datetime.fromisoformat(manifest["body"]["as_of"])
         except (ValueError, KeyError, TypeError) as exc:
             return REFUSED, f"refused the upstream manifest ({exc}); keeping the kits held"
+        self.state.upstream_stamp = stamp
         held = self.kits.newest()
         if held is not None and held.stamp == stamp:
             return UNCHANGED, f"newest kit {held.stamp} (data as of {held.as_of.isoformat()}) already held"
@@ -180,6 +193,59 @@ class Agent:
         finally:
             shutil.rmtree(staged, ignore_errors=True)
         return OK, f"kept new kit {kit.stamp} ({kit.patients} patients, data as of {kit.as_of.isoformat()})"
+
+    # ---- hearing of a new kit at once (long-poll) -------------------------------------------------
+    async def watch_once(self, wait_s: float = WATCH_WAIT_S) -> bool:
+        """Ask upstream to answer when a kit other than the one we know of is the newest (the kit
+        server's long-poll, ``/latest?after=…&wait=…``); True when it names one. Raises
+        ``Unreachable`` when no upstream answers."""
+        held = self.kits.newest()
+        known = self.state.upstream_stamp or (held.stamp if held else None)
+        params: dict[str, str | float] = {"wait": wait_s}
+        if known:
+            params["after"] = known
+        problems = []
+        headers = {"Authorization": f"Bearer {self.settings.token}"}
+        for base in self.settings.journal_urls:
+            url = base.rstrip("/") + f"/api/v1/wardkits/{self.settings.unit}/latest"
+            try:
+                async with httpx.AsyncClient(timeout=wait_s + self.settings.timeout_s, headers=headers,
+                                             verify=ssl.create_default_context()) as client:
+                    response = await client.get(url, params=params)
+            except http.FAILURES as exc:
+                problems.append(f"{base}: {http.reason(exc)}")
+                continue
+            if not response.is_success:
+                problems.append(f"{base}: HTTP {response.status_code}")
+                continue
+            try:
+                stamp = str(response.json()["body"]["stamp"])
+            except (ValueError, KeyError, TypeError):
+                problems.append(f"{base}: not a ward-kit manifest")
+                continue
+            return stamp != known
+        raise Unreachable("; ".join(problems))
+
+    async def watch(self, wait_s: float = WATCH_WAIT_S, retry_s: float = WATCH_RETRY_S) -> None:
+        """Fetch a new kit as soon as upstream has built it; runs until cancelled. The periodic
+        ``tick`` stays the fallback (an upstream without the long-poll answers at once: then this
+        only repeats the periodic fetch every ``retry_s``)."""
+        while True:
+            started = time.monotonic()
+            try:
+                newer = await self.watch_once(wait_s)
+            except Unreachable as exc:
+                log.info("kit watch: %s; retrying in %.0f s", exc, retry_s)
+                newer = False
+                await asyncio.sleep(retry_s)
+            except Exception:  # keep watching; the periodic fetch goes on regardless
+                log.exception("kit watch failed; retrying in %.0f s", retry_s)
+                newer = False
+                await asyncio.sleep(retry_s)
+            if newer:
+                await asyncio.to_thread(self.tick)
+            elif time.monotonic() - started < 1.0:   # an upstream that does not wait: do not spin
+                await asyncio.sleep(retry_s)
 
     @staticmethod
     def _keeping(held: Kit | None) -> str:

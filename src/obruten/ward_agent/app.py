@@ -46,13 +46,15 @@ def create_app(settings: AgentSettings, agent: Agent | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_loop(agent)) if settings.fetch_every_s > 0 else None
+        # the periodic fetch, and the watch that hears of a new kit at once (agent.watch)
+        tasks = [asyncio.create_task(_loop(agent)), asyncio.create_task(agent.watch())] \
+            if settings.fetch_every_s > 0 else []
         follower.start()
         try:
             yield
         finally:
             follower.stop()
-            if task:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

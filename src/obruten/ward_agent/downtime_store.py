@@ -20,51 +20,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from obruten.platform import migrations
 from obruten.platform.errors import Invalid
 from obruten.platform.private import private_dir, private_file
 from obruten.postreg import reserve
 from obruten.postreg.models import DowntimeEntry
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS downtime_entry (
-    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
-    key            TEXT NOT NULL UNIQUE,
-    kind           TEXT NOT NULL CHECK (kind IN ('note', 'medication_administration')),
-    unit_id        TEXT NOT NULL,
-    device_id      TEXT NOT NULL,
-    patient_id     INTEGER NOT NULL,
-    patient_label  TEXT NOT NULL,          -- name and personal number as the kit showed them
-    summary        TEXT NOT NULL,          -- drug or note kind, for the queue page
-    entry          TEXT NOT NULL,          -- the DowntimeEntry as JSON, exactly what is submitted
-    author         TEXT NOT NULL,
-    clinical_at    TEXT NOT NULL,
-    recorded_at    TEXT NOT NULL,
-    state          TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'submitted', 'refused')),
-    batch_id       TEXT,
-    submitted_at   TEXT,
-    refused_reason TEXT,
-    journal_state  TEXT,                   -- pending / confirmed / rejected, as the journal last said
-    journal_reason TEXT
-);
-CREATE INDEX IF NOT EXISTS downtime_entry_state ON downtime_entry (state, seq);
--- reservnummer blocks the journal handed this agent, and the patients registered under them
-CREATE TABLE IF NOT EXISTS reserve_block (
-    first_serial INTEGER PRIMARY KEY,
-    size         INTEGER NOT NULL,
-    fetched_at   TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS reserve_patient (
-    local_id           INTEGER PRIMARY KEY AUTOINCREMENT,
-    reserve_number     TEXT NOT NULL UNIQUE,
-    given_name         TEXT NOT NULL,
-    family_name        TEXT NOT NULL,
-    sex                TEXT NOT NULL CHECK (sex IN ('F', 'M', 'X')),
-    birth_date         TEXT NOT NULL,
-    registered_at      TEXT NOT NULL,
-    registered_by      TEXT NOT NULL,          -- the verified username
-    journal_patient_id INTEGER                 -- set when the journal created the patient
-);
-"""
+from obruten.ward_agent import schema
 
 
 def _now() -> str:
@@ -83,10 +44,8 @@ class DowntimeStore:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(downtime_entry)")}
-        if "reserve_number" not in columns:  # stores made before reservnummer
-            self._db.execute("ALTER TABLE downtime_entry ADD COLUMN reserve_number TEXT")
+        # versioned schema (obruten.ward_agent.schema): unsubmitted documentation survives every upgrade
+        self.migrated = migrations.migrate_sqlite(self._db, schema.PACKAGE, schema.STORE, schema.ADOPT)
 
     def close(self) -> None:
         with self._lock:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import psycopg
 
-from obruten.platform.signing import SigningKey, canonical, load_or_create_key, sha256_hex
+from obruten.platform.flags import Switch, state
+from obruten.platform.signing import SignatureError, SigningKey, canonical, load_or_create_key, sha256_hex
+from obruten.status.ledger import Ledger
 from obruten.wardkit import content, render_html, render_pdf
 from obruten.wardkit import manifest as mf
 from obruten.wardkit.store import KitStore, safe_name
@@ -60,15 +63,16 @@ class Built:
     path: Path
 
 
-def write_kit(data: dict, store: KitStore, key: SigningKey, lang: str = "sv") -> Built:
-    """Render and sign ``data`` into ``store`` (a kit appears complete or not at all)."""
+def write_kit(data: dict, store: KitStore, key: SigningKey, lang: str = "sv", mar_grid: bool = True) -> Built:
+    """Render and sign ``data`` into ``store`` (a kit appears complete or not at all). ``mar_grid``
+    (flag ``kit_mar_grid``): the PDF's medications as a signing grid, else the medication table."""
     started = time.perf_counter()
     blob = canonical(data)
     digest = sha256_hex(blob)
     stamp = store.free_stamp(stamp_of(data["generated_at"]))
     staged = store.staging(stamp)
     (staged / "kit.json").write_bytes(blob)
-    render_pdf.render(data, digest, key.key_id, staged / "kit.pdf", lang)
+    render_pdf.render(data, digest, key.key_id, staged / "kit.pdf", lang, mar_grid=mar_grid)
     render_html.render(data, digest, key.key_id, staged / "kit.html", lang)
     body = {"unit": data["unit"]["id"], "stamp": stamp, "as_of": data["as_of"], "generated_at": data["generated_at"],
             "patients": len(data["patients"]), "key_id": key.key_id, "data_sha256": digest,
@@ -82,14 +86,43 @@ def unit_store(var_dir: Path, unit: str, keep: int = KEEP_PER_UNIT) -> KitStore:
     return KitStore(kits_root(var_dir) / safe_name(unit), keep=keep, durable=False)
 
 
+def status_for(var_dir: Path, unit: str) -> dict | None:
+    """The region's status message in force for ``unit`` on this node (``var_dir/status``), as the
+    kit records it: what staff read on the paper's every page. None when the node holds none."""
+    try:
+        doc = Ledger(var_dir).current()
+    except (OSError, ValueError, SignatureError):
+        return None
+    if doc is None:
+        return None
+    return {"version": doc.version, "mode": doc.mode_for(unit), "headline": doc.headline, "routine": doc.routine,
+            "issued_at": doc.issued_at}
+
+
+MAR_GRID = "kit_mar_grid"  # the journal's flag (record/flags.py): the PDF's signing grid
+
+
+async def mar_grid_on(conn: psycopg.AsyncConnection, unit: str) -> bool:
+    """Is flag ``kit_mar_grid`` on for ``unit``? (Read here, not through record.flags: the kit builder
+    stays importable without the journal's modules.)"""
+    cur = await conn.execute("SELECT to_regclass('feature_flag_switch') IS NOT NULL")
+    row = await cur.fetchone()
+    if not row or not row[0]:
+        return False
+    cur = await conn.execute("SELECT flag, unit_id, enabled, switched_at, switched_by, reason FROM feature_flag_switch"
+                             " WHERE flag = %s", (MAR_GRID,))
+    return state([Switch(*r) for r in await cur.fetchall()], MAR_GRID, unit)
+
+
 async def build_unit(conn: psycopg.AsyncConnection, unit: str, var_dir: Path, key: SigningKey,
                      now: datetime | None = None, keep: int = KEEP_PER_UNIT) -> Built:
     """Read one unit's kit data and write its signed kit under ``var_dir/wardkits/<unit>/``."""
     safe_name(unit)
     started = time.perf_counter()
     data = json.loads(await content.unit_kit_json(conn, unit, now))
+    data["status"] = status_for(var_dir, unit)
     sql_s = time.perf_counter() - started
-    built = write_kit(data, unit_store(var_dir, unit, keep), key)
+    built = write_kit(data, unit_store(var_dir, unit, keep), key, mar_grid=await mar_grid_on(conn, unit))
     return Built(built.unit, built.stamp, built.patients, sql_s, built.render_s, built.path)
 
 
@@ -109,8 +142,10 @@ class _Worker:
 _worker: _Worker | None = None  # set in each pool process by _init_worker
 
 
-def _init_worker(url: str, var_dir: str, keep: int) -> None:
+def _init_worker(url: str, var_dir: str, keep: int, nice: int = 0) -> None:
     global _worker
+    if nice:   # a full round under `wardkit run`: the listener's rebuilds of changed units go first
+        os.nice(nice)
     _worker = _Worker(asyncio.new_event_loop(), url, Path(var_dir), keep, load_or_create_key(key_path(Path(var_dir))))
 
 
@@ -140,7 +175,8 @@ Progress = Callable[[Built | tuple[str, str]], None]
 
 
 def build_units(url: str, units: Iterable[str], var_dir: Path, *, workers: int | None = None,
-                keep: int = KEEP_PER_UNIT, progress: Progress | None = None) -> list[Built | tuple[str, str]]:
+                keep: int = KEEP_PER_UNIT, progress: Progress | None = None,
+                nice: int = 0) -> list[Built | tuple[str, str]]:
     """Build every unit's kit on ``workers`` processes (default: one per core). Returns one entry per
     unit: a ``Built``, or ``(unit, error)`` for a unit that failed (the others are still built)."""
     units = [safe_name(u) for u in units]
@@ -148,7 +184,9 @@ def build_units(url: str, units: Iterable[str], var_dir: Path, *, workers: int |
     workers = max(1, min(workers or os.cpu_count() or 1, len(units) or 1))
     chunks = [units[i:i + CHUNK] for i in range(0, len(units), CHUNK)]
     results: list[Built | tuple[str, str]] = []
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(url, str(var_dir), keep)) as pool:
+    # forkserver, not fork: ``wardkit run`` has a listener thread (``listen``) that a fork would copy mid-step
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                             initializer=_init_worker, initargs=(url, str(var_dir), keep, nice)) as pool:
         pending: set[Future] = {pool.submit(_build_chunk, chunk) for chunk in chunks}
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)

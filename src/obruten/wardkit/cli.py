@@ -4,10 +4,14 @@ the signing key's trusted-keys line and a unit's agent token."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 import psycopg
@@ -47,7 +51,8 @@ def _units(url: str, units: tuple[str, ...], every_unit: bool) -> list[str]:
 
 
 def _build_round(ctx: click.Context, database_url: str | None, units: tuple[str, ...], every_unit: bool,
-                 workers: int | None, keep: int, show_bar: bool) -> tuple[int, int, list[tuple[str, str]], float]:
+                 workers: int | None, keep: int, show_bar: bool,
+                 nice: int = 0) -> tuple[int, int, list[tuple[str, str]], float]:
     # the kit builder brings reportlab and PIL: ~120 ms at import (python -X importtime), paid by the
     # commands that use it, not by every `obruten` command
     from obruten.wardkit.build import Built, build_units
@@ -72,7 +77,7 @@ def _build_round(ctx: click.Context, database_url: str | None, units: tuple[str,
                 patients += item.patients
             bar.update(1)
         try:
-            build_units(url, targets, cfg.var_dir, workers=workers, keep=keep, progress=progress)
+            build_units(url, targets, cfg.var_dir, workers=workers, keep=keep, progress=progress, nice=nice)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
     return len(targets), patients, failures, time.monotonic() - started
@@ -104,25 +109,69 @@ def build_cmd(ctx: click.Context, units: tuple[str, ...], every_unit: bool, work
                                    "stay in place. Fix the cause above and run again")
 
 
+def _start_listener(ctx: click.Context, database_url: str | None, listen_url: str | None, keep: int,
+                    debounce: float, units: tuple[str, ...], workers: int) -> Callable[[], None]:
+    """Run a ``listen.Rebuilder`` on a thread of its own; returns the function that stops it."""
+    from obruten.wardkit.listen import Rebuilder  # reportlab: ~120 ms, see _build_round
+
+    read_url = _database_url(ctx, database_url)
+    rebuilder = Rebuilder(listen_url or read_url, read_url, clikit.config_from(ctx).var_dir, keep=keep,
+                          debounce_s=debounce, only=frozenset(units) if units else None, workers=workers)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    def main() -> None:
+        loop.run_until_complete(rebuilder.run(stop))
+        loop.close()
+
+    thread = threading.Thread(target=main, name="wardkit-listener", daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(15)
+    return halt
+
+
 @wardkit.command("run")
 @click.option("--every", "every_min", type=click.FloatRange(0.1, 1440), default=5.0, show_default=True,
-              help="Minutes between rounds.")
+              help="Minutes between full rounds (every unit).")
+@click.option("--listen/--no-listen", default=True, show_default=True,
+              help="Between rounds, rebuild a unit's kit within seconds of a write to it (LISTEN obruten_kit).")
+@click.option("--listen-url", help="The primary to LISTEN on (a read copy cannot); default: --database-url.")
+@click.option("--debounce", type=click.FloatRange(0, 60), default=1.0, show_default=True,
+              help="Seconds to gather writes before a unit's kit is rebuilt.")
 @click.option("--unit", "units", multiple=True, help="Care unit id (repeatable; default: every unit).")
-@click.option("--workers", type=click.IntRange(1, 64), help="Processes (default: one per core).")
+@click.option("--workers", type=click.IntRange(1, 64),
+              help="Processes for a full round and for a batch of rebuilds (default: one per core).")
 @click.option("--keep", type=click.IntRange(1, 1000), default=12, show_default=True, help="Kits kept per unit.")
 @click.option("--rounds", type=click.IntRange(1), help="Stop after this many rounds (default: run until stopped).")
 @DATABASE_URL
 @click.pass_context
-def run_cmd(ctx: click.Context, every_min: float, units: tuple[str, ...], workers: int | None, keep: int,
-            rounds: int | None, database_url: str | None) -> None:
-    """Rebuild the kits every --every minutes until stopped (or use the systemd timer in docs/operations.md)."""
+def run_cmd(ctx: click.Context, every_min: float, listen: bool, listen_url: str | None, debounce: float,
+            units: tuple[str, ...], workers: int | None, keep: int, rounds: int | None, database_url: str | None) -> None:
+    """Rebuild every kit every --every minutes, and a unit's kit within seconds of a write to it,
+    until stopped."""
     cfg = clikit.config_from(ctx)
+    halt = _start_listener(ctx, database_url, listen_url, keep, debounce, units,
+                           workers or os.cpu_count() or 1) if listen else None
+    try:
+        # with the listener on, the full round runs at a lower CPU priority: a changed unit's rebuild
+        # must not wait behind a thousand unchanged ones
+        _rounds(ctx, cfg, every_min, units, workers, keep, rounds, database_url, 10 if listen else 0)
+    finally:
+        if halt:
+            halt()
+
+
+def _rounds(ctx: click.Context, cfg: Any, every_min: float, units: tuple[str, ...], workers: int | None,
+            keep: int, rounds: int | None, database_url: str | None, nice: int) -> None:
     done = 0
     while rounds is None or done < rounds:
         started = time.monotonic()
         try:
             n, patients, failures, seconds = _build_round(ctx, database_url, units, not units, workers, keep,
-                                                          show_bar=False)
+                                                          show_bar=False, nice=nice)
             sentence = _report(n, patients, failures, seconds)
             if failures:
                 events.emit(cfg.var_dir, "wardkit.build_failed", sentence, "wardkit", failed=len(failures))

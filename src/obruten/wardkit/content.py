@@ -5,7 +5,8 @@ predicates as the patient overview (``obruten.record.patients.OVERVIEW_SQL``: ac
 diagnoses, orders not stopped, open referrals) and the ward list (``obruten.record.ward.WARD_LIST_SQL``:
 open admissions of the unit, scheduled times of day in Europe/Stockholm). It adds what a ward
 needs when the journal is gone: each order's administration times for the next 24 hours and what
-was given (or not) in the last 24 hours.
+was given (or not) in the last 24 hours, the results of the last 72 hours, and the facts a shift
+works from (``kit_fact``: weight, code status, bed, responsible physician; migration 0060).
 
 ``as_of`` is the time the data is from: the statement's time on a primary, the last replayed
 transaction's commit time on a standby (the read copy), so a lagging read copy shows as an older
@@ -25,6 +26,8 @@ from obruten.platform.errors import NotFound
 
 FORMAT = "obruten-wardkit/1"
 NOTES_PER_PATIENT = 5
+RESULT_HOURS = 72          # lab and radiology results of the last three days
+RESULTS_PER_PATIENT = 12
 
 # %(u)s: unit id; %(at)s: the kit's time (NULL: the database's own view of "now", see module doc).
 KIT_SQL = """
@@ -53,7 +56,21 @@ SELECT json_build_object(
   'as_of', (SELECT at FROM clock),
   'generated_at', statement_timestamp(),
   'patients', COALESCE((SELECT json_agg(row ORDER BY row.family_name, row.given_name, row.id) FROM (
-    SELECT p.id, p.personal_number, p.given_name, p.family_name, p.birth_date, adm.admitted_at,
+    SELECT p.id, p.personal_number, p.given_name, p.family_name, p.birth_date, p.sex, adm.admitted_at,
+      COALESCE((SELECT json_object_agg(f.kind, json_build_object('value', f.value, 'staff', s.full_name,
+                  'clinical_at', f.clinical_at)) FROM (
+                  SELECT DISTINCT ON (f.kind) f.kind, f.value, f.staff_id, f.clinical_at
+                  FROM kit_fact_current f, clock
+                  WHERE f.patient_id = p.id AND f.clinical_at <= clock.at
+                  ORDER BY f.kind, f.clinical_at DESC, f.id DESC) f LEFT JOIN staff s ON s.id = f.staff_id),
+               '{}'::json) AS facts,
+      COALESCE((SELECT json_agg(r ORDER BY r.clinical_at DESC) FROM (
+                  SELECT r.order_number, f.kind, f.tests, r.text, r.abnormal, r.clinical_at
+                  FROM referral_result_current r
+                  JOIN referral_current f ON f.order_number = r.order_number AND f.patient_id = r.patient_id, clock
+                  WHERE r.patient_id = p.id AND r.clinical_at > clock.at - %(results)s * interval '1 hour'
+                    AND r.clinical_at <= clock.at
+                  ORDER BY r.clinical_at DESC LIMIT %(results_max)s) r), '[]'::json) AS results,
       COALESCE((SELECT json_agg(json_build_object('entry_id', w.entry_id, 'kind', w.kind, 'text', w.text,
                   'severity', w.severity)
                   ORDER BY w.severity = 'life_threatening' DESC, w.severity = 'high' DESC, w.clinical_at DESC)
@@ -65,7 +82,10 @@ SELECT json_build_object(
                   'dose', o.dose, 'route', o.route, 'frequency', o.frequency,
                   'times', (SELECT COALESCE(json_agg(to_char(t, 'HH24:MI') ORDER BY t), '[]'::json)
                             FROM unnest(o.times) t),
-                  'as_needed', o.as_needed,
+                  'as_needed', o.as_needed, 'indication', o.indication,
+                  -- the structured maximum of an as-needed order (schema 0055); older orders have none
+                  -- and the kit shows the prescriber's frequency text instead
+                  'max_24h', o.prn_max_per_24h::text, 'substance', o.substance, 'form', o.form,
                   'schedule_next_24h', (
                     SELECT COALESCE(json_agg(due ORDER BY due), '[]'::json) FROM (
                       SELECT (day + t) AT TIME ZONE 'Europe/Stockholm' AS due
@@ -111,7 +131,8 @@ async def unit_kit_json(conn: psycopg.AsyncConnection, unit_id: str, now: dateti
     async with conn.transaction():
         await conn.execute("SET LOCAL TimeZone = 'UTC'")
         cur = await conn.execute(KIT_SQL, {"u": unit_id, "at": now.astimezone(UTC) if now else None,
-                                           "format": FORMAT, "notes": NOTES_PER_PATIENT})
+                                           "format": FORMAT, "notes": NOTES_PER_PATIENT,
+                                           "results": RESULT_HOURS, "results_max": RESULTS_PER_PATIENT})
         row = await cur.fetchone()
     if row is None:
         raise NotFound(f"no care unit {unit_id!r}; list the units with `obruten wardkit build --all`")

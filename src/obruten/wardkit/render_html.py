@@ -1,8 +1,9 @@
 """The kit as one self-contained HTML file: CSS inline, no scripts but the print button, no links
 out, so it opens from a USB stick or the local disk with the network unplugged.
 
-It carries the same data time, unit, digest and key id as the PDF (sticky on screen, repeated at
-the top of every patient's printed page).
+It carries the same data time, unit and status message as the PDF (sticky on screen, repeated with
+the patient's name and personnummer at the top of every patient's printed page). The digest and key
+id are only in the page's metadata (``<meta name="obruten-kit-sha256">``): nothing for IT is shown.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def html(data: dict, digest: str, key_id: str, lang: str = "sv") -> str:
     """The offline HTML document for ``data``."""
     return _environment().get_template("kit.html").render(
         t=translator(lang), lang=lang, unit=data["unit"], as_of=present.when(data["as_of"]),
-        patients=data["patients"], digest=digest, key_id=key_id)
+        patients=data["patients"], digest=digest, key_id=key_id, kit_as_of=data["as_of"], status=data.get("status"))
 
 
 def render(data: dict, digest: str, key_id: str, target: Path, lang: str = "sv") -> None:

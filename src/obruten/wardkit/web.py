@@ -1,4 +1,5 @@
-"""Serves kits to ward agents: ``GET /api/v1/wardkits/{unit}/latest`` (the signed manifest) and
+"""Serves kits to ward agents: ``GET /api/v1/wardkits/{unit}/latest`` (the signed manifest;
+``?after=<stamp>&wait=<s>`` waits for a newer kit, so agents hear of a rebuild at once) and
 ``GET /api/v1/wardkits/{unit}/{stamp}/{file}`` (kit.json, kit.pdf, kit.html, manifest.json).
 
 Authenticated with the unit's agent token (``Authorization: Bearer <token>``, see ``tokens``).
@@ -10,11 +11,13 @@ the content.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from obruten.wardkit import manifest as mf
@@ -47,9 +50,39 @@ def _store(var_dir: Path, unit: str, authorization: str | None) -> KitStore:
     return KitStore(kits_root(var_dir) / unit)
 
 
-@router.get("/{unit}/latest", summary="The newest kit's signed manifest")
-def latest(unit: str, var_dir: VarDirDep, authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
-    kit = _store(var_dir, unit, authorization).newest()
+MAX_WAIT_S = 30.0
+POLL_S = 0.25
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return -1
+
+
+@router.get("/{unit}/latest", summary="The newest kit's signed manifest (long-poll with after= and wait=)")
+async def latest(unit: str, var_dir: VarDirDep, authorization: Annotated[str | None, Header()] = None,
+                 after: Annotated[str | None, Query(max_length=80, description="the stamp the agent holds")] = None,
+                 wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="seconds to wait for a kit "
+                                                                             "newer than `after`")] = 0) -> JSONResponse:
+    """The newest kit's manifest. With ``after`` (the stamp an agent holds) and ``wait``, the answer
+    waits until a kit other than ``after`` is the newest, or ``wait`` seconds have passed (then the
+    same manifest again): an agent hears of a rebuilt kit at once instead of at its next poll. The
+    folder's change time is looked at every quarter second; no database is touched."""
+    store = _store(var_dir, unit, authorization)
+    kit = await asyncio.to_thread(store.newest)
+    if after and wait > 0 and (kit is None or kit.stamp == after):
+        deadline = time.monotonic() + wait
+        seen = _mtime(store.root)
+        while time.monotonic() < deadline:
+            await asyncio.sleep(POLL_S)
+            now = _mtime(store.root)
+            if now != seen:
+                seen = now
+                kit = await asyncio.to_thread(store.newest)
+                if kit is not None and kit.stamp != after:
+                    break
     if kit is None:
         raise HTTPException(404, f"no kit built yet for {unit}; is `obruten wardkit run` running?")
     log.info("wardkit manifest unit=%s stamp=%s", unit, kit.stamp)

@@ -11,6 +11,7 @@ import pytest
 from obruten.clone.check import check
 from obruten.clone.transfer import CloneError, clone
 from obruten.platform.pgserver import PostgresInstance
+from obruten.postreg import reserve
 from obruten.record.audit import verify
 from pgtools import seeded_database
 
@@ -23,6 +24,9 @@ def source(pg: PostgresInstance) -> str:
             "SELECT id, personal_number, given_name, family_name FROM patient ORDER BY id LIMIT 1").fetchone()
         other_pn = conn.execute("SELECT personal_number FROM patient ORDER BY id DESC LIMIT 1").fetchone()[0]
         staff_id, unit = conn.execute("SELECT staff_id, unit_id FROM staff_unit LIMIT 1").fetchone()
+        # an unidentified patient under a reservnummer stays one in the clone, under another number
+        conn.execute("INSERT INTO patient (personal_number, given_name, family_name, birth_date, sex, reserve)"
+                     " VALUES (%s, 'Okänd', 'Man 0017', '1950-01-01', 'M', true)", (reserve.make(17),))
         # what real notes hold: the patient's name and number, a relative's phone, another patient
         body = (f"{given} {family} ({pn}) inkommer. Dotter nås på 070-123 45 67, anna@example.se. "
                 f"Delar sal med pat {other_pn[2:].replace('-', '')}. Ges 1 tablett per dag. Kontakt: lakare.")
@@ -43,7 +47,7 @@ def cloned(pg: PostgresInstance, source: str) -> str:
         c.execute('CREATE DATABASE "clone_target"')
     target = pg.url("clone_target")
     report = clone(source, target, say=lambda s: None)
-    assert report.rows["patient"] == 300
+    assert report.rows["patient"] == 301
     return target
 
 
@@ -97,7 +101,10 @@ def test_audit_chain_recomputed_and_valid(cloned: str) -> None:
 def test_check_passes_on_the_clone(source: str, cloned: str) -> None:
     report = check(source, cloned)
     assert report.passed, report.findings
-    assert report.patients == 300 and report.texts > 1000
+    assert report.patients == 301 and report.texts > 1000
+    with psycopg.connect(cloned) as t:
+        numbers = [r[0] for r in t.execute("SELECT personal_number FROM patient WHERE reserve")]
+    assert len(numbers) == 1 and reserve.is_reserve(numbers[0]) and numbers[0] != reserve.make(17)
 
 
 def test_check_finds_a_planted_leak(pg: PostgresInstance, source: str) -> None:

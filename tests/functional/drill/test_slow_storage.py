@@ -78,8 +78,13 @@ def test_frozen_primary_raises_alarm_and_incident_in_time(own_pg: PostgresInstan
     store = Store(settings.store_file)
     inc = incidents.get(store, report.incident_id)
     assert inc is not None and inc.auto and inc.classification == 1 and inc.affected_systems == ["journal"]
-    assert [p["level"] for p in preparedness.open_proposals(store)] == ["stabsläge"]
     assert report.recovered_s is not None, "the alarm resolves once the primary answers again"
+    # the stabsläge proposal was made, and withdrawn once the alarm behind it resolved (it stops ringing)
+    assert preparedness.open_proposals(store) == []
+    proposal = store.one("SELECT level, state, reason FROM preparedness_proposal WHERE incident_id = ?",
+                         (report.incident_id,))
+    assert proposal is not None and proposal["level"] == "stabsläge" and proposal["state"] == "declined"
+    assert proposal["reason"] == preparedness.WITHDRAWN
     assert report.writes_before > 0
     store.close()
 

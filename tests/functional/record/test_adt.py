@@ -17,18 +17,6 @@ from obruten.wardkit import content
 from pgtools import login
 
 
-@pytest.fixture(scope="module")
-def doctor(journal_server):
-    with login(journal_server.base, "lakare") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def nurse(journal_server):
-    with login(journal_server.base, "sjukskoterska") as client:
-        yield client
-
-
 def unadmitted_patient(url: str, exclude: tuple[int, ...] = ()) -> tuple[int, str]:
     """A patient with a personal number and no admission at all (no care relation anywhere)."""
     with psycopg.connect(url) as c:
@@ -153,7 +141,8 @@ def test_admission_refusals_are_clear_and_write_nothing(journal_server, nurse, d
 
 def test_only_the_author_corrects_a_note_and_kinds_follow_the_role(journal_server, nurse, doctor):
     unit = nurse.units[0]
-    patient = nurse.get(f"/api/v1/units/{unit}/patients").json()[0]["id"]
+    # the ward's last patient: the first is the demo case whose admission note another test reads
+    patient = nurse.get(f"/api/v1/units/{unit}/patients").json()[-1]["id"]
     assert nurse.post(f"/api/v1/patients/{patient}/notes", json={"kind": "inskrivning", "body": "x"}).status_code == 403
     written = doctor.post(f"/api/v1/patients/{patient}/notes",
                           json={"kind": "inskrivning", "body": "Inskriven för pneumoni.", "unit_id": unit})

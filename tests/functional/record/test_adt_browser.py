@@ -9,17 +9,13 @@ import re
 import psycopg
 import pytest
 
+from pgtools import browser_login
+
 pytestmark = pytest.mark.browser
 
 
 def logged_in(browser, base: str, username: str):
-    page = browser.new_page()
-    page.goto(base + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "demo")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/ward/**")
-    return page
+    return browser_login(browser, base, username)
 
 
 def test_nurse_admits_an_unidentified_patient_and_discharges_him(journal_server, browser) -> None:
@@ -80,7 +76,8 @@ def test_note_form_problem_is_shown_at_the_field_kinds_follow_the_role_and_only_
         journal_server, browser) -> None:
     doctor = logged_in(browser, journal_server.base, "lakare")
     nurse = logged_in(browser, journal_server.base, "sjukskoterska")
-    nurse.locator("#ward-list tbody tr a").first.click()
+    # the last patient of the ward: the first is the demo case another test reads (its admission note)
+    nurse.locator("#ward-list tbody tr a").last.click()
     nurse.wait_for_url(re.compile(r".*/patients/\d+$"))
     patient_url = nurse.url
     nurse.click("text=Skriv anteckning")

@@ -20,16 +20,6 @@ def counts(url: str) -> dict[str, int]:
         return {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ENTRY_TABLES}
 
 
-@pytest.fixture(scope="module")
-def doctor(journal_server):
-    with login(journal_server.base, "lakare") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def nurse(journal_server):
-    with login(journal_server.base, "sjukskoterska") as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

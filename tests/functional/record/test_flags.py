@@ -26,15 +26,15 @@ def test_switch_on_for_a_unit_is_listed_audited_and_an_event(region: str, tmp_pa
         unit = conn.execute("SELECT id FROM care_unit WHERE kind = 'ward' ORDER BY id LIMIT 1").fetchone()[0]
     runner = CliRunner()
     base = ["--database-url", region, "--var-dir", str(tmp_path)]
-    result = runner.invoke(main, [*base, "flags", "on", "unit_banner", "--unit", unit, "--reason", "pilot på avdelningen",
+    result = runner.invoke(main, [*base, "flags", "on", "kit_mar_grid", "--unit", unit, "--reason", "pilot på avdelningen",
                                   "--by", "it-anna"])
     assert result.exit_code == 0, result.output
     listing = runner.invoke(main, [*base, "flags", "list", "--unit", unit])
-    line = next(row for row in listing.output.splitlines() if row.startswith("unit_banner"))
+    line = next(row for row in listing.output.splitlines() if row.startswith("kit_mar_grid"))
     assert " av " in line and f"{unit}: PÅ" in line  # region off, the unit on
     with psycopg.connect(region) as conn:
         detail = conn.execute("SELECT detail FROM audit_event WHERE action = 'flag_switch' ORDER BY id DESC LIMIT 1").fetchone()[0]
-    assert detail == {"flag": "unit_banner", "unit": unit, "on": True, "reason": "pilot på avdelningen"}
+    assert detail == {"flag": "kit_mar_grid", "unit": unit, "on": True, "reason": "pilot på avdelningen"}
     events = [json.loads(row) for row in (tmp_path / "events" / "events.jsonl").read_text().splitlines()]
     assert events[-1]["kind"] == "flag.switched" and events[-1]["data"]["unit"] == unit
 
@@ -46,7 +46,7 @@ def test_an_unknown_flag_or_no_reason_is_refused_and_nothing_recorded(region: st
         before = conn.execute("SELECT count(*) FROM feature_flag_switch").fetchone()[0]
     bad = runner.invoke(main, [*base, "flags", "on", "no_such_flag", "--reason", "för att"])
     assert bad.exit_code != 0 and "flags list" in bad.output
-    short = runner.invoke(main, [*base, "flags", "off", "unit_banner", "--reason", "x"])
+    short = runner.invoke(main, [*base, "flags", "off", "kit_mar_grid", "--reason", "x"])
     assert short.exit_code != 0 and "say why" in short.output
     with psycopg.connect(region) as conn:
         assert conn.execute("SELECT count(*) FROM feature_flag_switch").fetchone()[0] == before

@@ -8,22 +8,8 @@ import uuid
 from datetime import datetime, timedelta
 
 import psycopg
-import pytest
 
 from obruten.platform.i18n import STOCKHOLM
-from pgtools import login
-
-
-@pytest.fixture(scope="module")
-def doctor(journal_server):
-    with login(journal_server.base, "lakare") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def nurse(journal_server):
-    with login(journal_server.base, "sjukskoterska") as client:
-        yield client
 
 
 def _patient(client, index: int = 0) -> int:

@@ -10,19 +10,13 @@ import psycopg
 import pytest
 
 from obruten.platform.i18n import STOCKHOLM
-from pgtools import login
+from pgtools import browser_login, login
 
 pytestmark = pytest.mark.browser
 
 
 def _page(browser, base: str, username: str):
-    page = browser.new_page()
-    page.goto(base + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", "demo")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/ward/**")
-    return page
+    return browser_login(browser, base, username)
 
 
 def _slot(minutes_ago: int = 20) -> datetime:

@@ -65,7 +65,7 @@ def test_reservnummer_patient_and_the_journal_coming_back(tmp_path, region_url, 
         # the block the journal handed this PC before the outage (``sync`` fetches it; see test_downtime_identity)
         first, size = c.execute(
             "INSERT INTO reserve_number_block (unit_id, device_id, first_serial, size) SELECT %s, 'avd-pc-1',"
-            " COALESCE(max(first_serial + size), 1), 5 FROM reserve_number_block RETURNING first_serial, size",
+            " COALESCE(max(first_serial + size), 500000000), 5 FROM reserve_number_block RETURNING first_serial, size",
             (unit,)).fetchone()
         real_id, real_number = c.execute("SELECT id, personal_number FROM patient WHERE personal_number NOT LIKE '99%'"
                                          " ORDER BY id DESC LIMIT 1").fetchone()  # the real identity
@@ -123,10 +123,8 @@ def test_reservnummer_patient_and_the_journal_coming_back(tmp_path, region_url, 
             row.locator("button[type=submit]").click()
             page.wait_for_url("**done=linked**")
             assert real_number in page.locator("#postreg-reserve tr", has_text=number).inner_text()
-            with psycopg.connect(region_url) as c:
-                reserve_id = c.execute("SELECT patient_id FROM reserve_patient WHERE reserve_number = %s",
-                                       (number,)).fetchone()[0]
-            page.goto(journal.base + f"/postreg/{unit}?patient={reserve_id}")  # other tests fill the queue
+            # the link is the journal's merge: the pending downtime entries moved to the real patient
+            page.goto(journal.base + f"/postreg/{unit}?patient={real_id}")  # other tests fill the queue
             pending = page.locator("#postreg-pending tr", has_text="Inkommen medvetslös")
             if pending.locator("input[name=duplicates_checked]").count():
                 pending.locator("input[name=duplicates_checked]").check()

@@ -131,6 +131,8 @@ def test_agent_fetches_verifies_and_serves_the_kit(settings: AgentSettings, publ
     assert index.status_code == 200
     assert "Uppgifter per 2026-11-20 10:00" in index.text and "Aaberg, Aina" in index.text
     assert "Anafylaxi mot testamin" in index.text and 'id="stale-alarm"' not in index.text
+    # the list shows every scheduled drug's next dose, not only the soonest
+    assert "20/11 14:00 Testocillin 10 mg" in index.text and "20/11 14:00 Slutamin 10 mg" in index.text
     assert "Skriv ut" in index.text and "window.print()" in index.text
     patient = client.get(f"/kits/{stamp}/patients/{ward.patient}")
     assert "Testocillin" in patient.text and "Utsattin" not in patient.text

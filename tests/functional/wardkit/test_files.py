@@ -31,7 +31,7 @@ def test_pdf_names_unit_time_and_warnings_on_every_page(kit_dir: Path, ward: War
     for text in pages:
         assert "Uppgifter per 2026-11-20 10:00" in text            # Europe/Stockholm
         assert ward.unit in text
-        assert manifest["body"]["data_sha256"] in text and manifest["key_id"] in text
+        assert manifest["body"]["data_sha256"] not in text and manifest["key_id"] not in text  # in the manifest
     everything = "\n".join(pages)
     assert "Anafylaxi mot testamin" in everything and "LIVSHOTANDE" in everything
     assert "Testocillin" in everything and "Utsattin" not in everything
@@ -43,11 +43,13 @@ def test_pdf_names_unit_time_and_warnings_on_every_page(kit_dir: Path, ward: War
             assert w["text"] in everything
 
 
-def test_html_is_self_contained_and_carries_the_same_marks(kit_dir: Path, ward: Ward) -> None:
+def test_html_is_self_contained_and_carries_the_kit_marks(kit_dir: Path, ward: Ward) -> None:
     html = (kit_dir / "kit.html").read_text()
     manifest = mf.load(kit_dir / "manifest.json")
     assert "Uppgifter per 2026-11-20 10:00" in html and ward.unit in html
-    assert manifest["body"]["data_sha256"] in html and manifest["key_id"] in html
+    # the digest and key are metadata for `wardkit verify`, not text for the nurse
+    assert f'content="{manifest["body"]["data_sha256"]}"' in html and f'content="{manifest["key_id"]}"' in html
+    assert manifest["body"]["data_sha256"] not in html.split("<body>", 1)[1]
     assert "Anafylaxi mot testamin" in html
     for outside in ("http://", "https://", "<link", "src="):
         assert outside not in html, f"the offline file must not load anything ({outside})"

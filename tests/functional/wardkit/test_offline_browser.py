@@ -33,6 +33,11 @@ def test_offline_html_kit_opens_from_disk_without_network(kit_dir: Path, tmp_pat
         assert warnings.is_visible()
         assert page.locator("text=Anafylaxi mot testamin").first.is_visible()
         assert page.locator("button.print").is_visible()
+        # the shift's facts head the patient; the status message is on top; nothing for IT is shown
+        ours = page.locator("section.patient", has_text="19400101-0009")
+        assert "Ansvarig läkare:" in ours.locator(".facts").inner_text()
+        assert "Driftläge när kitet byggdes" in page.locator("header.kit").inner_text()
+        assert "SHA-256" not in page.locator("body").inner_text()
         color = page.locator(".warnings h3").first.evaluate("e => getComputedStyle(e).color")
         assert color == "rgb(187, 0, 0)"                           # CSS is inline, so it applied
         page.pdf(path=str(tmp_path / "printed.pdf"))               # what "Skriv ut" produces

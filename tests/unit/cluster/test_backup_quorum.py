@@ -3,10 +3,15 @@ backup store's WAL receiver streams (ADR 0045), and what Patroni is shown back."
 
 from __future__ import annotations
 
-from patroni.postgresql.sync import parse_sync_standby_names
+import os
 
-from obruten.backup.restore import end_of_recovery
-from obruten.cluster.backup_quorum import STRICT_PLACEHOLDER, with_receiver, without_receiver
+_UMASK = os.umask(0o022)
+from patroni.postgresql.sync import parse_sync_standby_names  # noqa: E402 - importing Patroni sets umask 077
+
+os.umask(_UMASK)  # ... for the whole test process: put it back
+
+from obruten.backup.restore import end_of_recovery  # noqa: E402
+from obruten.cluster.backup_quorum import STRICT_PLACEHOLDER, with_receiver, without_receiver  # noqa: E402
 
 R = "obruten_backup"
 

@@ -14,18 +14,18 @@ def sw(flag: str, unit: str, on: bool, minutes: int) -> Switch:
 
 
 def test_off_without_a_switch() -> None:
-    assert not state([], "unit_banner") and not state([], "unit_banner", "MED-1")
+    assert not state([], "kit_mar_grid") and not state([], "kit_mar_grid", "MED-1")
 
 
 def test_a_unit_switch_beats_the_region_and_the_newest_wins() -> None:
-    switches = [sw("unit_banner", REGION, True, 1), sw("unit_banner", "MED-1", False, 2),
+    switches = [sw("kit_mar_grid", REGION, True, 1), sw("kit_mar_grid", "MED-1", False, 2),
                 sw("other", "MED-1", True, 3)]
-    assert state(switches, "unit_banner") and state(switches, "unit_banner", "KIR-1")
-    assert not state(switches, "unit_banner", "MED-1")
-    switches.append(sw("unit_banner", "MED-1", True, 4))
-    assert state(switches, "unit_banner", "MED-1")
-    switches.append(sw("unit_banner", REGION, False, 5))
-    assert state(switches, "unit_banner", "MED-1") and not state(switches, "unit_banner", "KIR-1")
+    assert state(switches, "kit_mar_grid") and state(switches, "kit_mar_grid", "KIR-1")
+    assert not state(switches, "kit_mar_grid", "MED-1")
+    switches.append(sw("kit_mar_grid", "MED-1", True, 4))
+    assert state(switches, "kit_mar_grid", "MED-1")
+    switches.append(sw("kit_mar_grid", REGION, False, 5))
+    assert state(switches, "kit_mar_grid", "MED-1") and not state(switches, "kit_mar_grid", "KIR-1")
 
 
 def test_the_cache_keeps_the_last_known_switches_when_the_database_fails() -> None:

@@ -100,7 +100,22 @@ def prepare_admin(config: Config, say: Say = print) -> str:
     applied = migrate(url)
     if applied:
         say(f"Applied schema migrations: {', '.join(applied)}")
+    if applied and applied[0] == "0001_record":  # a new installation: this release's flags start on
+        _install_flags(url, config.var_dir)
+        say("New installation: every feature flag of this release is on (`obruten flags list`)")
     return url
+
+
+def _install_flags(url: str, var_dir: Path) -> None:
+    import asyncio
+
+    from obruten.record import flags  # the flag catalogue audits through the record
+
+    async def run() -> None:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            await flags.install_defaults(conn, var_dir)
+
+    asyncio.run(run())
 
 
 def prepare(config: Config, say: Say = print) -> str:
