@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -30,6 +31,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import psycopg
 
@@ -74,7 +76,8 @@ def conninfo(topo: Topology) -> str:
 
 def command(topo: Topology) -> list[str]:
     return [pg_bin("pg_receivewal"), "-d", conninfo(topo), "-D", str(stream_dir(topo.backup_root)),
-            "--slot", SLOT, "--synchronous", "--status-interval", "1", "--no-password", "--verbose"]
+            "--slot", SLOT, "--synchronous", "--status-interval", "1", "--no-password", "--verbose",
+            "--no-loop"]  # every failure comes back to the supervisor (it restarts, and steps back if need be)
 
 
 _RESTORE_SCRIPT = """#!/bin/sh
@@ -108,7 +111,8 @@ def prepare(topo: Topology) -> None:
     user.own(d)
     for path, text in ((_passfile(topo), f"*:*:replication:{REPLICATION_USER}:"
                         f"{topo.passwords[REPLICATION_USER]}\n"),
-                       (_run_file(topo), json.dumps({"argv": command(topo)}))):
+                       (_run_file(topo), json.dumps({"argv": command(topo),
+                                                     "stream": str(stream_dir(topo.backup_root))}))):
         path.write_text(text)
         path.chmod(0o600)
         user.own(path)
@@ -185,6 +189,7 @@ def wait_counted(url: str, timeout: float) -> None:
 
 # ---- the supervisor (runs as the service user) ------------------------------------------------
 _stopping = False
+_SEGMENT = re.compile(r"[0-9A-F]{24}(\.partial)?")
 
 
 def _on_term(signum: int, frame: object) -> None:
@@ -192,22 +197,68 @@ def _on_term(signum: int, frame: object) -> None:
     _stopping = True
 
 
-def supervise(argv: list[str], backoff: float = 1.0) -> None:
+STEP_BACK_AFTER = 3  # failed starts at a timeline's switch point before stepping back one segment
+_AT_SWITCH_POINT = 'could not send replication command "START_REPLICATION"'
+
+
+def step_back(directory: Path) -> list[str]:
+    """Move the newest whole segment (and any ``.partial``) of the stream aside, into
+    ``.stepped-back/``, so pg_receivewal starts one segment earlier.
+
+    pg_receivewal cannot start exactly at the point where its timeline ended on the new primary
+    (a failover that happened at a segment boundary): the server then answers START_REPLICATION with
+    the next timeline instead of streaming, and pg_receivewal gives up with an empty error, again
+    and again. One segment earlier the server streams up to the switch and hands over to the new
+    timeline, which pg_receivewal follows. The moved files are kept; the stream gets them again."""
+    names = sorted(p for p in directory.iterdir() if _SEGMENT.fullmatch(p.name))
+    partials = [p for p in names if p.name.endswith(".partial")]
+    whole = [p for p in names if not p.name.endswith(".partial")]
+    aside = directory / ".stepped-back"
+    aside.mkdir(exist_ok=True)
+    moved = []
+    for path in [*partials, *whole[-1:]]:
+        path.rename(aside / f"{path.name}.{int(time.time())}")
+        moved.append(path.name)
+    return moved
+
+
+def _forward(stream: IO[str] | None, refused: list[bool]) -> None:
+    """Copy pg_receivewal's messages to the log, noting refusals at a timeline's switch point."""
+    for line in stream or ():
+        print(line, end="", flush=True)
+        if _AT_SWITCH_POINT in line:
+            refused.append(True)
+
+
+def supervise(argv: list[str], directory: Path | None = None, backoff: float = 1.0) -> None:
     """Run pg_receivewal until told to stop; restart it whenever it exits (it exits when no
-    primary answers at start or the slot is missing: both pass after a failover)."""
+    primary answers at start or the slot is missing: both pass after a failover). Its messages go
+    to our output (the log); repeated refusals at a timeline's switch point make it step back."""
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGINT, _on_term)
+    at_switch = 0
     while not _stopping:
         started = time.monotonic()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        refused: list[bool] = []
+
+        reader = threading.Thread(target=_forward, args=(proc.stderr, refused), daemon=True)
+        reader.start()
         while proc.poll() is None:
             if _stopping:
                 proc.terminate()
                 proc.wait(timeout=30)
                 return
             time.sleep(0.2)
+        reader.join(timeout=5)
         print(f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} wal receiver: pg_receivewal exited with {proc.returncode}"
               f" after {time.monotonic() - started:.1f} s; restarting", flush=True)
+        at_switch = at_switch + 1 if refused else 0
+        if directory is not None and at_switch >= STEP_BACK_AFTER:
+            moved = step_back(directory)
+            print(f"wal receiver: refused {at_switch} times at the old timeline's end; stepped back one segment "
+                  f"(moved aside: {', '.join(moved) or 'nothing'})", flush=True)
+            at_switch = 0
         deadline = time.monotonic() + backoff
         while not _stopping and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -215,7 +266,8 @@ def supervise(argv: list[str], backoff: float = 1.0) -> None:
 
 def main() -> None:
     run_file = Path(sys.argv[1])
-    supervise(json.loads(run_file.read_text())["argv"])
+    run = json.loads(run_file.read_text())
+    supervise(run["argv"], Path(run["stream"]) if run.get("stream") else None)
 
 
 if __name__ == "__main__":
