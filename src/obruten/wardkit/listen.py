@@ -8,6 +8,10 @@ URL (the read copy when there is one: it first waits, at most ``replay_wait_s``,
 has replayed what the primary had written when the notifications arrived). A connection lost is
 retried every few seconds; the periodic full rebuild (``wardkit run``) catches anything missed
 while the listener was away.
+
+The region's status message is printed on every page of every kit, and it lives in this node's
+status ledger, not in the database: the listener looks at the ledger (a stat, re-read only when the
+file changed) each second, and a new version rebuilds every unit (``only``, when given).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from pathlib import Path
 import psycopg
 
 from obruten.platform.signing import SigningKey
+from obruten.status.ledger import Ledger
+from obruten.wardkit import content
 from obruten.wardkit.build import KEEP_PER_UNIT, Built, _build_chunk, _init_worker, build_unit, signing_key
 
 CHANNEL = "obruten_kit"
@@ -45,12 +51,18 @@ class Rebuilder:
     workers: int = 1                      # > 1: a batch of several units is built on that many processes
     rebuilt: int = 0
     listening: asyncio.Event = field(default_factory=asyncio.Event)
+    status_rebuilds: int = 0              # times a new status message rebuilt every unit
     _key: SigningKey | None = None
     _pool: ProcessPoolExecutor | None = None
+    _ledger: Ledger | None = None
+    _status_version: int | None = None
+    _status_due: bool = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Listen and rebuild until ``stop`` is set; reconnect after a lost connection."""
         self._key = signing_key(self.var_dir)
+        self._ledger = Ledger(self.var_dir)
+        self._status_version = self._status_now()
         if self.workers > 1:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"),
                                              initializer=_init_worker,
@@ -77,6 +89,12 @@ class Rebuilder:
             self.listening.set()
             while not stop.is_set():
                 units = await self._gather(lc, stop)
+                if self._status_due:
+                    self._status_due = False
+                    self.status_rebuilds += 1
+                    every = await content.unit_ids(rc)
+                    units |= {u for u in every if self.only is None or u in self.only}
+                    log.info("status message version %s: rebuilding %d kits", self._status_version, len(units))
                 if units:
                     await self._wait_for_replay(lc, rc)
                     await self._rebuild(rc, sorted(units))
@@ -95,9 +113,26 @@ class Rebuilder:
                     deadline = time.monotonic() + self.debounce_s
                 if deadline is not None and time.monotonic() >= deadline:
                     break
+            if self._status_changed() and deadline is None:
+                deadline = time.monotonic() + self.debounce_s
             if deadline is None or time.monotonic() >= deadline:
                 return units
         return units
+
+    def _status_now(self) -> int | None:
+        try:
+            doc = self._ledger.current() if self._ledger else None
+        except (OSError, ValueError):
+            return self._status_version
+        return doc.version if doc else None
+
+    def _status_changed(self) -> bool:
+        """A new status message in this node's ledger since last looked (it is on every kit page)."""
+        version = self._status_now()
+        if version == self._status_version:
+            return False
+        self._status_version, self._status_due = version, True
+        return True
 
     async def _wait_for_replay(self, listen: psycopg.AsyncConnection, read: psycopg.AsyncConnection) -> None:
         if self.listen_url == self.read_url:

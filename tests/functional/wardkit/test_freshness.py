@@ -16,6 +16,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from obruten.platform.signing import load_or_create_key
+from obruten.status.document import draft
+from obruten.status.ledger import Ledger, default_trusted_keys
 from obruten.ward_agent.agent import Agent
 from obruten.ward_agent.app import create_app
 from obruten.ward_agent.settings import AgentSettings
@@ -88,6 +91,24 @@ def test_a_note_reaches_the_ward_pc_kit_without_waiting_for_the_poll(pipeline: P
     newest = agent.kits.newest()
     assert newest is not None and newest.stamp != first.stamp
     assert pipeline.rebuilder.rebuilt >= 1
+
+
+def test_a_new_status_message_reaches_the_ward_pc_kit_without_waiting_for_the_round(
+        pipeline: Pipeline, ward: Ward) -> None:
+    """The TIB's message is on every kit page; it lives in the node's status ledger, not in the
+    database, so no trigger names it: the listener watches the ledger and rebuilds the kits."""
+    agent = pipeline.agent
+    wait_for(agent.kits.newest, 30, "the agent's first kit (its start-up fetch)")
+    wait_for(pipeline.rebuilder.listening.is_set, 30, "the kit builder listening")
+    key = load_or_create_key(pipeline.var_dir / "status-key.pem")
+    default_trusted_keys(pipeline.var_dir).parent.mkdir(parents=True, exist_ok=True)
+    default_trusted_keys(pipeline.var_dir).write_text(key.trusted_line() + "\n")
+    headline = f"Journalen nere sedan 03:10 {uuid.uuid4().hex[:6]}"
+    Ledger(pipeline.var_dir).offer(draft(version=1, mode="reservrutin", headline=headline, routine="RR-1",
+                                         issuer_name="Tove Beredskap", issuer_role="TIB",
+                                         now=datetime.now(UTC)).signed(key))
+    wait_for(lambda: _kit_says(agent, headline), 45, "the new status message in the ward PC's newest kit")
+    assert pipeline.rebuilder.status_rebuilds == 1
 
 
 def test_a_write_for_another_unit_rebuilds_nothing_here(pipeline: Pipeline, ward: Ward) -> None:
