@@ -20,23 +20,27 @@ group-committed fsync.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform.auth import Session
 from obruten.platform.errors import Forbidden, NeedsEmergencyAccess, NotFound
 from obruten.readcopy.lag import LagTracker
 from obruten.readcopy.spool import Position, Spool
 from obruten.record import access, medication, patients, ward
-from obruten.record.service import Journal
+from obruten.record.service import Journal, page_of
 
+log = logging.getLogger("obruten.readcopy.journal")
 LOCAL_BASIS = "emergency_read_copy"
 LIST_ROWS_SECONDS = 60.0  # the medication list's query windows (36 h, 7 days) are counted from its run
 
@@ -70,49 +74,142 @@ class LocalGrants:
         return expires if expires > now else None
 
 
+Changes = Callable[[int | None], Awaitable[tuple[int, list[tuple[int | None, str | None]]]]]
+CHANGES_HORIZON_S = 600.0  # not looked for this long: drop everything (record_change keeps an hour)
+BODY_SECONDS = 60.0  # a body is read again after this long even if nothing changed: what a read
+#                      shows can depend on the clock (an age, "the last 72 hours", a dose now due)
+
+
+async def changes_since(pool: AsyncConnectionPool, since: int | None) -> tuple[int, list[tuple[int | None, str | None]]]:
+    """The xmin of the standby's snapshot now, and the (patient, unit) pairs named by the
+    transactions visible in it whose xid is at least ``since`` (the xmin of the previous look):
+    every transaction that became visible since then, and a few seen before (dropped twice). One
+    statement, so the xmin and the rows come from one snapshot (schema 0080)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
+            "(SELECT json_agg(json_build_array(c.patient_id, c.unit_id)) FROM (SELECT DISTINCT patient_id, unit_id"
+            "  FROM record_change WHERE %s::bigint IS NOT NULL AND xid >= %s::text::xid8) c)",
+            (since, str(since) if since is not None else None))
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0]), [(p, u) for p, u in (row[1] or [])]
+
+
 class BodyCache:
-    """Bodies keyed by (key, replay LSN) and recent access decisions; emptied whenever the standby
-    replays further. ``clock`` (monotonic seconds) ages the decisions."""
+    """Bodies (for at most ``BODY_SECONDS``) and recent access decisions. When the standby has
+    replayed further (the replay LSN moved), ``changes`` says which patients and units the newly
+    visible transactions touched and only their entries are dropped; without ``changes``, or when
+    it fails or names a change not tied to a patient, everything is dropped. ``clock`` ages the
+    decisions."""
 
     def __init__(self, lag: LagTracker, max_entries: int = 20_000,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), changes: Changes | None = None) -> None:
         self.lag = lag
         self.max_entries = max_entries
         self.clock = clock
+        self.changes = changes
         self._lsn = ""
-        self._bodies: OrderedDict[tuple[str, object], object] = OrderedDict()
+        self._xmin: int | None = None      # the snapshot xmin of the last look at the changes
+        self._looked = 0.0                 # when (monotonic)
+        self._lock = asyncio.Lock()
+        self._bodies: OrderedDict[tuple[str, object], tuple[object, int | None, str | None, float]] = OrderedDict()
+        self._by_patient: dict[int, set[tuple[str, object]]] = {}
+        self._by_unit: dict[str, set[tuple[str, object]]] = {}
         self._access: dict[tuple[int, str, tuple[str, ...], int], access.Access] = {}
-        self.hits = self.misses = 0
+        self._access_by_patient: dict[int, set[tuple[int, str, tuple[str, ...], int]]] = {}
+        self.hits = self.misses = self.kept = self.dropped = 0
 
-    def _version(self) -> str:
+    async def _version(self) -> str:
         lsn = self.lag.current().replay_lsn
         if lsn != self._lsn:
-            self._bodies.clear()
-            self._access.clear()
-            self._lsn = lsn
-        return lsn
+            async with self._lock:
+                if lsn != self._lsn:
+                    await self._catch_up(lsn)
+        return self._lsn
 
-    def get(self, key: tuple[str, object]) -> tuple[str, Any]:
-        """(data version, cached body or None)."""
-        version = self._version()
-        body = self._bodies.get(key) if version else None
-        if body is None:
-            self.misses += 1
+    async def _catch_up(self, lsn: str) -> None:
+        if not lsn or self.changes is None:  # unknown position (standby unreachable): never cache, forget everything
+            self._drop_all()
         else:
-            self.hits += 1
-        return version, body
+            since = self._xmin if time.monotonic() - self._looked < CHANGES_HORIZON_S else None
+            try:
+                xmin, changed = await self.changes(since)
+            except Exception as exc:  # e.g. a journal of the release before (no record_change)
+                log.warning("read copy cache: cannot read what changed (%s: %s); dropping it all",
+                            type(exc).__name__, exc)
+                self._drop_all()
+                xmin = None
+            else:
+                if since is None:
+                    self._drop_all()
+                else:
+                    self._drop(changed)
+            self._xmin, self._looked = xmin, time.monotonic()
+        self._lsn = lsn
 
-    def put(self, version: str, key: tuple[str, object], body: object) -> None:
+    def _drop_all(self) -> None:
+        self.dropped += len(self._bodies)
+        self._bodies.clear()
+        self._by_patient.clear()
+        self._by_unit.clear()
+        self._access.clear()
+        self._access_by_patient.clear()
+
+    def _drop(self, changed: list[tuple[int | None, str | None]]) -> None:
+        if any(patient is None for patient, _ in changed):
+            self._drop_all()
+            return
+        before = len(self._bodies)
+        for patient, unit in changed:
+            for key in self._by_patient.pop(patient, ()):  # type: ignore[arg-type]
+                self._forget(key)
+            for key in self._by_unit.pop(unit, ()) if unit else ():
+                self._forget(key)
+            for decision in self._access_by_patient.pop(patient, ()):  # type: ignore[arg-type]
+                self._access.pop(decision, None)
+        self.dropped += before - len(self._bodies)
+        self.kept += len(self._bodies)
+
+    def _forget(self, key: tuple[str, object]) -> None:
+        found = self._bodies.pop(key, None)
+        if found is None:
+            return
+        _, patient, unit, _ = found
+        if patient is not None:
+            self._by_patient.get(patient, set()).discard(key)
+        if unit is not None:
+            self._by_unit.get(unit, set()).discard(key)
+
+    async def get(self, key: tuple[str, object]) -> tuple[str, Any]:
+        """(data version, cached body or None)."""
+        version = await self._version()
+        found = self._bodies.get(key) if version else None
+        if found is None or time.monotonic() - found[3] > BODY_SECONDS:
+            self.misses += 1
+            return version, None
+        self.hits += 1
+        return version, found[0]
+
+    def put(self, version: str, key: tuple[str, object], body: object, *, patient: int | None = None,
+            unit: str | None = None) -> None:
+        """Keep ``body``, read at ``version``, under ``key``; ``patient`` and ``unit``: what a change
+        must name to drop it (a body with neither is dropped only with everything)."""
         if not version or version != self._lsn:
             return  # the standby moved on while we queried: the next reader caches the newer version
-        self._bodies[key] = body
+        self._forget(key)
+        self._bodies[key] = (body, patient, unit, time.monotonic())
+        if patient is not None:
+            self._by_patient.setdefault(patient, set()).add(key)
+        if unit is not None:
+            self._by_unit.setdefault(unit, set()).add(key)
         if len(self._bodies) > self.max_entries:
-            self._bodies.popitem(last=False)
+            self._forget(next(iter(self._bodies)))
 
-    def granted(self, session: Session, patient_id: int) -> access.Access | None:
+    async def granted(self, session: Session, patient_id: int) -> access.Access | None:
         """The access this user (with this role and these units) was given to ``patient_id`` at the
-        current replay position, while it has not lapsed by the clock; None: ask the database."""
-        self._version()
+        current data version, while it has not lapsed by the clock; None: ask the database."""
+        await self._version()
         found = self._access.get((session.user_id, session.role, session.units, patient_id))
         if found is None or (found.until is not None and self.clock() >= found.until):
             return None
@@ -123,7 +220,10 @@ class BodyCache:
             return
         if len(self._access) >= self.max_entries:
             self._access.clear()
-        self._access[(session.user_id, session.role, session.units, grant.patient_id)] = grant
+            self._access_by_patient.clear()
+        key = (session.user_id, session.role, session.units, grant.patient_id)
+        self._access[key] = grant
+        self._access_by_patient.setdefault(grant.patient_id, set()).add(key)
 
 
 @dataclass
@@ -151,15 +251,15 @@ class ReadCopyJournal(Journal):
     async def overview_json(self, session: Session, patient_id: int, purpose: str = "vård") -> str:
         self.event(session, "read", patient_id, purpose, {})  # an unknown purpose is refused before the read
         assert self.cache is not None
-        version, body = self.cache.get(("overview", patient_id))
-        grant = self.cache.granted(session, patient_id)
+        version, body = await self.cache.get(("overview", patient_id))
+        grant = await self.cache.granted(session, patient_id)
         if grant is None or body is None:
             async with self.pool.connection() as conn:
                 if grant is None:
                     grant = await self._decide(conn, version, session, patient_id)
                 if body is None:
                     body = await patients.overview_json(conn, patient_id)
-                    self.cache.put(version, ("overview", patient_id), body)
+                    self.cache.put(version, ("overview", patient_id), body, patient=patient_id)
         await self.audit_action(session, "read", patient_id, purpose, view="overview", basis=grant.basis)
         return str(body)
 
@@ -167,12 +267,12 @@ class ReadCopyJournal(Journal):
         if unit_id not in session.units:
             raise Forbidden(f"you do not work on unit {unit_id}")
         assert self.cache is not None
-        version, body = self.cache.get(("ward", unit_id))
+        version, body = await self.cache.get(("ward", unit_id))
         if body is None:
             async with self.pool.connection() as conn:
                 await ward.unit(conn, unit_id)
                 body = await ward.ward_list_json(conn, unit_id)
-            self.cache.put(version, ("ward", unit_id), body)
+            self.cache.put(version, ("ward", unit_id), body, unit=unit_id)
         await self.audit_action(session, "read_ward_list", purpose="vård", unit=unit_id)
         return str(body)
 
@@ -182,16 +282,16 @@ class ReadCopyJournal(Journal):
         and their states computed now, for every read."""
         self.event(session, "read", patient_id, "vård", {})
         assert self.cache is not None
-        version, cached = self.cache.get(("medication_list", patient_id))
+        version, cached = await self.cache.get(("medication_list", patient_id))
         rows = cached[1] if cached is not None and time.monotonic() - cached[0] < LIST_ROWS_SECONDS else None
-        grant = self.cache.granted(session, patient_id)
+        grant = await self.cache.granted(session, patient_id)
         if grant is None or rows is None:
             async with self.pool.connection() as conn:
                 if grant is None:
                     grant = await self._decide(conn, version, session, patient_id)
                 if rows is None:
                     rows = await medication.list_rows(conn, patient_id)
-                    self.cache.put(version, ("medication_list", patient_id), (time.monotonic(), rows))
+                    self.cache.put(version, ("medication_list", patient_id), (time.monotonic(), rows), patient=patient_id)
         found = medication.build_list(rows, datetime.now(UTC))
         await self.audit_action(session, "read", patient_id, "vård", view="medication_list", basis=grant.basis)
         return found
@@ -200,9 +300,9 @@ class ReadCopyJournal(Journal):
         """The order and its administrations (the medication page); one round trip at most, none
         when the order and the decision are cached. Readers must not change what they get."""
         assert self.cache is not None
-        version, cached = self.cache.get(("medication", order_entry))
+        version, cached = await self.cache.get(("medication", order_entry))
         order, given = cached if cached is not None else (None, None)
-        grant = self.cache.granted(session, order["patient_id"]) if order is not None else None
+        grant = await self.cache.granted(session, order["patient_id"]) if order is not None else None
         if grant is None:
             async with self.pool.connection() as conn:
                 if order is None:
@@ -210,11 +310,43 @@ class ReadCopyJournal(Journal):
                 grant = await self._decide(conn, version, session, order["patient_id"], entry=True)
                 if given is None:
                     given = await medication.administrations(conn, order_entry)
-                    self.cache.put(version, ("medication", order_entry), (order, given))
+                    self.cache.put(version, ("medication", order_entry), (order, given), patient=order["patient_id"])
         assert order is not None and given is not None
         await self.audit_action(session, "read", grant.patient_id, "vård", view="administrations",
                                 entry=str(order_entry))
         return order, given
+
+    async def medication_page(self, session: Session, order_entry: UUID) -> dict:
+        """The administration page from the same cached parts as the reads above (the order with
+        its administrations, the list's rows, the banner); one round trip at most, one audit event."""
+        assert self.cache is not None
+        version, cached = await self.cache.get(("medication", order_entry))
+        order, given = cached if cached is not None else (None, None)
+        patient_id = order["patient_id"] if order is not None else None
+        listed = (await self.cache.get(("medication_list", patient_id)))[1] if patient_id is not None else None
+        rows = listed[1] if listed is not None and time.monotonic() - listed[0] < LIST_ROWS_SECONDS else None
+        banner = (await self.cache.get(("banner", patient_id)))[1] if patient_id is not None else None
+        grant = await self.cache.granted(session, patient_id) if patient_id is not None else None
+        if grant is None or rows is None or banner is None:
+            async with self.pool.connection() as conn:
+                if order is None:
+                    order = await medication.current_order(conn, order_entry)
+                if grant is None:
+                    grant = await self._decide(conn, version, session, order["patient_id"], entry=True)
+                if given is None:
+                    given = await medication.administrations(conn, order_entry)
+                    self.cache.put(version, ("medication", order_entry), (order, given), patient=order["patient_id"])
+                if rows is None:
+                    rows = await medication.list_rows(conn, grant.patient_id)
+                    self.cache.put(version, ("medication_list", grant.patient_id), (time.monotonic(), rows),
+                                   patient=grant.patient_id)
+                if banner is None:
+                    banner = await patients.banner(conn, grant.patient_id)
+                    self.cache.put(version, ("banner", grant.patient_id), banner, patient=grant.patient_id)
+        assert order is not None and given is not None
+        await self.audit_action(session, "read", grant.patient_id, "vård", view="medication_page",
+                                entry=str(order_entry), basis=grant.basis)
+        return page_of(order, given, rows, banner)
 
     async def grant_emergency(self, session: Session, patient_id: int, reason: str) -> dict:
         reason = access.emergency_reason(session, reason)

@@ -13,13 +13,14 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 
 from psycopg_pool import AsyncConnectionPool
 
 from obruten.platform import events
 from obruten.platform.config import Config
 from obruten.readcopy import node_name
-from obruten.readcopy.journal import BodyCache, LocalGrants, ReadCopyJournal
+from obruten.readcopy.journal import BodyCache, LocalGrants, ReadCopyJournal, changes_since
 from obruten.readcopy.lag import LagTracker
 from obruten.readcopy.shipper import ship_forever
 from obruten.readcopy.spool import Spool, SpoolSink, spool_dir
@@ -47,9 +48,11 @@ class ReadCopy:
         return SpoolSink(self.spool)
 
     def journal(self, pool: AsyncConnectionPool, audit: AuditWriter, write_guard: WriteGuard) -> ReadCopyJournal:
-        """The read copy's journal: local emergency access from the spool, bodies cached per replay LSN."""
+        """The read copy's journal: local emergency access from the spool, bodies cached until the
+        standby replays a change that names them (schema 0080)."""
         return ReadCopyJournal(pool=pool, audit=audit, node=self.node, emergency_hours=self.config.emergency_access_hours,
-                               write_guard=write_guard, grants=LocalGrants(self.spool), cache=BodyCache(self.lag))
+                               write_guard=write_guard, grants=LocalGrants(self.spool),
+                               cache=BodyCache(self.lag, changes=partial(changes_since, pool)))
 
     async def stop(self) -> None:
         if self.shipper is not None:

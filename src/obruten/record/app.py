@@ -20,8 +20,8 @@ from fastapi.templating import Jinja2Templates
 from psycopg.errors import ReadOnlySqlTransaction
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from obruten.platform import collector, database, problems
 from obruten.platform import config as config_mod
-from obruten.platform import database, problems
 from obruten.platform.auth import Session, TokenSigner, load_or_create_secret
 from obruten.platform.config import Config
 from obruten.platform.errors import DomainError, NeedsEmergencyAccess, Unauthenticated
@@ -108,6 +108,7 @@ def _lifespan(config: Config, database_url: str, signer: TokenSigner, status: st
             app.state.flags = await stack.enter_async_context(flags.following(pool))  # deps.FlagsDep
             status.start()
             stack.callback(status.stop)
+            collector.settle()  # start-up's objects out of every later full collection
             yield
 
     return lifespan

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -44,6 +44,13 @@ WriteGuard = Callable[[Session, str | None], Awaitable[None]]
 
 async def allow_all_writes(session: Session, unit_id: str | None) -> None:
     return None
+
+
+def page_of(order: dict, given: list[dict], rows: list[dict], banner: dict) -> dict:
+    """The medication page's parts (``Journal.medication_page``); the list is built at this moment."""
+    listing = medication.build_list(rows, datetime.now(UTC))
+    listed = next((m for m in listing["current"] if m["entry_id"] == order["entry_id"]), None)
+    return {"order": order, "given": given, "listed": listed, "banner": banner}
 
 
 @dataclass
@@ -135,6 +142,20 @@ class Journal:
             given = await medication.administrations(conn, order_entry)
         await self.audit_action(session, "read", grant.patient_id, "vård", view="administrations", entry=str(order_entry))
         return order, given
+
+    async def medication_page(self, session: Session, order_entry: UUID) -> dict:
+        """What the administration page shows: the order, its administrations, its line of the
+        läkemedelslista (today's dose slots) and the patient banner. One access decision and one
+        audited read for the page (not one per part: the page is one look at one order)."""
+        async with self.pool.connection() as conn:
+            order = await medication.current_order(conn, order_entry)
+            grant = await self._require_read_entry(conn, session, order["patient_id"])
+            given = await medication.administrations(conn, order_entry)
+            rows = await medication.list_rows(conn, grant.patient_id)
+            banner = await patients.banner(conn, grant.patient_id)
+        await self.audit_action(session, "read", grant.patient_id, "vård", view="medication_page",
+                                entry=str(order_entry), basis=grant.basis)
+        return page_of(order, given, rows, banner)
 
     async def medication_list(self, session: Session, patient_id: int) -> dict:
         """The läkemedelslista (current with today's dose slots, Utsatta); an audited read."""

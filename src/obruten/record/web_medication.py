@@ -87,10 +87,8 @@ def _ward(overview: dict[str, Any]) -> str | None:
 async def _order_page(order: UUID, session: Any, journal: Any, render: Any, status: int = 200,
                       values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                       stop_errors: dict[str, str] | None = None, slot: str = "") -> Response:
-    current, given = await journal.administrations(session, order)
-    listing = await journal.medication_list(session, current["patient_id"])
-    overview = await journal.overview(session, current["patient_id"], purpose="vård")
-    listed = next((m for m in listing["current"] if m["entry_id"] == current["entry_id"]), None)
+    page = await journal.medication_page(session, order)
+    current, given, listed, pb = page["order"], page["given"], page["listed"], page["banner"]
     slots = listed["slots_today"] if listed else []
     chosen = (values or {}).get("slot_at") or slot
     if not chosen:  # the first slot that is overdue or due (a planned one is never chosen for the nurse)
@@ -98,8 +96,8 @@ async def _order_page(order: UUID, session: Any, journal: Any, render: Any, stat
         chosen = open_slots[0]["slot_at"].isoformat() if open_slots else ""
     base = {"outcome": "given", "dose_given": current["dose"], "submission": str(uuid.uuid4()),
             "clinical_at": datetime.now(STOCKHOLM).strftime("%Y-%m-%d %H:%M"), "slot_at": chosen}
-    return render("medication.html", status, order=current, given=given, listed=listed, slots=slots, p=overview,
-                  pb=overview["patient"], patient_id=current["patient_id"], values={**base, **(values or {})}, errors=errors or {},
+    return render("medication.html", status, order=current, given=given, listed=listed, slots=slots, pb=pb,
+                  banner_unit=pb.get("unit_id") or current.get("unit_id"), patient_id=current["patient_id"], values={**base, **(values or {})}, errors=errors or {},
                   stop_errors=stop_errors or {}, stop_submission=str(uuid.uuid4()))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -69,21 +70,84 @@ class FakeLag:
         return Lag(NOW, 0.0, False, self.lsn, True)
 
 
-def test_cached_bodies_live_only_as_long_as_the_replay_position() -> None:
+def test_without_a_change_log_cached_bodies_live_only_as_long_as_the_replay_position() -> None:
     lag = FakeLag()
     cache = BodyCache(lag)  # type: ignore[arg-type]
-    version, body = cache.get(("overview", 1))
-    assert body is None
-    cache.put(version, ("overview", 1), '{"a":1}')
-    assert cache.get(("overview", 1)) == ("0/100", '{"a":1}')
-    lag.lsn = "0/200"  # the standby replayed more WAL: the body may have changed
-    assert cache.get(("overview", 1)) == ("0/200", None)
-    cache.put("0/100", ("overview", 1), "old")  # a query that started before the move is not cached
-    assert cache.get(("overview", 1))[1] is None
-    lag.lsn = ""  # unknown position (standby unreachable): never cache
-    version, _ = cache.get(("ward", "MED1"))
-    cache.put(version, ("ward", "MED1"), "[]")
-    assert cache.get(("ward", "MED1"))[1] is None
+
+    async def run() -> None:
+        version, body = await cache.get(("overview", 1))
+        assert body is None
+        cache.put(version, ("overview", 1), '{"a":1}', patient=1)
+        assert await cache.get(("overview", 1)) == ("0/100", '{"a":1}')
+        lag.lsn = "0/200"  # the standby replayed more WAL: the body may have changed
+        assert await cache.get(("overview", 1)) == ("0/200", None)
+        cache.put("0/100", ("overview", 1), "old", patient=1)  # a query that started before the move is not cached
+        assert (await cache.get(("overview", 1)))[1] is None
+        lag.lsn = ""  # unknown position (standby unreachable): never cache
+        version, _ = await cache.get(("ward", "MED1"))
+        cache.put(version, ("ward", "MED1"), "[]", unit="MED1")
+        assert (await cache.get(("ward", "MED1")))[1] is None
+    asyncio.run(run())
+
+
+class FakeChanges:
+    """record_change as the standby shows it: each look returns the snapshot's xmin and the rows."""
+
+    def __init__(self) -> None:
+        self.xmin, self.rows, self.asked, self.fail = 10, [], [], False
+
+    async def __call__(self, since: int | None) -> tuple[int, list[tuple[int | None, str | None]]]:
+        self.asked.append(since)
+        if self.fail:
+            raise RuntimeError("relation record_change does not exist")
+        rows, self.rows = self.rows, []
+        return self.xmin, rows
+
+
+def test_a_replayed_change_drops_only_the_patients_and_units_it_names() -> None:
+    from obruten.platform.auth import Session
+    from obruten.record.access import Access
+
+    lag, changes = FakeLag(), FakeChanges()
+    cache = BodyCache(lag, changes=changes)  # type: ignore[arg-type]
+    nurse = Session(1, "n", "N", "nurse", ("MED1",))
+
+    async def run() -> None:
+        version, _ = await cache.get(("overview", 1))
+        for key, patient in ((("overview", 1), 1), (("overview", 2), 2), (("medication", "o-2"), 2)):
+            cache.put(version, key, f"body {key}", patient=patient)
+        cache.put(version, ("ward", "MED1"), "[1]", unit="MED1")
+        cache.put(version, ("ward", "SURG"), "[9]", unit="SURG")
+        cache.grant(version, nurse, Access(1, "care_relation"))
+        cache.grant(version, nurse, Access(2, "care_relation"))
+        # a note for patient 2 on MED1 is replayed: patient 2's bodies, its decision and MED1's list go
+        changes.xmin, changes.rows = 12, [(2, "MED1")]
+        lag.lsn = "0/200"
+        assert await cache.get(("overview", 2)) == ("0/200", None)
+        assert (await cache.get(("medication", "o-2")))[1] is None
+        assert (await cache.get(("ward", "MED1")))[1] is None
+        assert await cache.get(("overview", 1)) == ("0/200", "body ('overview', 1)")  # untouched: kept
+        assert (await cache.get(("ward", "SURG")))[1] == "[9]"
+        assert await cache.granted(nurse, 1) == Access(1, "care_relation")
+        assert await cache.granted(nurse, 2) is None
+        assert changes.asked == [None, 10]  # the second look starts at the first snapshot's xmin
+        # a change not tied to a patient (a staff account, a merge): everything goes
+        changes.rows = [(None, None)]
+        lag.lsn = "0/300"
+        assert (await cache.get(("overview", 1)))[1] is None and (await cache.get(("ward", "SURG")))[1] is None
+        assert await cache.granted(nurse, 1) is None
+        # the change log cannot be read (a journal of the release before): everything goes, and the
+        # next look starts afresh
+        version, _ = await cache.get(("overview", 1))
+        cache.put(version, ("overview", 1), "again", patient=1)
+        changes.fail = True
+        lag.lsn = "0/400"
+        assert (await cache.get(("overview", 1)))[1] is None
+        changes.fail = False
+        lag.lsn = "0/500"
+        await cache.get(("overview", 1))
+        assert changes.asked[-1] is None
+    asyncio.run(run())
 
 
 def test_read_copy_settings() -> None:
@@ -130,16 +194,19 @@ def test_access_decisions_are_reused_until_they_lapse_and_never_across_a_replay_
     lag, now = FakeLag(), [NOW]
     cache = BodyCache(lag, clock=lambda: now[0])  # type: ignore[arg-type]
     nurse = Session(1, "n", "N", "nurse", ("MED1",))
-    version, _ = cache.get(("overview", 5))
-    assert cache.granted(nurse, 5) is None
-    cache.grant(version, nurse, Access(5, "care_relation"))  # an open admission: not lapsing by the clock
-    cache.grant(version, nurse, Access(6, "emergency", NOW + timedelta(hours=1)))
-    now[0] = NOW + timedelta(minutes=59)
-    assert cache.granted(nurse, 5) == Access(5, "care_relation")
-    assert cache.granted(nurse, 6) == Access(6, "emergency")
-    assert cache.granted(Session(1, "n", "N", "nurse", ("SURG",)), 5) is None  # other units: ask again
-    assert cache.granted(Session(1, "n", "N", "admin", ("MED1",)), 5) is None  # another role: ask again
-    now[0] = NOW + timedelta(hours=1)
-    assert cache.granted(nurse, 6) is None  # the emergency access expired: ask the database
-    lag.lsn = "0/300"
-    assert cache.granted(nurse, 5) is None  # the standby replayed further: ask again
+
+    async def run() -> None:
+        version, _ = await cache.get(("overview", 5))
+        assert await cache.granted(nurse, 5) is None
+        cache.grant(version, nurse, Access(5, "care_relation"))  # an open admission: not lapsing by the clock
+        cache.grant(version, nurse, Access(6, "emergency", NOW + timedelta(hours=1)))
+        now[0] = NOW + timedelta(minutes=59)
+        assert await cache.granted(nurse, 5) == Access(5, "care_relation")
+        assert await cache.granted(nurse, 6) == Access(6, "emergency")
+        assert await cache.granted(Session(1, "n", "N", "nurse", ("SURG",)), 5) is None  # other units: ask again
+        assert await cache.granted(Session(1, "n", "N", "admin", ("MED1",)), 5) is None  # another role: ask again
+        now[0] = NOW + timedelta(hours=1)
+        assert await cache.granted(nurse, 6) is None  # the emergency access expired: ask the database
+        lag.lsn = "0/300"
+        assert await cache.granted(nurse, 5) is None  # replayed further, no change log: ask again
+    asyncio.run(run())
