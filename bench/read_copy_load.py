@@ -18,6 +18,10 @@ read copy serving the standby (its own process, ``--workers`` uvicorn workers). 
   medication page's step makes the page's three reads: order with administrations, list, overview).
 * **HTTP closed loop** at the same concurrency, for the HTTP/raw ratio (as in ``read_path.py``).
 
+``--writes-per-s N`` (default 0) keeps the journal busy meanwhile: a thread inserts N notes a second
+on the primary, on the bench wards' patients, for the whole run, so the standby replays writes
+while it is read (the read copy's cache must then drop what they change, and only that).
+
 Each measurement runs ``--repeat`` times; medians are reported with the spread (the machine is shared).
 The goal line (10,000 users, ~1,000 req/s, p99 ≤ 200 ms) is printed, never asserted.
 
@@ -34,6 +38,7 @@ import secrets
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -417,6 +422,59 @@ def report(levels: list[Level], args: argparse.Namespace) -> dict[str, object]:
             "projected_rps_2_cores": round(2000 / (server_ms + pg_ms)), "pages_ms": pages}
 
 
+def cache_figures(url: str) -> dict[str, float]:
+    """The read copy's cache gauges from its /metrics (summed over its workers)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return {}
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("obruten_read_copy_cache_"):
+            name, _, value = line.rpartition(" ")
+            found[name.split("{")[0].removeprefix("obruten_read_copy_cache_")] = float(value)
+    return found
+
+
+class BackgroundWriter:
+    """Notes on the primary at a steady rate (a journal in use), on the given patients, until stopped."""
+
+    def __init__(self, url: str, patients: list[int], per_s: float) -> None:
+        self.url, self.patients, self.per_s = url, patients, per_s
+        self.written = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-writer", daemon=True)
+
+    def start(self) -> BackgroundWriter:
+        if self.per_s > 0 and self.patients:
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        import psycopg
+
+        rng = random.Random(17)
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            staff = conn.execute("SELECT id FROM staff WHERE role = 'nurse' ORDER BY id LIMIT 1").fetchone()[0]  # type: ignore[index]
+            next_at = time.monotonic()
+            while not self._stop.is_set():
+                conn.execute("INSERT INTO note (patient_id, unit_id, kind, title, body, clinical_at, signed_by) "
+                             "SELECT a.patient_id, a.unit_id, 'omvardnad', 'Omvårdnad', 'Bench-anteckning', now(), %s "
+                             "FROM admission_current a WHERE a.patient_id = %s AND a.discharged_at IS NULL LIMIT 1",
+                             (staff, rng.choice(self.patients)))
+                self.written += 1
+                next_at += 1 / self.per_s
+                self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+
 def start_read_copy(standby_url: str, var_dir: Path, port: int, workers: int,
                     pool_size: int | None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "OBRUTEN_SECRET_KEY": secrets.token_urlsafe(48)}
@@ -443,6 +501,8 @@ def main() -> int:
     parser.add_argument("--logins", type=int, default=40, help="distinct staff logged in (sessions shared)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--writes-per-s", type=float, default=0.0,
+                        help="notes written on the primary per second during the run (0: an idle journal)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the figures are written (JSON)")
     args = parser.parse_args()
 
@@ -473,13 +533,27 @@ def main() -> int:
             f"{sum(len(lg.patients) for lg in logins)} admitted patients on their wards")
         info = machine_info(pg_version, patients_seeded=args.patients, read_copy_workers=args.workers,
                             pool_size=args.pool_size or "default", proxy_connections=args.proxy, think_s=args.think, window_s=args.seconds,
-                            repeat=args.repeat, logins=len(logins), load_avg_at_start=os.getloadavg()[0])
-        levels = asyncio.run(bench(args, port, standby.url(), logins, base / "raw-spool" / "bench-raw",
-                                   (server.pid, standby.postmaster_pid())))
+                            repeat=args.repeat, logins=len(logins), writes_per_s=args.writes_per_s,
+                            load_avg_at_start=os.getloadavg()[0])
+        writer = BackgroundWriter(primary.url(), [p for lg in logins for p in lg.patients], args.writes_per_s).start()
+        try:
+            levels = asyncio.run(bench(args, port, standby.url(), logins, base / "raw-spool" / "bench-raw",
+                                       (server.pid, standby.postmaster_pid())))
+        finally:
+            writer.stop()
+        if args.writes_per_s:
+            say(f"background writes: {writer.written} notes on the primary ({args.writes_per_s:g}/s requested)")
+        cache = cache_figures(f"http://127.0.0.1:{port}/metrics")
         print()
         print_machine_info(info)
         print()
         summary = report(levels, args)
+        if cache:
+            asked = cache.get("hits", 0) + cache.get("misses", 0)
+            print(f"read copy cache over the run (both workers): {cache.get('hits', 0):,.0f} hits, "
+                  f"{cache.get('misses', 0):,.0f} misses ({cache.get('hits', 0) / max(asked, 1):.0%} hits); "
+                  f"{cache.get('dropped', 0):,.0f} dropped by replayed changes, {cache.get('entries', 0):,.0f} held at the end")
+            summary["cache"] = cache
         write_results(args.results, {"machine": info, "args": {**vars(args), "results": str(args.results)}, "seed_counts": counts,
                                 "summary": summary, "runs": [asdict(lv) for lv in levels]})
         return 0

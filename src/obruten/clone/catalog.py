@@ -20,6 +20,7 @@ SKIPPED_TABLES = {
     "session_revocation": "security state of production's sessions",
     "ops_probe": "operational state",
     "order_series": "a clone is a new history and draws its own order-number series (ADR 0043)",
+    "record_change": "production's read-copy cache hints; a clone's read copies start with an empty cache",
 }
 # Columns that identify a person and get a replacement identity (not a scrub).
 IDENTITY_COLUMNS = {

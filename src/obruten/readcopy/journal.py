@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -42,7 +43,10 @@ from obruten.record.service import Journal, page_of
 
 log = logging.getLogger("obruten.readcopy.journal")
 LOCAL_BASIS = "emergency_read_copy"
-LIST_ROWS_SECONDS = 60.0  # the medication list's query windows (36 h, 7 days) are counted from its run
+# The medication list's query windows (administrations of the last 36 h, orders stopped in the last 7
+# days) are counted from when it ran: ten minutes later its rows still hold every administration
+# of today's dose slots (computed at each read); only the 7-day edge of Utsatta moves by minutes.
+LIST_ROWS_SECONDS = 600.0
 
 
 class LocalGrants:
@@ -74,38 +78,42 @@ class LocalGrants:
         return expires if expires > now else None
 
 
-Changes = Callable[[int | None], Awaitable[tuple[int, list[tuple[int | None, str | None]]]]]
+Changed = tuple[int | None, str | None, str | None]  # (patient, unit, table written)
+Changes = Callable[[int | None], Awaitable[tuple[int, list[Changed]]]]
 CHANGES_HORIZON_S = 600.0  # not looked for this long: drop everything (record_change keeps an hour)
-BODY_SECONDS = 60.0  # a body is read again after this long even if nothing changed: what a read
-#                      shows can depend on the clock (an age, "the last 72 hours", a dose now due)
+BODY_SECONDS = 60.0  # a body whose content depends on the clock (an age, "the last 72 hours", a dose
+#                      now due) is read again after this long even if nothing changed
 
 
-async def changes_since(pool: AsyncConnectionPool, since: int | None) -> tuple[int, list[tuple[int | None, str | None]]]:
-    """The xmin of the standby's snapshot now, and the (patient, unit) pairs named by the
+async def changes_since(pool: AsyncConnectionPool, since: int | None) -> tuple[int, list[Changed]]:
+    """The xmin of the standby's snapshot now, and the (patient, unit, table) named by the
     transactions visible in it whose xid is at least ``since`` (the xmin of the previous look):
     every transaction that became visible since then, and a few seen before (dropped twice). One
     statement, so the xmin and the rows come from one snapshot (schema 0080)."""
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, "
-            "(SELECT json_agg(json_build_array(c.patient_id, c.unit_id)) FROM (SELECT DISTINCT patient_id, unit_id"
+            "(SELECT json_agg(json_build_array(c.patient_id, c.unit_id, c.tbl)) FROM (SELECT DISTINCT patient_id, unit_id, tbl"
             "  FROM record_change WHERE %s::bigint IS NOT NULL AND xid >= %s::text::xid8) c)",
             (since, str(since) if since is not None else None))
         row = await cur.fetchone()
     assert row is not None
-    return int(row[0]), [(p, u) for p, u in (row[1] or [])]
+    return int(row[0]), [(p, u, t) for p, u, t in (row[1] or [])]
 
 
 class BodyCache:
     """Bodies (for at most ``BODY_SECONDS``) and recent access decisions. When the standby has
     replayed further (the replay LSN moved), ``changes`` says which patients and units the newly
-    visible transactions touched and only their entries are dropped; without ``changes``, or when
-    it fails or names a change not tied to a patient, everything is dropped. ``clock`` ages the
+    visible transactions touched and only their entries are dropped (a unit's entries only for a
+    write to one of ``unit_tables``, the tables a ward list reads); without ``changes``, or when it
+    fails or names a change not tied to a patient, everything is dropped. ``clock`` ages the
     decisions."""
 
     def __init__(self, lag: LagTracker, max_entries: int = 20_000,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), changes: Changes | None = None) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), changes: Changes | None = None,
+                 unit_tables: frozenset[str] = ward.WARD_LIST_TABLES) -> None:
         self.lag = lag
+        self.unit_tables = unit_tables
         self.max_entries = max_entries
         self.clock = clock
         self.changes = changes
@@ -113,12 +121,17 @@ class BodyCache:
         self._xmin: int | None = None      # the snapshot xmin of the last look at the changes
         self._looked = 0.0                 # when (monotonic)
         self._lock = asyncio.Lock()
+        # key -> (body, patient, unit, served until: monotonic seconds)
         self._bodies: OrderedDict[tuple[str, object], tuple[object, int | None, str | None, float]] = OrderedDict()
         self._by_patient: dict[int, set[tuple[str, object]]] = {}
         self._by_unit: dict[str, set[tuple[str, object]]] = {}
         self._access: dict[tuple[int, str, tuple[str, ...], int], access.Access] = {}
         self._access_by_patient: dict[int, set[tuple[int, str, tuple[str, ...], int]]] = {}
         self.hits = self.misses = self.kept = self.dropped = 0
+
+    @property
+    def entries(self) -> int:
+        return len(self._bodies)
 
     async def _version(self) -> str:
         lsn = self.lag.current().replay_lsn
@@ -156,16 +169,17 @@ class BodyCache:
         self._access.clear()
         self._access_by_patient.clear()
 
-    def _drop(self, changed: list[tuple[int | None, str | None]]) -> None:
-        if any(patient is None for patient, _ in changed):
+    def _drop(self, changed: list[Changed]) -> None:
+        if any(patient is None for patient, _, _ in changed):
             self._drop_all()
             return
         before = len(self._bodies)
-        for patient, unit in changed:
+        for patient, unit, table in changed:
             for key in self._by_patient.pop(patient, ()):  # type: ignore[arg-type]
                 self._forget(key)
-            for key in self._by_unit.pop(unit, ()) if unit else ():
-                self._forget(key)
+            if unit and (table is None or table in self.unit_tables):
+                for key in self._by_unit.pop(unit, ()):
+                    self._forget(key)
             for decision in self._access_by_patient.pop(patient, ()):  # type: ignore[arg-type]
                 self._access.pop(decision, None)
         self.dropped += before - len(self._bodies)
@@ -185,20 +199,21 @@ class BodyCache:
         """(data version, cached body or None)."""
         version = await self._version()
         found = self._bodies.get(key) if version else None
-        if found is None or time.monotonic() - found[3] > BODY_SECONDS:
+        if found is None or time.monotonic() > found[3]:
             self.misses += 1
             return version, None
         self.hits += 1
         return version, found[0]
 
     def put(self, version: str, key: tuple[str, object], body: object, *, patient: int | None = None,
-            unit: str | None = None) -> None:
+            unit: str | None = None, seconds: float | None = BODY_SECONDS) -> None:
         """Keep ``body``, read at ``version``, under ``key``; ``patient`` and ``unit``: what a change
-        must name to drop it (a body with neither is dropped only with everything)."""
+        must name to drop it (a body with neither is dropped only with everything); ``seconds``:
+        how long it may be served at most (None: its content does not depend on the clock)."""
         if not version or version != self._lsn:
             return  # the standby moved on while we queried: the next reader caches the newer version
         self._forget(key)
-        self._bodies[key] = (body, patient, unit, time.monotonic())
+        self._bodies[key] = (body, patient, unit, math.inf if seconds is None else time.monotonic() + seconds)
         if patient is not None:
             self._by_patient.setdefault(patient, set()).add(key)
         if unit is not None:
@@ -291,7 +306,8 @@ class ReadCopyJournal(Journal):
                     grant = await self._decide(conn, version, session, patient_id)
                 if rows is None:
                     rows = await medication.list_rows(conn, patient_id)
-                    self.cache.put(version, ("medication_list", patient_id), (time.monotonic(), rows), patient=patient_id)
+                    self.cache.put(version, ("medication_list", patient_id), (time.monotonic(), rows), patient=patient_id,
+                                   seconds=LIST_ROWS_SECONDS)
         found = medication.build_list(rows, datetime.now(UTC))
         await self.audit_action(session, "read", patient_id, "vård", view="medication_list", basis=grant.basis)
         return found
@@ -310,7 +326,8 @@ class ReadCopyJournal(Journal):
                 grant = await self._decide(conn, version, session, order["patient_id"], entry=True)
                 if given is None:
                     given = await medication.administrations(conn, order_entry)
-                    self.cache.put(version, ("medication", order_entry), (order, given), patient=order["patient_id"])
+                    self.cache.put(version, ("medication", order_entry), (order, given), patient=order["patient_id"],
+                                   seconds=None)
         assert order is not None and given is not None
         await self.audit_action(session, "read", grant.patient_id, "vård", view="administrations",
                                 entry=str(order_entry))
@@ -335,11 +352,12 @@ class ReadCopyJournal(Journal):
                     grant = await self._decide(conn, version, session, order["patient_id"], entry=True)
                 if given is None:
                     given = await medication.administrations(conn, order_entry)
-                    self.cache.put(version, ("medication", order_entry), (order, given), patient=order["patient_id"])
+                    self.cache.put(version, ("medication", order_entry), (order, given), patient=order["patient_id"],
+                                   seconds=None)
                 if rows is None:
                     rows = await medication.list_rows(conn, grant.patient_id)
                     self.cache.put(version, ("medication_list", grant.patient_id), (time.monotonic(), rows),
-                                   patient=grant.patient_id)
+                                   patient=grant.patient_id, seconds=LIST_ROWS_SECONDS)
                 if banner is None:
                     banner = await patients.banner(conn, grant.patient_id)
                     self.cache.put(version, ("banner", grant.patient_id), banner, patient=grant.patient_id)

@@ -49,6 +49,14 @@ _POOL_COUNTERS = {"requests_num": "Connection requests", "requests_queued": "Req
                   "connections_lost": "Connections found broken", "connections_errors": "Failed connection attempts"}
 log = logging.getLogger("obruten.telemetry")
 _REFRESH_SECONDS = 2.0  # several workers: how stale one worker's pool figures may be in the sum
+# a read copy's cache (readcopy/journal.py BodyCache), since the worker started
+_CACHE_GAUGES = {
+    "hits": "Reads answered from the read copy's cache",
+    "misses": "Reads the read copy's cache could not answer (asked the standby)",
+    "dropped": "Cached reads dropped because a replayed change named them (or everything was dropped)",
+    "kept": "Cached reads kept across replayed changes that did not name them",
+    "entries": "Reads held in the read copy's cache now",
+}
 
 
 class JournalMetrics:
@@ -76,6 +84,8 @@ class JournalMetrics:
                                        registry=registry) for key, help_text in _POOL_GAUGES.items()}
         self.pool_counters = {key: Counter(f"obruten_db_pool_{key}_total", help_text, registry=registry)
                               for key, help_text in _POOL_COUNTERS.items()}
+        self.cache_gauges = {key: Gauge(f"obruten_read_copy_cache_{key}", help_text, multiprocess_mode="livesum",
+                                        registry=registry) for key, help_text in _CACHE_GAUGES.items()}
         self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def request_series(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
@@ -97,6 +107,10 @@ class JournalMetrics:
         for key, counter in self.pool_counters.items():
             counter.inc(stats.get(key, 0))
         self.audit_queue.set(journal.audit.queued)
+        cache = getattr(journal, "cache", None)  # a read copy's BodyCache
+        if cache is not None:
+            for key, gauge in self.cache_gauges.items():
+                gauge.set(getattr(cache, key))
 
     def render(self) -> bytes:
         """The page: this process's figures, or the sum over all workers when there are several."""

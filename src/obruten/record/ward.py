@@ -12,6 +12,10 @@ from psycopg.rows import dict_row
 
 from obruten.platform.errors import NotFound
 
+# The tables WARD_LIST_SQL reads (a view counts as its table): a read copy keeps a ward list cached
+# across a replayed write to any other table (readcopy/journal.py). tests/unit/record checks the SQL.
+WARD_LIST_TABLES = frozenset({"admission", "patient", "warning", "medication_order", "medication_administration"})
+
 WARD_LIST_SQL = """
 WITH local AS (SELECT (now() AT TIME ZONE 'Europe/Stockholm') AS now_local),
 adm AS (

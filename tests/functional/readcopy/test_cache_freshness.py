@@ -74,7 +74,7 @@ def test_the_standby_names_the_patients_of_the_transactions_replayed_since_the_l
     nurse = login(site.read_copy, "sjukskoterska")
     unit, patients = _ward(nurse, site)
 
-    async def look(since: int | None) -> tuple[int, list[tuple[int | None, str | None]]]:
+    async def look(since: int | None) -> tuple[int, list[tuple[int | None, str | None, str | None]]]:
         async with AsyncConnectionPool(site.standby.url(), min_size=1, max_size=1, open=False) as pool:
             return await changes_since(pool, since)
 
@@ -85,4 +85,4 @@ def test_the_standby_names_the_patients_of_the_transactions_replayed_since_the_l
     assert written.status_code == 201, written.text
     wait_replayed(site.primary.url(), site.standby.url())
     later, named = asyncio.run(look(xmin))
-    assert later > xmin and (patients[0], unit) in named
+    assert later > xmin and (patients[0], unit, "note") in named

@@ -96,7 +96,7 @@ class FakeChanges:
     def __init__(self) -> None:
         self.xmin, self.rows, self.asked, self.fail = 10, [], [], False
 
-    async def __call__(self, since: int | None) -> tuple[int, list[tuple[int | None, str | None]]]:
+    async def __call__(self, since: int | None) -> tuple[int, list[tuple[int | None, str | None, str | None]]]:
         self.asked.append(since)
         if self.fail:
             raise RuntimeError("relation record_change does not exist")
@@ -120,8 +120,13 @@ def test_a_replayed_change_drops_only_the_patients_and_units_it_names() -> None:
         cache.put(version, ("ward", "SURG"), "[9]", unit="SURG")
         cache.grant(version, nurse, Access(1, "care_relation"))
         cache.grant(version, nurse, Access(2, "care_relation"))
-        # a note for patient 2 on MED1 is replayed: patient 2's bodies, its decision and MED1's list go
-        changes.xmin, changes.rows = 12, [(2, "MED1")]
+        # a note for patient 2 on MED1: patient 2's bodies and decision go; MED1's list shows no notes
+        changes.xmin, changes.rows = 12, [(2, "MED1", "note")]
+        lag.lsn = "0/150"
+        assert await cache.get(("overview", 2)) == ("0/150", None)
+        assert (await cache.get(("ward", "MED1")))[1] == "[1]"
+        # an allergy for patient 2 on MED1 is replayed: MED1's list (it shows warnings) goes too
+        changes.xmin, changes.rows = 12, [(2, "MED1", "warning")]
         lag.lsn = "0/200"
         assert await cache.get(("overview", 2)) == ("0/200", None)
         assert (await cache.get(("medication", "o-2")))[1] is None
@@ -130,9 +135,9 @@ def test_a_replayed_change_drops_only_the_patients_and_units_it_names() -> None:
         assert (await cache.get(("ward", "SURG")))[1] == "[9]"
         assert await cache.granted(nurse, 1) == Access(1, "care_relation")
         assert await cache.granted(nurse, 2) is None
-        assert changes.asked == [None, 10]  # the second look starts at the first snapshot's xmin
+        assert changes.asked == [None, 10, 12]  # each look starts at the previous snapshot's xmin
         # a change not tied to a patient (a staff account, a merge): everything goes
-        changes.rows = [(None, None)]
+        changes.rows = [(None, None, "staff")]
         lag.lsn = "0/300"
         assert (await cache.get(("overview", 1)))[1] is None and (await cache.get(("ward", "SURG")))[1] is None
         assert await cache.granted(nurse, 1) is None

@@ -11,10 +11,12 @@
 -- xid: the writing transaction (pg_current_xact_id()). A reader that remembers the xmin of its
 -- previous snapshot finds every transaction that became visible since with xid >= that xmin.
 -- patient_id NULL: a change not tied to one patient (staff, units, merges): drop everything.
+-- tbl: the table written (a ward list is dropped only for the tables it reads, record/ward.py).
 CREATE TABLE record_change (
     xid        xid8 NOT NULL DEFAULT pg_current_xact_id(),
     patient_id bigint,
     unit_id    text,
+    tbl        text NOT NULL,
     at         timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX record_change_xid ON record_change (xid);
@@ -35,10 +37,10 @@ $$;
 CREATE FUNCTION log_record_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF (SELECT count(*) FROM changed_rows) > 1000 THEN
-        INSERT INTO record_change (patient_id, unit_id) VALUES (NULL, NULL);
+        INSERT INTO record_change (patient_id, unit_id, tbl) VALUES (NULL, NULL, TG_TABLE_NAME);
     ELSE
-        INSERT INTO record_change (patient_id, unit_id)
-        SELECT DISTINCT s.patient_id, s.unit FROM (
+        INSERT INTO record_change (patient_id, unit_id, tbl)
+        SELECT DISTINCT s.patient_id, s.unit, TG_TABLE_NAME FROM (
             SELECT (to_jsonb(n) ->> 'patient_id')::bigint AS patient_id, to_jsonb(n) ->> 'unit_id' AS unit
               FROM changed_rows n
             UNION
