@@ -4,7 +4,10 @@ typed value kept.
 
 A handler parses with ``parse`` (pydantic problems become ``FormProblem``) and calls the journal;
 a ``FormProblem`` or a ``DomainError`` (a service refusing, e.g. "not your note") is turned by
-``failed`` into a ``Filled`` form that the template's macros (``_forms.html``) show.
+``failed`` into a ``Filled`` form that the template's macros (``_forms.html``) show. A handler that
+gathers problems from several steps before it answers (the medication forms: their fields, then
+the safety rules) uses ``check``, which gives the same messages as a dict, and shows them with the
+macros of ``_form_errors.html``.
 """
 
 from __future__ import annotations
@@ -97,6 +100,14 @@ def parse(model: type[M], data: dict[str, Any], lang: str) -> M:
             where, text = _message(dict(err), lang)
             errors.setdefault(where, text)
         raise FormProblem(errors) from exc
+
+
+def check(model: type[M], data: dict[str, Any], lang: str) -> tuple[M | None, dict[str, str]]:
+    """``parse`` without raising: the model and no problems, or None and the problems per field."""
+    try:
+        return parse(model, data, lang), {}
+    except FormProblem as exc:
+        return None, exc.errors
 
 
 _SHOWN_IN_FORM = (Invalid, Forbidden, NotFound, Conflict)

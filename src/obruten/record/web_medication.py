@@ -2,7 +2,7 @@
 
 Every POST answers with a redirect (post/redirect/get) or, when something must be fixed or
 confirmed, the same form again (422/409) with the messages next to their fields and what was
-typed kept (``record.form_errors``). Each form carries a submission key, so a double-click or a
+typed kept (``record.forms.check``). Each form carries a submission key, so a double-click or a
 resent form finds the first row instead of writing another.
 """
 
@@ -18,7 +18,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from obruten.platform.i18n import STOCKHOLM, translator
-from obruten.record import form_errors, medication
+from obruten.record import forms, medication
 from obruten.record.deps import FlagsDep, FormDep, JournalDep, LanguageDep, RenderDep, SessionDep
 from obruten.record.flags import STRUCTURED_ORDERS
 
@@ -60,7 +60,7 @@ async def post_order(patient: int, session: SessionDep, data: FormDep, journal: 
     errors: dict[str, str] = {}
     for name in ("start_at", "stop_at"):
         fields[name] = _local_input(data.get(name, ""), lang, name, errors) or ""
-    new, found = form_errors.validate(medication.NewOrder, fields, lang)
+    new, found = forms.check(medication.NewOrder, fields, lang)
     errors.update(found)
     status, matched = 422, []
     if new is not None and not errors:
@@ -117,7 +117,7 @@ async def post_administration(order: UUID, session: SessionDep, data: FormDep, j
         fields.pop("not_given_reason", None)
     else:  # the dose field is prefilled with the ordered dose: nothing was given
         fields.pop("dose_given", None)
-    new, found = form_errors.validate(medication.SignDose, fields, lang)
+    new, found = forms.check(medication.SignDose, fields, lang)
     errors = {**found, **errors}
     status = 422
     if new is not None and not errors:
@@ -132,7 +132,7 @@ async def post_administration(order: UUID, session: SessionDep, data: FormDep, j
 @router.post("/medication/{order}/stop")
 async def post_stop(order: UUID, session: SessionDep, data: FormDep, journal: JournalDep, render: RenderDep,
                     lang: LanguageDep) -> Response:
-    stop, errors = form_errors.validate(medication.StopOrder, {"reason": data.get("reason", "")}, lang)
+    stop, errors = forms.check(medication.StopOrder, {"reason": data.get("reason", "")}, lang)
     status = 422
     if stop is not None:
         try:
