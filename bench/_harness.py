@@ -92,6 +92,18 @@ def start_server(url: str, var_dir: Path, port: int, workers: int, pool_size: in
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def start_read_copy(standby_url: str, var_dir: Path, port: int, workers: int,
+                    pool_size: int | None) -> subprocess.Popen[bytes]:
+    """``obruten serve --read-copy`` on ``standby_url`` (its own process group, a fresh secret)."""
+    env = {**os.environ, "OBRUTEN_SECRET_KEY": secrets.token_urlsafe(48)}
+    if pool_size is not None:
+        env["OBRUTEN_POOL_SIZE"] = str(pool_size)
+    obruten = str(Path(sys.executable).parent / "obruten")
+    return subprocess.Popen([obruten, "--var-dir", str(var_dir), "serve", "--read-copy", "--database-url",
+                             standby_url, "--port", str(port), "--workers", str(workers)],
+                            env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+
+
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is not None:
         return

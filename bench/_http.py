@@ -113,6 +113,21 @@ class HttpConn:
                 await writer.wait_closed()
 
 
+async def settle(port: int, timeout: float = 60) -> None:
+    """Wait until the server on ``port`` has worked off requests of clients that went away (health answers fast)."""
+    conn = HttpConn("127.0.0.1", port, "none")
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            t0 = time.perf_counter()
+            await conn.get("/api/v1/health")
+            if time.perf_counter() - t0 < 0.05:
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+
+
 def wait_healthy(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -136,3 +151,19 @@ def http_json(url: str, body: dict | None = None, token: str | None = None) -> o
         req.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
+
+
+def metric_values(url: str, prefix: str) -> dict[str, float]:
+    """The samples of a Prometheus page whose names start with ``prefix`` (label-less ones; the
+    name without the prefix); {} when the page cannot be read."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return {}
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith(prefix):
+            name, _, value = line.rpartition(" ")
+            found[name.split("{")[0].removeprefix(prefix)] = float(value)
+    return found

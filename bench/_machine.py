@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
 
 
 def cpu_model() -> str:
@@ -35,3 +36,13 @@ def print_machine_info(info: dict[str, object], file: object = None) -> None:
     out = file or sys.stdout
     for key, value in info.items():
         print(f"{key:<12} {value}", file=out)  # type: ignore[call-overload]
+
+
+def calibration() -> float:
+    """Seconds for a fixed CPU-bound loop: the machine's speed right now (its spread across a
+    bench's rounds says how noisy the shared machine was)."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i * i % 7
+    return time.perf_counter() - started

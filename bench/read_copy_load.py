@@ -34,11 +34,9 @@ import argparse
 import asyncio
 import os
 import random
-import secrets
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,12 +50,14 @@ from _harness import (  # noqa: E402
     pct,
     reachable_tempdir,
     say,
+    start_read_copy,
     start_seeded,
     tree_cpu,
     write_results,
 )
-from _http import HttpConn, wait_healthy  # noqa: E402
+from _http import HttpConn, metric_values, settle, wait_healthy  # noqa: E402
 from _machine import machine_info, print_machine_info  # noqa: E402
+from _note_load import NoteLoad  # noqa: E402
 from _staff import Login, add_bench_staff, log_in_all  # noqa: E402
 from obruten.platform.pgserver import PostgresInstance  # noqa: E402
 from obruten.readcopy.spool import Spool, SpoolSink  # noqa: E402
@@ -70,7 +70,6 @@ P99_GOAL_MS = 200.0
 SATURATED_MS = 2000.0
 GOAL_USERS = 10_000
 RESULTS = Path(__file__).resolve().parent / "results" / "read_copy_load.json"
-OBRUTEN = str(Path(sys.executable).parent / "obruten")
 
 
 # ---- measuring ---------------------------------------------------------------------------------------
@@ -218,21 +217,6 @@ async def closed_loop(kind: str, op, concurrency: int, seconds: float,  # type: 
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
     cpu = (time.process_time() - cpu0, tree_cpu(pids[0]) - srv0, tree_cpu(pids[1]) - pg0)
     return summarize(kind, concurrency, 0.0, rec, cpu)
-
-
-async def settle(port: int, timeout: float = 60) -> None:
-    """Wait until the server has worked off requests of clients that went away (health answers fast)."""
-    conn = HttpConn("127.0.0.1", port, "none")
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            t0 = time.perf_counter()
-            await conn.get("/api/v1/health")
-            if time.perf_counter() - t0 < 0.05:
-                return
-            await asyncio.sleep(0.5)
-    finally:
-        await conn.close()
 
 
 def _mix(logins: list[Login], i: int) -> tuple[str, Login, int, str | None]:
@@ -422,69 +406,6 @@ def report(levels: list[Level], args: argparse.Namespace) -> dict[str, object]:
             "projected_rps_2_cores": round(2000 / (server_ms + pg_ms)), "pages_ms": pages}
 
 
-def cache_figures(url: str) -> dict[str, float]:
-    """The read copy's cache gauges from its /metrics (summed over its workers)."""
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=10) as answer:
-            text = answer.read().decode()
-    except OSError:
-        return {}
-    found: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("obruten_read_copy_cache_"):
-            name, _, value = line.rpartition(" ")
-            found[name.split("{")[0].removeprefix("obruten_read_copy_cache_")] = float(value)
-    return found
-
-
-class BackgroundWriter:
-    """Notes on the primary at a steady rate (a journal in use), on the given patients, until stopped."""
-
-    def __init__(self, url: str, patients: list[int], per_s: float) -> None:
-        self.url, self.patients, self.per_s = url, patients, per_s
-        self.written = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-writer", daemon=True)
-
-    def start(self) -> BackgroundWriter:
-        if self.per_s > 0 and self.patients:
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(10)
-
-    def _run(self) -> None:
-        import psycopg
-
-        rng = random.Random(17)
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            staff = conn.execute("SELECT id FROM staff WHERE role = 'nurse' ORDER BY id LIMIT 1").fetchone()[0]  # type: ignore[index]
-            next_at = time.monotonic()
-            while not self._stop.is_set():
-                conn.execute("INSERT INTO note (patient_id, unit_id, kind, title, body, clinical_at, signed_by) "
-                             "SELECT a.patient_id, a.unit_id, 'omvardnad', 'Omvårdnad', 'Bench-anteckning', now(), %s "
-                             "FROM admission_current a WHERE a.patient_id = %s AND a.discharged_at IS NULL LIMIT 1",
-                             (staff, rng.choice(self.patients)))
-                self.written += 1
-                next_at += 1 / self.per_s
-                self._stop.wait(max(0.0, next_at - time.monotonic()))
-
-
-def start_read_copy(standby_url: str, var_dir: Path, port: int, workers: int,
-                    pool_size: int | None) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "OBRUTEN_SECRET_KEY": secrets.token_urlsafe(48)}
-    if pool_size is not None:
-        env["OBRUTEN_POOL_SIZE"] = str(pool_size)
-    return subprocess.Popen([OBRUTEN, "--var-dir", str(var_dir), "serve", "--read-copy", "--database-url",
-                             standby_url, "--port", str(port), "--workers", str(workers)],
-                            env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, default=100_000)
@@ -535,15 +456,20 @@ def main() -> int:
                             pool_size=args.pool_size or "default", proxy_connections=args.proxy, think_s=args.think, window_s=args.seconds,
                             repeat=args.repeat, logins=len(logins), writes_per_s=args.writes_per_s,
                             load_avg_at_start=os.getloadavg()[0])
-        writer = BackgroundWriter(primary.url(), [p for lg in logins for p in lg.patients], args.writes_per_s).start()
+        with psycopg.connect(primary.url(), autocommit=True) as conn:
+            nurse = conn.execute("SELECT id FROM staff WHERE role = 'nurse' ORDER BY id LIMIT 1").fetchone()[0]  # type: ignore[index]
+        load = NoteLoad(primary.url(), args.writes_per_s, [(p, lg.unit) for lg in logins for p in lg.patients], nurse,
+                        seed=17)
+        load.start()
         try:
             levels = asyncio.run(bench(args, port, standby.url(), logins, base / "raw-spool" / "bench-raw",
                                        (server.pid, standby.postmaster_pid())))
         finally:
-            writer.stop()
+            load.stop.set()
+            load.join(10)
         if args.writes_per_s:
-            say(f"background writes: {writer.written} notes on the primary ({args.writes_per_s:g}/s requested)")
-        cache = cache_figures(f"http://127.0.0.1:{port}/metrics")
+            say(f"background writes: {load.written} notes on the primary ({args.writes_per_s:g}/s requested)")
+        cache = metric_values(f"http://127.0.0.1:{port}/metrics", "obruten_read_copy_cache_")
         print()
         print_machine_info(info)
         print()

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psycopg  # noqa: E402
 
-from _machine import machine_info, print_machine_info  # noqa: E402
+from _machine import calibration, machine_info, print_machine_info  # noqa: E402
 from _wardkit_region import region  # noqa: E402
 from obruten.platform.pgserver import children_of  # noqa: E402
 from obruten.platform.signing import load_or_create_key  # noqa: E402
@@ -86,15 +86,6 @@ def forkserver_pid() -> int:
     CPU time is counted under the forkserver's pid (a private attribute: this is a bench)."""
     forkserver.ensure_running()
     return int(forkserver._forkserver._forkserver_pid)  # type: ignore[attr-defined]
-
-
-def calibration() -> float:
-    """Seconds for a fixed CPU-bound loop: the machine's speed right now."""
-    started = time.perf_counter()
-    total = 0
-    for i in range(3_000_000):
-        total += i * i % 7
-    return time.perf_counter() - started
 
 
 async def region_sql(url: str, units: list[str], connections: int) -> float:

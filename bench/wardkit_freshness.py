@@ -35,7 +35,8 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
 from _harness import exit_on_sigterm, free_port, pct, reachable_tempdir, say, start_server, stop_server, write_results  # noqa: E402
-from _machine import machine_info, print_machine_info  # noqa: E402
+from _machine import calibration, machine_info, print_machine_info  # noqa: E402
+from _note_load import NoteLoad  # noqa: E402
 from _wardkit_region import region  # noqa: E402
 from obruten.ward_agent.agent import Agent  # noqa: E402
 from obruten.ward_agent.settings import AgentSettings  # noqa: E402
@@ -45,15 +46,6 @@ from obruten.wardkit.tokens import agent_token  # noqa: E402
 GOAL_S = 60.0
 FULL_ROUND = re.compile(r"built (\d+) of (\d+) unit kits \((\d+) patients\) in ([0-9.]+) s")
 RESULTS = Path(__file__).resolve().parent / "results" / "wardkit_freshness.json"
-
-
-def calibration() -> float:
-    """Seconds for a fixed CPU-bound loop: the machine's speed right now (as in wardkit_build.py)."""
-    started = time.perf_counter()
-    total = 0
-    for i in range(3_000_000):
-        total += i * i % 7
-    return time.perf_counter() - started
 
 
 def start_builder(url: str, var_dir: Path, every_min: float, log: Path) -> subprocess.Popen[bytes]:
@@ -72,26 +64,6 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):  # 
             return value
         time.sleep(interval)
     raise SystemExit(f"timed out waiting for {what}")
-
-
-class Load(threading.Thread):
-    """``rate`` notes per second to random admitted patients (each on its own unit's kit)."""
-
-    def __init__(self, url: str, rate: float, patients: list[tuple[int, str]], staff: int) -> None:
-        super().__init__(daemon=True, name="write-load")
-        self.url, self.rate, self.patients, self.staff = url, rate, patients, staff
-        self.stop = threading.Event()
-        self.written = 0
-
-    def run(self) -> None:
-        rng = random.Random(15)
-        with psycopg.connect(self.url, autocommit=True) as c:
-            while not self.stop.wait(1 / self.rate if self.rate > 0 else 3600):
-                patient, unit = rng.choice(self.patients)
-                c.execute("INSERT INTO note (patient_id, unit_id, kind, title, body, clinical_at, signed_by) "
-                          "VALUES (%s, %s, 'omvardnad', 'Omvårdnad', 'Bakgrundslast', now(), %s)",
-                          (patient, unit, self.staff))
-                self.written += 1
 
 
 async def run_agents(agents: list[Agent], stop: asyncio.Event) -> None:
@@ -154,7 +126,7 @@ def main() -> None:
                                       agent_name=f"pc-{w}").validate()) for w in wards]
         threading.Thread(target=loop.run_until_complete, args=(run_agents(agents, stop),), daemon=True).start()
         wait_until(lambda: all(a.kits.newest() for a in agents), 120, "every agent's first kit")
-        load = Load(url, args.load, [(p, u) for p, u in admitted], staff)
+        load = NoteLoad(url, args.load, [(p, u) for p, u in admitted], staff)
         load.start()
         rng = random.Random(60)
         rounds: list[dict[str, object]] = []

@@ -263,18 +263,27 @@ class ReadCopyJournal(Journal):
         self.cache.grant(version, session, grant)
         return grant
 
-    async def overview_json(self, session: Session, patient_id: int, purpose: str = "vård") -> str:
-        self.event(session, "read", patient_id, purpose, {})  # an unknown purpose is refused before the read
+    async def _patient_read(self, session: Session, patient_id: int, kind: str,
+                            fetch: Callable[[AsyncConnection], Awaitable[Any]],
+                            seconds: float | None = BODY_SECONDS) -> tuple[Any, access.Access]:
+        """A patient's cached ``kind`` body and the access decision, from the cache where they are
+        there, else both from one connection (and cached for the next reader)."""
         assert self.cache is not None
-        version, body = await self.cache.get(("overview", patient_id))
+        version, body = await self.cache.get((kind, patient_id))
         grant = await self.cache.granted(session, patient_id)
         if grant is None or body is None:
             async with self.pool.connection() as conn:
                 if grant is None:
                     grant = await self._decide(conn, version, session, patient_id)
                 if body is None:
-                    body = await patients.overview_json(conn, patient_id)
-                    self.cache.put(version, ("overview", patient_id), body, patient=patient_id)
+                    body = await fetch(conn)
+                    self.cache.put(version, (kind, patient_id), body, patient=patient_id, seconds=seconds)
+        return body, grant
+
+    async def overview_json(self, session: Session, patient_id: int, purpose: str = "vård") -> str:
+        self.event(session, "read", patient_id, purpose, {})  # an unknown purpose is refused before the read
+        body, grant = await self._patient_read(session, patient_id, "overview",
+                                               lambda conn: patients.overview_json(conn, patient_id))
         await self.audit_action(session, "read", patient_id, purpose, view="overview", basis=grant.basis)
         return str(body)
 
@@ -292,22 +301,12 @@ class ReadCopyJournal(Journal):
         return str(body)
 
     async def medication_list(self, session: Session, patient_id: int) -> dict:
-        """The läkemedelslista: its rows cached per replay position (for at most
+        """The läkemedelslista: its rows cached until a change names the patient (and for at most
         ``LIST_ROWS_SECONDS``: the query's own windows are counted from when it ran), the dose slots
         and their states computed now, for every read."""
         self.event(session, "read", patient_id, "vård", {})
-        assert self.cache is not None
-        version, cached = await self.cache.get(("medication_list", patient_id))
-        rows = cached[1] if cached is not None and time.monotonic() - cached[0] < LIST_ROWS_SECONDS else None
-        grant = await self.cache.granted(session, patient_id)
-        if grant is None or rows is None:
-            async with self.pool.connection() as conn:
-                if grant is None:
-                    grant = await self._decide(conn, version, session, patient_id)
-                if rows is None:
-                    rows = await medication.list_rows(conn, patient_id)
-                    self.cache.put(version, ("medication_list", patient_id), (time.monotonic(), rows), patient=patient_id,
-                                   seconds=LIST_ROWS_SECONDS)
+        rows, grant = await self._patient_read(session, patient_id, "medication_list",
+                                               lambda conn: medication.list_rows(conn, patient_id), LIST_ROWS_SECONDS)
         found = medication.build_list(rows, datetime.now(UTC))
         await self.audit_action(session, "read", patient_id, "vård", view="medication_list", basis=grant.basis)
         return found
@@ -340,8 +339,7 @@ class ReadCopyJournal(Journal):
         version, cached = await self.cache.get(("medication", order_entry))
         order, given = cached if cached is not None else (None, None)
         patient_id = order["patient_id"] if order is not None else None
-        listed = (await self.cache.get(("medication_list", patient_id)))[1] if patient_id is not None else None
-        rows = listed[1] if listed is not None and time.monotonic() - listed[0] < LIST_ROWS_SECONDS else None
+        rows = (await self.cache.get(("medication_list", patient_id)))[1] if patient_id is not None else None
         banner = (await self.cache.get(("banner", patient_id)))[1] if patient_id is not None else None
         grant = await self.cache.granted(session, patient_id) if patient_id is not None else None
         if grant is None or rows is None or banner is None:
@@ -356,7 +354,7 @@ class ReadCopyJournal(Journal):
                                    seconds=None)
                 if rows is None:
                     rows = await medication.list_rows(conn, grant.patient_id)
-                    self.cache.put(version, ("medication_list", grant.patient_id), (time.monotonic(), rows),
+                    self.cache.put(version, ("medication_list", grant.patient_id), rows,
                                    patient=grant.patient_id, seconds=LIST_ROWS_SECONDS)
                 if banner is None:
                     banner = await patients.banner(conn, grant.patient_id)
