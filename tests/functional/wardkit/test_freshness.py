@@ -156,6 +156,8 @@ def test_writes_to_several_units_in_one_transaction_are_rebuilt_on_the_pool(ward
             kits = [build.unit_store(var_dir, unit).newest() for unit in units]
             return all(k is not None and marker in k.json_path.read_text(encoding="utf-8") for k in kits)
         wait_for(both, 60, "both units' kits rebuilt with the write")
+        # the pool's processes write the kits before the builder has their results and counts them
+        wait_for(lambda: rebuilder.rebuilt >= 2, 10, "the builder to count both rebuilt kits")
         assert rebuilder.rebuilt >= 2
     finally:
         loop.call_soon_threadsafe(stop.set)
